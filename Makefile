@@ -1,0 +1,48 @@
+# TrialBench. `make` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PORT ?= 8000
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev demo test lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed ## Install the runtime requirements into .venv
+
+install-dev: $(VENV)/.installed-dev ## Install runtime + test/lint requirements into .venv
+
+demo: install ## Install, migrate, load the demo data, start web server + worker, print the URL
+	PORT=$(PORT) PY=$(PY) bash scripts/demo.sh
+
+test: install-dev ## Run the whole test suite (starts its own redis-server and workers)
+	$(PY) -m pytest
+
+lint: install-dev ## ruff check + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install-dev ## Run the benchmarks and print their figures
+	$(PY) -m bench
+
+clean: ## Remove the virtualenv and local data (var/)
+	rm -rf $(VENV) var

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    """Roles are Django groups of these names, created by a migration."""
+
+    ENGINEER = "engineer", "Manufacturing engineer"
+    INTEGRATOR = "integrator", "Integrator"
+    MANAGER = "manager", "Manager"
+
+
+class Organization(models.Model):
+    class Kind(models.TextChoices):
+        MANUFACTURER = "manufacturer", "Manufacturer"
+        INTEGRATOR = "integrator", "Integrator"
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MANUFACTURER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    # Nullable only so `createsuperuser` works: the constraint below forces every other user
+    # into an organization.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="users", null=True, blank=True
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(organization__isnull=False) | Q(is_superuser=True),
+                name="user_has_organization_unless_superuser",
+            )
+        ]
+
+    @property
+    def roles(self) -> set[str]:
+        return {group.name for group in self.groups.all()}
+
+    def has_role(self, role: Role | str) -> bool:
+        return self.groups.filter(name=str(role)).exists()
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only the sha256 of the secret is stored; the secret is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'rig 3 uploader'.")
+    prefix = models.CharField(max_length=12, db_index=True, help_text="First characters, to recognise it.")
+    key_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

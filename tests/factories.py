@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from accounts.models import Organization, Role, User
+from policies.models import Policy, PolicyVersion
+from reports.models import CostModel
+from robots.models import Robot, RobotKind, Site
+from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventCategory, EventKind, Task, Trial
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"Org {n}")
+    slug = factory.Sequence(lambda n: f"org-{n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    organization = factory.SubFactory(OrganizationFactory)
+    password = factory.django.Password("pw-for-tests-123")
+
+    @factory.post_generation
+    def role(self, create: bool, extracted: Role | str | None, **kwargs: object) -> None:
+        if create and extracted:
+            self.groups.add(Group.objects.get(name=str(extracted)))
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Site
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Plant {n}")
+
+
+class RobotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Robot
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Robot {n}")
+    kind = RobotKind.SIMULATED
+    sim_cell_key = "factory-kitting"
+
+
+class PolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Policy
+
+    name = factory.Sequence(lambda n: f"Policy {n}")
+
+
+class PolicyVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PolicyVersion
+
+    policy = factory.SubFactory(PolicyFactory)
+    version = factory.Sequence(lambda n: f"v{n}")
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Task
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Task {n}")
+    station = "Line 1"
+    part = "Bracket"
+    instruction = "place the bracket in the tray"
+    manual_cycle_time_s = 10.0
+    takt_time_s = 12.0
+    annual_volume = 100_000
+    labour_cost_per_hour = Decimal("45.00")
+
+
+class TrialFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Trial
+
+    task = factory.SubFactory(TaskFactory)
+    policy_version = factory.SubFactory(PolicyVersionFactory)
+    robot = factory.SubFactory(RobotFactory, organization=factory.SelfAttribute("..task.organization"))
+    episodes_planned = 10
+    instruction = factory.SelfAttribute("task.instruction")
+
+
+class EpisodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Episode
+
+    trial = factory.SubFactory(TrialFactory)
+    index = factory.Sequence(lambda n: n)
+    outcome = EpisodeOutcome.SUCCESS
+    cycle_time_s = 11.0
+    started_at = factory.LazyFunction(timezone.now)
+    ended_at = factory.LazyAttribute(lambda o: o.started_at + timedelta(seconds=o.cycle_time_s))
+    source = EpisodeSource.SIMULATION
+
+
+class EpisodeEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EpisodeEvent
+
+    episode = factory.SubFactory(EpisodeFactory)
+    kind = EventKind.INTERVENTION
+    category = EventCategory.GRASP_MISS
+    t_offset_s = 2.0
+
+
+class CostModelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CostModel
+
+    task = factory.SubFactory(TaskFactory)
+    robot_capex = Decimal("35000")
+    integration_cost = Decimal("20000")

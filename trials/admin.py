@@ -1,0 +1,76 @@
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from trials.models import Episode, EpisodeEvent, Task, Trial
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "organization",
+        "site",
+        "station",
+        "part",
+        "manual_cycle_time_s",
+        "takt_time_s",
+        "annual_volume",
+        "labour_cost_per_hour",
+        "fit_score",
+        "status",
+    )
+    list_filter = ("status", "organization", "site")
+    search_fields = ("name", "station", "part", "instruction")
+    list_select_related = ("organization", "site")
+
+
+@admin.register(Trial)
+class TrialAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "task",
+        "policy_version",
+        "robot",
+        "episodes_planned",
+        "episodes_done",
+        "status",
+        "created_at",
+    )
+    list_filter = ("status", "robot__kind", "robot", "task__organization")
+    search_fields = ("task__name", "policy_version__policy__name", "robot__name", "instruction")
+    list_select_related = ("task", "policy_version__policy", "robot")
+    raw_id_fields = ("task", "policy_version", "robot", "scheduled_by")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Trial]:
+        return super().get_queryset(request).annotate(episodes_done=Count("episodes"))
+
+    @admin.display(description="Done", ordering="episodes_done")
+    def episodes_done(self, obj: Trial) -> int:
+        return obj.episodes_done  # type: ignore[attr-defined]
+
+
+class EpisodeEventInline(admin.TabularInline):
+    model = EpisodeEvent
+    extra = 0
+
+
+@admin.register(Episode)
+class EpisodeAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "trial", "index", "outcome", "cycle_time_s", "source", "external_id", "started_at")
+    list_filter = ("outcome", "source")
+    search_fields = ("external_id", "trial__task__name")
+    list_select_related = ("trial",)
+    raw_id_fields = ("trial",)
+    inlines = (EpisodeEventInline,)
+    show_full_result_count = False  # a COUNT(*) over millions of episodes on every page is wasted work
+
+
+@admin.register(EpisodeEvent)
+class EpisodeEventAdmin(admin.ModelAdmin):
+    list_display = ("episode", "kind", "category", "severity", "t_offset_s", "message")
+    list_filter = ("kind", "category", "severity")
+    search_fields = ("message",)
+    list_select_related = ("episode",)
+    raw_id_fields = ("episode",)
+    show_full_result_count = False

@@ -1,0 +1,188 @@
+"""The demo dataset: a realistic small factory line. Loading it twice changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+
+from accounts.models import Organization, Role, User
+from accounts.services import user_create
+from policies.models import Policy
+from reports.models import CostModel, CostScenario
+from robots.models import Robot, RobotKind, RobotStatus, Site
+from trials.models import Task
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: str
+    organization: str
+
+
+# Demo credentials only: printed by `make demo`, never used outside a local demo database.
+DEMO_PASSWORD = "trialbench-demo"  # noqa: S105
+
+MANUFACTURER = {"name": "Nordwerk Components GmbH", "slug": "nordwerk", "kind": Organization.Kind.MANUFACTURER}
+INTEGRATOR = {"name": "CellWorks Integration", "slug": "cellworks", "kind": Organization.Kind.INTEGRATOR}
+
+USERS = (
+    ("engineer", Role.ENGINEER, "nordwerk", "Erika", "Maier"),
+    ("manager", Role.MANAGER, "nordwerk", "Jonas", "Weber"),
+    ("integrator", Role.INTEGRATOR, "cellworks", "Priya", "Natarajan"),
+)
+
+# Cycle times, volumes and loaded labour rates are of the order reported for German light-assembly
+# lines (loaded rate = wage x ~1.4); takt = available time / demand for a 2-shift line.
+TASKS = (
+    {
+        "name": "Kitting: brackets into assembly trays",
+        "station": "Line 2 / kitting cell K1",
+        "part": "Steel bracket BR-118 (3 variants)",
+        "instruction": "place the bracket in the tray",
+        "manual_cycle_time_s": 9.5,
+        "takt_time_s": 12.0,
+        "annual_volume": 480_000,
+        "shifts_per_day": 2,
+        "hours_per_shift": 8,
+        "operating_days_per_year": 230,
+        "operators_per_shift": Decimal("1.0"),
+        "labour_cost_per_hour": Decimal("48.00"),
+        "variation_notes": "Three bracket variants, mirrored left/right; trays arrive on a conveyor.",
+        "safety_notes": "Collaborative speed limits; no sharp edges after deburring.",
+    },
+    {
+        "name": "Bin picking: bolts to feeder",
+        "station": "Line 1 / fastener prep",
+        "part": "M8x30 hex bolt",
+        "instruction": "pick a bolt from the bin and put it on the feeder",
+        "manual_cycle_time_s": 4.0,
+        "takt_time_s": 5.5,
+        "annual_volume": 1_200_000,
+        "shifts_per_day": 2,
+        "hours_per_shift": 8,
+        "operating_days_per_year": 230,
+        "operators_per_shift": Decimal("0.5"),
+        "labour_cost_per_hour": Decimal("44.00"),
+        "variation_notes": "Randomly piled, oily parts, reflective surfaces.",
+        "safety_notes": "Low payload; bin edge pinch point.",
+    },
+    {
+        "name": "Machine tending: CNC lathe load/unload",
+        "station": "Cell M3 / Okuma lathe",
+        "part": "Aluminium housing blank AH-40",
+        "instruction": "load the blank into the chuck and put the finished part on the rack",
+        "manual_cycle_time_s": 38.0,
+        "takt_time_s": 90.0,
+        "annual_volume": 95_000,
+        "shifts_per_day": 3,
+        "hours_per_shift": 8,
+        "operating_days_per_year": 250,
+        "operators_per_shift": Decimal("0.5"),
+        "labour_cost_per_hour": Decimal("52.00"),
+        "variation_notes": "Two blank lengths; chips on the fixture after each cycle.",
+        "safety_notes": "Door interlock with the machine; robot must stay out while spindle runs.",
+    },
+    {
+        "name": "Screw driving: cover plate, 4 screws",
+        "station": "Line 2 / final assembly A4",
+        "part": "Cover plate CP-7 with 4x M4 screws",
+        "instruction": "drive the four screws into the cover plate",
+        "manual_cycle_time_s": 22.0,
+        "takt_time_s": 25.0,
+        "annual_volume": 210_000,
+        "shifts_per_day": 2,
+        "hours_per_shift": 8,
+        "operating_days_per_year": 230,
+        "operators_per_shift": Decimal("1.0"),
+        "labour_cost_per_hour": Decimal("48.00"),
+        "variation_notes": "Plate position varies by ±3 mm on the fixture.",
+        "safety_notes": "Screwdriver torque reaction; hand-guarding needed.",
+    },
+    {
+        "name": "Box packing: finished housings into cartons",
+        "station": "Shipping / packing table P2",
+        "part": "Housing in foam insert, carton of 6",
+        "instruction": "put the housing into the next free slot of the box",
+        "manual_cycle_time_s": 14.0,
+        "takt_time_s": 20.0,
+        "annual_volume": 150_000,
+        "shifts_per_day": 1,
+        "hours_per_shift": 8,
+        "operating_days_per_year": 230,
+        "operators_per_shift": Decimal("1.0"),
+        "labour_cost_per_hour": Decimal("40.00"),
+        "variation_notes": "Two carton sizes; inserts sometimes misplaced.",
+        "safety_notes": "Low risk; payload under 2 kg.",
+    },
+)
+
+BASE_COSTS = {
+    "robot_capex": Decimal("35000"),
+    "tooling_capex": Decimal("6000"),
+    "vision_capex": Decimal("4000"),
+    "safety_capex": Decimal("8000"),
+    "integration_cost": Decimal("25000"),
+    "fat_sat_cost": Decimal("5000"),
+    "training_cost": Decimal("3000"),
+    "annual_maintenance": Decimal("1400"),
+    "annual_software": Decimal("6000"),
+    "annual_consumables": Decimal("800"),
+}
+
+
+@transaction.atomic
+def demo_load() -> list[DemoLogin]:
+    """Create or update the demo dataset. Returns the demo logins (all with DEMO_PASSWORD)."""
+    orgs = {}
+    for spec in (MANUFACTURER, INTEGRATOR):
+        org, _ = Organization.objects.update_or_create(slug=spec["slug"], defaults=spec)
+        orgs[org.slug] = org
+    site, _ = Site.objects.update_or_create(
+        organization=orgs["nordwerk"],
+        name="Plant Augsburg",
+        defaults={"city": "Augsburg", "country": "Germany", "timezone": "Europe/Berlin"},
+    )
+    Robot.objects.update_or_create(
+        organization=orgs["nordwerk"],
+        name="Sim cell: factory kitting",
+        defaults={
+            "site": site,
+            "kind": RobotKind.SIMULATED,
+            "sim_cell_key": "factory-kitting",
+            "model": "MuJoCo arm + parallel gripper",
+            "status": RobotStatus.IDLE,
+        },
+    )
+    Robot.objects.update_or_create(
+        organization=orgs["cellworks"],
+        name="CellWorks rig 1",
+        defaults={"kind": RobotKind.PHYSICAL, "model": "UR5e + Robotiq 2F-85"},
+    )
+    Policy.objects.get_or_create(
+        organization=None,
+        name="TrialBench reference VLA",
+        defaults={"description": "Small vision-language-action model trained by behaviour cloning on scripted demos."},
+    )
+    for spec in TASKS:
+        task, _ = Task.objects.update_or_create(
+            organization=orgs["nordwerk"], name=spec["name"], defaults={**spec, "site": site}
+        )
+        CostModel.objects.get_or_create(task=task, scenario=CostScenario.BASE, defaults=BASE_COSTS)
+    logins = []
+    for username, role, org_slug, first, last in USERS:
+        if not User.objects.filter(username=username).exists():
+            user_create(
+                username=username,
+                password=DEMO_PASSWORD,
+                organization=orgs[org_slug],
+                roles=[role],
+                first_name=first,
+                last_name=last,
+                is_staff=(role == Role.ENGINEER),
+            )
+        logins.append(DemoLogin(username, DEMO_PASSWORD, str(role), orgs[org_slug].name))
+    return logins

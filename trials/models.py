@@ -1,0 +1,276 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Organization
+from policies.models import PolicyVersion
+from robots.models import Robot, Site
+
+MAX_EPISODES_PER_TRIAL = 10_000
+
+
+class TaskStatus(models.TextChoices):
+    CANDIDATE = "candidate", "Candidate"
+    TRIALLING = "trialling", "Trialling"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class TrialStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class EpisodeOutcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+    ABORTED = "aborted", "Aborted"
+
+
+class EpisodeSource(models.TextChoices):
+    SIMULATION = "simulation", "Simulation"
+    ROBOT_AGENT = "robot_agent", "Robot agent"
+    INTEGRATOR_UPLOAD = "integrator_upload", "Integrator upload"
+
+
+class EventKind(models.TextChoices):
+    INTERVENTION = "intervention", "Operator intervention"
+    FAULT = "fault", "Fault"
+    EXCEPTION = "exception", "Exception"
+
+
+class EventCategory(models.TextChoices):
+    GRASP_MISS = "grasp_miss", "Grasp miss"
+    DROP = "drop", "Part dropped"
+    COLLISION = "collision", "Collision"
+    TIMEOUT = "timeout", "Timeout"
+    E_STOP = "e_stop", "Emergency stop"
+    PERCEPTION = "perception", "Perception"
+    SAFETY_STOP = "safety_stop", "Safety stop"
+    POLICY_UNREACHABLE = "policy_unreachable", "Policy server unreachable"
+    OTHER = "other", "Other"
+
+
+class EventSeverity(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+    CRITICAL = "critical", "Critical"
+
+
+class TaskQuerySet(models.QuerySet["Task"]):
+    def for_organization(self, organization: Organization | None) -> TaskQuerySet:
+        return self.filter(organization=organization)
+
+
+class Task(models.Model):
+    """A candidate manufacturing task, scoped by an engineer before any trial."""
+
+    Status = TaskStatus
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="tasks")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="tasks", null=True, blank=True)
+    name = models.CharField(max_length=200)
+    station = models.CharField(max_length=200)
+    part = models.CharField(max_length=200)
+    instruction = models.CharField(
+        max_length=500, help_text="What the robot is told, e.g. 'place the bracket in the tray'."
+    )
+    manual_cycle_time_s = models.FloatField(help_text="Manual cycle time today, seconds per part.")
+    takt_time_s = models.FloatField(help_text="Takt time, seconds per part.")
+    annual_volume = models.PositiveIntegerField(help_text="Parts per year.")
+    shifts_per_day = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(3)]
+    )
+    hours_per_shift = models.FloatField(default=8.0, validators=[MinValueValidator(0), MaxValueValidator(24)])
+    operating_days_per_year = models.PositiveSmallIntegerField(
+        default=230, validators=[MinValueValidator(1), MaxValueValidator(366)]
+    )
+    operators_per_shift = models.DecimalField(max_digits=5, decimal_places=2, default=1)
+    labour_cost_per_hour = models.DecimalField(
+        max_digits=10, decimal_places=2, help_text="Loaded labour cost per operator hour (wage x 1.3-1.6)."
+    )
+    variation_notes = models.TextField(blank=True)
+    safety_notes = models.TextField(blank=True)
+    fit_factors = models.JSONField(default=dict, blank=True, help_text="Engineer's ratings per fit factor.")
+    fit_score = models.FloatField(null=True, blank=True, help_text="0-100, computed from fit_factors.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CANDIDATE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="task_unique_name_per_org"),
+            models.CheckConstraint(condition=Q(manual_cycle_time_s__gt=0), name="task_manual_cycle_time_positive"),
+            models.CheckConstraint(condition=Q(takt_time_s__gt=0), name="task_takt_time_positive"),
+            models.CheckConstraint(condition=Q(status__in=TaskStatus.values), name="task_status_valid"),
+            models.CheckConstraint(condition=Q(shifts_per_day__gte=1, shifts_per_day__lte=3), name="task_shifts_1_3"),
+            models.CheckConstraint(
+                condition=Q(hours_per_shift__gte=0, hours_per_shift__lte=24), name="task_hours_0_24"
+            ),
+            models.CheckConstraint(condition=Q(operators_per_shift__gte=0), name="task_operators_non_negative"),
+            models.CheckConstraint(condition=Q(labour_cost_per_hour__gte=0), name="task_labour_cost_non_negative"),
+            models.CheckConstraint(
+                condition=Q(fit_score__isnull=True) | Q(fit_score__gte=0, fit_score__lte=100),
+                name="task_fit_score_0_100",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "status"], name="task_org_status_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TrialQuerySet(models.QuerySet["Trial"]):
+    def for_organization(self, organization: Organization | None) -> TrialQuerySet:
+        return self.filter(robot__organization=organization)
+
+    def active(self) -> TrialQuerySet:
+        return self.filter(status__in=[TrialStatus.QUEUED, TrialStatus.RUNNING])
+
+
+class Trial(models.Model):
+    """A task x policy version x robot, run for N episodes."""
+
+    Status = TrialStatus
+
+    FINISHED_STATUSES = (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.CANCELLED)
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="trials")
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="trials")
+    robot = models.ForeignKey(Robot, on_delete=models.PROTECT, related_name="trials")
+    episodes_planned = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_EPISODES_PER_TRIAL)]
+    )
+    seed = models.PositiveBigIntegerField(default=0)
+    instruction = models.CharField(max_length=500)
+    episode_timeout_s = models.FloatField(default=60.0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    status_message = models.TextField(blank=True)
+    scheduled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TrialQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(episodes_planned__gte=1, episodes_planned__lte=MAX_EPISODES_PER_TRIAL),
+                name="trial_episodes_planned_range",
+            ),
+            models.CheckConstraint(condition=Q(episode_timeout_s__gt=0), name="trial_episode_timeout_positive"),
+            models.CheckConstraint(condition=Q(status__in=TrialStatus.values), name="trial_status_valid"),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True)
+                | Q(started_at__isnull=True)
+                | Q(finished_at__gte=models.F("started_at")),
+                name="trial_finished_after_started",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["task", "status"], name="trial_task_status_idx"),
+            models.Index(fields=["robot", "status"], name="trial_robot_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Trial {self.pk}: {self.task} / {self.policy_version}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED_STATUSES
+
+
+class EpisodeQuerySet(models.QuerySet["Episode"]):
+    def successful(self) -> EpisodeQuerySet:
+        return self.filter(outcome=EpisodeOutcome.SUCCESS)
+
+
+class Episode(models.Model):
+    """One attempt of the task within a trial."""
+
+    Outcome = EpisodeOutcome
+
+    Source = EpisodeSource
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="episodes")
+    index = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    cycle_time_s = models.FloatField(help_text="Seconds from start to end of the attempt.")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    source = models.CharField(max_length=20, choices=Source.choices)
+    # NULL, not "", when absent: the unique (trial, external_id) constraint applies only to real ids.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    metrics = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = EpisodeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["trial_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "index"], name="episode_unique_index_per_trial"),
+            models.UniqueConstraint(
+                fields=["trial", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="episode_unique_external_id_per_trial",
+            ),
+            models.CheckConstraint(condition=Q(cycle_time_s__gte=0), name="episode_cycle_time_non_negative"),
+            models.CheckConstraint(condition=Q(outcome__in=EpisodeOutcome.values), name="episode_outcome_valid"),
+            models.CheckConstraint(condition=Q(source__in=EpisodeSource.values), name="episode_source_valid"),
+            models.CheckConstraint(condition=Q(ended_at__gte=models.F("started_at")), name="episode_ends_after_start"),
+        ]
+        indexes = [models.Index(fields=["trial", "outcome"], name="episode_trial_outcome_idx")]
+
+    def __str__(self) -> str:
+        return f"Episode {self.index} of trial {self.trial_id}"
+
+
+class EpisodeEvent(models.Model):
+    """An intervention, fault or exception inside an episode."""
+
+    Kind = EventKind
+
+    Category = EventCategory
+
+    Severity = EventSeverity
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    category = models.CharField(max_length=30, choices=Category.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
+    t_offset_s = models.FloatField(help_text="Seconds since the start of the episode.")
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["episode_id", "t_offset_s"]
+        constraints = [
+            models.CheckConstraint(condition=Q(t_offset_s__gte=0), name="event_offset_non_negative"),
+            models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="event_kind_valid"),
+            models.CheckConstraint(condition=Q(severity__in=EventSeverity.values), name="event_severity_valid"),
+            models.CheckConstraint(
+                condition=Q(category__in=EventCategory.values),
+                name="event_category_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["episode", "category"], name="event_episode_category_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.get_category_display()} at {self.t_offset_s:.1f}s"
