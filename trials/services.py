@@ -1,10 +1,279 @@
+"""Writes and rules for trials and their episodes."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from trials.models import Trial, TrialStatus
+from accounts.models import User
+from policies.models import PolicyVersion
+from robots.models import Robot
+from trials.models import (
+    MAX_EPISODES_PER_TRIAL,
+    Episode,
+    EpisodeEvent,
+    Task,
+    TaskStatus,
+    Trial,
+    TrialStatus,
+)
 from trials.selectors import trial_progress
+
+
+class TrialRuleError(ValueError):
+    """A request that breaks a trial rule; `field` names the input at fault when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class EventInput:
+    kind: str
+    category: str
+    t_offset_s: float
+    severity: str = "warning"
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class EpisodeInput:
+    """One episode to record. `index` None means "next free index" (uploads without one)."""
+
+    outcome: str
+    cycle_time_s: float
+    started_at: datetime
+    ended_at: datetime
+    source: str
+    index: int | None = None
+    external_id: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    events: Sequence[EventInput] = ()
+
+
+@dataclass(frozen=True)
+class EpisodeConflict:
+    position: int
+    external_id: str | None
+    index: int | None
+    reason: str
+
+
+class EpisodeConflictError(Exception):
+    """Some episodes were already recorded with different content; nothing was written."""
+
+    def __init__(self, conflicts: list[EpisodeConflict]) -> None:
+        super().__init__("; ".join(f"#{c.position}: {c.reason}" for c in conflicts))
+        self.conflicts = conflicts
+
+
+@dataclass
+class RecordResult:
+    created: list[Episode]
+    existing: list[Episode]  # identical re-sends, returned instead of duplicated
+
+    @property
+    def episodes(self) -> list[Episode]:
+        return sorted([*self.created, *self.existing], key=lambda e: e.index)
+
+
+def _event_key(kind: str, category: str, severity: str, t_offset_s: float, message: str) -> tuple[Any, ...]:
+    return (kind, category, severity, round(float(t_offset_s), 6), message)
+
+
+def _same_content(existing: Episode, new: EpisodeInput, existing_events: list[EpisodeEvent]) -> str | None:
+    """None when `new` is the same episode as `existing`, else what differs."""
+    differences = []
+    if new.index is not None and new.index != existing.index:
+        differences.append(f"index {existing.index} != {new.index}")
+    if new.outcome != existing.outcome:
+        differences.append(f"outcome {existing.outcome!r} != {new.outcome!r}")
+    if abs(float(new.cycle_time_s) - existing.cycle_time_s) > 1e-6:
+        differences.append(f"cycle_time_s {existing.cycle_time_s} != {new.cycle_time_s}")
+    if new.started_at != existing.started_at or new.ended_at != existing.ended_at:
+        differences.append("start/end times differ")
+    if (new.metrics or {}) != (existing.metrics or {}):
+        differences.append("metrics differ")
+    old = sorted(_event_key(e.kind, e.category, e.severity, e.t_offset_s, e.message) for e in existing_events)
+    fresh = sorted(_event_key(e.kind, e.category, e.severity, e.t_offset_s, e.message) for e in new.events)
+    if old != fresh:
+        differences.append("events differ")
+    return ", ".join(differences) or None
+
+
+@transaction.atomic
+def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> RecordResult:
+    """Record episodes and their events for a trial, all or nothing, idempotently.
+
+    An episode already recorded (same external_id, or same index when it has no external_id) with the
+    same content is returned, not duplicated: a retried upload or a redone Celery chunk is harmless.
+    Returns created and existing episodes. Raises EpisodeConflictError when a re-sent episode differs
+    from the recorded one, TrialRuleError when an index is out of range, repeated, or the trial is closed.
+    """
+    # Row lock: concurrent batches for one trial must not pick the same next index.
+    trial = Trial.objects.select_for_update().get(pk=trial_id)
+    by_external = {
+        e.external_id: e
+        for e in Episode.objects.filter(
+            trial=trial, external_id__in=[e.external_id for e in episodes if e.external_id is not None]
+        )
+    }
+    by_index = {
+        e.index: e
+        for e in Episode.objects.filter(trial=trial, index__in=[e.index for e in episodes if e.index is not None])
+    }
+    matches: dict[int, Episode] = {}
+    for position, item in enumerate(episodes):
+        found = by_external.get(item.external_id) if item.external_id is not None else by_index.get(item.index)  # type: ignore[arg-type]
+        if found is not None:
+            matches[position] = found
+    existing_events: dict[int, list[EpisodeEvent]] = {}
+    for event in EpisodeEvent.objects.filter(episode_id__in=[e.pk for e in matches.values()]):
+        existing_events.setdefault(event.episode_id, []).append(event)
+
+    conflicts = []
+    for position, found in matches.items():
+        reason = _same_content(found, episodes[position], existing_events.get(found.pk, []))
+        if reason:
+            item = episodes[position]
+            conflicts.append(
+                EpisodeConflict(
+                    position, item.external_id, item.index, f"already recorded with different content: {reason}"
+                )
+            )
+    if conflicts:
+        raise EpisodeConflictError(conflicts)
+
+    new_items = [(p, item) for p, item in enumerate(episodes) if p not in matches]
+    if new_items and trial.status in (TrialStatus.CANCELLED, TrialStatus.FAILED):
+        raise TrialRuleError(f"trial {trial.pk} is {trial.status}; it takes no new episodes", field="trial")
+    next_index = (Episode.objects.filter(trial=trial).aggregate(m=Max("index"))["m"] or -1) + 1
+    taken = set(by_index)
+    rows: list[Episode] = []
+    for position, item in new_items:
+        index = item.index
+        if index is None:
+            while next_index in taken:
+                next_index += 1
+            index = next_index
+        if index in taken:
+            raise TrialRuleError(f"#{position}: index {index} is used twice or by another episode", field="index")
+        if not 0 <= index < trial.episodes_planned:
+            raise TrialRuleError(
+                f"#{position}: index {index} is outside the trial's 0..{trial.episodes_planned - 1}", field="index"
+            )
+        taken.add(index)
+        rows.append(
+            Episode(
+                trial=trial,
+                index=index,
+                outcome=item.outcome,
+                cycle_time_s=item.cycle_time_s,
+                started_at=item.started_at,
+                ended_at=item.ended_at,
+                source=item.source,
+                external_id=item.external_id,
+                metrics=item.metrics or {},
+            )
+        )
+    created = Episode.objects.bulk_create(rows)
+    events = [
+        EpisodeEvent(
+            episode=episode,
+            kind=e.kind,
+            category=e.category,
+            severity=e.severity,
+            t_offset_s=e.t_offset_s,
+            message=e.message,
+        )
+        for episode, (_, item) in zip(created, new_items, strict=True)
+        for e in item.events
+    ]
+    EpisodeEvent.objects.bulk_create(events)
+    if created:
+        trial_refresh_status(trial_id=trial.pk)
+    return RecordResult(created=created, existing=list(matches.values()))
+
+
+def trial_schedule(
+    *,
+    task: Task,
+    policy_version: PolicyVersion,
+    robot: Robot,
+    episodes_planned: int,
+    scheduled_by: User | None,
+    seed: int = 0,
+    instruction: str = "",
+    episode_timeout_s: float = 60.0,
+) -> Trial:
+    """Create a queued trial and, once committed, hand it to the runner. Returns the trial.
+    The robot must belong to the scheduler's organization (an integrator may trial a customer's task
+    on its own rig); which tasks a user may see is the caller's check.
+    Raises TrialRuleError when the robot belongs to another organization, or limits are off."""
+    if (
+        scheduled_by is not None
+        and not scheduled_by.is_superuser
+        and robot.organization_id != scheduled_by.organization_id
+    ):
+        raise TrialRuleError("you can only schedule trials on your organization's robots", field="robot")
+    if not 1 <= episodes_planned <= MAX_EPISODES_PER_TRIAL:
+        raise TrialRuleError(f"episodes must be between 1 and {MAX_EPISODES_PER_TRIAL}", field="episodes_planned")
+    if episode_timeout_s <= 0:
+        raise TrialRuleError("the episode timeout must be positive", field="episode_timeout_s")
+    if seed < 0:
+        raise TrialRuleError("the seed must be zero or positive", field="seed")
+    with transaction.atomic():
+        trial = Trial.objects.create(
+            task=task,
+            policy_version=policy_version,
+            robot=robot,
+            episodes_planned=episodes_planned,
+            seed=seed,
+            instruction=instruction or task.instruction,
+            episode_timeout_s=episode_timeout_s,
+            scheduled_by=scheduled_by,
+        )
+        if task.status == TaskStatus.CANDIDATE:
+            task.status = TaskStatus.TRIALLING
+            task.save(update_fields=["status", "updated_at"])
+        from trials.tasks import trial_start_task  # tasks import services; import here to keep one direction
+
+        transaction.on_commit(lambda: trial_start_task.delay(trial.pk))
+    return trial
+
+
+@transaction.atomic
+def trial_cancel(*, trial_id: int, reason: str = "cancelled by user") -> Trial:
+    """Cancel a queued or running trial; its remaining episodes are not run. Finished trials are
+    returned unchanged. Returns the trial."""
+    trial = Trial.objects.select_for_update().get(pk=trial_id)
+    if trial.is_finished:
+        return trial
+    trial.status = TrialStatus.CANCELLED
+    trial.status_message = reason
+    trial.finished_at = timezone.now()
+    trial.save(update_fields=["status", "status_message", "finished_at"])
+    return trial
+
+
+@transaction.atomic
+def trial_fail(*, trial_id: int, reason: str) -> Trial:
+    """Mark an unfinished trial failed with a reason (the runner's failure path). Returns the trial."""
+    trial = Trial.objects.select_for_update().get(pk=trial_id)
+    if trial.is_finished:
+        return trial
+    trial.status = TrialStatus.FAILED
+    trial.status_message = reason[:2000]
+    trial.finished_at = timezone.now()
+    trial.save(update_fields=["status", "status_message", "finished_at"])
+    return trial
 
 
 @transaction.atomic
@@ -18,16 +287,27 @@ def trial_refresh_status(*, trial_id: int) -> Trial:
         return trial
     done = trial_progress(trial=trial)["done"]
     now = timezone.now()
-    fields: list[str] = []
+    fields: set[str] = set()
     if done > 0 and trial.status == TrialStatus.QUEUED:
         trial.status = TrialStatus.RUNNING
         trial.started_at = trial.started_at or now
-        fields += ["status", "started_at"]
+        fields |= {"status", "started_at"}
     if done >= trial.episodes_planned:
         trial.status = TrialStatus.COMPLETED
         trial.started_at = trial.started_at or now
         trial.finished_at = now
-        fields += ["status", "started_at", "finished_at"]
+        fields |= {"status", "started_at", "finished_at"}
     if fields:
-        trial.save(update_fields=sorted(set(fields)))
+        trial.save(update_fields=sorted(fields))
+    return trial
+
+
+def trial_mark_running(*, trial_id: int) -> Trial:
+    """queued -> running when a runner picks the trial up (before any episode is recorded)."""
+    with transaction.atomic():
+        trial = Trial.objects.select_for_update().get(pk=trial_id)
+        if trial.status == TrialStatus.QUEUED:
+            trial.status = TrialStatus.RUNNING
+            trial.started_at = timezone.now()
+            trial.save(update_fields=["status", "started_at"])
     return trial

@@ -24,3 +24,36 @@ def test_refresh_status_leaves_cancelled_trial_alone() -> None:
     trial = TrialFactory(episodes_planned=1, status=TrialStatus.CANCELLED)
     EpisodeFactory(trial=trial, index=0)
     assert trial_refresh_status(trial_id=trial.pk).status == TrialStatus.CANCELLED
+
+
+def test_schedule_rejects_robot_of_other_organization(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import PolicyVersionFactory, RobotFactory, TaskFactory, UserFactory
+    from trials.services import TrialRuleError, trial_schedule
+
+    user = UserFactory()
+    task = TaskFactory(organization=user.organization)
+    foreign_robot = RobotFactory()
+    with pytest.raises(TrialRuleError) as info:
+        trial_schedule(
+            task=task, policy_version=PolicyVersionFactory(), robot=foreign_robot, episodes_planned=5, scheduled_by=user
+        )
+    assert info.value.field == "robot"
+
+
+def test_schedule_enqueues_start_after_commit(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from unittest import mock
+
+    from tests.factories import PolicyVersionFactory, RobotFactory, TaskFactory, UserFactory
+    from trials.services import trial_schedule
+
+    user = UserFactory()
+    task = TaskFactory(organization=user.organization)
+    robot = RobotFactory(organization=user.organization)
+    with mock.patch("trials.tasks.trial_start_task.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            trial = trial_schedule(
+                task=task, policy_version=PolicyVersionFactory(), robot=robot, episodes_planned=5, scheduled_by=user
+            )
+    delay.assert_called_once_with(trial.pk)
+    task.refresh_from_db()
+    assert trial.instruction == task.instruction and task.status == "trialling"

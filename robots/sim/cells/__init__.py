@@ -1,0 +1,1 @@
+"""Built-in cells; each module registers itself with @cell_register."""
