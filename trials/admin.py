@@ -20,7 +20,7 @@ class TaskAdmin(admin.ModelAdmin):
         "fit_score",
         "status",
     )
-    list_filter = ("status", "organization", "site")
+    list_filter = ("status", "organization", "integrator", "site")
     search_fields = ("name", "station", "part", "instruction")
     list_select_related = ("organization", "site")
 

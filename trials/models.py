@@ -68,6 +68,10 @@ class TaskQuerySet(models.QuerySet["Task"]):
     def for_organization(self, organization: Organization | None) -> TaskQuerySet:
         return self.filter(organization=organization)
 
+    def visible_to_organization(self, organization_id: int | None) -> TaskQuerySet:
+        """Owned by the organization, or engaging it as integrator."""
+        return self.filter(Q(organization_id=organization_id) | Q(integrator_id=organization_id))
+
 
 class Task(models.Model):
     """A candidate manufacturing task, scoped by an engineer before any trial."""
@@ -76,6 +80,14 @@ class Task(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="tasks")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="tasks", null=True, blank=True)
+    integrator = models.ForeignKey(
+        Organization,
+        on_delete=models.SET_NULL,
+        related_name="integrated_tasks",
+        null=True,
+        blank=True,
+        help_text="The integrator engaged on this task: it may read the task and run trials of it on its own robots.",
+    )
     name = models.CharField(max_length=200)
     station = models.CharField(max_length=200)
     part = models.CharField(max_length=200)
