@@ -311,3 +311,50 @@ def trial_mark_running(*, trial_id: int) -> Trial:
             trial.started_at = timezone.now()
             trial.save(update_fields=["status", "started_at"])
     return trial
+
+
+# Fields an engineer sets on a task (forms and API alike); the rest is derived or owned by the system.
+TASK_WRITABLE_FIELDS = (
+    "site",
+    "integrator",
+    "name",
+    "station",
+    "part",
+    "instruction",
+    "manual_cycle_time_s",
+    "takt_time_s",
+    "annual_volume",
+    "shifts_per_day",
+    "hours_per_shift",
+    "operating_days_per_year",
+    "operators_per_shift",
+    "labour_cost_per_hour",
+    "variation_notes",
+    "safety_notes",
+    "status",
+)
+
+
+def task_create(*, organization_id: int, created_by: User | None, fields: dict[str, Any]) -> Task:
+    """Create a task for an organization from TASK_WRITABLE_FIELDS values. Returns the task.
+    Raises django.core.exceptions.ValidationError (field -> messages) on invalid values or a duplicate name."""
+    unknown = set(fields) - set(TASK_WRITABLE_FIELDS)
+    if unknown:
+        raise TrialRuleError(f"not writable: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    task = Task(organization_id=organization_id, created_by=created_by, **fields)
+    task.full_clean()
+    task.save()
+    return task
+
+
+def task_update(*, task: Task, fields: dict[str, Any]) -> Task:
+    """Change TASK_WRITABLE_FIELDS of a task. Returns the task.
+    Raises django.core.exceptions.ValidationError (field -> messages) on invalid values."""
+    unknown = set(fields) - set(TASK_WRITABLE_FIELDS)
+    if unknown:
+        raise TrialRuleError(f"not writable: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    for name, value in fields.items():
+        setattr(task, name, value)
+    task.full_clean()
+    task.save(update_fields=[*fields, "updated_at"])
+    return task
