@@ -1,0 +1,72 @@
+"""Bookkeeping shared by the built-in cells: simulated clock, fault log, terminal outcome.
+
+Kept apart from base.py (the interface) so cells stay small and agree on what a fault ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from robots.sim.base import CellOutcome, Fault
+
+# Mirrors trials.models.EventCategory values; cells must not import Django models.
+GRASP_MISS = "grasp_miss"
+DROP = "drop"
+COLLISION = "collision"
+TIMEOUT = "timeout"
+SAFETY_STOP = "safety_stop"
+OTHER = "other"
+
+
+@dataclass
+class EpisodeLog:
+    """The simulated clock, the faults so far and the outcome of one episode."""
+
+    time_limit_s: float
+    t_s: float = 0.0
+    result: CellOutcome = CellOutcome.RUNNING
+    events: list[Fault] = field(default_factory=list)
+
+    def reset(self, *, time_limit_s: float | None = None) -> None:
+        """Start a new episode at t = 0 with no faults; returns nothing."""
+        if time_limit_s is not None:
+            self.time_limit_s = time_limit_s
+        self.t_s = 0.0
+        self.result = CellOutcome.RUNNING
+        self.events = []
+
+    @property
+    def done(self) -> bool:
+        return self.result is not CellOutcome.RUNNING
+
+    def advance(self, *, dt_s: float) -> None:
+        """Move the clock on by dt_s; returns nothing. Call timeout_check() after judging the step."""
+        self.t_s = round(self.t_s + dt_s, 9)
+
+    def timeout_check(self) -> None:
+        """End a still-running episode with a timeout fault once the limit is reached; returns nothing.
+
+        Called after success and faults are judged, so a success on the last step still counts.
+        """
+        if not self.done and self.t_s >= self.time_limit_s - 1e-9:
+            self.fault(category=TIMEOUT, message=f"no success within {self.time_limit_s:g} s", fatal=True)
+
+    def fault(self, *, category: str, message: str, fatal: bool, severity: str | None = None) -> None:
+        """Record a fault at the current time; a fatal one ends the episode as a failure. Returns nothing."""
+        if self.done:
+            return
+        self.events.append(
+            Fault(
+                category=category,
+                t_s=self.t_s,
+                message=message,
+                severity=severity or ("error" if fatal else "warning"),
+            )
+        )
+        if fatal:
+            self.result = CellOutcome.FAILURE
+
+    def succeed(self) -> None:
+        """Mark the episode a success unless it already ended; returns nothing."""
+        if not self.done:
+            self.result = CellOutcome.SUCCESS
