@@ -143,7 +143,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    # Per token (config/throttling.py), counted in the default cache: per process with LocMemCache.
+    "DEFAULT_THROTTLE_RATES": {
+        "api": env_str("API_THROTTLE_RATE", "1200/min"),
+        "ingest": env_str("API_INGEST_THROTTLE_RATE", "300/min"),
+    },
 }
+# Largest JSON or CSV body the ingest endpoints accept (1,000 episodes with events fit in ~1 MiB).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 8 * 1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "TrialBench API",
     "DESCRIPTION": "Trials of vision-language-action policies: tasks, robots, trials, episodes, reports.",
