@@ -212,8 +212,10 @@ def trial_schedule(
     seed: int = 0,
     instruction: str = "",
     episode_timeout_s: float = 60.0,
+    start_runner: bool = True,
 ) -> Trial:
     """Create a queued trial and, once committed, hand it to the runner. Returns the trial.
+    `start_runner=False` is for trials whose episodes an integrator uploads (REST): nothing runs them.
     The robot must belong to the scheduler's organization (an integrator may trial a customer's task
     on its own rig); which tasks a user may see is the caller's check.
     Raises TrialRuleError when the robot belongs to another organization, or limits are off."""
@@ -245,7 +247,8 @@ def trial_schedule(
             task.save(update_fields=["status", "updated_at"])
         from trials.tasks import trial_start_task  # tasks import services; import here to keep one direction
 
-        transaction.on_commit(lambda: trial_start_task.delay(trial.pk))
+        if start_runner:
+            transaction.on_commit(lambda: trial_start_task.delay(trial.pk))
     return trial
 
 
