@@ -11,10 +11,13 @@ Another organization's object is simply absent from these querysets, so views an
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from typing import Any
+
+import numpy as np
+from django.db.models import Count, F, Q, QuerySet
 
 from accounts.models import User
-from trials.models import Episode, EpisodeOutcome, Task, Trial
+from trials.models import Episode, EpisodeOutcome, EventKind, Task, Trial
 
 
 def _sees_everything(user: User) -> bool:
@@ -55,3 +58,79 @@ def trial_progress(*, trial: Trial) -> dict[str, int]:
         aborted=Count("id", filter=Q(outcome=EpisodeOutcome.ABORTED)),
     )
     return {key: int(value or 0) for key, value in counts.items()}
+
+
+# --- Pages (browser UI) -------------------------------------------------------------------------
+
+TASK_ORDERINGS = {
+    "fit": (F("fit_score").desc(nulls_last=True), "name"),
+    "name": ("name",),
+    "newest": ("-created_at", "name"),
+    "volume": ("-annual_volume", "name"),
+}
+
+
+def task_search(
+    *, tasks: QuerySet[Task], text: str = "", status: str = "", site_id: int | None = None, order: str = "fit"
+) -> QuerySet[Task]:
+    """Filter a task queryset by free text (name, station, part, instruction), status and site, and
+    order it by one of TASK_ORDERINGS (unknown keys fall back to fit). Returns the queryset."""
+    if text:
+        tasks = tasks.filter(
+            Q(name__icontains=text)
+            | Q(station__icontains=text)
+            | Q(part__icontains=text)
+            | Q(instruction__icontains=text)
+        )
+    if status:
+        tasks = tasks.filter(status=status)
+    if site_id is not None:
+        tasks = tasks.filter(site_id=site_id)
+    return tasks.order_by(*TASK_ORDERINGS.get(order, TASK_ORDERINGS["fit"]))
+
+
+def trial_list_with_progress(*, trials: QuerySet[Trial]) -> QuerySet[Trial]:
+    """The trials annotated with `episodes_done` and `episodes_success`, in the same query."""
+    return trials.annotate(
+        episodes_done=Count("episodes", distinct=True),
+        episodes_success=Count("episodes", filter=Q(episodes__outcome=EpisodeOutcome.SUCCESS), distinct=True),
+    )
+
+
+def trial_summary(*, trial: Trial) -> dict[str, Any]:
+    """Live figures of a trial: the trial_progress counts plus `planned`, `percent` (0-100),
+    `success_rate` (0-1, None before the first episode) and `median_cycle_time_s` (None likewise)."""
+    progress = trial_progress(trial=trial)
+    cycle_times = list(Episode.objects.filter(trial=trial).values_list("cycle_time_s", flat=True))
+    done = progress["done"]
+    return {
+        **progress,
+        "planned": trial.episodes_planned,
+        "percent": min(100, int(100 * done / trial.episodes_planned)) if trial.episodes_planned else 0,
+        "success_rate": progress["success"] / done if done else None,
+        "median_cycle_time_s": float(np.median(cycle_times)) if cycle_times else None,
+    }
+
+
+def trial_cycle_times(*, trial: Trial) -> dict[str, list[float]]:
+    """Cycle times (s) of a trial's episodes by outcome, for charts: {'success': [...], ...}."""
+    by_outcome: dict[str, list[float]] = {outcome: [] for outcome in EpisodeOutcome.values}
+    for outcome, cycle_time_s in Episode.objects.filter(trial=trial).values_list("outcome", "cycle_time_s"):
+        by_outcome[outcome].append(cycle_time_s)
+    return by_outcome
+
+
+def episode_list_for_trial(*, trial: Trial, outcome: str = "", has_faults: bool | None = None) -> QuerySet[Episode]:
+    """A trial's episodes by index, annotated with `intervention_count` and `fault_count`; optionally
+    only one outcome, or only episodes with (True) / without (False) faults."""
+    episodes = Episode.objects.filter(trial=trial).annotate(
+        intervention_count=Count("events", filter=Q(events__kind=EventKind.INTERVENTION)),
+        fault_count=Count("events", filter=Q(events__kind=EventKind.FAULT)),
+    )
+    if outcome:
+        episodes = episodes.filter(outcome=outcome)
+    if has_faults is True:
+        episodes = episodes.filter(fault_count__gt=0)
+    elif has_faults is False:
+        episodes = episodes.filter(fault_count=0)
+    return episodes.order_by("index")

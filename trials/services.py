@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from policies.models import PolicyVersion
 from robots.models import Robot
+from trials.fit import fit_assess
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
     Episode,
@@ -360,4 +361,28 @@ def task_update(*, task: Task, fields: dict[str, Any]) -> Task:
         setattr(task, name, value)
     task.full_clean()
     task.save(update_fields=[*fields, "updated_at"])
+    return task
+
+
+@transaction.atomic
+def task_scope(
+    *,
+    task: Task | None,
+    organization_id: int,
+    user: User | None,
+    fields: dict[str, Any],
+    fit_ratings: dict[str, int],
+) -> Task:
+    """Create (task None) or update a task together with its fit assessment, in one transaction.
+    The engineer's ratings are stored in `fit_factors` and the score from trials.fit in `fit_score`.
+    Returns the task. Raises ValidationError (field -> messages) like task_create/task_update, and
+    trials.fit.FitRatingError on a missing or out-of-range rating; nothing is saved on either."""
+    assessment = fit_assess(ratings=fit_ratings)
+    if task is None:
+        task = task_create(organization_id=organization_id, created_by=user, fields=fields)
+    else:
+        task = task_update(task=task, fields=fields)
+    task.fit_factors = dict(fit_ratings)
+    task.fit_score = assessment.score
+    task.save(update_fields=["fit_factors", "fit_score", "updated_at"])
     return task
