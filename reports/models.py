@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -34,6 +35,24 @@ COST_MODEL_MONEY_FIELDS = (
     "energy_price_per_kwh",
 )
 
+# Inputs that may carry a [low, high] range in CostModel.input_ranges (Monte Carlo draws, tornado chart).
+# "labour_cost_per_hour" is the effective loaded rate: the scenario's override, else the task's rate.
+COST_MODEL_RANGE_FIELDS = (
+    *COST_MODEL_MONEY_FIELDS,
+    "energy_kw",
+    "energy_hours_per_year",
+    "recovery_time_s",
+    "ramp_up_months",
+    "discount_rate",
+    "utilisation",
+    "labour_cost_per_hour",
+)
+
+
+class RangeDistribution(models.TextChoices):
+    PERT = "pert", "PERT (beta, weighted to the base value)"
+    TRIANGULAR = "triangular", "Triangular"
+
 
 class CostModel(models.Model):
     """ROI assumptions for one task under one named scenario. Money in the task's currency."""
@@ -64,6 +83,33 @@ class CostModel(models.Model):
         default=5, validators=[MinValueValidator(1), MaxValueValidator(30)]
     )
     salvage_value = _money("Value of the cell at the end of the horizon.")
+    labour_rate_override_per_hour = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Loaded labour cost per hour for this scenario; blank uses the task's rate.",
+    )
+    energy_hours_per_year = models.FloatField(
+        null=True, blank=True, help_text="Hours per year the cell draws power; blank uses the task's production hours."
+    )
+    utilisation = models.FloatField(
+        default=0.85,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Share of scheduled hours the cell produces (changeovers, maintenance and faults excluded; "
+        "interventions are counted separately), 0-1.",
+    )
+    payback_target_months = models.FloatField(
+        default=24.0, validators=[MinValueValidator(0)], help_text="The payback the business asks for, months."
+    )
+    input_ranges = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Uncertain inputs as {"field": [low, high]}, around the base value; drawn in the Monte Carlo.',
+    )
+    range_distribution = models.CharField(
+        max_length=20, choices=RangeDistribution.choices, default=RangeDistribution.PERT
+    )
     input_notes = models.JSONField(default=dict, blank=True, help_text="Source or evidence per input, by field name.")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -85,7 +131,74 @@ class CostModel(models.Model):
             models.CheckConstraint(
                 condition=Q(horizon_years__gte=1, horizon_years__lte=30), name="costmodel_horizon_1_30"
             ),
+            models.CheckConstraint(
+                condition=Q(labour_rate_override_per_hour__isnull=True) | Q(labour_rate_override_per_hour__gte=0),
+                name="costmodel_labour_override_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(energy_hours_per_year__isnull=True)
+                | Q(energy_hours_per_year__gte=0, energy_hours_per_year__lte=8784),
+                name="costmodel_energy_hours_0_8784",
+            ),
+            models.CheckConstraint(
+                condition=Q(utilisation__gte=0, utilisation__lte=1), name="costmodel_utilisation_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(payback_target_months__gte=0), name="costmodel_payback_target_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(range_distribution__in=RangeDistribution.values), name="costmodel_range_distribution_valid"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.task} — {self.get_scenario_display()}"
+
+    def effective_labour_rate(self) -> Decimal:
+        """The loaded labour cost per hour this scenario uses: its override, else the task's rate."""
+        if self.labour_rate_override_per_hour is not None:
+            return self.labour_rate_override_per_hour
+        return self.task.labour_cost_per_hour
+
+    def range_base_value(self, name: str) -> float | None:
+        """The base value an input range must bracket, or None when the input has none (blank field)."""
+        if name == "labour_cost_per_hour":
+            return float(self.effective_labour_rate())
+        value = getattr(self, name)
+        return None if value is None else float(value)
+
+    def clean(self) -> None:
+        """Check `input_ranges`: known inputs, [low, high] numbers with 0 <= low <= base <= high.
+
+        Raises ValidationError on `input_ranges` naming every bad entry.
+        """
+        super().clean()
+        ranges = self.input_ranges
+        if not isinstance(ranges, dict):
+            raise ValidationError({"input_ranges": 'Expected an object {"field": [low, high]}.'})
+        errors: list[str] = []
+        for name, bounds in ranges.items():
+            if name not in COST_MODEL_RANGE_FIELDS:
+                errors.append(f"{name}: not an input that can carry a range.")
+                continue
+            if (
+                not isinstance(bounds, list | tuple)
+                or len(bounds) != 2
+                or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
+            ):
+                errors.append(f"{name}: expected [low, high] as two numbers.")
+                continue
+            low, high = float(bounds[0]), float(bounds[1])
+            if not 0 <= low <= high:
+                errors.append(f"{name}: need 0 <= low <= high, got [{low:g}, {high:g}].")
+                continue
+            if name in ("discount_rate", "utilisation") and high > 1:
+                errors.append(f"{name}: high must be at most 1.")
+                continue
+            if self.task_id is None and name == "labour_cost_per_hour" and self.labour_rate_override_per_hour is None:
+                continue
+            base = self.range_base_value(name)
+            if base is not None and not low <= base <= high:
+                errors.append(f"{name}: the range [{low:g}, {high:g}] must contain the base value {base:g}.")
+        if errors:
+            raise ValidationError({"input_ranges": errors})
