@@ -17,7 +17,7 @@ import numpy as np
 from django.db.models import Count, F, Q, QuerySet
 
 from accounts.models import User
-from trials.models import Episode, EpisodeOutcome, EventKind, Task, Trial
+from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EventKind, Task, Trial
 
 
 def _sees_everything(user: User) -> bool:
@@ -134,3 +134,21 @@ def episode_list_for_trial(*, trial: Trial, outcome: str = "", has_faults: bool 
     elif has_faults is False:
         episodes = episodes.filter(fault_count=0)
     return episodes.order_by("index")
+
+
+def episode_list_for_user(*, user: User) -> QuerySet[Episode]:
+    """Episodes of the trials the user may read, with their events prefetched."""
+    episodes = Episode.objects.prefetch_related("events")
+    if _sees_everything(user):
+        return episodes
+    org = user.organization_id
+    return episodes.filter(Q(trial__task__organization_id=org) | Q(trial__robot__organization_id=org))
+
+
+def event_list_for_user(*, user: User) -> QuerySet[EpisodeEvent]:
+    """Events of the episodes the user may read."""
+    events = EpisodeEvent.objects.select_related("episode")
+    if _sees_everything(user):
+        return events
+    org = user.organization_id
+    return events.filter(Q(episode__trial__task__organization_id=org) | Q(episode__trial__robot__organization_id=org))
