@@ -1,6 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
 from policies.models import Policy, PolicyVersion
+from policies.services import PolicyUploadError, policy_artifact_check, policy_version_register
+
+
+class PolicyVersionAddForm(forms.ModelForm):
+    """Add form: an ONNX upload is checked (onnx.checker, size, I/O against io_spec, dry run) in clean(),
+    so a bad file is shown as a field error; the version is then stored by policy_version_register."""
+
+    artifact = forms.FileField(required=False, help_text="ONNX file (for kind ONNX).")
+
+    class Meta:
+        model = PolicyVersion
+        fields = ("policy", "version", "kind", "artifact", "io_spec", "endpoint_url", "remote_config", "notes")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("kind") == PolicyVersion.Kind.ONNX:
+            upload = data.get("artifact")
+            if not upload:
+                self.add_error("artifact", "an ONNX file is required for an ONNX version")
+                return data
+            try:
+                policy_artifact_check(file=upload, io_spec=data.get("io_spec"))
+            except PolicyUploadError as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, str(exc))
+        return data
 
 
 class PolicyVersionInline(admin.TabularInline):
@@ -28,6 +59,31 @@ class PolicyVersionAdmin(admin.ModelAdmin):
     search_fields = ("policy__name", "version", "sha256", "endpoint_url")
     list_select_related = ("policy",)
     readonly_fields = ("sha256", "size_bytes", "created_at")
+
+    def get_form(self, request: HttpRequest, obj: PolicyVersion | None = None, change: bool = False, **kwargs: Any):
+        if obj is None:
+            kwargs["form"] = PolicyVersionAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PolicyVersion | None = None) -> tuple[str, ...]:
+        # The artifact is content-addressed by its sha256: replacing it would break that, so upload a new version.
+        return self.readonly_fields + (("artifact", "kind") if obj is not None else ())
+
+    def save_model(self, request: HttpRequest, obj: PolicyVersion, form: forms.ModelForm, change: bool) -> None:
+        if change or obj.kind != PolicyVersion.Kind.ONNX:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        created = policy_version_register(
+            policy=data["policy"],
+            version=data["version"],
+            file=data["artifact"],
+            io_spec=data["io_spec"],
+            created_by=request.user,  # type: ignore[arg-type]
+            notes=data.get("notes", ""),
+        )
+        form.instance = created
+        obj.pk = created.pk
 
     @admin.display(description="sha256")
     def short_sha256(self, obj: PolicyVersion) -> str:

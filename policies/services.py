@@ -1,0 +1,140 @@
+"""Writes and rules for policies: registering an uploaded ONNX version after checking it.
+
+An upload is parsed as an ONNX protobuf (never unpickled), checked with onnx.checker, loaded by
+onnxruntime, matched against its io_spec and dry-run on a dummy observation before it is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+import onnx
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from google.protobuf.message import DecodeError
+
+from accounts.models import User
+from policies.models import Policy, PolicyVersion, policy_artifact_path
+from policies.runtime import PolicySpecError, dummy_observation, policy_from_bytes
+
+
+class PolicyUploadError(ValueError):
+    """An uploaded policy version that was rejected; `field` names the form/API field at fault."""
+
+    def __init__(self, message: str, *, field: str = "artifact") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ArtifactCheck:
+    sha256: str
+    size_bytes: int
+    action_dim: int
+
+
+def _read_limited(file: IO[bytes] | bytes, limit: int) -> bytes:
+    if isinstance(file, bytes | bytearray):
+        data = bytes(file)
+    else:
+        size = getattr(file, "size", None)
+        if size is not None and size > limit:
+            raise PolicyUploadError(f"the file is {size} bytes; the limit is {limit} bytes")
+        if hasattr(file, "seek"):
+            file.seek(0)
+        # Read one byte past the limit so a file without a known size is still refused early.
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise PolicyUploadError(f"the file is larger than the limit of {limit} bytes")
+    if not data:
+        raise PolicyUploadError("the file is empty")
+    return data
+
+
+def policy_artifact_check(*, file: IO[bytes] | bytes, io_spec: Any) -> tuple[bytes, ArtifactCheck]:
+    """Check an uploaded ONNX artifact against its io_spec without storing anything.
+
+    Returns the file's bytes and an ArtifactCheck (sha256, size, action dim). Raises PolicyUploadError
+    with the reason: over settings.POLICY_MAX_UPLOAD_BYTES, not an ONNX model, rejected by onnx.checker,
+    external data (a model could name any file on the worker), inputs/outputs not matching io_spec
+    (field "io_spec"), or a dry run that fails or gives a non-finite action."""
+    data = _read_limited(file, settings.POLICY_MAX_UPLOAD_BYTES)
+    try:
+        # A protobuf parse: no code runs, unlike unpickling.
+        model = onnx.load_model_from_string(data)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise PolicyUploadError(f"not an ONNX model (the file does not parse: {exc})") from None
+    if not model.graph.node and not model.graph.output:
+        raise PolicyUploadError("not an ONNX model (no graph found in the file)")
+    for tensor in model.graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            raise PolicyUploadError("models with external data files are not accepted; embed the weights")
+    try:
+        onnx.checker.check_model(model)
+    except (onnx.checker.ValidationError, ValueError) as exc:
+        raise PolicyUploadError(f"onnx.checker rejected the model: {str(exc).strip()[:500]}") from None
+    try:
+        loaded = policy_from_bytes(data=data, io_spec=io_spec)
+    except PolicySpecError as exc:
+        raise PolicyUploadError(str(exc), field="io_spec") from None
+    except Exception as exc:  # onnxruntime raises its own untyped errors for models it cannot run
+        raise PolicyUploadError(f"onnxruntime cannot load the model: {str(exc).strip()[:500]}") from None
+    spec = loaded.spec
+    try:
+        action = loaded.episode(instruction="dry run").act(dummy_observation(spec))
+    except (PolicySpecError, FloatingPointError) as exc:
+        raise PolicyUploadError(f"the dry run failed: {exc}") from None
+    except Exception as exc:  # an operator failing at run time (bad shapes inside the graph, ...)
+        raise PolicyUploadError(f"the dry run failed in onnxruntime: {str(exc).strip()[:500]}") from None
+    if action.shape != (spec.action.dim,) or not np.all(np.isfinite(action)):
+        raise PolicyUploadError(f"the dry run gave an action of shape {action.shape}, expected ({spec.action.dim},)")
+    return data, ArtifactCheck(
+        sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data), action_dim=spec.action.dim
+    )
+
+
+def policy_version_register(
+    *,
+    policy: Policy,
+    version: str,
+    file: IO[bytes] | bytes,
+    io_spec: Any,
+    created_by: User | None = None,
+    notes: str = "",
+) -> PolicyVersion:
+    """Check an uploaded ONNX file (see policy_artifact_check) and store it as a new version of `policy`,
+    content-addressed under MEDIA_ROOT/policies/<sha256>.onnx. Returns the PolicyVersion.
+    Raises PolicyUploadError (field "artifact", "io_spec" or "version") when it is refused."""
+    version = (version or "").strip()
+    if not version:
+        raise PolicyUploadError("a version name is required", field="version")
+    if PolicyVersion.objects.filter(policy=policy, version=version).exists():
+        raise PolicyUploadError(f"{policy.name} already has a version {version!r}", field="version")
+    data, check = policy_artifact_check(file=file, io_spec=io_spec)
+    row = PolicyVersion(
+        policy=policy,
+        version=version,
+        kind=PolicyVersion.Kind.ONNX,
+        sha256=check.sha256,
+        size_bytes=check.size_bytes,
+        io_spec=io_spec,
+        notes=notes,
+        created_by=created_by,
+    )
+    path = policy_artifact_path(row, "")
+    if default_storage.exists(path):
+        # Same content already stored (another version or policy): share the file, never overwrite it.
+        row.artifact.name = path
+    else:
+        row.artifact.save(path, ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        raise PolicyUploadError(f"{policy.name} already has a version {version!r}", field="version") from None
+    return row

@@ -1,0 +1,63 @@
+"""The admin add form for PolicyVersion runs the same upload checks as the service."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from policies.models import PolicyVersion
+from tests.factories import PolicyFactory
+from tests.policies.onnx_models import linear_policy
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def _post(client, *, data: bytes, spec: dict) -> object:
+    policy = PolicyFactory()
+    return client.post(
+        reverse("admin:policies_policyversion_add"),
+        {
+            "policy": policy.pk,
+            "version": "v1",
+            "kind": "onnx",
+            "artifact": SimpleUploadedFile("p.onnx", data),
+            "io_spec": json.dumps(spec),
+            "remote_config": "{}",
+            "endpoint_url": "",
+            "notes": "",
+        },
+    )
+
+
+def test_admin_add_stores_checked_version(admin_client) -> None:
+    data, spec, _ = linear_policy()
+    response = _post(admin_client, data=data, spec=spec)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    version = PolicyVersion.objects.get()
+    assert version.size_bytes == len(data) and Path(version.artifact.path).read_bytes() == data
+
+
+def test_admin_add_shows_reason_for_corrupted_file(admin_client) -> None:
+    data, spec, _ = linear_policy()
+    response = _post(admin_client, data=b"not an onnx file at all" * 3, spec=spec)
+    assert response.status_code == 200
+    assert "not an ONNX model" in response.content.decode()
+    assert not PolicyVersion.objects.exists()
+
+
+def test_admin_add_shows_io_mismatch_on_io_spec(admin_client) -> None:
+    data, spec, _ = linear_policy()
+    spec["action"]["dim"] = 5
+    response = _post(admin_client, data=data, spec=spec)
+    assert response.status_code == 200
+    assert "the io_spec needs" in response.content.decode()
+    assert not PolicyVersion.objects.exists()
