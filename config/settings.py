@@ -190,6 +190,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True  # results live in the database, not in a result backend
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --- Simulation trial runner (trials/runner.py) -----------------------------------------------
+# Episodes per Celery task; a worker renews its chunk's lease after every episode, and the reaper
+# (run by every worker every TRIAL_REAPER_INTERVAL_S) re-enqueues chunks whose lease is older than
+# TRIAL_CHUNK_LEASE_S, and queued chunks no worker took within TRIAL_CHUNK_QUEUED_LEASE_S.
+TRIAL_CHUNK_EPISODES = env_int("TRIAL_CHUNK_EPISODES", 10)
+TRIAL_CHUNK_LEASE_S = env_float("TRIAL_CHUNK_LEASE_S", 60.0)
+TRIAL_CHUNK_QUEUED_LEASE_S = env_float("TRIAL_CHUNK_QUEUED_LEASE_S", 3600.0)
+TRIAL_REAPER_INTERVAL_S = env_float("TRIAL_REAPER_INTERVAL_S", 15.0)
+
 # --- Logging ---------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

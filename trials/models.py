@@ -286,3 +286,40 @@ class EpisodeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.get_category_display()} at {self.t_offset_s:.1f}s"
+
+
+class ChunkState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class TrialChunk(models.Model):
+    """A slice [first_index, stop_index) of a simulated trial's episodes, run by one Celery task.
+
+    Its lease (heartbeat_at, renewed by the running worker) lets the reaper (trials.runner.chunks_reap)
+    re-enqueue a chunk whose worker died: the filesystem broker never redelivers, Redis only after the
+    visibility timeout."""
+
+    State = ChunkState
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="chunks")
+    first_index = models.PositiveIntegerField()
+    stop_index = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker has claimed it.")
+    claim = models.CharField(max_length=64, blank=True, help_text="Token of the worker holding the lease.")
+    enqueued_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["trial_id", "first_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "first_index"], name="trialchunk_unique_first_index"),
+            models.CheckConstraint(condition=Q(stop_index__gt=models.F("first_index")), name="trialchunk_non_empty"),
+            models.CheckConstraint(condition=Q(state__in=ChunkState.values), name="trialchunk_state_valid"),
+        ]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="trialchunk_state_heartbeat_idx")]
+
+    def __str__(self) -> str:
+        return f"Trial {self.trial_id} episodes {self.first_index}-{self.stop_index - 1}"
