@@ -1,15 +1,393 @@
-"""Runs trials. Simulated robots: the trial's episodes are split into chunks, one Celery task each,
-so several workers share a trial. Physical robots: episodes become jobs for the robot's agent.
+"""Runs simulated trials on Celery workers, in chunks, and recovers chunks whose worker died.
 
-The simulation episode loop lives here (see issue: VLA trials in simulation)."""
+Design (the simplest we found that survives `kill -9` on both brokers):
+- `trial_start` splits a trial's episodes into TrialChunk rows of settings.TRIAL_CHUNK_EPISODES and
+  enqueues one `trial_run_chunk_task` per chunk, so several workers share a trial.
+- `chunk_run` claims its chunk with a compare-and-set on the row (state, claim token, heartbeat_at), then
+  for each index: stop if the trial was cancelled or failed; skip if the episode exists; run the episode
+  (cell.reset(seed=trial.seed + index) -> {policy -> action -> cell.step} until an outcome or
+  trial.episode_timeout_s simulated seconds); record it with episodes_record (idempotent per
+  (trial, index)); renew the lease. A chunk that loses its lease (the reaper gave it to another worker)
+  stops; an episode recorded meanwhile by the other worker is kept, never duplicated.
+- `chunks_reap` (run by every worker on start and every TRIAL_REAPER_INTERVAL_S, and as a Celery task
+  for beat) re-enqueues running chunks whose lease is older than TRIAL_CHUNK_LEASE_S (worker killed),
+  queued chunks nobody took within TRIAL_CHUNK_QUEUED_LEASE_S (a message lost with its worker on the
+  filesystem broker), and starts trials left queued without chunks. Each re-enqueue is a conditional
+  UPDATE, so two reapers never both re-enqueue the same chunk.
+Redis may also redeliver a killed worker's message after its visibility timeout; that duplicate finds
+the chunk claimed or its episodes recorded, and does nothing.
+"""
 
 from __future__ import annotations
 
-from trials.models import Trial
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from policies.models import PolicyVersion
+from policies.runtime import LoadedPolicy, policy_load
+from robots.models import RobotKind
+from robots.sim import Cell, CellOutcome, cell_make
+from trials.models import ChunkState, Episode, EpisodeSource, EventCategory, Trial, TrialChunk, TrialStatus
+from trials.services import (
+    EpisodeConflictError,
+    EpisodeInput,
+    EventInput,
+    TrialRuleError,
+    episodes_record,
+    trial_mark_running,
+    trial_refresh_status,
+)
+
+logger = logging.getLogger(__name__)
+
+VIDEO_EVERY_N_STEPS = 2
+VIDEO_MAX_FRAMES = 150
 
 
-def trial_start(*, trial_id: int) -> None:
-    """Dispatch a queued trial to whatever runs it. Raises NotImplementedError until the
-    simulation runner lands; the Celery task turns that into a failed trial with the reason."""
-    trial = Trial.objects.select_related("robot", "policy_version").get(pk=trial_id)
-    raise NotImplementedError(f"no runner yet for {trial.robot.kind} robots")
+class ChunkLeaseLost(Exception):
+    """Another worker holds this chunk now (the reaper judged this one dead)."""
+
+
+# ---------------------------------------------------------------- per-process caches
+
+_CELLS: dict[str, Cell] = {}
+
+
+def cell_for(key: str) -> Cell:
+    """This process's cell for `key`, made once: a MuJoCo model and renderer are costly to build, and a
+    worker process runs one episode at a time."""
+    cell = _CELLS.get(key)
+    if cell is None:
+        cell = _CELLS[key] = cell_make(key)
+    return cell
+
+
+def policy_for(version: PolicyVersion) -> LoadedPolicy:
+    """The loaded ONNX policy of a version (cached per process by sha256). Raises NotImplementedError for
+    remote policy servers (another issue), PolicySpecError for a model not matching its spec."""
+    if version.kind != PolicyVersion.Kind.ONNX:
+        raise NotImplementedError(f"running {version.get_kind_display()} policies is not supported yet")
+    if not version.artifact:
+        raise FileNotFoundError(f"policy version {version} has no artifact file")
+    return policy_load(path=Path(version.artifact.path), sha256=version.sha256, io_spec=version.io_spec)
+
+
+# ---------------------------------------------------------------- one episode (ORM-free)
+
+
+@dataclass
+class EpisodeRun:
+    """What one simulated episode produced, ready to record."""
+
+    index: int
+    outcome: str
+    sim_time_s: float
+    steps: int
+    wall_time_s: float
+    latency: dict[str, float]
+    faults: list[EventInput]
+    frames: list[np.ndarray] = field(default_factory=list)
+
+
+_CATEGORIES = set(EventCategory.values)
+
+
+def episode_run(
+    *,
+    cell: Cell,
+    policy: LoadedPolicy,
+    seed: int,
+    index: int,
+    instruction: str,
+    timeout_s: float,
+    keep_frames: bool = False,
+    heartbeat: Any = None,
+) -> EpisodeRun:
+    """Run one closed-loop episode: reset(seed), then policy -> action -> step until the cell decides or
+    timeout_s simulated seconds pass (a timeout fault, failure). Returns an EpisodeRun; `heartbeat`, when
+    given, is called now and then with no argument (to renew a lease during a long episode)."""
+    started = time.perf_counter()
+    obs = cell.reset(seed=seed, instruction=instruction)
+    controller = policy.episode(instruction=instruction)
+    max_steps = math.ceil(timeout_s / cell.info.control_dt_s) + 1
+    frames: list[np.ndarray] = []
+    camera = cell.info.cameras[0] if cell.info.cameras else None
+    steps = 0
+    last_beat = started
+    while cell.outcome() is CellOutcome.RUNNING and cell.sim_time_s < timeout_s - 1e-9 and steps < max_steps:
+        if keep_frames and camera and steps % VIDEO_EVERY_N_STEPS == 0 and len(frames) < VIDEO_MAX_FRAMES:
+            frames.append(obs.images[camera])
+        obs = cell.step(controller.act(obs))
+        steps += 1
+        if heartbeat is not None and time.perf_counter() - last_beat > 5.0:
+            heartbeat()
+            last_beat = time.perf_counter()
+    if keep_frames and camera:
+        frames.append(obs.images[camera])
+    result = cell.outcome()
+    events = [
+        EventInput(
+            kind=f.kind,
+            category=f.category if f.category in _CATEGORIES else EventCategory.OTHER,
+            t_offset_s=max(0.0, float(f.t_s)),
+            severity=f.severity,
+            message=f.message[:2000],
+        )
+        for f in cell.faults()
+    ]
+    if result is CellOutcome.RUNNING:
+        # The trial's limit is shorter than the cell's own: the runner ends the episode.
+        events.append(
+            EventInput(
+                kind="fault",
+                category=EventCategory.TIMEOUT,
+                t_offset_s=float(cell.sim_time_s),
+                severity="error",
+                message=f"no success within the trial's episode timeout of {timeout_s:g} s",
+            )
+        )
+    outcome = "success" if result is CellOutcome.SUCCESS else "failure"
+    return EpisodeRun(
+        index=index,
+        outcome=outcome,
+        sim_time_s=round(float(cell.sim_time_s), 6),
+        steps=steps,
+        wall_time_s=time.perf_counter() - started,
+        latency=controller.latency_summary(),
+        faults=events,
+        frames=frames,
+    )
+
+
+def gif_write(*, frames: list[np.ndarray], path: Path, fps: float) -> None:
+    """Write frames (uint8 HxWx3) as a looping GIF; returns nothing."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(np.ascontiguousarray(f, dtype=np.uint8)) for f in frames]
+    images[0].save(
+        path, save_all=True, append_images=images[1:], duration=max(20, int(1000 / fps)), loop=0, optimize=False
+    )
+
+
+# ---------------------------------------------------------------- trial start and chunks
+
+
+def _enqueue(chunk_ids: list[int]) -> None:
+    from trials.tasks import trial_run_chunk_task  # tasks import the runner; import here to keep one direction
+
+    for chunk_id in chunk_ids:
+        trial_run_chunk_task.delay(chunk_id)
+
+
+def trial_start(*, trial_id: int) -> list[int]:
+    """Split a queued simulated trial into chunks and enqueue one task per chunk (once the rows are
+    committed). Idempotent: a trial that already has chunks is left to them and the reaper.
+    Returns the ids of the chunks enqueued. Raises NotImplementedError for physical robots (their
+    episodes are jobs for the robot's agent, another issue)."""
+    trial = Trial.objects.select_related("robot").get(pk=trial_id)
+    if trial.robot.kind != RobotKind.SIMULATED:
+        raise NotImplementedError("physical robots run trials through their agent (not in this runner)")
+    if trial.is_finished:
+        return []
+    size = max(1, int(settings.TRIAL_CHUNK_EPISODES))
+    with transaction.atomic():
+        Trial.objects.select_for_update().get(pk=trial_id)  # one starter at a time per trial
+        if TrialChunk.objects.filter(trial_id=trial_id).exists():
+            return []
+        now = timezone.now()
+        chunks = TrialChunk.objects.bulk_create(
+            [
+                TrialChunk(
+                    trial_id=trial_id,
+                    first_index=first,
+                    stop_index=min(first + size, trial.episodes_planned),
+                    enqueued_at=now,
+                )
+                for first in range(0, trial.episodes_planned, size)
+            ]
+        )
+        ids = [c.pk for c in chunks] or list(TrialChunk.objects.filter(trial_id=trial_id).values_list("pk", flat=True))
+        transaction.on_commit(lambda: _enqueue(ids))
+    return ids
+
+
+def _claim(chunk: TrialChunk, lease_s: float) -> str | None:
+    """Take the chunk's lease if it is free (queued, or running with an expired lease). Returns the
+    claim token, or None when a live worker holds it or it is done."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    free = Q(state=ChunkState.QUEUED) | Q(state=ChunkState.RUNNING, heartbeat_at__lt=now - timedelta(seconds=lease_s))
+    taken = (
+        TrialChunk.objects.filter(free, pk=chunk.pk)
+        .exclude(state=ChunkState.DONE)
+        .update(state=ChunkState.RUNNING, claim=token, heartbeat_at=now, attempts=F("attempts") + 1)
+    )
+    return token if taken else None
+
+
+def _renew(chunk_id: int, token: str) -> None:
+    if not TrialChunk.objects.filter(pk=chunk_id, claim=token).update(heartbeat_at=timezone.now()):
+        raise ChunkLeaseLost(f"chunk {chunk_id} was given to another worker")
+
+
+@dataclass
+class ChunkResult:
+    ran: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    stopped: str = ""
+
+
+def _record(trial: Trial, run: EpisodeRun, started_at: Any, video: str | None) -> None:
+    metrics: dict[str, Any] = {
+        "steps": run.steps,
+        "sim_time_s": run.sim_time_s,
+        "wall_time_s": round(run.wall_time_s, 4),
+        **run.latency,
+    }
+    if video:
+        metrics["video"] = video
+    ended_at = max(timezone.now(), started_at)
+    episodes_record(
+        trial_id=trial.pk,
+        episodes=[
+            EpisodeInput(
+                outcome=run.outcome,
+                cycle_time_s=run.sim_time_s,
+                started_at=started_at,
+                ended_at=ended_at,
+                source=EpisodeSource.SIMULATION,
+                index=run.index,
+                metrics=metrics,
+                events=run.faults,
+            )
+        ],
+    )
+
+
+def _video_wanted(trial_id: int) -> set[str]:
+    """Outcomes ('success', 'failure') that have no video yet in this trial."""
+    have = set(Episode.objects.filter(trial_id=trial_id, metrics__has_key="video").values_list("outcome", flat=True))
+    return {"success", "failure"} - have
+
+
+def chunk_run(*, chunk_id: int) -> ChunkResult:
+    """Run the missing episodes of a chunk (see the module docstring). Returns what it ran and skipped,
+    and why it stopped early ("" when it finished). Raises PolicySpecError/NotImplementedError when the
+    trial cannot run at all, and whatever the cell or policy raise (the task retries, then fails the trial)."""
+    result = ChunkResult()
+    lease_s = float(settings.TRIAL_CHUNK_LEASE_S)
+    chunk = TrialChunk.objects.select_related("trial__robot", "trial__policy_version").get(pk=chunk_id)
+    trial = chunk.trial
+    if trial.is_finished:
+        result.stopped = f"trial is {trial.status}"
+        TrialChunk.objects.filter(pk=chunk_id).update(state=ChunkState.DONE)
+        return result
+    token = _claim(chunk, lease_s)
+    if token is None:
+        result.stopped = "another worker holds this chunk"
+        return result
+    policy = policy_for(trial.policy_version)
+    cell = cell_for(trial.robot.sim_cell_key)
+    trial_mark_running(trial_id=trial.pk)
+    media = Path(settings.MEDIA_ROOT)
+    try:
+        for index in range(chunk.first_index, chunk.stop_index):
+            status = Trial.objects.values_list("status", flat=True).get(pk=trial.pk)
+            if status in Trial.FINISHED_STATUSES:
+                result.stopped = f"trial is {status}"
+                break
+            if Episode.objects.filter(trial_id=trial.pk, index=index).exists():
+                result.skipped.append(index)
+                continue
+            wanted = _video_wanted(trial.pk)
+            started_at = timezone.now()
+            run = episode_run(
+                cell=cell,
+                policy=policy,
+                seed=int(trial.seed) + index,
+                index=index,
+                instruction=trial.instruction,
+                timeout_s=float(trial.episode_timeout_s),
+                keep_frames=bool(wanted),
+                heartbeat=lambda: _renew(chunk_id, token),
+            )
+            video = None
+            if run.outcome in wanted and run.frames:
+                relative = f"trials/{trial.pk}/episode-{index:05d}-{run.outcome}.gif"
+                gif_write(
+                    frames=run.frames,
+                    path=media / relative,
+                    fps=1.0 / (cell.info.control_dt_s * VIDEO_EVERY_N_STEPS),
+                )
+                video = relative
+            try:
+                _record(trial, run, started_at, video)
+            except EpisodeConflictError:
+                # Another worker recorded this index while we ran it (it took over our lease): keep theirs.
+                result.skipped.append(index)
+                continue
+            except TrialRuleError as exc:
+                result.stopped = str(exc)
+                break
+            result.ran.append(index)
+            _renew(chunk_id, token)
+        else:
+            TrialChunk.objects.filter(pk=chunk_id, claim=token).update(state=ChunkState.DONE)
+    except ChunkLeaseLost as exc:
+        result.stopped = str(exc)
+    trial_refresh_status(trial_id=trial.pk)
+    return result
+
+
+def chunk_release(*, chunk_id: int) -> None:
+    """Give a chunk back to the queue after a failed attempt (its task will retry). Returns nothing."""
+    TrialChunk.objects.filter(pk=chunk_id).exclude(state=ChunkState.DONE).update(
+        state=ChunkState.QUEUED, enqueued_at=timezone.now(), claim=""
+    )
+
+
+def chunks_reap(*, now: Any = None) -> list[int]:
+    """Re-enqueue chunks of unfinished trials whose worker died (running, lease expired) or whose message
+    was lost (queued for longer than TRIAL_CHUNK_QUEUED_LEASE_S), and start trials left queued with no
+    chunks for that long. Returns the ids of the chunks re-enqueued (and of chunks of trials started)."""
+    now = now or timezone.now()
+    lease = timedelta(seconds=float(settings.TRIAL_CHUNK_LEASE_S))
+    queued_lease = timedelta(seconds=float(settings.TRIAL_CHUNK_QUEUED_LEASE_S))
+    active = [TrialStatus.QUEUED, TrialStatus.RUNNING]
+    stale = TrialChunk.objects.filter(trial__status__in=active).filter(
+        Q(state=ChunkState.RUNNING, heartbeat_at__lt=now - lease)
+        | Q(state=ChunkState.QUEUED, enqueued_at__lt=now - queued_lease)
+    )
+    reaped: list[int] = []
+    for chunk in stale.only("pk", "state", "heartbeat_at", "enqueued_at"):
+        # Compare-and-set on what we read: of several reapers, one wins each chunk.
+        won = (
+            TrialChunk.objects.filter(
+                pk=chunk.pk, state=chunk.state, heartbeat_at=chunk.heartbeat_at, enqueued_at=chunk.enqueued_at
+            ).update(state=ChunkState.QUEUED, enqueued_at=now, heartbeat_at=None, claim="")
+            == 1
+        )
+        if won:
+            logger.warning("re-enqueuing chunk %s (its worker stopped renewing its lease)", chunk.pk)
+            reaped.append(chunk.pk)
+    if reaped:
+        _enqueue(reaped)
+    orphans = Trial.objects.filter(
+        status=TrialStatus.QUEUED, robot__kind=RobotKind.SIMULATED, created_at__lt=now - queued_lease
+    ).exclude(chunks__isnull=False)
+    for trial_id in orphans.values_list("pk", flat=True):
+        reaped += trial_start(trial_id=trial_id)
+    return reaped

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+import threading
+from typing import Any
 
+from celery import shared_task
+from celery.signals import worker_ready, worker_shutting_down
+from django.conf import settings
+from django.db import close_old_connections
+
+from policies.runtime import PolicySpecError
 from trials import runner
+from trials.models import TrialChunk
 from trials.services import trial_fail, trial_refresh_status
+
+logger = logging.getLogger(__name__)
+
+CHUNK_MAX_RETRIES = 3
+# Errors that a retry cannot fix: fail the trial at once, with the reason.
+PERMANENT_ERRORS = (PolicySpecError, NotImplementedError, FileNotFoundError, KeyError)
 
 
 @shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
@@ -21,3 +36,67 @@ def trial_start_task(trial_id: int) -> None:
         runner.trial_start(trial_id=trial_id)
     except NotImplementedError as exc:
         trial_fail(trial_id=trial_id, reason=str(exc))
+
+
+@shared_task(bind=True, acks_late=True, max_retries=CHUNK_MAX_RETRIES)
+def trial_run_chunk_task(self: Any, chunk_id: int) -> dict[str, Any]:
+    """Run one chunk of a simulated trial. A failing chunk is retried (with backoff) up to
+    CHUNK_MAX_RETRIES times, then its trial is failed with the reason; errors a retry cannot fix
+    (policy not matching its spec, unknown cell, remote policy kinds) fail the trial at once.
+    Returns what the chunk ran, skipped and why it stopped."""
+    try:
+        result = runner.chunk_run(chunk_id=chunk_id)
+    except TrialChunk.DoesNotExist:
+        return {"ran": [], "skipped": [], "stopped": "chunk no longer exists"}
+    except PERMANENT_ERRORS as exc:
+        trial_id = TrialChunk.objects.values_list("trial_id", flat=True).get(pk=chunk_id)
+        trial_fail(trial_id=trial_id, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    except Exception as exc:
+        trial_id = TrialChunk.objects.values_list("trial_id", flat=True).get(pk=chunk_id)
+        if self.request.retries >= CHUNK_MAX_RETRIES:
+            trial_fail(
+                trial_id=trial_id,
+                reason=f"episodes {chunk_id} failed {CHUNK_MAX_RETRIES + 1} times: {type(exc).__name__}: {exc}",
+            )
+            raise
+        runner.chunk_release(chunk_id=chunk_id)
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+    return {"ran": result.ran, "skipped": result.skipped, "stopped": result.stopped}
+
+
+@shared_task(acks_late=True)
+def trial_reap_task() -> list[int]:
+    """Re-enqueue chunks whose worker died (for a beat schedule; workers also reap by themselves).
+    Returns the chunk ids re-enqueued."""
+    return runner.chunks_reap()
+
+
+# Every worker reaps periodically in its main process, so `make demo` (no beat) and a fresh worker
+# started after a crash recover lost chunks without any extra service.
+_reaper_stop = threading.Event()
+
+
+def _reaper_loop() -> None:
+    interval = float(settings.TRIAL_REAPER_INTERVAL_S)
+    while not _reaper_stop.is_set():
+        try:
+            close_old_connections()
+            reaped = runner.chunks_reap()
+            if reaped:
+                logger.warning("reaper re-enqueued chunks %s", reaped)
+        except Exception:
+            logger.exception("chunk reaper failed; will try again")
+        _reaper_stop.wait(interval)
+
+
+@worker_ready.connect
+def _start_reaper(**_: Any) -> None:
+    if float(settings.TRIAL_REAPER_INTERVAL_S) <= 0:
+        return
+    threading.Thread(target=_reaper_loop, name="trial-chunk-reaper", daemon=True).start()
+
+
+@worker_shutting_down.connect
+def _stop_reaper(**_: Any) -> None:
+    _reaper_stop.set()
