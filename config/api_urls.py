@@ -1,7 +1,32 @@
-from django.urls import path
+"""Routes under /api/v1/. Swagger UI (offline, sidecar assets) at /api/v1/docs/, schema at /api/v1/schema/."""
+
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter, SimpleRouter
+
+from accounts.api import ApiTokenViewSet, MeView
+from policies.api import PolicyVersionViewSet, PolicyViewSet
+from robots.api import RobotViewSet, SiteViewSet
+from trials.api import EpisodeViewSet, EventViewSet, TaskViewSet, TrialEpisodesViewSet, TrialViewSet
+
+router = DefaultRouter()
+router.register("tasks", TaskViewSet, basename="api-task")
+router.register("sites", SiteViewSet, basename="api-site")
+router.register("robots", RobotViewSet, basename="api-robot")
+router.register("policies", PolicyViewSet, basename="api-policy")
+router.register("policy-versions", PolicyVersionViewSet, basename="api-policy-version")
+router.register("trials", TrialViewSet, basename="api-trial")
+router.register("episodes", EpisodeViewSet, basename="api-episode")
+router.register("events", EventViewSet, basename="api-event")
+router.register("tokens", ApiTokenViewSet, basename="api-token")
+
+trial_router = SimpleRouter()
+trial_router.register(r"trials/(?P<trial_pk>[^/.]+)/episodes", TrialEpisodesViewSet, basename="api-trial-episodes")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("me/", MeView.as_view(), name="api-me"),
+    path("", include(trial_router.urls)),
+    path("", include(router.urls)),
 ]

@@ -1,0 +1,303 @@
+"""REST input and output shapes for tasks, trials, episodes and events. Input serializers only
+validate; writes go through trials/services.py."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+from accounts.models import Organization, User
+from policies.models import PolicyVersion
+from policies.selectors import policy_version_list_for_user
+from robots.models import Robot
+from robots.selectors import robot_list_for_user, site_list_for_user
+from trials.models import (
+    MAX_EPISODES_PER_TRIAL,
+    Episode,
+    EpisodeEvent,
+    EpisodeOutcome,
+    EventCategory,
+    EventKind,
+    EventSeverity,
+    Task,
+    Trial,
+)
+from trials.selectors import task_list_for_user
+from trials.services import TASK_WRITABLE_FIELDS, EpisodeInput, EventInput
+
+MAX_EPISODES_PER_REQUEST = 1000
+MAX_EVENTS_PER_EPISODE = 500
+# Offsets are floats from rigs' clocks: an event stamped a few milliseconds after the recorded end is
+# rounding, not an error.
+EVENT_END_TOLERANCE_S = 1e-3
+
+
+def _finite(value: float) -> None:
+    if not math.isfinite(value):
+        raise serializers.ValidationError("must be a finite number")
+
+
+def _user(serializer: serializers.Serializer[Any]) -> User | None:
+    """The requesting user, or None when there is no request (the schema generator instantiates serializers)."""
+    request = serializer.context.get("request")
+    return getattr(request, "user", None)
+
+
+# --- Tasks ---------------------------------------------------------------------------------------
+
+
+class TaskSerializer(serializers.ModelSerializer[Task]):
+    trial_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "organization",
+            *TASK_WRITABLE_FIELDS,
+            "fit_factors",
+            "fit_score",
+            "trial_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class TaskWriteSerializer(serializers.ModelSerializer[Task]):
+    """Input for creating (all required fields) or patching (any subset) a task of the caller's organization."""
+
+    class Meta:
+        model = Task
+        fields = list(TASK_WRITABLE_FIELDS)
+        extra_kwargs = {
+            "manual_cycle_time_s": {"min_value": 0.001},
+            "takt_time_s": {"min_value": 0.001},
+            "labour_cost_per_hour": {"min_value": 0},
+            "operators_per_shift": {"min_value": 0},
+        }
+        # Name uniqueness per organization is checked by the service (organization is not an input).
+        validators: list[Any] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["integrator"].queryset = Organization.objects.filter(kind=Organization.Kind.INTEGRATOR)
+        user = _user(self)
+        if user is not None:
+            self.fields["site"].queryset = site_list_for_user(user=user)
+
+    def validate_manual_cycle_time_s(self, value: float) -> float:
+        _finite(value)
+        return value
+
+    def validate_takt_time_s(self, value: float) -> float:
+        _finite(value)
+        return value
+
+    def validate_hours_per_shift(self, value: float) -> float:
+        _finite(value)
+        return value
+
+
+# --- Trials --------------------------------------------------------------------------------------
+
+
+class TrialSerializer(serializers.ModelSerializer[Trial]):
+    scheduled_by = serializers.CharField(source="scheduled_by.username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Trial
+        fields = [
+            "id",
+            "task",
+            "policy_version",
+            "robot",
+            "episodes_planned",
+            "seed",
+            "instruction",
+            "episode_timeout_s",
+            "status",
+            "status_message",
+            "scheduled_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class TrialProgressSerializer(serializers.Serializer[dict[str, int]]):
+    done = serializers.IntegerField()
+    success = serializers.IntegerField()
+    failure = serializers.IntegerField()
+    aborted = serializers.IntegerField()
+
+
+class TrialDetailSerializer(TrialSerializer):
+    progress = TrialProgressSerializer(read_only=True, source="progress_counts")
+
+    class Meta(TrialSerializer.Meta):
+        fields = [*TrialSerializer.Meta.fields, "progress"]
+        read_only_fields = fields
+
+
+class TrialCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    """Schedule a trial of a visible task on one of the caller's organization's robots."""
+
+    # Querysets are narrowed to what the caller may see in __init__: others' objects "do not exist".
+    task = serializers.PrimaryKeyRelatedField(queryset=Task.objects.none())
+    policy_version = serializers.PrimaryKeyRelatedField(queryset=PolicyVersion.objects.none())
+    robot = serializers.PrimaryKeyRelatedField(queryset=Robot.objects.none())
+    episodes_planned = serializers.IntegerField(min_value=1, max_value=MAX_EPISODES_PER_TRIAL)
+    seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
+    instruction = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    episode_timeout_s = serializers.FloatField(min_value=0.001, max_value=86_400, default=60.0)
+    start_runner = serializers.BooleanField(
+        default=False,
+        help_text="false (default): the trial waits for your uploads. true: TrialBench runs it "
+        "(simulated cell or the robot's agent).",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user = _user(self)
+        if user is None:
+            return
+        fields: dict[str, QuerySet[Any]] = {
+            "task": task_list_for_user(user=user),
+            "policy_version": policy_version_list_for_user(user=user),
+            "robot": robot_list_for_user(user=user),
+        }
+        for name, queryset in fields.items():
+            self.fields[name].queryset = queryset
+
+    def validate_episode_timeout_s(self, value: float) -> float:
+        _finite(value)
+        return value
+
+
+# --- Episodes and events -------------------------------------------------------------------------
+
+
+class EventSerializer(serializers.ModelSerializer[EpisodeEvent]):
+    class Meta:
+        model = EpisodeEvent
+        fields = ["id", "episode", "kind", "category", "severity", "t_offset_s", "message"]
+        read_only_fields = fields
+
+
+class EpisodeEventNestedSerializer(serializers.ModelSerializer[EpisodeEvent]):
+    class Meta:
+        model = EpisodeEvent
+        fields = ["kind", "category", "severity", "t_offset_s", "message"]
+        read_only_fields = fields
+
+
+class EpisodeSerializer(serializers.ModelSerializer[Episode]):
+    events = EpisodeEventNestedSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Episode
+        fields = [
+            "id",
+            "trial",
+            "index",
+            "external_id",
+            "outcome",
+            "cycle_time_s",
+            "started_at",
+            "ended_at",
+            "source",
+            "metrics",
+            "events",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class EventInputSerializer(serializers.Serializer[dict[str, Any]]):
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+    category = serializers.ChoiceField(choices=EventCategory.choices)
+    severity = serializers.ChoiceField(choices=EventSeverity.choices, default=EventSeverity.WARNING)
+    t_offset_s = serializers.FloatField(min_value=0, help_text="Seconds since the episode start.")
+    message = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    def validate_t_offset_s(self, value: float) -> float:
+        _finite(value)
+        return value
+
+
+class EpisodeInputSerializer(serializers.Serializer[dict[str, Any]]):
+    """One uploaded episode. `external_id` is the idempotency key: re-sending the same content returns the
+    recorded episode; different content under the same id is a 409."""
+
+    external_id = serializers.CharField(max_length=200, help_text="Your id of this episode; unique per trial.")
+    index = serializers.IntegerField(
+        min_value=0, max_value=MAX_EPISODES_PER_TRIAL - 1, required=False, allow_null=True, default=None
+    )
+    outcome = serializers.ChoiceField(choices=EpisodeOutcome.choices)
+    cycle_time_s = serializers.FloatField(min_value=0, help_text="Seconds from start to end of the attempt.")
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(required=False, help_text="Defaults to started_at + cycle_time_s.")
+    metrics = serializers.DictField(required=False, default=dict)
+    events = EventInputSerializer(many=True, required=False, default=list, max_length=MAX_EVENTS_PER_EPISODE)
+
+    def validate_cycle_time_s(self, value: float) -> float:
+        _finite(value)
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        started = attrs["started_at"]
+        ended = attrs.get("ended_at") or started + timedelta(seconds=attrs["cycle_time_s"])
+        if ended < started:
+            raise serializers.ValidationError({"ended_at": ["must not be before started_at"]})
+        attrs["ended_at"] = ended
+        duration = (ended - started).total_seconds()
+        errors: dict[str, dict[str, list[str]]] = {}
+        previous = 0.0
+        for position, event in enumerate(attrs["events"]):
+            offset = event["t_offset_s"]
+            if offset < previous:
+                errors[str(position)] = {"t_offset_s": [f"events must be in time order: {offset} < {previous}"]}
+            elif offset > duration + EVENT_END_TOLERANCE_S:
+                errors[str(position)] = {"t_offset_s": [f"{offset} s is after the episode's end ({duration} s)"]}
+            previous = max(previous, offset)
+        if errors:
+            raise serializers.ValidationError({"events": errors})
+        return attrs
+
+    @staticmethod
+    def to_input(attrs: dict[str, Any]) -> EpisodeInput:
+        """Returns the service's EpisodeInput for validated attrs (source: integrator upload)."""
+        return EpisodeInput(
+            outcome=attrs["outcome"],
+            cycle_time_s=attrs["cycle_time_s"],
+            started_at=attrs["started_at"],
+            ended_at=attrs["ended_at"],
+            source=Episode.Source.INTEGRATOR_UPLOAD,
+            index=attrs["index"],
+            external_id=attrs["external_id"],
+            metrics=attrs["metrics"],
+            events=tuple(EventInput(**event) for event in attrs["events"]),
+        )
+
+
+class IngestItemResultSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.IntegerField()
+    index = serializers.IntegerField()
+    external_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["created", "existing"])
+
+
+class IngestResultSerializer(serializers.Serializer[dict[str, Any]]):
+    created = serializers.IntegerField(help_text="Episodes written by this request.")
+    existing = serializers.IntegerField(help_text="Identical re-sends: returned, not duplicated.")
+    episodes = IngestItemResultSerializer(many=True, help_text="One entry per sent episode, in request order.")
+
+
+class CsvUploadSerializer(serializers.Serializer[dict[str, Any]]):
+    file = serializers.FileField(help_text="CSV in the documented layout (GET /api/v1/episodes/csv-template/).")
