@@ -27,6 +27,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("me/", MeView.as_view(), name="api-me"),
+    path("agent/", include("robots.agent_urls")),
     path("", include(trial_router.urls)),
     path("", include(router.urls)),
 ]

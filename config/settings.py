@@ -199,6 +199,20 @@ TRIAL_CHUNK_LEASE_S = env_float("TRIAL_CHUNK_LEASE_S", 60.0)
 TRIAL_CHUNK_QUEUED_LEASE_S = env_float("TRIAL_CHUNK_QUEUED_LEASE_S", 3600.0)
 TRIAL_REAPER_INTERVAL_S = env_float("TRIAL_REAPER_INTERVAL_S", 15.0)
 
+# --- Robot agents (robots/services.py) --------------------------------------------------------
+# A leased job whose agent sends neither heartbeat nor events for AGENT_LEASE_S goes back to the
+# queue; a robot silent for AGENT_OFFLINE_AFTER_S is shown offline. `next job` long-polls at most
+# AGENT_LONG_POLL_MAX_S (keep it below the proxy's and gunicorn's request timeouts).
+AGENT_LEASE_S = env_float("AGENT_LEASE_S", 60.0)
+AGENT_OFFLINE_AFTER_S = env_float("AGENT_OFFLINE_AFTER_S", 30.0)
+AGENT_LONG_POLL_MAX_S = env_float("AGENT_LONG_POLL_MAX_S", 20.0)
+CELERY_BEAT_SCHEDULE = {
+    "robots-mark-stale": {
+        "task": "robots.tasks.robots_mark_stale_task",
+        "schedule": env_float("AGENT_SWEEP_INTERVAL_S", 15.0),
+    },
+}
+
 # --- Logging ---------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

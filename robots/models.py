@@ -63,6 +63,15 @@ class Robot(models.Model):
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     # The agent's own token (sha256 of the secret); the raw secret is shown once when issued.
     agent_token_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    agent_token_expires_at = models.DateTimeField(null=True, blank=True)
+    current_job = models.ForeignKey(
+        "robots.AgentJob",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The job the agent last reported running.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = RobotQuerySet.as_manager()
@@ -81,3 +90,59 @@ class Robot(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AgentJobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    LEASED = "leased", "Leased by the agent"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class AgentJobQuerySet(models.QuerySet["AgentJob"]):
+    def open(self) -> AgentJobQuerySet:
+        return self.filter(status__in=[AgentJobStatus.PENDING, AgentJobStatus.LEASED])
+
+
+class AgentJob(models.Model):
+    """One episode of a trial on a physical robot, waiting for (or leased by) that robot's agent.
+
+    A lease that expires without a result sends the job back to pending, so a robot that reboots
+    mid-episode loses nothing; the result is recorded once, idempotently, by (trial, index)."""
+
+    Status = AgentJobStatus
+
+    robot = models.ForeignKey(Robot, on_delete=models.CASCADE, related_name="jobs")
+    trial = models.ForeignKey("trials.Trial", on_delete=models.CASCADE, related_name="agent_jobs")
+    index = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=AgentJobStatus.choices, default=AgentJobStatus.PENDING)
+    lease_token = models.CharField(max_length=64, blank=True)
+    leased_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Events streamed while the episode runs; merged into the episode on completion.
+    streamed_events = models.JSONField(default=list, blank=True)
+    episode = models.OneToOneField(
+        "trials.Episode", on_delete=models.SET_NULL, null=True, blank=True, related_name="agent_job"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AgentJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["trial_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "index"], name="agentjob_unique_index_per_trial"),
+            models.CheckConstraint(condition=Q(status__in=AgentJobStatus.values), name="agentjob_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="leased") | Q(lease_expires_at__isnull=False), name="agentjob_lease_has_expiry"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["robot", "status", "trial", "index"], name="agentjob_queue_idx"),
+            models.Index(fields=["status", "lease_expires_at"], name="agentjob_lease_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk}: trial {self.trial_id} episode {self.index} ({self.status})"

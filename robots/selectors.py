@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import User
-from robots.models import Robot, Site
+from accounts.tokens import token_hash
+from robots.models import AgentJob, Robot, Site
 
 
 def robot_list_for_user(*, user: User) -> QuerySet[Robot]:
@@ -15,3 +17,23 @@ def robot_list_for_user(*, user: User) -> QuerySet[Robot]:
 def site_list_for_user(*, user: User) -> QuerySet[Site]:
     sites = Site.objects.select_related("organization")
     return sites if user.is_superuser else sites.filter(organization_id=user.organization_id)
+
+
+def robot_get_by_agent_token(*, raw: str) -> Robot | None:
+    """The physical robot whose live (set, unexpired) agent token this is, or None."""
+    if not raw:
+        return None
+    robot = Robot.objects.filter(kind="physical", agent_token_sha256=token_hash(raw)).first()
+    if robot is None or (robot.agent_token_expires_at is not None and robot.agent_token_expires_at <= timezone.now()):
+        return None
+    return robot
+
+
+def agent_job_list_for_robot(*, robot: Robot) -> QuerySet[AgentJob]:
+    """The robot's open jobs (pending and leased), in the order the agent takes them."""
+    return (
+        AgentJob.objects.open()
+        .filter(robot=robot)
+        .select_related("trial__task")
+        .order_by("trial__created_at", "trial_id", "index")
+    )

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from policies.models import PolicyVersion
-from robots.models import Robot
+from robots.models import AgentJob, AgentJobStatus, Robot
 from trials.fit import fit_assess
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
@@ -264,6 +264,10 @@ def trial_cancel(*, trial_id: int, reason: str = "cancelled by user") -> Trial:
     trial.status_message = reason
     trial.finished_at = timezone.now()
     trial.save(update_fields=["status", "status_message", "finished_at"])
+    # A physical robot's agent must not start the remaining episodes.
+    AgentJob.objects.filter(trial_id=trial.pk).open().update(
+        status=AgentJobStatus.CANCELLED, lease_token="", lease_expires_at=None, finished_at=trial.finished_at
+    )
     return trial
 
 

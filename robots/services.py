@@ -1,0 +1,235 @@
+"""Writes for robots and their agents: tokens, heartbeats, the job queue with leases."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.tokens import token_generate, token_hash
+from robots.models import AgentJob, AgentJobStatus, Robot, RobotKind, RobotStatus
+from trials.models import Episode, EpisodeOutcome, EpisodeSource, Trial, TrialStatus
+from trials.services import EpisodeInput, EventInput, episodes_record
+
+
+class AgentJobError(Exception):
+    """The agent asked for something the job's state does not allow (taken, lease lost, finished)."""
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    outcome: str
+    cycle_time_s: float
+    started_at: datetime
+    ended_at: datetime
+    metrics: dict[str, Any]
+    events: Sequence[EventInput]
+
+
+def robot_agent_token_issue(*, robot: Robot, ttl_days: float | None = None) -> str:
+    """Give the robot's agent a new token (the previous one stops working). Returns the raw secret,
+    which is not stored. Raises ValueError for a simulated robot (workers run those)."""
+    if robot.kind != RobotKind.PHYSICAL:
+        raise ValueError("only physical robots have an agent token")
+    raw = token_generate(prefix="rb")
+    robot.agent_token_sha256 = token_hash(raw)
+    robot.agent_token_expires_at = timezone.now() + timedelta(days=ttl_days) if ttl_days else None
+    robot.save(update_fields=["agent_token_sha256", "agent_token_expires_at"])
+    return raw
+
+
+def robot_agent_token_revoke(*, robot: Robot) -> None:
+    """Revoke the agent token; the agent gets 401 from its next call."""
+    robot.agent_token_sha256 = ""
+    robot.agent_token_expires_at = None
+    robot.save(update_fields=["agent_token_sha256", "agent_token_expires_at"])
+
+
+def agent_jobs_create(*, trial: Trial) -> int:
+    """One job per planned episode of a physical-robot trial; existing jobs are kept (idempotent).
+    Returns how many jobs were created."""
+    existing = set(AgentJob.objects.filter(trial=trial).values_list("index", flat=True))
+    jobs = [
+        AgentJob(robot_id=trial.robot_id, trial=trial, index=i)
+        for i in range(trial.episodes_planned)
+        if i not in existing
+    ]
+    AgentJob.objects.bulk_create(jobs, ignore_conflicts=True)
+    return len(jobs)
+
+
+def agent_jobs_requeue_expired(*, now: datetime | None = None, robot: Robot | None = None) -> int:
+    """Leased jobs whose lease ran out go back to pending. Returns how many."""
+    jobs = AgentJob.objects.filter(status=AgentJobStatus.LEASED, lease_expires_at__lt=now or timezone.now())
+    if robot is not None:
+        jobs = jobs.filter(robot=robot)
+    return jobs.update(status=AgentJobStatus.PENDING, lease_token="", lease_expires_at=None)
+
+
+def robots_mark_stale(*, now: datetime | None = None) -> tuple[int, int]:
+    """Mark robots without a recent heartbeat offline and requeue expired leases.
+    Returns (robots marked offline, jobs requeued)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.AGENT_OFFLINE_AFTER_S)
+    offline = (
+        Robot.objects.filter(kind=RobotKind.PHYSICAL, last_heartbeat_at__lt=cutoff)
+        .exclude(status__in=[RobotStatus.OFFLINE, RobotStatus.MAINTENANCE])
+        .update(status=RobotStatus.OFFLINE, current_job=None)
+    )
+    return offline, agent_jobs_requeue_expired(now=now)
+
+
+def _lease_extend(job: AgentJob, now: datetime) -> None:
+    job.lease_expires_at = now + timedelta(seconds=settings.AGENT_LEASE_S)
+
+
+@transaction.atomic
+def agent_heartbeat(
+    *, robot: Robot, status: str, software_version: str = "", current_job_id: int | None = None
+) -> Robot:
+    """Record that the agent is alive; a running job's lease is extended. Returns the robot."""
+    now = timezone.now()
+    robot.last_heartbeat_at = now
+    robot.status = status if status in RobotStatus.values else RobotStatus.IDLE
+    robot.software_version = software_version[:100]
+    robot.current_job = None
+    if current_job_id is not None:
+        job = AgentJob.objects.select_for_update().filter(pk=current_job_id, robot=robot).first()
+        if job is not None and job.status == AgentJobStatus.LEASED:
+            _lease_extend(job, now)
+            job.save(update_fields=["lease_expires_at"])
+            robot.current_job = job
+    robot.save(update_fields=["last_heartbeat_at", "status", "software_version", "current_job"])
+    return robot
+
+
+def agent_job_next(*, robot: Robot) -> AgentJob | None:
+    """The next job this robot should run (expired leases requeued first), or None."""
+    agent_jobs_requeue_expired(robot=robot)
+    return (
+        AgentJob.objects.select_related("trial", "trial__task", "trial__policy_version")
+        .filter(robot=robot, status=AgentJobStatus.PENDING)
+        .filter(trial__status__in=[TrialStatus.QUEUED, TrialStatus.RUNNING])
+        .order_by("trial__created_at", "trial_id", "index")
+        .first()
+    )
+
+
+@transaction.atomic
+def agent_job_claim(*, robot: Robot, job_id: int) -> AgentJob:
+    """Lease a pending job to this robot. Returns the job with a fresh lease_token.
+    Raises AgentJob.DoesNotExist (not this robot's job) or AgentJobError (not pending)."""
+    job = AgentJob.objects.select_for_update().get(pk=job_id, robot=robot)
+    now = timezone.now()
+    if job.status == AgentJobStatus.LEASED and job.lease_expires_at and job.lease_expires_at < now:
+        job.status = AgentJobStatus.PENDING  # expired: free to take again
+    if job.status != AgentJobStatus.PENDING:
+        raise AgentJobError(f"job {job.pk} is {job.status}, not pending")
+    trial = Trial.objects.get(pk=job.trial_id)
+    if trial.is_finished:
+        raise AgentJobError(f"trial {trial.pk} is {trial.status}")
+    job.status = AgentJobStatus.LEASED
+    job.lease_token = secrets.token_hex(16)
+    job.leased_at = now
+    job.attempts += 1
+    _lease_extend(job, now)
+    job.save(update_fields=["status", "lease_token", "leased_at", "attempts", "lease_expires_at"])
+    from trials.services import trial_mark_running
+
+    trial_mark_running(trial_id=trial.pk)
+    return job
+
+
+def _leased_job(robot: Robot, job_id: int, lease_token: str) -> AgentJob:
+    job = AgentJob.objects.select_for_update().get(pk=job_id, robot=robot)
+    if job.status != AgentJobStatus.LEASED or not secrets.compare_digest(job.lease_token, lease_token):
+        raise AgentJobError(f"job {job.pk} is not leased to this agent any more (status {job.status}); drop it")
+    return job
+
+
+@transaction.atomic
+def agent_job_events_append(*, robot: Robot, job_id: int, lease_token: str, events: Sequence[EventInput]) -> AgentJob:
+    """Keep events streamed while the episode runs and extend the lease. Returns the job.
+    Raises AgentJob.DoesNotExist or AgentJobError (lease lost)."""
+    job = _leased_job(robot, job_id, lease_token)
+    job.streamed_events = [*job.streamed_events, *[e.__dict__ for e in events]]
+    _lease_extend(job, timezone.now())
+    job.save(update_fields=["streamed_events", "lease_expires_at"])
+    return job
+
+
+def _merged_events(streamed: list[dict[str, Any]], final: Sequence[EventInput]) -> tuple[EventInput, ...]:
+    """Streamed events plus the final report's, without the copies an agent sends in both."""
+    seen: set[tuple[Any, ...]] = set()
+    merged = []
+    for event in [*(EventInput(**e) for e in streamed), *final]:
+        key = (event.kind, event.category, round(event.t_offset_s, 6), event.message)
+        if key not in seen:
+            seen.add(key)
+            merged.append(event)
+    return tuple(sorted(merged, key=lambda e: e.t_offset_s))
+
+
+@transaction.atomic
+def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: AgentResult) -> tuple[Episode, bool]:
+    """Record the job's episode. A retried complete (same lease) returns the recorded episode.
+    Returns (episode, created). Raises AgentJob.DoesNotExist or AgentJobError (lease lost)."""
+    job = AgentJob.objects.select_for_update().get(pk=job_id, robot=robot)
+    if job.status == AgentJobStatus.DONE and job.episode_id and secrets.compare_digest(job.lease_token, lease_token):
+        return Episode.objects.get(pk=job.episode_id), False
+    job = _leased_job(robot, job_id, lease_token)
+    recorded = episodes_record(
+        trial_id=job.trial_id,
+        episodes=[
+            EpisodeInput(
+                index=job.index,
+                external_id=f"agent-job-{job.pk}",
+                outcome=result.outcome,
+                cycle_time_s=result.cycle_time_s,
+                started_at=result.started_at,
+                ended_at=result.ended_at,
+                source=EpisodeSource.ROBOT_AGENT,
+                metrics={**result.metrics, "robot_id": robot.pk, "attempt": job.attempts},
+                events=_merged_events(job.streamed_events, result.events),
+            )
+        ],
+    )
+    episode = recorded.episodes[0]
+    job.status = AgentJobStatus.DONE
+    job.episode = episode
+    job.finished_at = timezone.now()
+    job.lease_expires_at = None
+    job.save(update_fields=["status", "episode", "finished_at", "lease_expires_at"])
+    return episode, bool(recorded.created)
+
+
+def agent_job_abort(
+    *, robot: Robot, job_id: int, lease_token: str, reason: str, category: str = "other", elapsed_s: float = 0.0
+) -> tuple[Episode, bool]:
+    """The agent gave the episode up (e-stop, fault it cannot recover): recorded as an aborted
+    episode with the reason as an event. Returns (episode, created)."""
+    now = timezone.now()
+    elapsed = max(0.0, float(elapsed_s))
+    return agent_job_complete(
+        robot=robot,
+        job_id=job_id,
+        lease_token=lease_token,
+        result=AgentResult(
+            outcome=EpisodeOutcome.ABORTED,
+            cycle_time_s=elapsed,
+            started_at=now - timedelta(seconds=elapsed),
+            ended_at=now,
+            metrics={"abort_reason": reason[:500]},
+            events=(
+                EventInput(
+                    kind="exception", category=category, t_offset_s=elapsed, severity="error", message=reason[:2000]
+                ),
+            ),
+        ),
+    )
