@@ -11,13 +11,15 @@ statsmodels (the one formula written here is Wald's SPRT likelihood ratio, which
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from scipy import stats as sps
+from scipy.stats import DegenerateDataWarning
 from statsmodels.stats.proportion import (
     confint_proportions_2indep,
     proportion_confint,
@@ -118,16 +120,20 @@ def _median_ci(x: FloatArray, *, confidence: float, seed: int) -> Interval | Non
     if n < 2 or float(np.ptp(x)) == 0.0:
         return None
     if n <= BOOTSTRAP_MAX_N:
-        res = sps.bootstrap(
-            (x,),
-            np.median,
-            method="BCa",
-            n_resamples=BOOTSTRAP_RESAMPLES,
-            confidence_level=confidence,
-            vectorized=True,
-            axis=-1,
-            rng=np.random.default_rng(seed),
-        )
+        # Heavily tied samples make BCa's acceleration 0/0; that case falls through to the exact interval.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", DegenerateDataWarning)
+            res = sps.bootstrap(
+                (x,),
+                np.median,
+                method="BCa",
+                n_resamples=BOOTSTRAP_RESAMPLES,
+                confidence_level=confidence,
+                vectorized=True,
+                axis=-1,
+                rng=np.random.default_rng(seed),
+            )
         low, high = _num(res.confidence_interval.low), _num(res.confidence_interval.high)
         if low is not None and high is not None:
             return Interval(
@@ -244,7 +250,7 @@ def takt_verdict(
             share_within_takt_ci=None,
             confidence=confidence,
             min_n_for_claim=min_n,
-            statement=f"No cycle recorded; at least {min_n} cycles are needed to bound {q_label} at {confidence:.0%}.",
+            statement=f"No cycle recorded ({NOT_ENOUGH_DATA}); at least {min_n} cycles are needed to bound {q_label} at {confidence:.0%}.",
             method=method,
         )
     less = sps.quantile_test(x, q=takt_time_s, p=quantile, alternative="less")
@@ -681,6 +687,7 @@ class SequentialVerdict(_Serialisable):
     successes_to_pass: int | None
     statement: str
     method: str
+    decided_at_n: int | None = None
 
 
 def sprt_binomial(
@@ -731,6 +738,189 @@ def sprt_binomial(
         verdict, n, successes, failures, p1, p0, alpha, beta, llr, a_bound, b_bound, to_pass, statement,
         "Wald SPRT for a Bernoulli success probability",
     )  # fmt: skip
+
+
+def sprt_sequence(
+    outcomes: Sequence[bool] | npt.NDArray[np.bool_],
+    *,
+    acceptable_success: float,
+    rejectable_success: float,
+    alpha: float = 0.05,
+    beta: float = 0.10,
+) -> SequentialVerdict:
+    """Wald's SPRT replayed over outcomes in the order they were recorded (True = success).
+
+    Returns the verdict at the first episode whose cumulative log likelihood ratio crosses a boundary
+    (`decided_at_n` says which): episodes run after that do not change an honest sequential decision.
+    If no boundary is crossed, the "keep going" verdict on all outcomes. Raises ValueError like
+    `sprt_binomial`.
+    """
+    flags = np.asarray(outcomes, dtype=bool).ravel()
+    current = sprt_binomial(
+        successes=int(flags.sum()),
+        failures=int(flags.size - flags.sum()),
+        acceptable_success=acceptable_success,
+        rejectable_success=rejectable_success,
+        alpha=alpha,
+        beta=beta,
+    )
+    if flags.size == 0:
+        return current
+    up = math.log(acceptable_success / rejectable_success)
+    down = math.log((1 - acceptable_success) / (1 - rejectable_success))
+    path = np.cumsum(np.where(flags, up, down))
+    crossed = np.flatnonzero((path >= current.pass_threshold) | (path <= current.fail_threshold))
+    if crossed.size == 0:
+        return current
+    n = int(crossed[0]) + 1
+    s = int(flags[:n].sum())
+    first = sprt_binomial(
+        successes=s,
+        failures=n - s,
+        acceptable_success=acceptable_success,
+        rejectable_success=rejectable_success,
+        alpha=alpha,
+        beta=beta,
+    )
+    later = f" (decided at episode {n} of {flags.size})" if n < flags.size else ""
+    return replace(first, statement=first.statement + later, decided_at_n=n)
+
+
+# --------------------------------------------------------------------------------------------------
+# Acceptance (FAT / SAT / run-off criteria)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AcceptanceCriteria(_Serialisable):
+    """Criteria attached to a task; None means "not required". Cycle time criterion: the `cycle_time_quantile`
+    of successful cycles is <= `cycle_time_max_s` at `confidence` (exact order-statistic bound)."""
+
+    min_success_lower_bound: float | None = None
+    consecutive_without_intervention: int | None = None
+    mtbi_lower_bound_h: float | None = None
+    cycle_time_max_s: float | None = None
+    cycle_time_quantile: float = 0.9
+    confidence: float = CONFIDENCE
+
+    def __post_init__(self) -> None:
+        if self.min_success_lower_bound is not None and not 0 < self.min_success_lower_bound < 1:
+            raise ValueError("min_success_lower_bound must be in (0, 1)")
+        if self.consecutive_without_intervention is not None and self.consecutive_without_intervention < 1:
+            raise ValueError("consecutive_without_intervention must be >= 1")
+        if self.mtbi_lower_bound_h is not None and not self.mtbi_lower_bound_h > 0:
+            raise ValueError("mtbi_lower_bound_h must be positive")
+        if self.cycle_time_max_s is not None and not self.cycle_time_max_s > 0:
+            raise ValueError("cycle_time_max_s must be positive")
+        if not 0 < self.cycle_time_quantile < 1 or not 0 < self.confidence < 1:
+            raise ValueError("cycle_time_quantile and confidence must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class AcceptanceCheck(_Serialisable):
+    criterion: str
+    required: float
+    measured: float | None
+    passed: bool
+    evidence: str
+
+
+@dataclass(frozen=True)
+class AcceptanceResult(_Serialisable):
+    passed: bool
+    n: int
+    checks: tuple[AcceptanceCheck, ...]
+    statement: str
+
+
+def acceptance_evaluate(
+    *,
+    criteria: AcceptanceCriteria,
+    success: SuccessRate,
+    interventions: InterventionRate,
+    longest_clean_run: int,
+    cycle_times_s: Sequence[float] | FloatArray,
+) -> AcceptanceResult:
+    """Evaluate each required criterion as pass/fail with its evidence sentence. A criterion without enough
+    data fails (acceptance needs evidence, not its absence); with no criterion at all the result passes
+    vacuously and says so."""
+    checks: list[AcceptanceCheck] = []
+    conf = criteria.confidence
+    if criteria.min_success_lower_bound is not None:
+        lower = clopper_pearson_lower(successes=success.successes, n=success.n, confidence=conf)
+        need = criteria.min_success_lower_bound
+        checks.append(
+            AcceptanceCheck(
+                "success lower bound",
+                need,
+                lower,
+                lower is not None and lower >= need,
+                f"exact one-sided lower bound {lower:.1%} at {conf:.0%} confidence (n = {success.n}) "
+                f"vs required {need:.1%}"
+                if lower is not None
+                else f"no episode: {NOT_ENOUGH_DATA}",
+            )
+        )
+    if criteria.consecutive_without_intervention is not None:
+        need_run = criteria.consecutive_without_intervention
+        checks.append(
+            AcceptanceCheck(
+                "consecutive cycles without intervention",
+                float(need_run),
+                float(longest_clean_run),
+                longest_clean_run >= need_run,
+                f"longest run of successful cycles without intervention: {longest_clean_run} (required {need_run})",
+            )
+        )
+    if criteria.mtbi_lower_bound_h is not None:
+        mtbi = (
+            intervention_rate(
+                interventions=interventions.interventions,
+                operating_hours=interventions.operating_hours,
+                confidence=conf,
+            )
+            if interventions.operating_hours > 0
+            else None
+        )
+        bound = mtbi.mtbi_lower_bound_h if mtbi else None
+        need_h = criteria.mtbi_lower_bound_h
+        checks.append(
+            AcceptanceCheck(
+                "MTBI lower bound",
+                need_h,
+                bound,
+                bound is not None and bound >= need_h,
+                f"MTBI at least {bound:.2f} h at {conf:.0%} confidence ({interventions.interventions} interventions "
+                f"in {interventions.operating_hours:.2f} h, chi-square) vs required {need_h:.2f} h"
+                if bound is not None
+                else f"no operating time: {NOT_ENOUGH_DATA}",
+            )
+        )
+    if criteria.cycle_time_max_s is not None:
+        verdict = takt_verdict(
+            cycle_times_s,
+            takt_time_s=criteria.cycle_time_max_s,
+            quantile=criteria.cycle_time_quantile,
+            confidence=conf,
+        )
+        checks.append(
+            AcceptanceCheck(
+                f"cycle time p{round(criteria.cycle_time_quantile * 100)} upper bound",
+                criteria.cycle_time_max_s,
+                verdict.upper_bound_s,
+                verdict.verdict == "meets takt",
+                verdict.statement.replace("takt", "the limit"),
+            )
+        )
+    passed = all(c.passed for c in checks)
+    if not checks:
+        statement = "No acceptance criterion set."
+    elif passed:
+        statement = f"Accepted: all {len(checks)} criteria met (n = {success.n})."
+    else:
+        failed = ", ".join(c.criterion for c in checks if not c.passed)
+        statement = f"Not accepted (n = {success.n}): {failed}."
+    return AcceptanceResult(passed=passed, n=success.n, checks=tuple(checks), statement=statement)
 
 
 # --------------------------------------------------------------------------------------------------

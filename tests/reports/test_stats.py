@@ -393,3 +393,36 @@ def test_compare_cycle_times_scipy_reference_example():
     faster = stats.compare_cycle_times(np.linspace(12, 14, 30), np.linspace(9, 11, 30), labels=("v1", "v2"))
     assert faster.significant and faster.verdict.startswith("v2 is faster than v1")
     assert stats.compare_cycle_times([], [1.0]).p_value is None
+
+
+def test_sprt_sequence_stops_at_the_first_crossing():
+    """17 straight successes cross Wald's pass boundary (see above); the later failures must not undo it."""
+    verdict = stats.sprt_sequence([True] * 17 + [False] * 3, acceptable_success=0.95, rejectable_success=0.8)
+    assert verdict.verdict == "pass" and verdict.decided_at_n == 17 and verdict.n == 17
+    assert "decided at episode 17 of 20" in verdict.statement
+    early_fail = stats.sprt_sequence([False, False, True], acceptable_success=0.95, rejectable_success=0.8)
+    assert early_fail.verdict == "fail" and early_fail.decided_at_n == 2
+    empty = stats.sprt_sequence([], acceptable_success=0.95, rejectable_success=0.8)
+    assert empty.verdict == "keep going" and empty.decided_at_n is None
+
+
+def test_acceptance_without_data_fails_and_without_criteria_says_so():
+    no_data = stats.acceptance_evaluate(
+        criteria=stats.AcceptanceCriteria(min_success_lower_bound=0.9, mtbi_lower_bound_h=1.0, cycle_time_max_s=12.0),
+        success=stats.success_rate(successes=0, n=0),
+        interventions=stats.intervention_rate(interventions=0, operating_hours=0),
+        longest_clean_run=0,
+        cycle_times_s=[],
+    )
+    assert not no_data.passed and all(not c.passed for c in no_data.checks)
+    assert all("not enough data" in c.evidence for c in no_data.checks)
+    nothing = stats.acceptance_evaluate(
+        criteria=stats.AcceptanceCriteria(),
+        success=stats.success_rate(successes=3, n=3),
+        interventions=stats.intervention_rate(interventions=0, operating_hours=0.01),
+        longest_clean_run=3,
+        cycle_times_s=[1.0, 2.0, 3.0],
+    )
+    assert nothing.passed and nothing.statement == "No acceptance criterion set."
+    with pytest.raises(ValueError):
+        stats.AcceptanceCriteria(min_success_lower_bound=1.5)

@@ -1,0 +1,651 @@
+"""Statistics read from recorded episodes: the figures behind trial and task pages and the /api/v1/ stats.
+
+Counts and sums are aggregated in the database; the columns the maths needs row by row (cycle times for
+percentiles, outcomes in order for runs) are streamed from a cursor into numpy arrays in chunks, never as
+model instances. Each selector runs a fixed number of queries whatever the number of episodes.
+
+Simulation, robot agent and integrator upload are never mixed: every figure block names its `source`,
+and a task report shows the sim-to-real gap per policy version when both exist.
+
+Visibility: pass `user` to scope by the trials/tasks the user may read (trials.selectors); another
+organization's object then raises DoesNotExist, which views and the API turn into 404.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from django.db import connection
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+
+from accounts.models import User
+from reports import stats
+from reports.models import CostModel, CostScenario
+from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventKind, Task, Trial
+from trials.selectors import task_list_for_user, trial_list_for_user
+
+SOURCES: tuple[str, ...] = tuple(EpisodeSource.values)
+SOURCE_LABELS: dict[str, str] = dict(EpisodeSource.choices)
+REAL_SOURCES = (EpisodeSource.ROBOT_AGENT.value, EpisodeSource.INTEGRATOR_UPLOAD.value)
+DEFAULT_RECOVERY_TIME_S = 60.0
+STREAM_CHUNK_ROWS = 50_000
+
+
+class _Serialisable:
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of builtins, JSON-ready (nested dataclasses become dicts)."""
+        return asdict(self)  # type: ignore[call-overload]
+
+
+# --------------------------------------------------------------------------------------------------
+# Result types
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceStatistics(_Serialisable):
+    """Every figure for the episodes of one source (simulation, robot agent or integrator upload)."""
+
+    source: str
+    source_label: str
+    n_episodes: int
+    success: stats.SuccessRate
+    cycle_time: stats.CycleTimeSummary  # successful episodes only
+    takt: stats.TaktVerdict
+    takt_time_s: float
+    manual_cycle_time_s: float
+    mean_attempt_cycle_s: float | None  # all outcomes: the time a robot spends per attempt
+    interventions: stats.InterventionRate
+    longest_success_run: int
+    longest_run_without_intervention: int
+    events_by_category: dict[str, int]
+    failures_by_category: tuple[stats.ParetoBar, ...]
+    throughput: stats.Throughput
+    oee: stats.OEEBreakdown | None
+
+
+@dataclass(frozen=True)
+class TrialStatistics(_Serialisable):
+    trial_id: int
+    task_id: int
+    policy_version_id: int
+    episodes_planned: int
+    status: str
+    recovery_time_s: float
+    recovery_time_source: str
+    sources: tuple[SourceStatistics, ...]
+    note: str | None
+
+
+@dataclass(frozen=True)
+class SimToRealGap(_Serialisable):
+    policy_version_id: int
+    policy_version_label: str
+    real_source: str
+    success: stats.SuccessComparison  # A = simulation, B = the real source
+    cycle_time: stats.CycleTimeComparison
+    success_gap: float | None  # real - simulation, in rate units
+    median_cycle_gap_s: float | None  # real - simulation
+
+
+@dataclass(frozen=True)
+class PolicyVersionSummary(_Serialisable):
+    policy_version_id: int
+    policy_version_label: str
+    source: str
+    success: stats.SuccessRate
+    median_cycle_time_s: float | None
+    n_cycles: int
+
+
+@dataclass(frozen=True)
+class TaskStatistics(_Serialisable):
+    task_id: int
+    recovery_time_s: float
+    recovery_time_source: str
+    sources: tuple[SourceStatistics, ...]
+    by_policy_version: tuple[PolicyVersionSummary, ...]
+    sim_to_real: tuple[SimToRealGap, ...]
+    note: str | None
+
+
+@dataclass(frozen=True)
+class TrialComparison(_Serialisable):
+    trial_a_id: int
+    trial_b_id: int
+    task_id: int
+    source_a: str | None
+    source_b: str | None
+    success: stats.SuccessComparison
+    cycle_time: stats.CycleTimeComparison
+    note: str | None
+
+
+@dataclass(frozen=True)
+class SourceVerdict(_Serialisable):
+    source: str
+    verdict: stats.SequentialVerdict
+
+
+@dataclass(frozen=True)
+class TrialSequentialVerdict(_Serialisable):
+    trial_id: int
+    episodes_planned: int
+    sources: tuple[SourceVerdict, ...]
+    note: str | None
+
+
+@dataclass(frozen=True)
+class SourceAcceptance(_Serialisable):
+    source: str
+    result: stats.AcceptanceResult
+
+
+@dataclass(frozen=True)
+class TrialAcceptance(_Serialisable):
+    trial_id: int
+    criteria: stats.AcceptanceCriteria
+    sources: tuple[SourceAcceptance, ...]
+    note: str | None
+
+
+# --------------------------------------------------------------------------------------------------
+# Database reads
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_source(source: str | None) -> None:
+    if source is not None and source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+
+
+def _source_code() -> Case:
+    return Case(
+        *[When(source=s, then=Value(i)) for i, s in enumerate(SOURCES)],
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
+
+
+@dataclass
+class _Columns:
+    """Per-episode columns in (trial, index) order; `source` holds indexes into SOURCES."""
+
+    trial: np.ndarray
+    version: np.ndarray
+    source: np.ndarray
+    success: np.ndarray
+    cycle_s: np.ndarray
+    intervened: np.ndarray
+
+    def where(self, mask: np.ndarray) -> _Columns:
+        return _Columns(
+            *(getattr(self, f)[mask] for f in ("trial", "version", "source", "success", "cycle_s", "intervened"))
+        )
+
+
+def _stream_columns(episodes: QuerySet[Episode]) -> _Columns:
+    """One query; rows fetched in chunks straight into numpy (no model instances, no per-row dicts)."""
+    qs = (
+        episodes.annotate(
+            _src=_source_code(),
+            _ok=Case(
+                When(outcome=EpisodeOutcome.SUCCESS, then=Value(1)), default=Value(0), output_field=IntegerField()
+            ),
+            _iv=Exists(EpisodeEvent.objects.filter(episode_id=OuterRef("pk"), kind=EventKind.INTERVENTION)),
+        )
+        .order_by("trial_id", "index")
+        .values_list("trial_id", "trial__policy_version_id", "_src", "_ok", "cycle_time_s", "_iv")
+    )
+    sql, params = qs.query.sql_with_params()
+    chunks: list[np.ndarray] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(STREAM_CHUNK_ROWS):
+            chunks.append(np.array(rows, dtype=np.float64))
+    data = np.concatenate(chunks) if chunks else np.empty((0, 6))
+    return _Columns(
+        trial=data[:, 0].astype(np.int64),
+        version=data[:, 1].astype(np.int64),
+        source=data[:, 2].astype(np.int64),
+        success=data[:, 3] > 0,
+        cycle_s=data[:, 4],
+        intervened=data[:, 5] > 0,
+    )
+
+
+def _counts_by_source(episodes: QuerySet[Episode]) -> dict[str, dict[str, float]]:
+    rows = (
+        episodes.order_by()
+        .values("source")
+        .annotate(
+            n=Count("id"),
+            successes=Count("id", filter=Q(outcome=EpisodeOutcome.SUCCESS)),
+            attempt_time_s=Sum("cycle_time_s"),
+        )
+    )
+    return {r["source"]: r for r in rows}
+
+
+def _events_by_source(episodes: QuerySet[Episode]) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """({source: {category: events}}, {source: interventions}) in one grouped query."""
+    rows = (
+        EpisodeEvent.objects.filter(episode__in=episodes.order_by().values("pk"))
+        .order_by()
+        .values("episode__source", "kind", "category")
+        .annotate(n=Count("id"))
+    )
+    by_category: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    interventions: dict[str, int] = defaultdict(int)
+    for r in rows:
+        by_category[r["episode__source"]][r["category"]] += r["n"]
+        if r["kind"] == EventKind.INTERVENTION:
+            interventions[r["episode__source"]] += r["n"]
+    return by_category, interventions
+
+
+def _failures_by_primary_category(episodes: QuerySet[Episode]) -> dict[str, dict[str, int]]:
+    """{source: {event category of the failed episode's first event (None if none): failed episodes}}."""
+    first = EpisodeEvent.objects.filter(episode_id=OuterRef("pk")).order_by("t_offset_s", "id").values("category")[:1]
+    rows = (
+        episodes.exclude(outcome=EpisodeOutcome.SUCCESS)
+        .order_by()
+        .annotate(first_category=Subquery(first))
+        .values("source", "first_category")
+        .annotate(n=Count("id"))
+    )
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in rows:
+        out[r["source"]][r["first_category"]] = r["n"]
+    return out
+
+
+def _recovery_time(task_id: int) -> tuple[float, str]:
+    value = (
+        CostModel.objects.filter(task_id=task_id, scenario=CostScenario.BASE)
+        .values_list("recovery_time_s", flat=True)
+        .first()
+    )
+    if value is None:
+        return DEFAULT_RECOVERY_TIME_S, f"default {DEFAULT_RECOVERY_TIME_S:.0f} s (no base cost model for the task)"
+    return float(value), "base cost model of the task"
+
+
+# --------------------------------------------------------------------------------------------------
+# Assembly (pure, from the aggregates above)
+# --------------------------------------------------------------------------------------------------
+
+
+def _source_statistics(
+    *,
+    source: str,
+    counts: dict[str, Any],
+    columns: _Columns,
+    events_by_category: dict[str, int],
+    interventions: int,
+    failed_first_category: dict[str | None, int],
+    takt_time_s: float,
+    manual_cycle_time_s: float,
+    recovery_time_s: float,
+) -> SourceStatistics:
+    n = int(counts.get("n") or 0)
+    successes = int(counts.get("successes") or 0)
+    attempt_time_s = float(counts.get("attempt_time_s") or 0.0)
+    success = stats.success_rate(successes=successes, n=n)
+    good_cycles = columns.cycle_s[columns.success]
+    # A run never spans two trials; a clean cycle is a success with no operator intervention.
+    longest_success = stats.longest_run(columns.success, groups=columns.trial)
+    longest_clean = stats.longest_run(columns.success & ~columns.intervened, groups=columns.trial)
+    failed_loss: dict[str, int] = defaultdict(int)
+    for category, count in failed_first_category.items():
+        label = stats.LOSS_CATEGORY_BY_EVENT.get(category, stats.UNATTRIBUTED) if category else stats.UNATTRIBUTED
+        failed_loss[label] += count
+    mean_attempt = attempt_time_s / n if n else None
+    return SourceStatistics(
+        source=source,
+        source_label=SOURCE_LABELS.get(source, source),
+        n_episodes=n,
+        success=success,
+        cycle_time=stats.cycle_time_summary(good_cycles),
+        takt=stats.takt_verdict(good_cycles, takt_time_s=takt_time_s),
+        takt_time_s=takt_time_s,
+        manual_cycle_time_s=manual_cycle_time_s,
+        mean_attempt_cycle_s=mean_attempt,
+        interventions=stats.intervention_rate(interventions=interventions, operating_hours=attempt_time_s / 3600),
+        longest_success_run=longest_success,
+        longest_run_without_intervention=longest_clean,
+        events_by_category=dict(sorted(events_by_category.items())),
+        failures_by_category=stats.pareto(failed_loss),
+        throughput=stats.effective_throughput(
+            mean_attempt_cycle_s=mean_attempt,
+            interventions_per_attempt=interventions / n if n else None,
+            recovery_time_s=recovery_time_s,
+            success=success,
+        ),
+        oee=stats.oee_breakdown(
+            attempt_time_s=attempt_time_s,
+            attempts=n,
+            good=successes,
+            ideal_cycle_time_s=takt_time_s,
+            downtime_s=interventions * recovery_time_s,
+            failed_by_category=failed_loss,
+        ),
+    )
+
+
+def _statistics_by_source(
+    *, episodes: QuerySet[Episode], task: Task, recovery_time_s: float, source: str | None
+) -> tuple[tuple[SourceStatistics, ...], _Columns]:
+    """Four queries: counts, events, failure categories, streamed columns."""
+    if source is not None:
+        episodes = episodes.filter(source=source)
+    counts = _counts_by_source(episodes)
+    events, interventions = _events_by_source(episodes)
+    failed = _failures_by_primary_category(episodes)
+    columns = _stream_columns(episodes)
+    present = [s for s in SOURCES if s in counts] or ([source] if source else [])
+    blocks = tuple(
+        _source_statistics(
+            source=s,
+            counts=counts.get(s, {}),
+            columns=columns.where(columns.source == SOURCES.index(s)),
+            events_by_category=events.get(s, {}),
+            interventions=interventions.get(s, 0),
+            failed_first_category=failed.get(s, {}),
+            takt_time_s=task.takt_time_s,
+            manual_cycle_time_s=task.manual_cycle_time_s,
+            recovery_time_s=recovery_time_s,
+        )
+        for s in present
+    )
+    return blocks, columns
+
+
+def _get_trial(trial_id: int, user: User | None) -> Trial:
+    trials = trial_list_for_user(user=user) if user is not None else Trial.objects.select_related("task")
+    return trials.select_related("task", "policy_version").get(pk=trial_id)
+
+
+# --------------------------------------------------------------------------------------------------
+# Public selectors
+# --------------------------------------------------------------------------------------------------
+
+
+def _trial_statistics(*, trial_id: int, source: str | None, user: User | None) -> tuple[TrialStatistics, _Columns]:
+    _check_source(source)
+    trial = _get_trial(trial_id, user)
+    recovery_s, recovery_src = _recovery_time(trial.task_id)
+    blocks, columns = _statistics_by_source(
+        episodes=Episode.objects.filter(trial_id=trial.pk), task=trial.task, recovery_time_s=recovery_s, source=source
+    )
+    note = None
+    if not blocks or all(b.n_episodes == 0 for b in blocks):
+        note = "No episode recorded yet: not enough data."
+    elif len(blocks) > 1:
+        note = "Episodes come from several sources; figures are given per source, never pooled."
+    result = TrialStatistics(
+        trial_id=trial.pk,
+        task_id=trial.task_id,
+        policy_version_id=trial.policy_version_id,
+        episodes_planned=trial.episodes_planned,
+        status=trial.status,
+        recovery_time_s=recovery_s,
+        recovery_time_source=recovery_src,
+        sources=blocks,
+        note=note,
+    )
+    return result, columns
+
+
+def trial_statistics(*, trial_id: int, source: str | None = None, user: User | None = None) -> TrialStatistics:
+    """Every figure for one trial, one block per episode source present (or only `source`).
+
+    Six queries whatever the trial size. Raises Trial.DoesNotExist (absent or not visible to `user`) and
+    ValueError on an unknown source.
+    """
+    return _trial_statistics(trial_id=trial_id, source=source, user=user)[0]
+
+
+def task_statistics(*, task_id: int, source: str | None = None, user: User | None = None) -> TaskStatistics:
+    """Every figure for all trials of one task, per source, plus a per-policy-version summary and the
+    sim-to-real gap for each policy version that has both simulation and real episodes.
+
+    Seven queries whatever the number of trials and episodes. Raises Task.DoesNotExist (absent or not
+    visible to `user`) and ValueError on an unknown source.
+    """
+    _check_source(source)
+    tasks = task_list_for_user(user=user) if user is not None else Task.objects.all()
+    task = tasks.get(pk=task_id)
+    recovery_s, recovery_src = _recovery_time(task.pk)
+    episodes = Episode.objects.filter(trial__task_id=task.pk)
+    blocks, columns = _statistics_by_source(episodes=episodes, task=task, recovery_time_s=recovery_s, source=source)
+    if source is not None:
+        episodes = episodes.filter(source=source)
+    version_rows = (
+        episodes.order_by()
+        .values("trial__policy_version_id", "trial__policy_version__version", "trial__policy_version__policy__name")
+        .annotate(n=Count("id"))
+    )
+    labels = {
+        r[
+            "trial__policy_version_id"
+        ]: f"{r['trial__policy_version__policy__name']} {r['trial__policy_version__version']}"
+        for r in version_rows
+    }
+    summaries: list[PolicyVersionSummary] = []
+    gaps: list[SimToRealGap] = []
+    for version_id in sorted(labels):
+        per_source: dict[str, _Columns] = {}
+        for i, s in enumerate(SOURCES):
+            cols = columns.where((columns.version == version_id) & (columns.source == i))
+            if cols.success.size == 0:
+                continue
+            per_source[s] = cols
+            good = cols.cycle_s[cols.success]
+            summaries.append(
+                PolicyVersionSummary(
+                    policy_version_id=version_id,
+                    policy_version_label=labels[version_id],
+                    source=s,
+                    success=stats.success_rate(successes=int(cols.success.sum()), n=int(cols.success.size)),
+                    median_cycle_time_s=float(np.median(good)) if good.size else None,
+                    n_cycles=int(good.size),
+                )
+            )
+        sim = per_source.get(EpisodeSource.SIMULATION.value)
+        for real_source in REAL_SOURCES:
+            real = per_source.get(real_source)
+            if sim is None or real is None:
+                continue
+            success_cmp = stats.compare_success(
+                successes_a=int(sim.success.sum()),
+                n_a=int(sim.success.size),
+                successes_b=int(real.success.sum()),
+                n_b=int(real.success.size),
+                labels=("simulation", SOURCE_LABELS[real_source].lower()),
+            )
+            cycle_cmp = stats.compare_cycle_times(
+                sim.cycle_s[sim.success],
+                real.cycle_s[real.success],
+                labels=("simulation", SOURCE_LABELS[real_source].lower()),
+            )
+            gaps.append(
+                SimToRealGap(
+                    policy_version_id=version_id,
+                    policy_version_label=labels[version_id],
+                    real_source=real_source,
+                    success=success_cmp,
+                    cycle_time=cycle_cmp,
+                    success_gap=success_cmp.difference,
+                    median_cycle_gap_s=(
+                        cycle_cmp.median_b_s - cycle_cmp.median_a_s
+                        if cycle_cmp.median_a_s is not None and cycle_cmp.median_b_s is not None
+                        else None
+                    ),
+                )
+            )
+    note = None if blocks and any(b.n_episodes for b in blocks) else "No episode recorded yet: not enough data."
+    return TaskStatistics(
+        task_id=task.pk,
+        recovery_time_s=recovery_s,
+        recovery_time_source=recovery_src,
+        sources=blocks,
+        by_policy_version=tuple(summaries),
+        sim_to_real=tuple(gaps),
+        note=note,
+    )
+
+
+def trials_compare(
+    *, trial_a_id: int, trial_b_id: int, source: str | None = None, user: User | None = None
+) -> TrialComparison:
+    """Compare two trials of one task (two policy versions, or before/after): success rate (Barnard's exact
+    test, Newcombe interval for B - A) and cycle time of successful episodes (Mann-Whitney).
+
+    Three queries. Raises Trial.DoesNotExist, and ValueError when the trials are of different tasks or the
+    source is unknown. When the trials' episodes come from different sources the result says so in `note`.
+    """
+    _check_source(source)
+    trials = trial_list_for_user(user=user) if user is not None else Trial.objects.all()
+    found = {t.pk: t for t in trials.filter(pk__in=[trial_a_id, trial_b_id])}
+    if trial_a_id not in found or trial_b_id not in found:
+        raise Trial.DoesNotExist(f"trial {trial_a_id if trial_a_id not in found else trial_b_id} not found")
+    a, b = found[trial_a_id], found[trial_b_id]
+    if a.task_id != b.task_id:
+        raise ValueError("the two trials must be of the same task")
+    episodes = Episode.objects.filter(trial_id__in=[a.pk, b.pk])
+    if source is not None:
+        episodes = episodes.filter(source=source)
+    columns = _stream_columns(episodes)
+    col_a, col_b = columns.where(columns.trial == a.pk), columns.where(columns.trial == b.pk)
+
+    def only_source(cols: _Columns) -> str | None:
+        codes = np.unique(cols.source)
+        return SOURCES[int(codes[0])] if codes.size == 1 else None
+
+    src_a, src_b = only_source(col_a), only_source(col_b)
+    note = None
+    if src_a != src_b:
+        note = f"Trial A's episodes come from {src_a or 'mixed sources'}, trial B's from {src_b or 'mixed sources'}."
+    labels = (f"trial {a.pk}", f"trial {b.pk}")
+    return TrialComparison(
+        trial_a_id=a.pk,
+        trial_b_id=b.pk,
+        task_id=a.task_id,
+        source_a=src_a,
+        source_b=src_b,
+        success=stats.compare_success(
+            successes_a=int(col_a.success.sum()),
+            n_a=int(col_a.success.size),
+            successes_b=int(col_b.success.sum()),
+            n_b=int(col_b.success.size),
+            labels=labels,
+        ),
+        cycle_time=stats.compare_cycle_times(col_a.cycle_s[col_a.success], col_b.cycle_s[col_b.success], labels=labels),
+        note=note,
+    )
+
+
+def trial_sequential_verdict(
+    *,
+    trial_id: int,
+    acceptable_success: float,
+    rejectable_success: float,
+    alpha: float = 0.05,
+    beta: float = 0.10,
+    source: str | None = None,
+    user: User | None = None,
+) -> TrialSequentialVerdict:
+    """Wald's SPRT over the trial's episodes in index order, per source: "pass", "fail" or "keep going",
+    with the episode at which it was decided. Two queries. Raises Trial.DoesNotExist and ValueError
+    (levels or source)."""
+    _check_source(source)
+    stats.sprt_binomial(
+        successes=0, failures=0, acceptable_success=acceptable_success, rejectable_success=rejectable_success,
+        alpha=alpha, beta=beta,
+    )  # fmt: skip
+    trial = _get_trial(trial_id, user)
+    episodes = Episode.objects.filter(trial_id=trial.pk)
+    if source is not None:
+        episodes = episodes.filter(source=source)
+    columns = _stream_columns(episodes)
+    verdicts = []
+    for i, s in enumerate(SOURCES):
+        mask = columns.source == i
+        if mask.any() or s == source:
+            verdicts.append(
+                SourceVerdict(
+                    source=s,
+                    verdict=stats.sprt_sequence(
+                        columns.success[mask],
+                        acceptable_success=acceptable_success,
+                        rejectable_success=rejectable_success,
+                        alpha=alpha,
+                        beta=beta,
+                    ),
+                )
+            )
+    return TrialSequentialVerdict(
+        trial_id=trial.pk,
+        episodes_planned=trial.episodes_planned,
+        sources=tuple(verdicts),
+        note=None if verdicts else "No episode recorded yet: keep going.",
+    )
+
+
+def acceptance_evaluate(
+    *, trial_id: int, criteria: stats.AcceptanceCriteria, source: str | None = None, user: User | None = None
+) -> TrialAcceptance:
+    """Evaluate FAT/SAT-style acceptance criteria on one trial, per source, each check with its evidence.
+
+    Criteria are passed in (their storage per task is not modelled yet). Six queries. Raises
+    Trial.DoesNotExist and ValueError on an unknown source.
+    """
+    stats_, columns = _trial_statistics(trial_id=trial_id, source=source, user=user)
+    results = []
+    for block in stats_.sources:
+        cols = columns.where(columns.source == SOURCES.index(block.source))
+        results.append(
+            SourceAcceptance(
+                source=block.source,
+                result=stats.acceptance_evaluate(
+                    criteria=criteria,
+                    success=block.success,
+                    interventions=block.interventions,
+                    longest_clean_run=block.longest_run_without_intervention,
+                    cycle_times_s=cols.cycle_s[cols.success],
+                ),
+            )
+        )
+    return TrialAcceptance(trial_id=trial_id, criteria=criteria, sources=tuple(results), note=stats_.note)
+
+
+def trial_plan(
+    *,
+    task_id: int,
+    target_success: float,
+    confidence: float = stats.CONFIDENCE,
+    failures_allowed: int = 0,
+    source: str | None = None,
+    user: User | None = None,
+) -> stats.TrialPlan:
+    """How many episodes (and robot-hours at the task's measured mean attempt cycle time, when any episode
+    exists) show success >= target at confidence with up to `failures_allowed` failures. Two queries.
+    Raises Task.DoesNotExist and ValueError (bad target, confidence, failures or source)."""
+    _check_source(source)
+    tasks = task_list_for_user(user=user) if user is not None else Task.objects.all()
+    task = tasks.get(pk=task_id)
+    episodes = Episode.objects.filter(trial__task_id=task.pk)
+    if source is not None:
+        episodes = episodes.filter(source=source)
+    agg = episodes.aggregate(n=Count("id"), total=Sum("cycle_time_s"))
+    mean = float(agg["total"]) / agg["n"] if agg["n"] else None
+    return stats.plan_trial(
+        target_success=target_success,
+        confidence=confidence,
+        failures_allowed=failures_allowed,
+        mean_cycle_time_s=mean,
+    )
