@@ -15,12 +15,14 @@ help: ## List the targets
 $(PY):
 	python3 -m venv $(VENV)
 
-$(VENV)/.installed: requirements.txt | $(PY)
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt | $(PY)
 	$(PIP) install -q -r requirements.txt
+	$(PIP) install -q --no-deps -r requirements-nodeps.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+$(VENV)/.installed-dev: requirements.txt requirements-nodeps.txt requirements-dev.txt | $(PY)
 	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -q --no-deps -r requirements-nodeps.txt
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed ## Install the runtime requirements into .venv
