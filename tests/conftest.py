@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pytest_django.fixtures import SettingsWrapper
 
 from tests.support import WorkerProcess, redis_server_process, subprocess_env
 
@@ -31,3 +32,9 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings: SettingsWrapper) -> None:
+    """PBKDF2 costs ~0.8 s per user on CI machines; tests check roles and pages, not hashing strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
