@@ -1,0 +1,433 @@
+"""`factory-kitting`: a Cartesian two-finger gripper picks the named part from a bin into a kitting tray.
+
+MuJoCo model in robots/sim/assets/factory_kitting.xml (written for TrialBench). The seed sets the target
+part (bracket, bolt or box, unless the instruction names one), every part's pose in the bin, the
+distractor parts, the tray position and the lighting. Control at 10 Hz with 50 physics substeps of
+2 ms, so `sim_time_s` is a realistic cycle time (the scripted expert takes about 4-7 s).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Set before mujoco loads libGL: EGL with Mesa's software rasteriser works on CPU-only workers, and
+# one llvmpipe thread per process keeps several workers from fighting over cores.
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("LP_NUM_THREADS", "1")
+
+import atexit  # noqa: E402
+import enum  # noqa: E402
+import re  # noqa: E402
+import weakref  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
+
+from robots.sim import episode  # noqa: E402
+from robots.sim.base import CellInfo, CellOutcome, Fault, Observation  # noqa: E402
+from robots.sim.registry import cell_register  # noqa: E402
+
+KEY = "factory-kitting"
+MODEL_PATH = Path(__file__).resolve().parent.parent / "assets" / "factory_kitting.xml"
+
+CONTROL_DT_S = 0.1
+PHYSICS_DT_S = 0.002
+SUBSTEPS = round(CONTROL_DT_S / PHYSICS_DT_S)
+SETTLE_STEPS = 150  # 0.3 s of physics after placing parts, before t = 0
+MAX_SPEED_M_S = 0.25  # |action| <= 1 maps to 2.5 cm of tool travel per control step
+TIME_LIMIT_S = 15.0
+FORCE_LIMIT_N = 40.0  # pads squeeze with at most 12 N each (actuator forcerange), so 40 N means a crash
+# Tool-centre-point workspace: reaches a little past the table edges (0.4 x 0.3 m half sizes), so a
+# part can be dropped off the table, and 2 cm below the top, far enough to crash into it.
+WORKSPACE_LO = np.array([-0.45, -0.34, -0.02])
+WORKSPACE_HI = np.array([0.45, 0.34, 0.35])
+FINGER_OPEN_M = 0.04  # per finger, so the pads open to an 8 cm gap
+FINGER_CLOSE_CMD_M = -0.02  # beyond the joint limit: grip force is set by the actuator's force range
+FINGER_MISS_M = 0.0015  # both fingers this near fully closed: the grip closed on nothing
+TABLE_DROP_Z_M = -0.05
+TRAY_FLOOR_Z_M = 0.005
+TRAY_INNER_HALF_M = 0.07
+TRAY_CENTRE_MARGIN_M = 0.012
+UPRIGHT_TOLERANCE_RAD = float(np.deg2rad(25.0))
+SETTLED_SPEED_M_S = 0.05
+HOVER_Z_M = 0.10
+BIN_CENTRE = np.array([-0.2, 0.0])
+TRAY_NOMINAL = np.array([0.2, 0.0])
+DEFAULT_IMAGE_PX = 96
+
+
+class Upright(enum.Enum):
+    """What "upright" means for a part type."""
+
+    Z_UP = "z_up"  # body z axis vertical (the bracket, flange up)
+    X_LEVEL = "x_level"  # body x axis horizontal (the bolt, lying rather than standing on its head)
+    ANY = "any"  # any face down (the box is a cube)
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """A part type: body name in the model, the z of its body origin when resting upright on a flat
+    surface, where the expert grasps it (body frame), and what upright means for it."""
+
+    name: str
+    rest_z_m: float
+    grasp_offset_m: tuple[float, float, float]
+    upright: Upright
+
+
+PARTS: tuple[PartSpec, ...] = (
+    PartSpec("bracket", 0.002, (0.0, -0.016, 0.015), Upright.Z_UP),  # grasped by its upright flange
+    PartSpec("bolt", 0.0105, (0.008, 0.0, 0.0), Upright.X_LEVEL),  # across the middle of the shaft
+    PartSpec("box", 0.02, (0.0, 0.0, 0.0), Upright.ANY),
+)
+PART_NAMES = tuple(p.name for p in PARTS)
+# Parts go to distinct slots of a 2x2 grid in the bin, jittered: clear of the walls, and far enough
+# apart that the open fingers fit beside a neighbour.
+BIN_SLOTS = np.array([[-0.045, -0.06], [-0.045, 0.06], [0.045, -0.06], [0.045, 0.06]])
+BIN_SLOT_JITTER_M = np.array([0.015, 0.015])
+# Parts not in play this episode rest on the floor under the table, hidden by its base.
+PARKED_XY = ((-0.15, 0.0), (0.0, 0.0), (0.15, 0.0))
+PHRASINGS = (
+    "place the {part} in the tray",
+    "put the {part} into the tray",
+    "pick up the {part} and put it in the tray",
+    "move the {part} from the bin to the tray",
+    "kit the {part} into the tray",
+)
+INSTRUCTIONS = tuple(p.format(part=name) for name in PART_NAMES for p in PHRASINGS)
+_PART_WORD = re.compile(r"\b(" + "|".join(PART_NAMES) + r")s?\b", re.IGNORECASE)
+
+
+def instruction_part(instruction: str) -> str | None:
+    """Returns the part type an instruction names ('bracket', 'bolt', 'box'), or None if it names none."""
+    match = _PART_WORD.search(instruction)
+    return match.group(1).lower() if match else None
+
+
+_OPEN_CELLS: weakref.WeakSet[FactoryKitting] = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _close_open_cells() -> None:
+    # A GL context freed by the garbage collector at interpreter exit raises EGL errors (mujoco's own
+    # atexit hook has terminated the EGL display by then), so close renderers before that hook runs.
+    for cell in list(_OPEN_CELLS):
+        cell.close()
+
+
+def _track_open_cell(cell: FactoryKitting) -> None:
+    global _atexit_registered
+    _OPEN_CELLS.add(cell)
+    if not _atexit_registered:
+        # Registered after mujoco's hook (made with the first GL context), so it runs before it: LIFO.
+        atexit.register(_close_open_cells)
+        _atexit_registered = True
+
+
+class FactoryKitting:
+    """A Cell (see robots.sim.base.Cell).
+
+    Action: [dx, dy, dz, grip] in [-1, 1]; dx..dz move the tool centre point by up to 2.5 cm per step,
+    grip > 0 closes the fingers. State: [x_m, y_m, z_m, finger_gap (0 closed .. 1 open)].
+    Faults: a part off the table (drop), gripper contact force above the limit (collision), a move
+    outside the workspace (safety_stop), all fatal; fingers closing on nothing (grasp_miss, warning);
+    timeout.
+    """
+
+    def __init__(
+        self,
+        *,
+        time_limit_s: float = TIME_LIMIT_S,
+        image_px: int = DEFAULT_IMAGE_PX,
+        force_limit_n: float = FORCE_LIMIT_N,
+    ) -> None:
+        self.info = CellInfo(
+            key=KEY,
+            title="Factory kitting: bin to tray (MuJoCo, Cartesian gripper)",
+            action_dim=4,
+            state_dim=4,
+            cameras=("front",),
+            image_shape=(image_px, image_px, 3),
+            control_dt_s=CONTROL_DT_S,
+            default_instruction=INSTRUCTIONS[0],
+            instructions=INSTRUCTIONS,
+        )
+        self._force_limit_n = force_limit_n
+        self._model = mujoco.MjModel.from_xml_path(str(MODEL_PATH))
+        self._data = mujoco.MjData(self._model)
+        self._renderer: mujoco.Renderer | None = mujoco.Renderer(self._model, image_px, image_px)
+        _track_open_cell(self)
+        self._log = episode.EpisodeLog(time_limit_s=time_limit_s)
+        m = self._model
+        self._qadr_tool = np.array([m.joint(j).qposadr[0] for j in ("gx", "gy", "gz")])
+        self._qadr_fingers = np.array([m.joint(j).qposadr[0] for j in ("finger_l", "finger_r")])
+        self._part_body = {p.name: m.body(p.name).id for p in PARTS}
+        self._part_qadr = {p.name: m.joint(p.name).qposadr[0] for p in PARTS}
+        self._part_dadr = {p.name: m.joint(p.name).dofadr[0] for p in PARTS}
+        self._part_geoms = {p.name: np.flatnonzero(m.geom_bodyid == m.body(p.name).id) for p in PARTS}
+        self._pad_l, self._pad_r = m.geom("pad_l").id, m.geom("pad_r").id
+        self._touch_adr = np.array([m.sensor(n).adr[0] for n in ("palm_touch", "pad_l_touch", "pad_r_touch")])
+        self._tray_body = m.body("tray").id
+        self._light = m.light("main").id
+        self._light_pos0 = m.light_pos[self._light].copy()
+        self._cmd = np.zeros(3)
+        self._grip_closed = False
+        self._miss_reported = False
+        self._target = PARTS[0]
+        self._active: list[PartSpec] = []
+        self._instruction = INSTRUCTIONS[0]
+        self._max_force_n = 0.0
+
+    # --- Cell interface -------------------------------------------------------------------------
+    def reset(self, seed: int, instruction: str | None = None) -> Observation:
+        """Start an episode from the seed. An instruction naming a part makes that part the target;
+        otherwise the seed picks it. Returns the first observation."""
+        m, d = self._model, self._data
+        rng = np.random.default_rng(seed)
+        seeded_target = PARTS[int(rng.integers(len(PARTS)))]
+        named = instruction_part(instruction) if instruction else None
+        self._target = next(p for p in PARTS if p.name == named) if named else seeded_target
+        others = [p for p in PARTS if p is not self._target]
+        n_distractors = int(rng.choice([0, 1, 2], p=[0.3, 0.4, 0.3]))
+        order = rng.permutation(len(others))
+        self._active = [self._target] + [others[i] for i in order[:n_distractors]]
+        self._instruction = instruction or PHRASINGS[0].format(part=self._target.name)
+
+        mujoco.mj_resetData(m, d)
+        m.body_pos[self._tray_body, :2] = TRAY_NOMINAL + rng.uniform([-0.04, -0.08], [0.04, 0.08])
+        m.light_pos[self._light] = self._light_pos0 + np.array([*rng.uniform(-0.3, 0.3, size=2), 0.0])
+        m.light_diffuse[self._light] = rng.uniform(0.45, 0.85) * rng.uniform(0.9, 1.0, size=3)
+        m.vis.headlight.ambient[:] = rng.uniform(0.25, 0.45)
+
+        slots = iter(rng.permutation(len(BIN_SLOTS)))
+        for part in PARTS:
+            qadr = self._part_qadr[part.name]
+            if part in self._active:
+                xy = BIN_SLOTS[next(slots)] + rng.uniform(-BIN_SLOT_JITTER_M, BIN_SLOT_JITTER_M)
+                yaw = rng.uniform(-0.5, 0.5)
+                pos = [BIN_CENTRE[0] + xy[0], BIN_CENTRE[1] + xy[1], part.rest_z_m + 0.001]
+            else:
+                pos = [*PARKED_XY[PART_NAMES.index(part.name)], -0.75 + part.rest_z_m + 0.001]
+                yaw = 0.0
+            d.qpos[qadr : qadr + 3] = pos
+            d.qpos[qadr + 3 : qadr + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+
+        self._cmd = np.array([rng.uniform(-0.1, 0.1), rng.uniform(-0.12, 0.12), rng.uniform(0.12, 0.2)])
+        d.qpos[self._qadr_tool] = self._cmd
+        d.qpos[self._qadr_fingers] = FINGER_OPEN_M
+        d.ctrl[:3] = self._cmd
+        d.ctrl[3:5] = FINGER_OPEN_M
+        self._grip_closed = False
+        self._miss_reported = False
+        self._max_force_n = 0.0
+        mujoco.mj_step(m, d, nstep=SETTLE_STEPS)
+        d.time = 0.0
+        self._log.reset()
+        return self._observe()
+
+    def step(self, action: npt.NDArray[np.float32]) -> Observation:
+        """Apply [dx, dy, dz, grip] for one 0.1 s control period; returns the new obs.
+
+        Steps after the episode ended change nothing."""
+        if self._log.done:
+            return self._observe()
+        m, d = self._model, self._data
+        act = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float64).reshape(-1)[:4]), -1.0, 1.0)
+        new_cmd = self._cmd + act[:3] * MAX_SPEED_M_S * CONTROL_DT_S
+        self._log.advance(dt_s=CONTROL_DT_S)
+        if np.any(new_cmd < WORKSPACE_LO) or np.any(new_cmd > WORKSPACE_HI):
+            x, y, z = new_cmd
+            self._log.fault(
+                category=episode.SAFETY_STOP,
+                message=f"workspace limit: commanded tool position ({x:.3f}, {y:.3f}, {z:.3f}) m is outside the cell",
+                fatal=True,
+            )
+            return self._observe()
+        close = bool(act[3] > 0.0)
+        if close and not self._grip_closed:
+            self._miss_reported = False
+        self._grip_closed = close
+        d.ctrl[3:5] = FINGER_CLOSE_CMD_M if close else FINGER_OPEN_M
+        step_force_n = 0.0
+        # Ramp the set-point across the substeps, as a robot controller interpolates between waypoints.
+        for k in range(1, SUBSTEPS + 1):
+            d.ctrl[:3] = self._cmd + (new_cmd - self._cmd) * (k / SUBSTEPS)
+            mujoco.mj_step(m, d)
+            step_force_n = max(step_force_n, self._gripper_contact_force_n())
+        self._cmd = new_cmd
+        self._max_force_n = max(self._max_force_n, step_force_n)
+        self._judge(step_force_n)
+        self._log.timeout_check()
+        return self._observe()
+
+    def outcome(self) -> CellOutcome:
+        return self._log.result
+
+    def faults(self) -> list[Fault]:
+        return list(self._log.events)
+
+    @property
+    def sim_time_s(self) -> float:
+        return self._log.t_s
+
+    @property
+    def target_part(self) -> str:
+        """The part type this episode must place in the tray."""
+        return self._target.name
+
+    @property
+    def max_contact_force_n(self) -> float:
+        """The largest gripper contact force seen since reset, in newtons."""
+        return self._max_force_n
+
+    def expert_action(self) -> npt.NDArray[np.float32]:
+        """Scripted expert from the current physical state (no hidden phase): reach above the grasp point,
+        descend, close, lift, carry above the tray, lower, open, retreat. Returns the action."""
+        d = self._data
+        tool = d.qpos[self._qadr_tool].copy()
+        fingers = d.qpos[self._qadr_fingers]
+        holding = self._holding()
+        part_pos = d.xpos[self._part_body[self._target.name]]
+        grip = 1.0 if self._grip_closed else -1.0
+        if holding:
+            grip = 1.0
+            # Aim the part, not the tool, at the tray centre; lower it to 1 cm above the tray floor.
+            goal_xy = self._tray_xy() + (tool[:2] - part_pos[:2])
+            part_bottom_z = part_pos[2] - self._target.rest_z_m
+            place_z = tool[2] - (part_bottom_z - (TRAY_FLOOR_Z_M + 0.01))
+            if np.linalg.norm(tool[:2] - goal_xy) > 0.01:
+                goal = (
+                    np.array([*tool[:2], HOVER_Z_M]) if tool[2] < HOVER_Z_M - 0.015 else np.array([*goal_xy, HOVER_Z_M])
+                )
+            else:
+                goal = np.array([*goal_xy, place_z])
+                if abs(tool[2] - place_z) < 0.006:
+                    grip = -1.0
+        elif self._target_in_tray_xy():
+            goal, grip = np.array([*tool[:2], HOVER_Z_M]), -1.0
+        else:
+            grasp = self._grasp_point()
+            xy_err = float(np.linalg.norm(tool[:2] - grasp[:2]))
+            at_grasp = xy_err < 0.006 and abs(tool[2] - grasp[2]) < 0.006
+            if self._grip_closed and np.all(fingers < FINGER_MISS_M):
+                goal, grip = np.array([*tool[:2], HOVER_Z_M]), -1.0  # missed: open and back off
+            elif at_grasp:
+                goal, grip = grasp, 1.0
+            elif self._grip_closed or np.any(fingers < FINGER_OPEN_M - 0.004):
+                goal, grip = tool, -1.0  # open fully before moving on
+            elif xy_err > 0.006:
+                goal = (
+                    np.array([*tool[:2], HOVER_Z_M])
+                    if tool[2] < HOVER_Z_M - 0.015
+                    else np.array([*grasp[:2], HOVER_Z_M])
+                )
+            else:
+                goal = grasp
+        move = np.clip((goal - self._cmd) / (MAX_SPEED_M_S * CONTROL_DT_S), -1.0, 1.0)
+        return np.array([*move, grip], dtype=np.float32)
+
+    def close(self) -> None:
+        """Free the offscreen renderer (its GL context); the cell cannot render afterwards."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    # --- internals ------------------------------------------------------------------------------
+    def _tray_xy(self) -> npt.NDArray[np.float64]:
+        return self._model.body_pos[self._tray_body, :2].copy()
+
+    def _grasp_point(self) -> npt.NDArray[np.float64]:
+        body = self._part_body[self._target.name]
+        rot = self._data.xmat[body].reshape(3, 3)
+        point = self._data.xpos[body] + rot @ np.array(self._target.grasp_offset_m)
+        # Pads reach 1 cm below the tool point: stay 3 mm clear of the table.
+        point[2] = max(point[2], 0.013)
+        return point
+
+    def _gripper_contact_force_n(self) -> float:
+        # Touch sensors (palm, each pad): summed contact normal force in newtons, cheap to read every substep.
+        return float(self._data.sensordata[self._touch_adr].max())
+
+    def _touching(self, geom: int, part: str) -> bool:
+        d = self._data
+        geoms = d.contact.geom[: d.ncon]
+        part_geoms = self._part_geoms[part]
+        return bool(
+            np.any(
+                ((geoms[:, 0] == geom) & np.isin(geoms[:, 1], part_geoms))
+                | ((geoms[:, 1] == geom) & np.isin(geoms[:, 0], part_geoms))
+            )
+        )
+
+    def _holding(self) -> bool:
+        name = self._target.name
+        return self._grip_closed and self._touching(self._pad_l, name) and self._touching(self._pad_r, name)
+
+    def _target_in_tray_xy(self) -> bool:
+        pos = self._data.xpos[self._part_body[self._target.name]]
+        return bool(np.all(np.abs(pos[:2] - self._tray_xy()) <= TRAY_INNER_HALF_M - TRAY_CENTRE_MARGIN_M))
+
+    def _judge(self, step_force_n: float) -> None:
+        d = self._data
+        for part in self._active:
+            z = d.xpos[self._part_body[part.name], 2]
+            if z < TABLE_DROP_Z_M:
+                self._log.fault(category=episode.DROP, message=f"the {part.name} fell off the table", fatal=True)
+                return
+        if step_force_n > self._force_limit_n:
+            self._log.fault(
+                category=episode.COLLISION,
+                message=f"gripper contact force {step_force_n:.0f} N above the {self._force_limit_n:.0f} N limit",
+                fatal=True,
+            )
+            return
+        if self._grip_closed and not self._miss_reported and np.all(d.qpos[self._qadr_fingers] < FINGER_MISS_M):
+            self._miss_reported = True
+            self._log.fault(category=episode.GRASP_MISS, message="fingers closed on nothing", fatal=False)
+        if self._target_placed():
+            self._log.succeed()
+
+    def _target_placed(self) -> bool:
+        name = self._target.name
+        body = self._part_body[name]
+        d = self._data
+        if not self._target_in_tray_xy():
+            return False
+        resting = abs(d.xpos[body, 2] - (TRAY_FLOOR_Z_M + self._target.rest_z_m)) < 0.008
+        upright = self._upright(d.xmat[body].reshape(3, 3))
+        dadr = self._part_dadr[name]
+        settled = float(np.linalg.norm(d.qvel[dadr : dadr + 3])) < SETTLED_SPEED_M_S
+        released = not (self._touching(self._pad_l, name) or self._touching(self._pad_r, name))
+        return bool(resting and upright and settled and released)
+
+    def _upright(self, rot: npt.NDArray[np.float64]) -> bool:
+        # rot[2, i] is the world-z component of body axis i.
+        rule = self._target.upright
+        if rule is Upright.Z_UP:
+            return bool(rot[2, 2] > np.cos(UPRIGHT_TOLERANCE_RAD))
+        if rule is Upright.X_LEVEL:
+            return bool(abs(rot[2, 0]) < np.sin(UPRIGHT_TOLERANCE_RAD))
+        return True
+
+    def _finger_gap(self) -> float:
+        return float(np.sum(self._data.qpos[self._qadr_fingers]) / (2 * FINGER_OPEN_M))
+
+    def _observe(self) -> Observation:
+        tool = self._data.qpos[self._qadr_tool]
+        state = np.array([tool[0], tool[1], tool[2], self._finger_gap()], dtype=np.float32)
+        return Observation(images={"front": self._render()}, state=state, instruction=self._instruction)
+
+    def _render(self) -> npt.NDArray[np.uint8]:
+        if self._renderer is None:
+            raise RuntimeError("factory-kitting cell is closed")
+        self._renderer.update_scene(self._data, camera="front")
+        return self._renderer.render()
+
+
+@cell_register(KEY)
+def make(**kwargs: float) -> FactoryKitting:
+    """A new factory-kitting cell; kwargs: time_limit_s, image_px, force_limit_n."""
+    return FactoryKitting(**kwargs)  # type: ignore[arg-type]
