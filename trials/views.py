@@ -1,18 +1,252 @@
+"""Engineers' pages: tasks, their fit, trials and episodes. Thin: parse, call a selector or a
+service, render. Visibility comes from the selectors (another organization's object is a 404);
+what a user may do comes from accounts.permissions (a denied action is a 403)."""
+
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from trials.selectors import task_list_for_user
+from accounts.permissions import can_scope_tasks, engineer_required
+from trials.fit import FIT_FACTOR_KEYS, FitRatingError, fit_assess
+from trials.forms import EpisodeFilterForm, TaskFilterForm, TaskForm, TrialScheduleForm
+from trials.models import Task, Trial, TrialStatus
+from trials.selectors import (
+    episode_list_for_trial,
+    task_list_for_user,
+    task_search,
+    trial_cycle_times,
+    trial_list_for_user,
+    trial_list_with_progress,
+    trial_list_writable_by_user,
+    trial_summary,
+)
+from trials.services import TrialRuleError, task_scope, trial_cancel, trial_schedule
+
+EPISODES_PER_PAGE = 50
+TRIALS_PER_PAGE = 50
+
+
+def _fit_or_none(task: Task) -> object | None:
+    """The task's fit assessment from its stored ratings, or None when it has not been rated."""
+    ratings = task.fit_factors or {}
+    if set(ratings) != set(FIT_FACTOR_KEYS):
+        return None
+    try:
+        return fit_assess(ratings=ratings)
+    except FitRatingError:
+        return None
+
+
+# --- Tasks ------------------------------------------------------------------------------------
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    tasks = task_list_for_user(user=request.user).order_by("name")
-    return render(request, "trials/home.html", {"tasks": tasks})
+def task_list(request: HttpRequest) -> HttpResponse:
+    form = TaskFilterForm(request.GET or None, user=request.user)
+    filters = form.cleaned_data if form.is_valid() else {}
+    site = filters.get("site")
+    tasks = task_search(
+        tasks=task_list_for_user(user=request.user),
+        text=filters.get("q", ""),
+        status=filters.get("status", ""),
+        site_id=site.pk if site else None,
+        order=filters.get("order") or "fit",
+    )
+    return render(
+        request,
+        "trials/task_list.html",
+        {"tasks": tasks, "filter_form": form, "can_edit": can_scope_tasks(request.user)},
+    )
+
+
+@login_required
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(task_list_for_user(user=request.user), pk=pk)
+    trials = trial_list_with_progress(trials=trial_list_for_user(user=request.user).filter(task=task))
+    return render(
+        request,
+        "trials/task_detail.html",
+        {"task": task, "fit": _fit_or_none(task), "trials": trials, "can_edit": can_scope_tasks(request.user)},
+    )
+
+
+def _task_form_view(request: HttpRequest, task: Task | None) -> HttpResponse:
+    form = TaskForm(request.POST or None, instance=task, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = task_scope(
+                task=task,
+                organization_id=task.organization_id if task else request.user.organization_id,
+                user=request.user,
+                fields=form.task_fields,
+                fit_ratings=form.fit_ratings,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        except FitRatingError as exc:
+            form.add_error(f"fit_{exc.field}", str(exc))
+        else:
+            messages.success(request, f"Task “{saved.name}” saved. Fit score {saved.fit_score:.0f}/100.")
+            return redirect("task-detail", pk=saved.pk)
+    if request.method == "POST":
+        messages.error(request, "The task was not saved: please correct the fields marked below.")
+    return render(request, "trials/task_form.html", {"form": form, "task": task})
+
+
+@engineer_required
+def task_create(request: HttpRequest) -> HttpResponse:
+    if request.user.organization_id is None:
+        raise PermissionDenied("A task belongs to an organization; this account has none.")
+    return _task_form_view(request, None)
+
+
+@engineer_required
+def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    # Only the owner organization edits a task; an engaged integrator reads it.
+    task = get_object_or_404(task_list_for_user(user=request.user), pk=pk)
+    if not request.user.is_superuser and task.organization_id != request.user.organization_id:
+        raise PermissionDenied("Only the task's own organization can edit it.")
+    return _task_form_view(request, task)
+
+
+# --- Trials -----------------------------------------------------------------------------------
+
+
+@engineer_required
+def trial_create(request: HttpRequest, task_pk: int) -> HttpResponse:
+    task = get_object_or_404(task_list_for_user(user=request.user), pk=task_pk)
+    form = TrialScheduleForm(request.POST or None, user=request.user, task=task)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            trial = trial_schedule(
+                task=task,
+                policy_version=data["policy_version"],
+                robot=data["robot"],
+                episodes_planned=data["episodes_planned"],
+                scheduled_by=request.user,
+                seed=data["seed"],
+                instruction=data["instruction"] or task.instruction,
+                episode_timeout_s=data["episode_timeout_s"],
+            )
+        except TrialRuleError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            messages.success(request, f"Trial {trial.pk} queued: {trial.episodes_planned} episodes on {trial.robot}.")
+            return redirect("trial-detail", pk=trial.pk)
+    if request.method == "POST":
+        messages.error(request, "The trial was not scheduled: please correct the fields marked below.")
+    return render(request, "trials/trial_form.html", {"form": form, "task": task})
+
+
+@login_required
+def trial_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    trials = trial_list_for_user(user=request.user)
+    if status in TrialStatus.values:
+        trials = trials.filter(status=status)
+    trials = trial_list_with_progress(trials=trials).order_by("-created_at", "-pk")
+    page = Paginator(trials, TRIALS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "trials/trial_list.html", {"page": page, "status": status, "statuses": TrialStatus.choices})
+
+
+def _visible_trial(request: HttpRequest, pk: int) -> Trial:
+    return get_object_or_404(trial_list_for_user(user=request.user).select_related("scheduled_by"), pk=pk)
+
+
+def _episode_page(request: HttpRequest, trial: Trial) -> dict[str, object]:
+    form = EpisodeFilterForm(request.GET or None)
+    outcome = form.cleaned_data.get("outcome", "") if form.is_valid() else ""
+    episodes = episode_list_for_trial(trial=trial, outcome=outcome, has_faults=form.has_faults)
+    page = Paginator(episodes, EPISODES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {"episode_page": page, "episode_filter": form, "episode_query": query.urlencode()}
+
+
+def _chart_data(trial: Trial) -> dict[str, list[float]] | None:
+    # Drawn once the trial is finished: re-plotting thousands of points on every poll is wasted work.
+    return trial_cycle_times(trial=trial) if trial.is_finished else None
+
+
+def _can_cancel(request: HttpRequest, trial: Trial) -> bool:
+    return (
+        can_scope_tasks(request.user)
+        and not trial.is_finished
+        and trial_list_writable_by_user(user=request.user).filter(pk=trial.pk).exists()
+    )
+
+
+@login_required
+def trial_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    trial = _visible_trial(request, pk)
+    return render(
+        request,
+        "trials/trial_detail.html",
+        {
+            "trial": trial,
+            "summary": trial_summary(trial=trial),
+            "chart": _chart_data(trial),
+            "can_cancel": _can_cancel(request, trial),
+            **_episode_page(request, trial),
+        },
+    )
+
+
+@require_GET
+@login_required
+def trial_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live part of the trial page (htmx polls it while the trial runs)."""
+    trial = _visible_trial(request, pk)
+    return render(
+        request,
+        "trials/_trial_progress.html",
+        {
+            "trial": trial,
+            "summary": trial_summary(trial=trial),
+            "chart": _chart_data(trial),
+            "can_cancel": _can_cancel(request, trial),
+        },
+    )
+
+
+@require_GET
+@login_required
+def trial_episodes_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+    """The episode table (filters and pages swap it in place; refreshed while the trial runs)."""
+    trial = _visible_trial(request, pk)
+    return render(request, "trials/_episode_table.html", {"trial": trial, **_episode_page(request, trial)})
+
+
+@require_POST
+@engineer_required
+def trial_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    # Cancelling writes to the trial: only trials on the user's own robots (others' are a 404).
+    trial = get_object_or_404(trial_list_writable_by_user(user=request.user), pk=pk)
+    if trial.is_finished:
+        messages.info(request, f"Trial {trial.pk} had already finished ({trial.get_status_display().lower()}).")
+    else:
+        trial_cancel(trial_id=trial.pk, reason=f"cancelled by {request.user.get_username()}")
+        messages.success(request, f"Trial {trial.pk} cancelled; its remaining episodes will not run.")
+    return redirect("trial-detail", pk=trial.pk)
+
+
+@login_required
+def episode_detail(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+    trial = _visible_trial(request, pk)
+    episode = get_object_or_404(episode_list_for_trial(trial=trial), index=index)
+    return render(
+        request,
+        "trials/episode_detail.html",
+        {"trial": trial, "episode": episode, "events": episode.events.all()},
+    )
 
 
 @require_GET

@@ -1,0 +1,32 @@
+"""Role checks for HTML views. Visibility (which rows a user may see) lives in the selectors; these
+decide what a user may *do*. A denied action is a 403; another organization's object is a 404 (the
+selectors simply do not return it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from accounts.models import Role, User
+
+
+def can_scope_tasks(user: User) -> bool:
+    """Engineers and staff create and edit tasks and schedule trials; managers and integrators read."""
+    return bool(user.is_authenticated and (user.is_staff or user.is_superuser or user.has_role(Role.ENGINEER)))
+
+
+def engineer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Log-in required, then 403 unless `can_scope_tasks`."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not can_scope_tasks(request.user):  # type: ignore[arg-type]
+            raise PermissionDenied("Only engineers can do this.")
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)

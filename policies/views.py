@@ -1,0 +1,59 @@
+"""Policies pages: the policies a user may use (shared and its organization's) and their versions;
+engineers upload new ONNX versions, checked by policy_version_register."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from accounts.permissions import can_scope_tasks, engineer_required
+from policies.forms import PolicyVersionUploadForm
+from policies.models import PolicyVersion
+from policies.selectors import policy_list_for_user, policy_version_list_for_user
+from policies.services import PolicyUploadError, policy_version_register
+
+
+@login_required
+def policy_list(request: HttpRequest) -> HttpResponse:
+    policies = policy_list_for_user(user=request.user).prefetch_related(
+        Prefetch(
+            "versions",
+            queryset=PolicyVersion.objects.annotate(trial_count=Count("trials")).order_by("-created_at"),
+        )
+    )
+    return render(
+        request, "policies/policy_list.html", {"policies": policies, "can_upload": can_scope_tasks(request.user)}
+    )
+
+
+@login_required
+def policy_version_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    version = get_object_or_404(policy_version_list_for_user(user=request.user).select_related("created_by"), pk=pk)
+    return render(request, "policies/version_detail.html", {"version": version})
+
+
+@engineer_required
+def policy_version_upload(request: HttpRequest) -> HttpResponse:
+    form = PolicyVersionUploadForm(request.POST or None, request.FILES or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            version = policy_version_register(
+                policy=data["policy"],
+                version=data["version"],
+                file=data["artifact"],
+                io_spec=data["io_spec"],
+                created_by=request.user,
+                notes=data["notes"],
+            )
+        except PolicyUploadError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            messages.success(request, f"{version} registered (sha256 {version.sha256[:12]}…).")
+            return redirect("policy-version-detail", pk=version.pk)
+    if request.method == "POST":
+        messages.error(request, "The version was not registered: see the fields marked below.")
+    return render(request, "policies/version_upload.html", {"form": form})

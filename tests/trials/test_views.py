@@ -1,0 +1,381 @@
+"""The engineers' pages: who may read and do what, what each page shows, and query-count guards."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Organization, Role, User
+from tests.factories import (
+    EpisodeEventFactory,
+    EpisodeFactory,
+    OrganizationFactory,
+    PolicyVersionFactory,
+    RobotFactory,
+    SiteFactory,
+    TaskFactory,
+    TrialFactory,
+    UserFactory,
+)
+from trials.fit import FIT_FACTOR_KEYS
+from trials.models import EpisodeOutcome, EventKind, Task, Trial, TrialStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world() -> dict[str, object]:
+    """Manufacturer A (engineer, manager, a task, a simulated robot, a trial with episodes) and
+    integrator B (its own robot and a trial of B's own task)."""
+    org_a = OrganizationFactory(name="Nordwerk")
+    org_b = OrganizationFactory(name="CellWorks", kind=Organization.Kind.INTEGRATOR)
+    task = TaskFactory(organization=org_a, name="Kitting brackets", site=SiteFactory(organization=org_a))
+    robot_a = RobotFactory(organization=org_a, name="Sim cell A")
+    trial_a = TrialFactory(task=task, robot=robot_a, episodes_planned=4)
+    EpisodeFactory(trial=trial_a, index=0, outcome=EpisodeOutcome.SUCCESS, cycle_time_s=8.0)
+    failed = EpisodeFactory(trial=trial_a, index=1, outcome=EpisodeOutcome.FAILURE, cycle_time_s=20.0)
+    EpisodeEventFactory(episode=failed, kind=EventKind.FAULT, category="drop", message="part fell off the table")
+    task_b = TaskFactory(organization=org_b, name="B's own task")
+    robot_b = RobotFactory(organization=org_b, name="Rig B")
+    trial_b = TrialFactory(task=task_b, robot=robot_b)
+    return {
+        "org_a": org_a,
+        "task": task,
+        "robot_a": robot_a,
+        "trial_a": trial_a,
+        "robot_b": robot_b,
+        "trial_b": trial_b,
+        "version": PolicyVersionFactory(),
+        "engineer": UserFactory(organization=org_a, role=Role.ENGINEER),
+        "manager": UserFactory(organization=org_a, role=Role.MANAGER),
+        "integrator": UserFactory(organization=org_b, role=Role.INTEGRATOR),
+    }
+
+
+def _client(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _read_urls(w: dict[str, object]) -> list[str]:
+    task, trial = w["task"], w["trial_a"]
+    return [
+        reverse("home"),
+        reverse("task-list"),
+        reverse("task-detail", args=[task.pk]),
+        reverse("trial-list"),
+        reverse("trial-detail", args=[trial.pk]),
+        reverse("trial-progress", args=[trial.pk]),
+        reverse("trial-episodes", args=[trial.pk]),
+        reverse("episode-detail", args=[trial.pk, 1]),
+        reverse("robot-list"),
+        reverse("robot-detail", args=[w["robot_a"].pk]),
+        reverse("policy-list"),
+        reverse("report-index"),
+    ]
+
+
+def _task_post(**overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": "Screw driving A4",
+        "station": "Line 2 / A4",
+        "part": "Cover plate",
+        "instruction": "drive the four screws",
+        "manual_cycle_time_s": "22",
+        "takt_time_s": "25",
+        "annual_volume": "210000",
+        "shifts_per_day": "2",
+        "hours_per_shift": "8",
+        "operating_days_per_year": "230",
+        "operators_per_shift": "1",
+        "labour_cost_per_hour": "48.00",
+        "status": "candidate",
+        **{f"fit_{key}": "3" for key in FIT_FACTOR_KEYS},
+    }
+    data.update(overrides)
+    return data
+
+
+# --- Everyone logs in -------------------------------------------------------------------------
+
+
+def test_every_page_requires_login(world: dict[str, object]) -> None:
+    task, trial = world["task"], world["trial_a"]
+    urls = [
+        *_read_urls(world),
+        reverse("task-create"),
+        reverse("task-edit", args=[task.pk]),
+        reverse("trial-create", args=[task.pk]),
+        reverse("policy-version-upload"),
+    ]
+    for url in urls:
+        response = Client().get(url)
+        assert response.status_code == 302 and reverse("login") in response["Location"], url
+    response = Client().post(reverse("trial-cancel", args=[trial.pk]))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+@pytest.mark.parametrize("role", ["engineer", "manager"])
+def test_engineers_and_managers_read_every_page(world: dict[str, object], role: str) -> None:
+    client = _client(world[role])
+    for url in _read_urls(world):
+        assert client.get(url).status_code == 200, url
+
+
+def test_nav_shows_user_role_and_sections(world: dict[str, object]) -> None:
+    page = _client(world["manager"]).get(reverse("home")).content.decode()
+    for label in ("Tasks", "Trials", "Robots", "Policies", "Reports", "manager", "Nordwerk"):
+        assert label in page
+    assert "New task" not in page  # a manager reads, does not scope
+
+
+# --- Only engineers (and staff) write -----------------------------------------------------------
+
+
+def test_manager_cannot_create_edit_or_schedule(world: dict[str, object]) -> None:
+    client, task = _client(world["manager"]), world["task"]
+    assert client.get(reverse("task-create")).status_code == 403
+    assert client.post(reverse("task-create"), _task_post()).status_code == 403
+    assert client.get(reverse("task-edit", args=[task.pk])).status_code == 403
+    assert client.get(reverse("trial-create", args=[task.pk])).status_code == 403
+    before = Trial.objects.count()
+    response = client.post(
+        reverse("trial-create", args=[task.pk]),
+        {
+            "policy_version": world["version"].pk,
+            "robot": world["robot_a"].pk,
+            "episodes_planned": 5,
+            "seed": 0,
+            "episode_timeout_s": 60,
+        },
+    )
+    assert response.status_code == 403 and Trial.objects.count() == before
+    assert client.post(reverse("trial-cancel", args=[world["trial_a"].pk])).status_code == 403
+    assert Task.objects.filter(name="Screw driving A4").count() == 0
+    assert client.get(reverse("policy-version-upload")).status_code == 403
+
+
+def test_staff_without_role_may_create_tasks(world: dict[str, object]) -> None:
+    staff = UserFactory(organization=world["org_a"], is_staff=True)
+    response = _client(staff).post(reverse("task-create"), _task_post())
+    assert response.status_code == 302
+    assert Task.objects.get(name="Screw driving A4").organization == world["org_a"]
+
+
+def test_engineer_creates_task_with_fit_and_is_sent_to_it(world: dict[str, object]) -> None:
+    data = _task_post(fit_precision="5")
+    response = _client(world["engineer"]).post(reverse("task-create"), data)
+    task = Task.objects.get(name="Screw driving A4")
+    assert response.status_code == 302 and response["Location"] == reverse("task-detail", args=[task.pk])
+    assert task.organization == world["org_a"] and task.created_by == world["engineer"]
+    assert task.fit_factors["precision"] == 5 and task.fit_score == 41.0
+    page = _client(world["engineer"]).get(response["Location"]).content.decode()
+    assert "41" in page and "Hurts: precision needed" in page
+
+
+def test_engineer_edits_task_and_fit_is_recomputed(world: dict[str, object]) -> None:
+    task = world["task"]
+    data = _task_post(name=task.name, takt_time_s="30", **{f"fit_{k}": "3" for k in FIT_FACTOR_KEYS})
+    response = _client(world["engineer"]).post(reverse("task-edit", args=[task.pk]), data)
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.takt_time_s == 30.0 and task.fit_score == 50.0
+
+
+def test_duplicate_task_name_is_a_form_error_not_a_500(world: dict[str, object]) -> None:
+    response = _client(world["engineer"]).post(reverse("task-create"), _task_post(name=world["task"].name))
+    assert response.status_code == 200
+    assert Task.objects.filter(name=world["task"].name).count() == 1
+    assert "already exists" in response.content.decode()
+
+
+def test_engineer_schedules_a_trial_and_is_sent_to_the_trial_page(
+    world: dict[str, object], django_capture_on_commit_callbacks
+) -> None:
+    task = world["task"]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = _client(world["engineer"]).post(
+            reverse("trial-create", args=[task.pk]),
+            {
+                "policy_version": world["version"].pk,
+                "robot": world["robot_a"].pk,
+                "episodes_planned": 25,
+                "seed": 7,
+                "instruction": "",
+                "episode_timeout_s": 30,
+            },
+        )
+    trial = Trial.objects.exclude(pk=world["trial_a"].pk).get(task=task)
+    assert response.status_code == 302 and response["Location"] == reverse("trial-detail", args=[trial.pk])
+    assert (trial.episodes_planned, trial.seed, trial.episode_timeout_s) == (25, 7, 30.0)
+    assert trial.instruction == task.instruction  # empty means the task's instruction
+    assert trial.status == TrialStatus.QUEUED and trial.scheduled_by == world["engineer"]
+    assert len(callbacks) == 1  # the run is enqueued once the transaction commits
+
+
+def test_schedule_form_defaults_instruction_to_the_task(world: dict[str, object]) -> None:
+    page = _client(world["engineer"]).get(reverse("trial-create", args=[world["task"].pk])).content.decode()
+    assert 'value="place the bracket in the tray"' in page
+
+
+def test_schedule_on_another_organizations_robot_is_refused(world: dict[str, object]) -> None:
+    before = Trial.objects.count()
+    response = _client(world["engineer"]).post(
+        reverse("trial-create", args=[world["task"].pk]),
+        {
+            "policy_version": world["version"].pk,
+            "robot": world["robot_b"].pk,
+            "episodes_planned": 5,
+            "seed": 0,
+            "episode_timeout_s": 60,
+        },
+    )
+    assert response.status_code == 200 and Trial.objects.count() == before
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_engineer_cancels_a_running_trial(world: dict[str, object]) -> None:
+    trial = world["trial_a"]
+    Trial.objects.filter(pk=trial.pk).update(status=TrialStatus.RUNNING)
+    response = _client(world["engineer"]).post(reverse("trial-cancel", args=[trial.pk]))
+    assert response.status_code == 302
+    trial.refresh_from_db()
+    assert trial.status == TrialStatus.CANCELLED and trial.finished_at is not None
+
+
+def test_cancel_needs_post(world: dict[str, object]) -> None:
+    assert _client(world["engineer"]).get(reverse("trial-cancel", args=[world["trial_a"].pk])).status_code == 405
+
+
+def test_csrf_is_enforced_on_forms(world: dict[str, object]) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world["engineer"])
+    assert client.post(reverse("task-create"), _task_post()).status_code == 403
+    assert client.post(reverse("trial-cancel", args=[world["trial_a"].pk])).status_code == 403
+    assert not Task.objects.filter(name="Screw driving A4").exists()
+    assert 'name="csrfmiddlewaretoken"' in client.get(reverse("task-create")).content.decode()
+
+
+# --- Integrators: their own organization only; others' objects are 404 ------------------------
+
+
+def test_integrator_of_b_gets_404_for_a_trial_of_a(world: dict[str, object]) -> None:
+    client, trial = _client(world["integrator"]), world["trial_a"]
+    for url in (
+        reverse("trial-detail", args=[trial.pk]),
+        reverse("trial-progress", args=[trial.pk]),
+        reverse("trial-episodes", args=[trial.pk]),
+        reverse("episode-detail", args=[trial.pk, 0]),
+        reverse("task-detail", args=[world["task"].pk]),
+        reverse("robot-detail", args=[world["robot_a"].pk]),
+    ):
+        assert client.get(url).status_code == 404, url
+
+
+def test_integrator_lists_show_only_its_organization(world: dict[str, object]) -> None:
+    client = _client(world["integrator"])
+    trials = client.get(reverse("trial-list")).content.decode()
+    assert f"#{world['trial_b'].pk}<" in trials and f"#{world['trial_a'].pk}<" not in trials
+    robots = client.get(reverse("robot-list")).content.decode()
+    assert "Rig B" in robots and "Sim cell A" not in robots
+    tasks = client.get(reverse("task-list")).content.decode()
+    assert "B&#x27;s own task" in tasks and "Kitting brackets" not in tasks
+    assert client.get(reverse("trial-detail", args=[world["trial_b"].pk])).status_code == 200
+
+
+def test_integrator_cannot_schedule(world: dict[str, object]) -> None:
+    client = _client(world["integrator"])
+    task_b = world["trial_b"].task
+    assert client.get(reverse("trial-create", args=[task_b.pk])).status_code == 403
+    assert client.get(reverse("task-create")).status_code == 403
+
+
+def test_engineer_of_a_gets_404_for_b(world: dict[str, object]) -> None:
+    client, trial_b = _client(world["engineer"]), world["trial_b"]
+    assert client.get(reverse("trial-detail", args=[trial_b.pk])).status_code == 404
+    assert client.post(reverse("trial-cancel", args=[trial_b.pk])).status_code == 404
+    assert client.get(reverse("trial-create", args=[trial_b.task.pk])).status_code == 404
+    trial_b.refresh_from_db()
+    assert trial_b.status == TrialStatus.QUEUED
+
+
+# --- What the pages show ----------------------------------------------------------------------
+
+
+def test_trial_page_shows_progress_success_rate_and_median(world: dict[str, object]) -> None:
+    page = _client(world["engineer"]).get(reverse("trial-detail", args=[world["trial_a"].pk])).content.decode()
+    assert 'value="2" max="4"' in page and "2 / 4 episodes · 50%" in page
+    assert 'data-testid="success-rate">50%' in page
+    assert "14.0 s" in page  # median of 8 s and 20 s
+    assert 'hx-trigger="every 1s"' in page  # polls while queued/running
+
+
+def test_progress_fragment_stops_polling_once_finished(world: dict[str, object]) -> None:
+    trial = world["trial_a"]
+    client = _client(world["engineer"])
+    assert 'hx-trigger="every 1s"' in client.get(reverse("trial-progress", args=[trial.pk])).content.decode()
+    Trial.objects.filter(pk=trial.pk).update(status=TrialStatus.COMPLETED)
+    fragment = client.get(reverse("trial-progress", args=[trial.pk])).content.decode()
+    assert "hx-trigger" not in fragment and "<html" not in fragment
+    assert 'id="cycle-data"' in fragment  # the chart's data arrives with the final state
+
+
+def test_episode_filters(world: dict[str, object]) -> None:
+    client, trial = _client(world["engineer"]), world["trial_a"]
+    url = reverse("trial-episodes", args=[trial.pk])
+    failures = client.get(url, {"outcome": "failure"}).content.decode()
+    assert failures.count('data-testid="episode-link"') == 1 and ">1</a>" in failures
+    with_faults = client.get(url, {"faults": "yes"}).content.decode()
+    assert with_faults.count('data-testid="episode-link"') == 1 and ">1</a>" in with_faults
+    without = client.get(url, {"faults": "no"}).content.decode()
+    assert without.count('data-testid="episode-link"') == 1 and ">0</a>" in without
+
+
+def test_episode_page_lists_its_events(world: dict[str, object]) -> None:
+    page = _client(world["engineer"]).get(reverse("episode-detail", args=[world["trial_a"].pk, 1])).content.decode()
+    assert "Part dropped" in page and "part fell off the table" in page
+
+
+def test_task_list_search_filter_and_sort_by_fit(world: dict[str, object]) -> None:
+    org = world["org_a"]
+    site = SiteFactory(organization=org, name="Plant Ulm")
+    TaskFactory(organization=org, name="Low fit", fit_score=20.0, site=site, status="approved")
+    TaskFactory(organization=org, name="High fit", fit_score=90.0, site=site, part="Bolt M8")
+    client = _client(world["engineer"])
+    page = client.get(reverse("task-list"), {"order": "fit"}).content.decode()
+    assert page.index("High fit") < page.index("Low fit") < page.index("Kitting brackets")  # unrated last
+    assert "Low fit" not in client.get(reverse("task-list"), {"q": "bolt"}).content.decode()
+    assert "High fit" in client.get(reverse("task-list"), {"q": "bolt"}).content.decode()
+    approved = client.get(reverse("task-list"), {"status": "approved"}).content.decode()
+    assert "Low fit" in approved and "High fit" not in approved
+    at_site = client.get(reverse("task-list"), {"site": site.pk}).content.decode()
+    assert "High fit" in at_site and "Kitting brackets" not in at_site
+
+
+# --- Query-count guards -----------------------------------------------------------------------
+
+
+def test_list_pages_do_not_grow_queries_with_rows(world: dict[str, object], django_assert_max_num_queries) -> None:
+    org, engineer = world["org_a"], world["engineer"]
+    robot = world["robot_a"]
+    for n in range(25):
+        task = TaskFactory(organization=org, fit_score=float(n), labour_cost_per_hour=Decimal("40"))
+        trial = TrialFactory(task=task, robot=robot)
+        episode = EpisodeFactory(trial=world["trial_a"] if n < 2 else trial, index=n + 2 if n < 2 else 0)
+        EpisodeEventFactory(episode=episode)
+    client = _client(engineer)
+    # session + user + groups (nav) + page queries; fixed whatever the number of rows.
+    with django_assert_max_num_queries(7):
+        assert client.get(reverse("task-list")).status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get(reverse("trial-list")).status_code == 200
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("trial-detail", args=[world["trial_a"].pk])).status_code == 200
+    with django_assert_max_num_queries(6):
+        assert client.get(reverse("trial-episodes", args=[world["trial_a"].pk])).status_code == 200
+    with django_assert_max_num_queries(7):
+        assert client.get(reverse("task-detail", args=[world["task"].pk])).status_code == 200

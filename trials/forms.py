@@ -1,0 +1,184 @@
+"""Forms of the engineers' pages. Field-level validation with messages an engineer understands;
+the services re-check the rules, so the forms are a friendly first line, not the only one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from accounts.models import Organization, User
+from policies.selectors import policy_version_list_for_user
+from robots.selectors import robot_list_for_user, site_list_for_user
+from trials.fit import FIT_FACTORS, RATING_MAX, RATING_MIN
+from trials.models import MAX_EPISODES_PER_TRIAL, Task, TaskStatus
+from trials.services import TASK_WRITABLE_FIELDS
+
+
+def _positive(value: float | None, what: str) -> float | None:
+    if value is not None and value <= 0:
+        raise forms.ValidationError(f"{what} must be greater than 0 seconds.")
+    return value
+
+
+class TaskForm(forms.ModelForm):
+    """A task and the engineer's fit ratings (fields `fit_<factor key>`)."""
+
+    class Meta:
+        model = Task
+        fields = TASK_WRITABLE_FIELDS
+        widgets = {
+            "instruction": forms.TextInput(attrs={"placeholder": "place the bracket in the tray"}),
+            "variation_notes": forms.Textarea(attrs={"rows": 2}),
+            "safety_notes": forms.Textarea(attrs={"rows": 2}),
+        }
+        labels = {
+            "manual_cycle_time_s": "Manual cycle time (s)",
+            "takt_time_s": "Takt time (s)",
+            "annual_volume": "Annual volume (parts)",
+            "labour_cost_per_hour": "Loaded labour cost per hour",
+            "operating_days_per_year": "Operating days per year",
+        }
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = site_list_for_user(user=user)
+        self.fields["integrator"].queryset = Organization.objects.filter(kind=Organization.Kind.INTEGRATOR)
+        self.fields["status"].initial = TaskStatus.CANDIDATE
+        for name, minimum in (
+            ("shifts_per_day", 1),
+            ("hours_per_shift", 0),
+            ("operating_days_per_year", 1),
+            ("operators_per_shift", 0),
+            ("labour_cost_per_hour", 0),
+            ("annual_volume", 0),
+        ):
+            self.fields[name].widget.attrs.setdefault("min", minimum)
+        self.fields["shifts_per_day"].error_messages.update(
+            min_value="Shifts per day must be between 1 and 3.", max_value="Shifts per day must be between 1 and 3."
+        )
+        self.fields["hours_per_shift"].error_messages.update(
+            min_value="Hours per shift must be between 0 and 24.", max_value="Hours per shift must be between 0 and 24."
+        )
+        saved = (self.instance.fit_factors or {}) if self.instance.pk else {}
+        for factor in FIT_FACTORS:
+            self.fields[f"fit_{factor.key}"] = forms.TypedChoiceField(
+                label=factor.label,
+                help_text=factor.question,
+                choices=[(str(i), f"{i} · {level}") for i, level in enumerate(factor.levels, start=RATING_MIN)],
+                coerce=int,
+                initial=str(saved.get(factor.key, 3)),
+                error_messages={"required": f"Rate {factor.label.lower()} from {RATING_MIN} to {RATING_MAX}."},
+            )
+
+    # Min/max validators on the model cover shifts and hours; the strict "> 0" rules are check
+    # constraints, whose generic message names a constraint, so they are checked here in words.
+    def clean_manual_cycle_time_s(self) -> float | None:
+        return _positive(self.cleaned_data.get("manual_cycle_time_s"), "Manual cycle time")
+
+    def clean_takt_time_s(self) -> float | None:
+        return _positive(self.cleaned_data.get("takt_time_s"), "Takt time")
+
+    def clean_labour_cost_per_hour(self) -> Any:
+        value = self.cleaned_data.get("labour_cost_per_hour")
+        if value is not None and value < 0:
+            raise forms.ValidationError("Labour cost cannot be negative.")
+        return value
+
+    def clean_operators_per_shift(self) -> Any:
+        value = self.cleaned_data.get("operators_per_shift")
+        if value is not None and value < 0:
+            raise forms.ValidationError("Operators per shift cannot be negative.")
+        return value
+
+    @property
+    def fit_fields(self) -> list[forms.BoundField]:
+        return [self[f"fit_{factor.key}"] for factor in FIT_FACTORS]
+
+    @property
+    def task_fields(self) -> dict[str, Any]:
+        """Cleaned values of the task's own fields, for task_create / task_update."""
+        return {name: self.cleaned_data[name] for name in TASK_WRITABLE_FIELDS}
+
+    @property
+    def fit_ratings(self) -> dict[str, int]:
+        return {factor.key: self.cleaned_data[f"fit_{factor.key}"] for factor in FIT_FACTORS}
+
+
+class RobotChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        kind = "simulated" if obj.kind == "simulated" else "physical"
+        return f"{obj.name} ({kind}{', ' + obj.site.name if obj.site else ''})"
+
+
+class TrialScheduleForm(forms.Form):
+    policy_version = forms.ModelChoiceField(queryset=None, label="Policy version")  # type: ignore[arg-type]
+    robot = RobotChoiceField(
+        queryset=None, help_text="A simulated cell runs on the workers; a physical robot's agent takes the episodes."
+    )  # type: ignore[arg-type]
+    episodes_planned = forms.IntegerField(
+        label="Episodes",
+        min_value=1,
+        max_value=MAX_EPISODES_PER_TRIAL,
+        initial=20,
+        error_messages={
+            "min_value": f"Episodes must be between 1 and {MAX_EPISODES_PER_TRIAL:,}.",
+            "max_value": f"Episodes must be between 1 and {MAX_EPISODES_PER_TRIAL:,}.",
+        },
+    )
+    seed = forms.IntegerField(
+        min_value=0,
+        initial=0,
+        help_text="Episode i of the trial runs with seed + i, so the same seed repeats the same scenes.",
+        error_messages={"min_value": "The seed must be zero or positive."},
+    )
+    instruction = forms.CharField(
+        max_length=500, required=False, help_text="Leave empty to use the task's instruction."
+    )
+    episode_timeout_s = forms.FloatField(label="Episode timeout (s)", initial=60.0)
+
+    def __init__(self, *args: Any, user: User, task: Task, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["policy_version"].queryset = policy_version_list_for_user(user=user)
+        self.fields["robot"].queryset = robot_list_for_user(user=user)
+        self.fields["instruction"].widget.attrs["placeholder"] = task.instruction
+        self.initial.setdefault("instruction", task.instruction)
+
+    def clean_episode_timeout_s(self) -> float | None:
+        return _positive(self.cleaned_data.get("episode_timeout_s"), "The episode timeout")
+
+
+class TaskFilterForm(forms.Form):
+    """The task list's search, filters and ordering (GET)."""
+
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search name, station, part…"}),
+    )
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *TaskStatus.choices])
+    site = forms.ModelChoiceField(queryset=None, required=False, empty_label="Any site")  # type: ignore[arg-type]
+    order = forms.ChoiceField(
+        required=False,
+        choices=[("fit", "Best fit first"), ("name", "Name"), ("volume", "Volume"), ("newest", "Newest")],
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = site_list_for_user(user=user)
+
+
+class EpisodeFilterForm(forms.Form):
+    outcome = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any outcome"), ("success", "Success"), ("failure", "Failure"), ("aborted", "Aborted")],
+    )
+    faults = forms.ChoiceField(
+        required=False,
+        label="Faults",
+        choices=[("", "With or without faults"), ("yes", "With faults"), ("no", "Without faults")],
+    )
+
+    @property
+    def has_faults(self) -> bool | None:
+        return {"yes": True, "no": False}.get(self.cleaned_data.get("faults", "")) if self.is_valid() else None

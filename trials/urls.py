@@ -1,0 +1,17 @@
+from django.urls import path
+
+from trials import views
+
+urlpatterns = [
+    path("tasks/", views.task_list, name="task-list"),
+    path("tasks/new/", views.task_create, name="task-create"),
+    path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
+    path("tasks/<int:pk>/edit/", views.task_edit, name="task-edit"),
+    path("tasks/<int:task_pk>/trials/new/", views.trial_create, name="trial-create"),
+    path("trials/", views.trial_list, name="trial-list"),
+    path("trials/<int:pk>/", views.trial_detail, name="trial-detail"),
+    path("trials/<int:pk>/progress/", views.trial_progress_fragment, name="trial-progress"),
+    path("trials/<int:pk>/episodes/", views.trial_episodes_fragment, name="trial-episodes"),
+    path("trials/<int:pk>/cancel/", views.trial_cancel_view, name="trial-cancel"),
+    path("trials/<int:pk>/episodes/<int:index>/", views.episode_detail, name="episode-detail"),
+]
