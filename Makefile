@@ -7,7 +7,7 @@ PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev demo test lint format bench clean
+.PHONY: help install install-dev demo test lint format bench clean reference-policy
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ format: install-dev ## Apply ruff fixes and formatting
 
 bench: install-dev ## Run the benchmarks and print their figures
 	$(PY) -m bench
+
+reference-policy: install ## Retrain the reference VLA on CPU (torch, ~15 min) and rewrite policies/reference/artifacts/
+	$(PIP) install -q -r requirements-train.txt
+	$(PY) -m policies.reference.train
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var
