@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pytest_django.fixtures import SettingsWrapper
 
 from tests.support import WorkerProcess, redis_server_process, subprocess_env
 
@@ -35,6 +35,6 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hasher(settings: SettingsWrapper) -> None:
+def fast_password_hasher(settings: Any) -> None:
     """PBKDF2 costs ~0.8 s per user on CI machines; tests check roles and pages, not hashing strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
