@@ -138,3 +138,42 @@ def policy_version_register(
     except IntegrityError:
         raise PolicyUploadError(f"{policy.name} already has a version {version!r}", field="version") from None
     return row
+
+
+REFERENCE_POLICY_NAME = "TrialBench reference VLA"
+REFERENCE_POLICY_DESCRIPTION = (
+    "Small vision-language-action model (conv encoder + instruction embedding + proprio) trained by behaviour "
+    "cloning with DAgger on the simulation cells' scripted experts; one ONNX artifact per cell."
+)
+
+
+def reference_policy_version_ensure(*, cell_key: str = "factory-kitting") -> PolicyVersion:
+    """Register the committed reference artifact for a cell (policies/reference/artifacts/<cell>.onnx) as a
+    version of the shared 'TrialBench reference VLA' policy, once: the version name carries the cell and
+    the artifact's sha256 prefix, so calling again returns the same row and a retrained artifact becomes a
+    new version. Returns the PolicyVersion; raises FileNotFoundError when the cell has no artifact, and
+    PolicyUploadError if the committed artifact fails the upload checks."""
+    import json
+
+    from policies.reference.evaluate import artifact_paths
+
+    model_path, card_path = artifact_paths(cell_key)
+    if not model_path.exists() or not card_path.exists():
+        raise FileNotFoundError(f"no reference policy artifact for cell {cell_key!r} (run `make reference-policy`)")
+    card = json.loads(card_path.read_text())
+    data = model_path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    policy, _ = Policy.objects.get_or_create(
+        organization=None, name=REFERENCE_POLICY_NAME, defaults={"description": REFERENCE_POLICY_DESCRIPTION}
+    )
+    name = f"{cell_key}-{sha[:8]}"
+    existing = PolicyVersion.objects.filter(policy=policy, version=name).first()
+    if existing is not None:
+        return existing
+    evaluation = card.get("evaluation", {})
+    seen = evaluation.get("seen_phrasings", {})
+    notes = (
+        f"Reference policy for the {cell_key} cell. Held-out success rate "
+        f"{seen.get('successes', '?')}/{seen.get('episodes', '?')} (seeds {evaluation.get('held_out_seeds')})."
+    )
+    return policy_version_register(policy=policy, version=name, file=data, io_spec=card["io_spec"], notes=notes)

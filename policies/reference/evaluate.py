@@ -1,0 +1,123 @@
+"""Roll out an ONNX policy in a cell without Django or torch: success rates for the reference policy's
+report, and the bare loop the runner benchmark compares against."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from policies.runtime import LoadedPolicy, policy_load
+from robots.sim import Cell, CellOutcome, Observation
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# Episode seeds: training demos and DAgger rollouts use seeds below HELD_OUT_SEED_BASE; evaluation only
+# seeds at or above it, so reported success rates are on layouts the policy never trained on.
+HELD_OUT_SEED_BASE = 1_000_000
+
+
+@dataclass
+class Rollout:
+    success: bool
+    steps: int
+    sim_time_s: float
+    faults: list[str]
+    observations: list[Observation] = field(default_factory=list)
+    expert_actions: list[npt.NDArray[np.float32]] = field(default_factory=list)
+
+
+def rollout(
+    *,
+    cell: Cell,
+    act: Callable[[Observation], npt.NDArray[np.float32]],
+    seed: int,
+    instruction: str,
+    record: bool = False,
+    expert_share: float = 0.0,
+    rng: np.random.Generator | None = None,
+    max_steps: int = 10_000,
+) -> Rollout:
+    """Run one episode with `act` (obs -> action). With record=True, keep every observation with the
+    expert's action for it (DAgger labels); with expert_share > 0, execute the expert's action instead of
+    the policy's on that share of steps. Returns a Rollout."""
+    obs = cell.reset(seed=seed, instruction=instruction)
+    result = Rollout(success=False, steps=0, sim_time_s=0.0, faults=[])
+    while cell.outcome() is CellOutcome.RUNNING and result.steps < max_steps:
+        expert = cell.expert_action() if (record or expert_share > 0) else None
+        if record:
+            result.observations.append(obs)
+            result.expert_actions.append(np.asarray(expert, dtype=np.float32))
+        use_expert = expert is not None and expert_share > 0 and rng is not None and rng.random() < expert_share
+        action = expert if use_expert else act(obs)
+        obs = cell.step(action)
+        result.steps += 1
+    result.success = cell.outcome() is CellOutcome.SUCCESS
+    result.sim_time_s = cell.sim_time_s
+    result.faults = [f.category for f in cell.faults()]
+    return result
+
+
+def onnx_actor(policy: LoadedPolicy) -> Callable[[str], Callable[[Observation], npt.NDArray[np.float32]]]:
+    """A factory: instruction -> per-episode act function of the ONNX policy."""
+
+    def for_instruction(instruction: str) -> Callable[[Observation], npt.NDArray[np.float32]]:
+        return policy.episode(instruction=instruction).act
+
+    return for_instruction
+
+
+def success_rate(
+    *,
+    cell: Cell,
+    policy: LoadedPolicy,
+    seeds: Iterable[int],
+    instructions: Callable[[int], str],
+    progress: Callable[[Iterable[int]], Iterable[int]] | None = None,
+) -> dict[str, Any]:
+    """Success rate of an ONNX policy over seeds (instruction per seed from `instructions`). Returns
+    {"episodes", "successes", "success_rate", "faults": {category: count},
+    "outcomes": "SF..." per seed}."""
+    actor = onnx_actor(policy)
+    seed_list = list(seeds)
+    successes, faults, outcomes = 0, {}, []
+    for seed in progress(seed_list) if progress else seed_list:
+        instruction = instructions(seed)
+        result = rollout(cell=cell, act=actor(instruction), seed=seed, instruction=instruction)
+        successes += int(result.success)
+        outcomes.append("S" if result.success else "F")
+        for category in result.faults:
+            faults[category] = faults.get(category, 0) + 1
+    return {
+        "episodes": len(seed_list),
+        "successes": successes,
+        "success_rate": round(successes / max(1, len(seed_list)), 4),
+        "faults": faults,
+        "outcomes": "".join(outcomes),  # per seed, in order: lets a test re-check the reported figures
+    }
+
+
+def artifact_paths(cell_key: str) -> tuple[Path, Path]:
+    """(onnx model, json card) of the committed reference policy for a cell."""
+    return ARTIFACTS / f"{cell_key}.onnx", ARTIFACTS / f"{cell_key}.json"
+
+
+def reference_load(cell_key: str) -> tuple[LoadedPolicy, dict[str, Any]]:
+    """The committed reference policy for a cell, loaded by the runtime, and its card (io_spec, metrics).
+    Raises FileNotFoundError when no artifact exists for the cell."""
+    model, card_path = artifact_paths(cell_key)
+    card = json.loads(card_path.read_text())
+    return policy_load(path=model, sha256=card["sha256"], io_spec=card["io_spec"]), card
+
+
+def eval_instruction(*, phrasings: list[str], seed: int, unseen_phrasing: str | None = None) -> str:
+    """The instruction evaluation uses for a held-out seed: the training phrasings in turn, or the never-seen
+    phrasing (its {part} filled in turn with the parts the training phrasings name)."""
+    if unseen_phrasing is None:
+        return phrasings[seed % len(phrasings)]
+    parts = [p for p in ("bracket", "bolt", "box") if any(p in x for x in phrasings)]
+    return unseen_phrasing.format(part=parts[seed % len(parts)] if parts else "part")

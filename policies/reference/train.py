@@ -1,0 +1,371 @@
+"""Train the reference VLA per cell by behaviour cloning on scripted-expert demos, with DAgger, and export
+it to ONNX: `make reference-policy` (python -m policies.reference.train). Needs torch (requirements-train.txt).
+
+Per cell:
+1. demos: the scripted expert (cell.expert_action()) on training seeds, each episode with a phrasing drawn
+   from cell.info.instructions; executed actions get Gaussian noise (DART) while the labels stay the
+   expert's clean action, so the data covers small recoveries;
+2. behaviour cloning (MSE on tanh outputs, Adam);
+3. DAgger rounds: the current policy (exported to ONNX and run by policies.runtime, exactly as a worker
+   runs it) drives, the expert labels every visited state, the data is aggregated and training resumes;
+4. export to ONNX (dynamic batch), a parity fixture (inputs + torch outputs) for the export test, and
+   held-out success rates (seeds >= HELD_OUT_SEED_BASE, training phrasings and one never-seen phrasing),
+   written to the artifact's JSON card.
+Uses one torch thread and one onnxruntime thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# One intra-op thread: on 2 cores shared with simulation (and other work), a second OpenMP thread that
+# spin-waits made training ~4x slower in our measurements, not faster.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from policies.reference.evaluate import (  # noqa: E402
+    ARTIFACTS,
+    HELD_OUT_SEED_BASE,
+    artifact_paths,
+    eval_instruction,
+    rollout,
+    success_rate,
+)
+from policies.reference.model import ReferenceVLA  # noqa: E402
+from policies.runtime import instruction_encode, policy_from_bytes  # noqa: E402
+from robots.sim import Cell, cell_make  # noqa: E402
+
+INSTRUCTION_DIM = 128
+IMAGE_MEAN, IMAGE_STD = 0.5, 0.25
+DAGGER_SEED_BASE = 100_000
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    demos: int
+    epochs: int
+    dagger_rounds: int
+    dagger_episodes: int
+    dagger_epochs: int
+    eval_episodes: int
+    unseen_phrasing: str
+    noise: float = 0.3
+
+
+PLANS: dict[str, CellPlan] = {
+    "tabletop-reach-2d": CellPlan(
+        demos=150,
+        epochs=6,
+        dagger_rounds=2,
+        dagger_episodes=60,
+        dagger_epochs=3,
+        eval_episodes=100,
+        unseen_phrasing="carry the block over and set it down inside the tray",
+    ),
+    "factory-kitting": CellPlan(
+        demos=150,
+        epochs=8,
+        dagger_rounds=2,
+        dagger_episodes=60,
+        dagger_epochs=3,
+        eval_episodes=50,
+        unseen_phrasing="transfer the {part} over to the tray",
+    ),
+}
+
+
+class Dataset:
+    """Observations (uint8 images, states, instruction ids) with the expert's action labels."""
+
+    def __init__(self) -> None:
+        self.images: list[np.ndarray] = []
+        self.states: list[np.ndarray] = []
+        self.texts: list[int] = []
+        self.actions: list[np.ndarray] = []
+        self.vocabulary: dict[str, int] = {}
+
+    def add(self, obs_list: list[Any], actions: list[np.ndarray], camera: str, instruction: str) -> None:
+        text_id = self.vocabulary.setdefault(instruction, len(self.vocabulary))
+        for obs, action in zip(obs_list, actions, strict=True):
+            self.images.append(obs.images[camera])
+            self.states.append(np.asarray(obs.state, dtype=np.float32))
+            self.texts.append(text_id)
+            self.actions.append(np.asarray(action, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        embeddings = np.stack(
+            [instruction_encode(t, dim=INSTRUCTION_DIM) for t in sorted(self.vocabulary, key=self.vocabulary.get)]
+        )
+        return (
+            torch.from_numpy(np.stack(self.images)),  # uint8 N,H,W,3: normalised per batch to save memory
+            torch.from_numpy(np.stack(self.states)),
+            torch.from_numpy(embeddings[np.asarray(self.texts)]),
+            torch.from_numpy(np.clip(np.stack(self.actions), -1.0, 1.0)),
+        )
+
+
+def _image_batch(images: torch.Tensor) -> torch.Tensor:
+    # Same as policies.runtime: [0, 1] then (x - mean) / std, NCHW.
+    return ((images.float() / 255.0 - IMAGE_MEAN) / IMAGE_STD).permute(0, 3, 1, 2).contiguous()
+
+
+def _phrasing(cell: Cell, rng: np.random.Generator) -> str:
+    return str(rng.choice(list(cell.info.instructions or (cell.info.default_instruction,))))
+
+
+def collect_demos(cell: Cell, plan: CellPlan, data: Dataset, rng: np.random.Generator) -> float:
+    """Expert episodes with DART noise on executed actions. Returns the expert's success rate."""
+    camera = cell.info.cameras[0]
+    successes = 0
+    for seed in tqdm(range(plan.demos), desc=f"{cell.info.key}: expert demos", unit="ep"):
+        instruction = _phrasing(cell, rng)
+        noise = plan.noise if seed % 4 else 0.0  # a quarter of the demos stay clean
+
+        def act(obs: Any, _noise: float = noise) -> np.ndarray:
+            expert = cell.expert_action()
+            jitter = np.zeros_like(expert)
+            jitter[:-1] = rng.normal(0.0, _noise, size=expert.shape[0] - 1)
+            return np.clip(expert + jitter, -1.0, 1.0).astype(np.float32)
+
+        result = rollout(cell=cell, act=act, seed=seed, instruction=instruction, record=True)
+        successes += int(result.success)
+        data.add(result.observations, result.expert_actions, camera, instruction)
+    return successes / plan.demos
+
+
+def train(model: ReferenceVLA, data: Dataset, stats: dict[str, np.ndarray], epochs: int, desc: str) -> float:
+    """Minibatch Adam on the aggregated data; returns the last epoch's mean loss."""
+    images, states, texts, actions = data.tensors()
+    states = (states - torch.from_numpy(stats["state_mean"])) / torch.from_numpy(stats["state_std"])
+    optimizer = getattr(model, "_optimizer", None) or torch.optim.Adam(model.parameters(), lr=1e-3)
+    model._optimizer = optimizer  # type: ignore[attr-defined]  # resumed across DAgger rounds
+    weights = torch.ones(actions.shape[1])
+    weights[-1] = 2.0  # the grip decision matters more than a small heading error
+    n, batch = len(actions), 128
+    loss_value = 0.0
+    model.train()
+    for epoch in range(epochs):
+        order = torch.randperm(n)
+        total, bar = 0.0, tqdm(range(0, n, batch), desc=f"{desc} epoch {epoch + 1}/{epochs}", unit="batch", leave=False)
+        for start in bar:
+            idx = order[start : start + batch]
+            predicted = model(_image_batch(images[idx]), texts[idx], states[idx])
+            loss = (((predicted - actions[idx]) ** 2) * weights).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss) * len(idx)
+            bar.set_postfix(loss=f"{float(loss):.4f}")
+        loss_value = total / n
+        tqdm.write(f"{desc} epoch {epoch + 1}/{epochs}: loss {loss_value:.4f} on {n} samples")
+    model.eval()
+    return loss_value
+
+
+def io_spec(cell: Cell, stats: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The io_spec (policies.runtime format 1) of a reference model for this cell."""
+    h, w, _ = cell.info.image_shape
+    a = cell.info.action_dim
+    return {
+        "format": 1,
+        "images": [
+            {
+                "input": "image",
+                "camera": cell.info.cameras[0],
+                "height": h,
+                "width": w,
+                "layout": "NCHW",
+                "mean": [IMAGE_MEAN] * 3,
+                "std": [IMAGE_STD] * 3,
+            }
+        ],
+        "instruction": {"input": "instruction", "encoding": "hashed-ngrams-v1", "dim": INSTRUCTION_DIM},
+        "state": {
+            "input": "state",
+            "dim": cell.info.state_dim,
+            "mean": [round(float(x), 6) for x in stats["state_mean"]],
+            "std": [round(float(x), 6) for x in stats["state_std"]],
+        },
+        "action": {"output": "action", "dim": a, "chunk": 1, "execute_steps": 1, "low": [-1.0] * a, "high": [1.0] * a},
+    }
+
+
+def export_onnx(model: ReferenceVLA, cell: Cell) -> bytes:
+    """The model as ONNX bytes (opset 17, dynamic batch, weights embedded)."""
+    h, w, _ = cell.info.image_shape
+    example = (torch.zeros(1, 3, h, w), torch.zeros(1, INSTRUCTION_DIM), torch.zeros(1, cell.info.state_dim))
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        model,
+        example,
+        buffer,
+        dynamo=False,
+        input_names=["image", "instruction", "state"],
+        output_names=["action"],
+        dynamic_axes={name: {0: "batch"} for name in ("image", "instruction", "state", "action")},
+        opset_version=17,
+    )
+    return buffer.getvalue()
+
+
+def dagger_round(cell: Cell, plan: CellPlan, data: Dataset, onnx_bytes: bytes, spec: dict, round_no: int) -> float:
+    """Roll out the current ONNX policy (some steps by the expert early on), label with the expert,
+    aggregate. Returns the policy's success rate in these rollouts."""
+    policy = policy_from_bytes(data=onnx_bytes, io_spec=spec)
+    rng = np.random.default_rng(round_no)
+    camera = cell.info.cameras[0]
+    expert_share = max(0.0, 0.3 - 0.15 * (round_no - 1))
+    successes = 0
+    seeds = range(DAGGER_SEED_BASE * round_no, DAGGER_SEED_BASE * round_no + plan.dagger_episodes)
+    for seed in tqdm(seeds, desc=f"{cell.info.key}: DAgger round {round_no}", unit="ep"):
+        instruction = _phrasing(cell, rng)
+        result = rollout(
+            cell=cell,
+            act=policy.episode(instruction=instruction).act,
+            seed=seed,
+            instruction=instruction,
+            record=True,
+            expert_share=expert_share,
+            rng=rng,
+        )
+        successes += int(result.success)
+        data.add(result.observations, result.expert_actions, camera, instruction)
+    return successes / plan.dagger_episodes
+
+
+def parity_fixture(model: ReferenceVLA, cell: Cell, stats: dict[str, np.ndarray], path: Path) -> None:
+    """Save a few real observations with the torch model's actions for them (the export test compares
+    the ONNX artifact, run through policies.runtime, against these)."""
+    rng = np.random.default_rng(7)
+    images, states, texts = [], [], []
+    for seed in range(HELD_OUT_SEED_BASE - 8, HELD_OUT_SEED_BASE):
+        instruction = _phrasing(cell, rng)
+        obs = cell.reset(seed=seed, instruction=instruction)
+        for _ in range(int(rng.integers(0, 15))):
+            obs = cell.step(cell.expert_action())
+        images.append(obs.images[cell.info.cameras[0]])
+        states.append(np.asarray(obs.state, dtype=np.float32))
+        texts.append(instruction)
+    embed = torch.from_numpy(np.stack([instruction_encode(t, dim=INSTRUCTION_DIM) for t in texts]))
+    state_t = (torch.from_numpy(np.stack(states)) - torch.from_numpy(stats["state_mean"])) / torch.from_numpy(
+        stats["state_std"]
+    )
+    with torch.no_grad():
+        actions = model(_image_batch(torch.from_numpy(np.stack(images))), embed, state_t).numpy()
+    np.savez_compressed(
+        path, images=np.stack(images), states=np.stack(states), instructions=np.array(texts), torch_actions=actions
+    )
+
+
+def build(cell_key: str, plan: CellPlan) -> dict[str, Any]:
+    """Train, export and evaluate the reference policy for one cell; writes the artifacts. Returns the card."""
+    started = time.perf_counter()
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    cell = cell_make(cell_key)
+    data = Dataset()
+    expert_rate = collect_demos(cell, plan, data, rng)
+    states = np.stack(data.states)
+    stats = {"state_mean": states.mean(axis=0), "state_std": np.maximum(states.std(axis=0), 1e-3)}
+    h, w, _ = cell.info.image_shape
+    model = ReferenceVLA(
+        image_hw=(h, w), state_dim=cell.info.state_dim, action_dim=cell.info.action_dim, instruction_dim=INSTRUCTION_DIM
+    )
+    spec = io_spec(cell, stats)
+    train(model, data, stats, plan.epochs, f"{cell_key} BC")
+    dagger_rates = []
+    for round_no in range(1, plan.dagger_rounds + 1):
+        rate = dagger_round(cell, plan, data, export_onnx(model, cell), spec, round_no)
+        dagger_rates.append(round(rate, 3))
+        tqdm.write(f"{cell_key}: DAgger round {round_no} policy success {rate:.0%}; {len(data)} samples")
+        train(model, data, stats, plan.dagger_epochs, f"{cell_key} DAgger {round_no}")
+    onnx_bytes = export_onnx(model, cell)
+    model_path, card_path = artifact_paths(cell_key)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    model_path.write_bytes(onnx_bytes)
+    parity_fixture(model, cell, stats, ARTIFACTS / f"{cell_key}-parity.npz")
+    train_seconds = time.perf_counter() - started
+
+    policy = policy_from_bytes(data=onnx_bytes, io_spec=spec)
+    phrasings = list(cell.info.instructions or (cell.info.default_instruction,))
+    held_out = range(HELD_OUT_SEED_BASE, HELD_OUT_SEED_BASE + plan.eval_episodes)
+
+    def seen(seed: int) -> str:
+        return eval_instruction(phrasings=phrasings, seed=seed)
+
+    def unseen(seed: int) -> str:
+        return eval_instruction(phrasings=phrasings, seed=seed, unseen_phrasing=plan.unseen_phrasing)
+
+    assert all(unseen(s) not in phrasings for s in held_out)  # noqa: S101
+    evaluation = {
+        "held_out_seeds": [held_out.start, held_out.stop - 1],
+        "seen_phrasings": success_rate(
+            cell=cell, policy=policy, seeds=held_out, instructions=seen, progress=lambda s: tqdm(s, desc="eval seen")
+        ),
+        "unseen_phrasing": {
+            "phrasing": plan.unseen_phrasing,
+            **success_rate(
+                cell=cell,
+                policy=policy,
+                seeds=held_out,
+                instructions=unseen,
+                progress=lambda s: tqdm(s, desc="eval unseen"),
+            ),
+        },
+    }
+    card = {
+        "cell": cell_key,
+        "sha256": hashlib.sha256(onnx_bytes).hexdigest(),
+        "size_bytes": len(onnx_bytes),
+        "io_spec": spec,
+        "training": {
+            "expert_demos": plan.demos,
+            "expert_success_rate": round(expert_rate, 3),
+            "dagger_rounds": plan.dagger_rounds,
+            "dagger_policy_success": dagger_rates,
+            "samples": len(data),
+            "phrasings": phrasings,
+            "seconds": round(train_seconds, 1),
+            "torch": torch.__version__,
+        },
+        "evaluation": evaluation,
+    }
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    cell.close()
+    print(
+        f"{cell_key}: held-out success {evaluation['seen_phrasings']['success_rate']:.0%} (seen phrasings), "
+        f"{evaluation['unseen_phrasing']['success_rate']:.0%} (unseen phrasing), "
+        f"{time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cell", action="append", choices=sorted(PLANS), help="cell(s) to build (default: all)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    for key in args.cell or list(PLANS):
+        build(key, PLANS[key])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
