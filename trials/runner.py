@@ -36,8 +36,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from policies.models import PolicyVersion
+from policies.remote import PolicyUnreachable, RemotePolicy, remote_policy
 from policies.runtime import LoadedPolicy, policy_load
 from robots.models import RobotKind
+from robots.services import agent_jobs_create
 from robots.sim import Cell, CellOutcome, cell_make
 from trials.models import ChunkState, Episode, EpisodeSource, EventCategory, Trial, TrialChunk, TrialStatus
 from trials.services import (
@@ -74,11 +76,13 @@ def cell_for(key: str) -> Cell:
     return cell
 
 
-def policy_for(version: PolicyVersion) -> LoadedPolicy:
-    """The loaded ONNX policy of a version (cached per process by sha256). Raises NotImplementedError for
-    remote policy servers (another issue), PolicySpecError for a model not matching its spec."""
+def policy_for(version: PolicyVersion) -> LoadedPolicy | RemotePolicy:
+    """The loaded ONNX policy of a version (cached per process by sha256), or a remote policy server's
+    client. Raises PolicySpecError for a model not matching its spec, RemoteConfigError for a bad
+    remote_config. Both give `.episode(instruction=...)` controllers."""
     if version.kind != PolicyVersion.Kind.ONNX:
-        raise NotImplementedError(f"running {version.get_kind_display()} policies is not supported yet")
+        # Remote servers: nothing to load here; each episode opens its own connection.
+        return remote_policy(kind=version.kind, endpoint_url=version.endpoint_url, remote_config=version.remote_config)
     if not version.artifact:
         raise FileNotFoundError(f"policy version {version} has no artifact file")
     return policy_load(path=Path(version.artifact.path), sha256=version.sha256, io_spec=version.io_spec)
@@ -120,20 +124,29 @@ def episode_run(
     given, is called now and then with no argument (to renew a lease during a long episode)."""
     started = time.perf_counter()
     obs = cell.reset(seed=seed, instruction=instruction)
-    controller = policy.episode(instruction=instruction)
     max_steps = math.ceil(timeout_s / cell.info.control_dt_s) + 1
     frames: list[np.ndarray] = []
     camera = cell.info.cameras[0] if cell.info.cameras else None
     steps = 0
     last_beat = started
-    while cell.outcome() is CellOutcome.RUNNING and cell.sim_time_s < timeout_s - 1e-9 and steps < max_steps:
-        if keep_frames and camera and steps % VIDEO_EVERY_N_STEPS == 0 and len(frames) < VIDEO_MAX_FRAMES:
-            frames.append(obs.images[camera])
-        obs = cell.step(controller.act(obs))
-        steps += 1
-        if heartbeat is not None and time.perf_counter() - last_beat > 5.0:
-            heartbeat()
-            last_beat = time.perf_counter()
+    controller = None
+    unreachable: PolicyUnreachable | None = None
+    try:
+        controller = policy.episode(instruction=instruction)
+        while cell.outcome() is CellOutcome.RUNNING and cell.sim_time_s < timeout_s - 1e-9 and steps < max_steps:
+            if keep_frames and camera and steps % VIDEO_EVERY_N_STEPS == 0 and len(frames) < VIDEO_MAX_FRAMES:
+                frames.append(obs.images[camera])
+            obs = cell.step(controller.act(obs))
+            steps += 1
+            if heartbeat is not None and time.perf_counter() - last_beat > 5.0:
+                heartbeat()
+                last_beat = time.perf_counter()
+    except PolicyUnreachable as exc:
+        # A remote policy server that is down fails this episode, not the trial: the rest still run.
+        unreachable = exc
+    finally:
+        if controller is not None and hasattr(controller, "close"):
+            controller.close()
     if keep_frames and camera:
         frames.append(obs.images[camera])
     result = cell.outcome()
@@ -147,7 +160,17 @@ def episode_run(
         )
         for f in cell.faults()
     ]
-    if result is CellOutcome.RUNNING:
+    if unreachable is not None:
+        events.append(
+            EventInput(
+                kind="exception",
+                category=EventCategory.POLICY_UNREACHABLE,
+                t_offset_s=float(cell.sim_time_s),
+                severity="error",
+                message=str(unreachable)[:2000],
+            )
+        )
+    elif result is CellOutcome.RUNNING:
         # The trial's limit is shorter than the cell's own: the runner ends the episode.
         events.append(
             EventInput(
@@ -158,14 +181,14 @@ def episode_run(
                 message=f"no success within the trial's episode timeout of {timeout_s:g} s",
             )
         )
-    outcome = "success" if result is CellOutcome.SUCCESS else "failure"
+    outcome = "success" if result is CellOutcome.SUCCESS and unreachable is None else "failure"
     return EpisodeRun(
         index=index,
         outcome=outcome,
         sim_time_s=round(float(cell.sim_time_s), 6),
         steps=steps,
         wall_time_s=time.perf_counter() - started,
-        latency=controller.latency_summary(),
+        latency=controller.latency_summary() if controller is not None else {},
         faults=events,
         frames=frames,
     )
@@ -199,7 +222,9 @@ def trial_start(*, trial_id: int) -> list[int]:
     episodes are jobs for the robot's agent, another issue)."""
     trial = Trial.objects.select_related("robot").get(pk=trial_id)
     if trial.robot.kind != RobotKind.SIMULATED:
-        raise NotImplementedError("physical robots run trials through their agent (not in this runner)")
+        # A physical robot's episodes become jobs that its agent takes over the REST API.
+        agent_jobs_create(trial=trial)
+        return []
     if trial.is_finished:
         return []
     size = max(1, int(settings.TRIAL_CHUNK_EPISODES))

@@ -11,6 +11,7 @@ from celery.signals import worker_ready, worker_shutting_down
 from django.conf import settings
 from django.db import close_old_connections
 
+from policies.remote import RemoteConfigError
 from policies.runtime import PolicySpecError
 from trials import runner
 from trials.models import TrialChunk
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK_MAX_RETRIES = 3
 # Errors that a retry cannot fix: fail the trial at once, with the reason.
-PERMANENT_ERRORS = (PolicySpecError, NotImplementedError, FileNotFoundError, KeyError)
+PERMANENT_ERRORS = (PolicySpecError, RemoteConfigError, NotImplementedError, FileNotFoundError, KeyError)
 
 
 @shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)

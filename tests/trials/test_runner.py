@@ -178,9 +178,13 @@ def test_policy_not_matching_cell_fails_the_trial_with_reason(django_capture_on_
     assert trial.status == TrialStatus.FAILED and "camera 'wrist'" in trial.status_message
 
 
-def test_physical_robot_trial_is_failed_with_reason_not_run() -> None:
-    trial = TrialFactory(robot=RobotFactory(kind="physical", sim_cell_key=""))
+def test_physical_robot_trial_becomes_agent_jobs_not_chunks() -> None:
+    from robots.models import AgentJob
+
+    trial = TrialFactory(robot=RobotFactory(kind="physical", sim_cell_key=""), episodes_planned=3)
     trial_start_task.apply(args=[trial.pk])
+    trial_start_task.apply(args=[trial.pk])  # a redelivered start creates nothing twice
     trial.refresh_from_db()
-    assert trial.status == TrialStatus.FAILED and "agent" in trial.status_message
+    assert trial.status == TrialStatus.QUEUED
+    assert sorted(AgentJob.objects.filter(trial=trial).values_list("index", flat=True)) == [0, 1, 2]
     assert not TrialChunk.objects.filter(trial=trial).exists()
