@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from reports.roi import (
     PARAMS,
@@ -40,9 +40,9 @@ from reports.roi import (
 DEFAULT_DRAWS = 10_000
 # Bootstrap budget: resampled values per Monte Carlo run. Below it every draw gets its own bootstrap
 # resample; above it (long trials) B = budget / n resamples are drawn and the draws pick among them,
-# which keeps 10,000 draws near 20 ms whatever the number of episodes.
-BOOTSTRAP_BUDGET = 1_000_000
-MIN_BOOTSTRAP_RESAMPLES = 200
+# which keeps 10,000 draws near 10 ms up to 5,000 episodes.
+BOOTSTRAP_BUDGET = 500_000
+MIN_BOOTSTRAP_RESAMPLES = 100
 QUANTILES = (0.1, 0.5, 0.9)
 
 # Inputs the trials measure: drawn from their posteriors, never from a cost-model range.
@@ -145,6 +145,21 @@ def _distribution(values: FloatArray, *, bins: int, hist_range: tuple[float, flo
     )
 
 
+# The posterior quantile functions are tabulated at this many probabilities, evenly spaced in logit(u) from
+# 1.5e-8 to 1 - 1.5e-8 (dense in both tails), and interpolated: exact at the nodes, monotone like the true
+# inverse CDF, within a few 1e-6 of it for the posteriors seen here, and 5-10x faster than 10,000 exact
+# scipy ppf calls.
+QUANTILE_NODES = 1025
+_LOGIT_NODES = np.linspace(-18.0, 18.0, QUANTILE_NODES)
+
+
+def posterior_quantiles(distribution: Any, uniforms: FloatArray) -> FloatArray:
+    """Inverse CDF of a frozen scipy.stats distribution at `uniforms` (interpolated; see QUANTILE_NODES)."""
+    table = distribution.ppf(special.expit(_LOGIT_NODES))
+    with np.errstate(divide="ignore"):
+        return np.interp(special.logit(uniforms), _LOGIT_NODES, table)
+
+
 def bootstrap_means(values: FloatArray, *, draws: int, rng: np.random.Generator) -> FloatArray:
     """`draws` bootstrap means of `values` (each the mean of a resample of len(values) with replacement).
 
@@ -207,11 +222,12 @@ def run_monte_carlo(
     children = np.random.SeedSequence(seed).spawn(3 + len(ranges))
     rng_success, rng_interventions, rng_cycle = (np.random.default_rng(c) for c in children[:3])
     params: dict[str, Any] = dict(base)
-    params["success_rate"] = stats.beta.ppf(
-        rng_success.random(draws), evidence.successes + 0.5, evidence.failures + 0.5
+    params["success_rate"] = posterior_quantiles(
+        stats.beta(evidence.successes + 0.5, evidence.failures + 0.5), rng_success.random(draws)
     )
-    params["interventions_per_hour"] = stats.gamma.ppf(
-        rng_interventions.random(draws), evidence.interventions + 0.5, scale=1 / evidence.autonomous_hours
+    params["interventions_per_hour"] = posterior_quantiles(
+        stats.gamma(evidence.interventions + 0.5, scale=1 / evidence.autonomous_hours),
+        rng_interventions.random(draws),
     )
     params["attempt_cycle_time_s"] = bootstrap_means(
         np.asarray(evidence.cycle_times_s, dtype=float), draws=draws, rng=rng_cycle
@@ -252,5 +268,6 @@ __all__ = [
     "MonteCarloResult",
     "TrialEvidence",
     "bootstrap_means",
+    "posterior_quantiles",
     "run_monte_carlo",
 ]
