@@ -182,3 +182,25 @@ def test_sweep_marks_silent_robot_offline_and_requeues_its_lease(trial: Any, rob
     robot.refresh_from_db()
     assert robot.status == RobotStatus.OFFLINE
     assert AgentJob.objects.get(pk=job["id"]).status == AgentJobStatus.PENDING
+
+
+def test_robot_token_command_prints_a_working_token(robot: Robot) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("robot_token", str(robot.pk), stdout=out)
+    raw = next(line for line in out.getvalue().splitlines() if line.startswith("rb_"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
+    assert client.post("/api/v1/agent/heartbeat/", {"status": "idle"}, format="json").status_code == 200
+
+
+def test_admin_issue_token_action_shows_token_once(robot: Robot, admin_client) -> None:  # type: ignore[no-untyped-def]
+    response = admin_client.post(
+        "/admin/robots/robot/", {"action": "issue_agent_token", "_selected_action": [robot.pk]}, follow=True
+    )
+    assert "rb_" in response.content.decode()
+    robot.refresh_from_db()
+    assert robot.agent_token_sha256
