@@ -332,16 +332,12 @@ class TrialEpisodesViewSet(ApiViewMixin, viewsets.GenericViewSet[Episode]):
     permission_classes = [permissions.IsAuthenticated, CanRunTrials]
     ordering_fields = ["index", "created_at", "id"]
     ordering = ["index"]
+    parser_classes = [LimitedJSONParser]
 
     def get_throttles(self) -> list[Any]:
         if self.request.method == "POST":
             return [TokenRateThrottle(), IngestRateThrottle()]
         return super().get_throttles()
-
-    def get_parsers(self) -> list[Any]:
-        if getattr(self, "action", None) == "upload_csv":
-            return [parsers.MultiPartParser()]
-        return [LimitedJSONParser()]
 
     def get_queryset(self) -> QuerySet[Episode]:
         return episode_list_for_user(user=self.request.user).filter(trial_id=self.kwargs["trial_pk"])
@@ -388,7 +384,7 @@ class TrialEpisodesViewSet(ApiViewMixin, viewsets.GenericViewSet[Episode]):
         request={"multipart/form-data": CsvUploadSerializer},
         responses={201: IngestResultSerializer, 200: IngestResultSerializer, **INGEST_ERRORS},
     )
-    @action(detail=False, methods=["post"], url_path="csv")
+    @action(detail=False, methods=["post"], url_path="csv", parser_classes=[parsers.MultiPartParser])
     def upload_csv(self, request: Request, trial_pk: str) -> Response:
         body_limit_check(request)
         trial = _writable_trial(request, trial_pk)
