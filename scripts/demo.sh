@@ -12,11 +12,18 @@ export STATIC_MANIFEST=${STATIC_MANIFEST:-0}
 "$PY" manage.py load_demo
 
 mkdir -p var/log
-"$PY" -m celery -A config worker --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
+# -B: the worker also runs Celery beat (marks silent robots offline, requeues lapsed agent leases).
+"$PY" -m celery -A config worker -B --schedule var/celerybeat-schedule --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
 WORKER=$!
 "$PY" manage.py runserver "127.0.0.1:$PORT" --noreload >var/log/web.log 2>&1 &
 WEB=$!
-trap 'kill $WORKER $WEB 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+stop() {
+  kill -TERM "$WORKER" "$WEB" 2>/dev/null || true
+  # Celery's warm shutdown can take a few seconds; don't leave it behind if it hangs.
+  for _ in $(seq 1 50); do kill -0 "$WORKER" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$WORKER" "$WEB" 2>/dev/null || true
+}
+trap stop EXIT INT TERM
 
 for _ in $(seq 1 100); do
   if "$PY" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/healthz', timeout=1)" 2>/dev/null; then
