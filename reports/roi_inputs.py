@@ -1,0 +1,185 @@
+"""Reads that turn a task's CostModel and its recorded episodes into the pure inputs of reports.roi.
+
+Pages and the API call `task_roi_inputs` and then `reports.roi` / `reports.montecarlo`, so every figure
+comes from the same functions. A fixed number of queries whatever the number of episodes: counts and sums
+are aggregated in the database and cycle times are streamed as one column.
+
+Evidence: simulation and real episodes are never mixed. By default the ROI rests on real episodes (robot
+agent and integrator upload) when the task has any, else on simulation; pass `source` to choose.
+Interventions are events of kind "intervention" (as in reports.selectors); the robot's running time is the
+sum of its episodes' cycle times; aborted episodes count as failures (no part was made).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import Count, Q, QuerySet, Sum
+
+from accounts.models import User
+from reports.models import CostModel, CostScenario
+from reports.montecarlo import TrialEvidence
+from reports.roi import CostInputs, InputRange, RoiInputError, RoiInputs, TaskInputs
+from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventKind, Task, Trial
+from trials.selectors import trial_list_for_user
+
+REAL_SOURCES = (EpisodeSource.ROBOT_AGENT.value, EpisodeSource.INTEGRATOR_UPLOAD.value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskRoiInputs:
+    """Inputs for one task and scenario, with what the evidence rests on (for the page's "why")."""
+
+    inputs: RoiInputs
+    evidence: TrialEvidence
+    scenario: str
+    evidence_sources: tuple[str, ...]  # episode sources used, e.g. ("simulation",)
+    input_notes: dict[str, str]  # source/evidence note per cost input, from the cost model
+
+
+def cost_inputs_from_model(*, cost_model: CostModel) -> CostInputs:
+    """The pure CostInputs of a CostModel (Decimal money -> float; the task's labour rate unless overridden).
+
+    Raises RoiInputError when a stored value makes the ROI meaningless (e.g. zero utilisation).
+    """
+    ranges = tuple(
+        InputRange(name=name, low=float(bounds[0]), high=float(bounds[1]))
+        for name, bounds in sorted((cost_model.input_ranges or {}).items())
+    )
+    return CostInputs(
+        robot_capex=float(cost_model.robot_capex),
+        tooling_capex=float(cost_model.tooling_capex),
+        vision_capex=float(cost_model.vision_capex),
+        safety_capex=float(cost_model.safety_capex),
+        integration_cost=float(cost_model.integration_cost),
+        fat_sat_cost=float(cost_model.fat_sat_cost),
+        training_cost=float(cost_model.training_cost),
+        annual_maintenance=float(cost_model.annual_maintenance),
+        annual_software=float(cost_model.annual_software),
+        annual_consumables=float(cost_model.annual_consumables),
+        energy_kw=float(cost_model.energy_kw),
+        energy_hours_per_year=cost_model.energy_hours_per_year,
+        energy_price_per_kwh=float(cost_model.energy_price_per_kwh),
+        labour_cost_per_hour=float(cost_model.effective_labour_rate()),
+        utilisation=float(cost_model.utilisation),
+        ramp_up_months=float(cost_model.ramp_up_months),
+        discount_rate=float(cost_model.discount_rate),
+        horizon_years=int(cost_model.horizon_years),
+        salvage_value=float(cost_model.salvage_value),
+        payback_target_months=float(cost_model.payback_target_months),
+        ranges=ranges,
+        range_distribution=cost_model.range_distribution,  # type: ignore[arg-type]
+    )
+
+
+def task_inputs_from_model(*, task: Task) -> TaskInputs:
+    """The pure TaskInputs of a Task. Raises RoiInputError on a task with no volume or no production hours."""
+    return TaskInputs(
+        annual_volume=float(task.annual_volume),
+        takt_time_s=float(task.takt_time_s),
+        shifts_per_day=float(task.shifts_per_day),
+        hours_per_shift=float(task.hours_per_shift),
+        operating_days_per_year=float(task.operating_days_per_year),
+        operators_per_shift=float(task.operators_per_shift),
+        manual_cycle_time_s=float(task.manual_cycle_time_s),
+    )
+
+
+def _task_episodes(*, task: Task, user: User | None, policy_version_id: int | None) -> QuerySet[Episode]:
+    trials: QuerySet[Trial] = trial_list_for_user(user=user) if user is not None else Trial.objects.all()
+    trials = trials.filter(task=task)
+    if policy_version_id is not None:
+        trials = trials.filter(policy_version_id=policy_version_id)
+    return Episode.objects.filter(trial__in=trials.order_by().values("pk"))
+
+
+def task_trial_evidence(
+    *,
+    task: Task,
+    source: str | None = None,
+    user: User | None = None,
+    policy_version_id: int | None = None,
+) -> tuple[TrialEvidence, tuple[str, ...]]:
+    """(evidence, sources used) from the task's recorded episodes, in three queries.
+
+    `source`: one EpisodeSource value, "real" (robot agent + integrator upload), or None for real when any
+    real episode exists else simulation. `user` scopes to the trials the user may read.
+    Raises RoiInputError when there are no episodes or no successful one (see TrialEvidence).
+    """
+    episodes = _task_episodes(task=task, user=user, policy_version_id=policy_version_id)
+    by_source = {
+        row["source"]: row
+        for row in episodes.order_by()
+        .values("source")
+        .annotate(
+            n=Count("id"),
+            successes=Count("id", filter=Q(outcome=EpisodeOutcome.SUCCESS)),
+            running_s=Sum("cycle_time_s"),
+        )
+    }
+    if source is None:
+        chosen = tuple(s for s in REAL_SOURCES if s in by_source) or (EpisodeSource.SIMULATION.value,)
+    elif source == "real":
+        chosen = REAL_SOURCES
+    elif source in EpisodeSource.values:
+        chosen = (source,)
+    else:
+        raise RoiInputError(
+            f"Unknown evidence source {source!r}: use simulation, robot_agent, integrator_upload or real."
+        )
+    rows = [by_source[s] for s in chosen if s in by_source]
+    n = sum(int(r["n"]) for r in rows)
+    if n == 0:
+        label = " or ".join(EpisodeSource(s).label.lower() for s in chosen)
+        raise RoiInputError(f"No episodes recorded yet ({label}): run a trial of this task before computing its ROI.")
+    successes = sum(int(r["successes"]) for r in rows)
+    running_s = sum(float(r["running_s"] or 0.0) for r in rows)
+    chosen_episodes = episodes.filter(source__in=chosen)
+    interventions = EpisodeEvent.objects.filter(
+        episode__in=chosen_episodes.order_by().values("pk"), kind=EventKind.INTERVENTION
+    ).count()
+    cycle_times = np.fromiter(
+        chosen_episodes.order_by().values_list("cycle_time_s", flat=True).iterator(chunk_size=10_000),
+        dtype=float,
+    )
+    evidence = TrialEvidence(
+        successes=successes,
+        failures=n - successes,
+        interventions=interventions,
+        autonomous_hours=running_s / 3600,
+        cycle_times_s=tuple(cycle_times.tolist()),
+    )
+    return evidence, tuple(s for s in chosen if s in by_source)
+
+
+def task_roi_inputs(
+    *,
+    task: Task,
+    scenario: str = CostScenario.BASE,
+    source: str | None = None,
+    user: User | None = None,
+    policy_version_id: int | None = None,
+) -> TaskRoiInputs:
+    """Everything reports.roi and reports.montecarlo need for one task and scenario, in four queries.
+
+    The measured performance is the point estimate of the evidence (observed success rate, mean attempt
+    cycle time, interventions per running hour) with the cost model's recovery time.
+    Raises RoiInputError with a message for the page when the task has no cost model for the scenario,
+    no episodes, no successful episode, or inputs that make an ROI meaningless.
+    """
+    cost_model = CostModel.objects.filter(task=task, scenario=scenario).first()
+    if cost_model is None:
+        label = CostScenario(scenario).label if scenario in CostScenario.values else scenario
+        raise RoiInputError(f"No {label.lower()} cost model for this task yet: enter its costs to see the ROI.")
+    cost_model.task = task  # effective_labour_rate reads the task: no extra query
+    evidence, sources = task_trial_evidence(task=task, source=source, user=user, policy_version_id=policy_version_id)
+    inputs = RoiInputs(
+        costs=cost_inputs_from_model(cost_model=cost_model),
+        task=task_inputs_from_model(task=task),
+        measured=evidence.measured(recovery_time_s=float(cost_model.recovery_time_s)),
+    )
+    notes = {str(k): str(v) for k, v in (cost_model.input_notes or {}).items()}
+    return TaskRoiInputs(
+        inputs=inputs, evidence=evidence, scenario=scenario, evidence_sources=sources, input_notes=notes
+    )
