@@ -54,6 +54,7 @@ class SourceStatistics(_Serialisable):
     n_episodes: int
     success: stats.SuccessRate
     cycle_time: stats.CycleTimeSummary  # successful episodes only
+    cycle_time_distribution: stats.CycleTimeDistribution  # histogram and box plot, successful episodes
     takt: stats.TaktVerdict
     takt_time_s: float
     manual_cycle_time_s: float
@@ -310,6 +311,7 @@ def _source_statistics(
         n_episodes=n,
         success=success,
         cycle_time=stats.cycle_time_summary(good_cycles),
+        cycle_time_distribution=stats.cycle_time_distribution(good_cycles),
         takt=stats.takt_verdict(good_cycles, takt_time_s=takt_time_s),
         takt_time_s=takt_time_s,
         manual_cycle_time_s=manual_cycle_time_s,

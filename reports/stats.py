@@ -189,6 +189,53 @@ def cycle_time_summary(
     )
 
 
+@dataclass(frozen=True)
+class CycleTimeDistribution(_Serialisable):
+    """Histogram and box-plot figures (Tukey whiskers at 1.5 IQR) for a chart; empty when n = 0."""
+
+    n: int
+    bin_edges_s: tuple[float, ...]
+    counts: tuple[int, ...]
+    q1_s: float | None
+    median_s: float | None
+    q3_s: float | None
+    whisker_low_s: float | None
+    whisker_high_s: float | None
+    outliers: int
+    method: str
+
+
+MAX_HISTOGRAM_BINS = 40
+
+
+def cycle_time_distribution(cycle_times_s: Sequence[float] | FloatArray) -> CycleTimeDistribution:
+    """Histogram (numpy 'auto' bin width, at most MAX_HISTOGRAM_BINS bins) and box-plot figures: quartiles,
+    whiskers at the furthest points within 1.5 IQR of the box (Tukey), and the count of points beyond."""
+    x = _as_array(cycle_times_s)
+    method = f"numpy.histogram bins='auto' (at most {MAX_HISTOGRAM_BINS}); Tukey box plot, whiskers 1.5 IQR"
+    if x.size == 0:
+        return CycleTimeDistribution(0, (), (), None, None, None, None, None, 0, method)
+    edges = np.histogram_bin_edges(x, bins="auto")
+    if edges.size - 1 > MAX_HISTOGRAM_BINS:
+        edges = np.histogram_bin_edges(x, bins=MAX_HISTOGRAM_BINS)
+    counts, edges = np.histogram(x, bins=edges)
+    q1, med, q3 = (float(v) for v in np.percentile(x, [25, 50, 75]))
+    iqr = q3 - q1
+    inside = x[(x >= q1 - 1.5 * iqr) & (x <= q3 + 1.5 * iqr)]
+    return CycleTimeDistribution(
+        n=int(x.size),
+        bin_edges_s=tuple(float(e) for e in edges),
+        counts=tuple(int(c) for c in counts),
+        q1_s=q1,
+        median_s=med,
+        q3_s=q3,
+        whisker_low_s=float(inside.min()),
+        whisker_high_s=float(inside.max()),
+        outliers=int(x.size - inside.size),
+        method=method,
+    )
+
+
 TaktVerdictLabel = Literal["meets takt", "misses takt", "inconclusive", "not enough data"]
 
 

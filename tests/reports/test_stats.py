@@ -426,3 +426,18 @@ def test_acceptance_without_data_fails_and_without_criteria_says_so():
     assert nothing.passed and nothing.statement == "No acceptance criterion set."
     with pytest.raises(ValueError):
         stats.AcceptanceCriteria(min_success_lower_bound=1.5)
+
+
+def test_cycle_time_distribution_box_plot_and_histogram():
+    """Tukey box plot of 1..9 and 30: quartiles 3.25 / 5.5 / 7.75 (linear), IQR 4.5, upper fence 14.5,
+    so 30 is the one outlier and the upper whisker stops at 9."""
+    dist = stats.cycle_time_distribution([*range(1, 10), 30])
+    assert (dist.q1_s, dist.median_s, dist.q3_s) == (3.25, 5.5, 7.75)
+    assert (dist.whisker_low_s, dist.whisker_high_s, dist.outliers) == (1.0, 9.0, 1)
+    assert sum(dist.counts) == 10 and len(dist.bin_edges_s) == len(dist.counts) + 1
+    assert dist.bin_edges_s[0] == 1.0 and dist.bin_edges_s[-1] == 30.0
+    wide = stats.cycle_time_distribution(np.random.default_rng(1).lognormal(2, 1, 100_000))
+    assert len(wide.counts) <= stats.MAX_HISTOGRAM_BINS and sum(wide.counts) == 100_000
+    empty = stats.cycle_time_distribution([])
+    assert empty.n == 0 and empty.counts == () and empty.median_s is None
+    json.dumps(dist.to_dict())
