@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from accounts.models import ApiToken, User
 from accounts.services import api_token_create, api_token_revoke
 from config.api_support import READ_ERRORS, ApiViewMixin, error_responses
+from config.throttling import TokenRateThrottle
 
 
 class ApiTokenAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
@@ -79,6 +80,8 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 
 class MeView(APIView):
+    throttle_classes = [TokenRateThrottle]
+
     @extend_schema(
         summary="Who am I (user, organization, roles)", responses={200: MeSerializer, **error_responses(401)}
     )
