@@ -17,4 +17,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", trial_views.healthz, name="healthz"),
     path("api/v1/", include("config.api_urls")),
+    path("account/", include("accounts.urls")),
 ]
