@@ -14,7 +14,7 @@ organization's object then raises DoesNotExist, which views and the API turn int
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -634,20 +634,30 @@ def trial_plan(
     source: str | None = None,
     user: User | None = None,
 ) -> stats.TrialPlan:
-    """How many episodes (and robot-hours at the task's measured mean attempt cycle time, when any episode
-    exists) show success >= target at confidence with up to `failures_allowed` failures. Two queries.
-    Raises Task.DoesNotExist and ValueError (bad target, confidence, failures or source)."""
+    """How many episodes (and robot-hours at the task's measured mean attempt cycle time) show success >= target
+    at confidence with up to `failures_allowed` failures. The cycle time comes from `source`, or else from the
+    first source with episodes in the order robot agent, integrator upload, simulation (real robots first;
+    sources are never pooled); `cycle_time_source` says which, None when nothing was measured.
+
+    Two queries. Raises Task.DoesNotExist and ValueError (bad target, confidence, failures or source).
+    """
     _check_source(source)
     tasks = task_list_for_user(user=user) if user is not None else Task.objects.all()
     task = tasks.get(pk=task_id)
-    episodes = Episode.objects.filter(trial__task_id=task.pk)
-    if source is not None:
-        episodes = episodes.filter(source=source)
-    agg = episodes.aggregate(n=Count("id"), total=Sum("cycle_time_s"))
-    mean = float(agg["total"]) / agg["n"] if agg["n"] else None
-    return stats.plan_trial(
+    rows = {
+        r["source"]: r
+        for r in Episode.objects.filter(trial__task_id=task.pk)
+        .order_by()
+        .values("source")
+        .annotate(n=Count("id"), total=Sum("cycle_time_s"))
+    }
+    order = [source] if source else [*REAL_SOURCES, EpisodeSource.SIMULATION.value]
+    chosen = next((s for s in order if s in rows and rows[s]["n"]), None)
+    mean = float(rows[chosen]["total"]) / rows[chosen]["n"] if chosen else None
+    plan = stats.plan_trial(
         target_success=target_success,
         confidence=confidence,
         failures_allowed=failures_allowed,
         mean_cycle_time_s=mean,
     )
+    return replace(plan, cycle_time_source=chosen)

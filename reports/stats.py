@@ -661,6 +661,7 @@ class TrialPlan(_Serialisable):
     robot_hours: float | None
     statement: str
     method: str
+    cycle_time_source: str | None = None  # which episodes the mean cycle time came from, when measured
 
 
 MAX_PLANNED_EPISODES = 10_000_000

@@ -287,7 +287,15 @@ def test_trial_plan_uses_measured_cycle_time(trial_with_history, django_assert_m
     with django_assert_max_num_queries(2):
         plan = selectors.trial_plan(task_id=trial_with_history.task_id, target_success=0.9, confidence=0.95)
     mean = sum(10.0 + (i % 5) for i in range(40)) / 40
-    assert plan.episodes_needed == 29
+    assert plan.episodes_needed == 29 and plan.cycle_time_source == SIM
     assert plan.robot_hours == pytest.approx(29 * mean / 3600)
+    # Real robot episodes, when any, set the robot-hours; simulation is not pooled with them.
+    real = TrialFactory(task=trial_with_history.task)
+    add_episodes(real, "ss", cycle_times=[36.0, 36.0], source=AGENT)
+    real_plan = selectors.trial_plan(task_id=trial_with_history.task_id, target_success=0.9, failures_allowed=1)
+    assert real_plan.cycle_time_source == AGENT and real_plan.episodes_needed == 46
+    assert real_plan.robot_hours == pytest.approx(46 * 36.0 / 3600)
+    sim_plan = selectors.trial_plan(task_id=trial_with_history.task_id, target_success=0.9, source=SIM)
+    assert sim_plan.robot_hours == pytest.approx(plan.robot_hours)
     blank = selectors.trial_plan(task_id=TaskFactory().pk, target_success=0.9)
-    assert blank.episodes_needed == 29 and blank.robot_hours is None
+    assert blank.episodes_needed == 29 and blank.robot_hours is None and blank.cycle_time_source is None
