@@ -328,10 +328,13 @@ def _payback_by_period(flows: FloatArray) -> FloatArray:
     """payback_periods of period-major flows, shape (periods + 1, rows): cumsum down contiguous rows is fast."""
     # A loop over periods (not over rows): numpy's cumsum along axis 0 is several times slower than
     # one vectorised add per period.
-    cumulative = np.empty_like(flows)
-    cumulative[0] = flows[0]
-    for k in range(1, flows.shape[0]):
-        np.add(cumulative[k - 1], flows[k], out=cumulative[k])
+    if flows.shape[1] < 256:  # few rows: one cumsum call beats a Python loop of tiny adds
+        cumulative = np.cumsum(flows, axis=0)
+    else:
+        cumulative = np.empty_like(flows)
+        cumulative[0] = flows[0]
+        for k in range(1, flows.shape[0]):
+            np.add(cumulative[k - 1], flows[k], out=cumulative[k])
     # A tiny tolerance so a flow that recovers the cost exactly counts as recovered despite rounding.
     scale = np.maximum(np.abs(flows[0]), 1.0)
     reached = cumulative >= -1e-9 * scale
@@ -409,7 +412,7 @@ def evaluate(params: Mapping[str, FloatArray | float], *, horizon_years: int) ->
     discounted_payback = _payback_by_period(discounted)
 
     def rows_of(a: FloatArray) -> FloatArray:
-        return np.broadcast_to(a, (rows,)).astype(float)
+        return a if a.shape == (rows,) else np.full(rows, a[0])
 
     return Evaluation(
         time_per_good_part_s=rows_of(time_per_good_part_s),
@@ -592,27 +595,31 @@ class BreakEven(_ToDict):
     utilisation: BreakEvenValue
 
 
-def _cumulative_at(operating: FloatArray, month: float) -> float:
-    """Cumulative operating cash flow at a fractional month, linear within the month like payback."""
-    cumulative = np.cumsum(operating)
-    whole = min(int(math.floor(month)), len(operating) - 1)
-    if whole == len(operating) - 1:
-        return float(cumulative[whole])
-    return float(cumulative[whole] + (month - whole) * operating[whole + 1])
+_BREAK_EVEN_GRID = 129
 
 
 def _solve(name: str, measured: float, g: Any, lo: float, hi: float, *, transform: Any = None) -> BreakEvenValue:
-    """Root of the increasing function g on [lo, hi] with brentq; statuses when it has none there."""
-    g_lo, g_hi = g(lo), g(hi)
-    if g_hi < 0:
+    """Lowest x in [lo, hi] with g(x) >= 0, g increasing; statuses when there is none there.
+
+    `g` takes an array of x and returns g at each in one vectorised evaluation. A grid brackets the first
+    sign change, then scipy.optimize.brentq narrows that bracket.
+    """
+    grid = np.linspace(lo, hi, _BREAK_EVEN_GRID)
+    values = g(grid)
+    if values[-1] < 0:
         return BreakEvenValue(name=name, value=None, measured=measured, status="unreachable")
-    if g_lo >= 0:
+    if values[0] >= 0:
         return BreakEvenValue(name=name, value=None, measured=measured, status="always")
-    root = float(brentq(g, lo, hi, xtol=1e-10, rtol=1e-10))
+    first = int(np.argmax(values >= 0))
+
+    def scalar(x: float) -> float:
+        return float(g(np.array([x]))[0])
+
+    root = float(brentq(scalar, grid[first - 1], grid[first], xtol=1e-10, rtol=1e-10))
     # g jumps where a cell fewer is needed; brentq may stop just below the jump, so step up onto it.
     step = 1e-9 * max(abs(root), 1.0)
-    while g(root) < 0 and root < hi:
-        root = min(root + step, hi)
+    while scalar(root) < 0 and root < grid[first]:
+        root = min(root + step, float(grid[first]))
         step *= 2
     value = transform(root) if transform else root
     return BreakEvenValue(name=name, value=float(value), measured=measured, status="found")
@@ -624,20 +631,25 @@ def roi_break_even(*, inputs: RoiInputs, target_payback_months: float | None = N
 
     The criterion is the cumulative operating cash flow at the target month being >= 0, which is exactly
     "payback <= target" because monthly flows only grow once the ramp-up starts. Each is increasing in the
-    input searched (fewer cells and less supervision as the robot improves), so brentq's bracket is sound.
-    A target beyond the horizon is read as the horizon. Returns a BreakEven.
+    input searched (fewer cells and less supervision as the robot improves). A target beyond the horizon
+    is read as the horizon. Returns a BreakEven; raises RoiInputError on a negative target.
     """
     target = inputs.costs.payback_target_months if target_payback_months is None else target_payback_months
     if target < 0:
         raise RoiInputError("The target payback must be zero or more months.")
     horizon = inputs.costs.horizon_years
     month = min(target, MONTHS_PER_YEAR * horizon)
+    whole = min(int(math.floor(month)), MONTHS_PER_YEAR * horizon)
+    fraction = month - whole
     base = base_params(inputs)
 
     def g_for(name: str) -> Any:
-        def g(x: float) -> float:
-            ev = evaluate({**base, name: x}, horizon_years=horizon)
-            return _cumulative_at(ev.operating_cash_flows[0], month)
+        def g(xs: FloatArray) -> FloatArray:
+            operating = evaluate({**base, name: xs}, horizon_years=horizon).operating_cash_flows
+            cumulative = operating[:, : whole + 1].sum(axis=1)
+            if fraction:  # linear within the month, as payback is
+                cumulative = cumulative + fraction * operating[:, whole + 1]
+            return cumulative
 
         return g
 
@@ -648,7 +660,7 @@ def roi_break_even(*, inputs: RoiInputs, target_payback_months: float | None = N
     mtbi = _solve(
         "mtbi_hours",
         mtbi_measured,
-        lambda log_mtbi: g_rate(math.exp(-log_mtbi)),
+        lambda log_mtbi: g_rate(np.exp(-log_mtbi)),
         math.log(1 / 60),
         math.log(1e5),
         transform=math.exp,
