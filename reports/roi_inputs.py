@@ -19,8 +19,23 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import User
 from reports.models import CostModel, CostScenario
-from reports.montecarlo import TrialEvidence
-from reports.roi import CostInputs, InputRange, RoiInputError, RoiInputs, TaskInputs
+from reports.montecarlo import DEFAULT_DRAWS, MonteCarloResult, TrialEvidence, run_monte_carlo
+from reports.roi import (
+    BreakEven,
+    CostInputs,
+    Heatmap,
+    InputRange,
+    RoiInputError,
+    RoiInputs,
+    RoiResult,
+    TaskInputs,
+    Tornado,
+    _ToDict,
+    compute_roi,
+    roi_break_even,
+    roi_heatmap,
+    roi_tornado,
+)
 from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventKind, Task, Trial
 from trials.selectors import trial_list_for_user
 
@@ -182,4 +197,62 @@ def task_roi_inputs(
     notes = {str(k): str(v) for k, v in (cost_model.input_notes or {}).items()}
     return TaskRoiInputs(
         inputs=inputs, evidence=evidence, scenario=scenario, evidence_sources=sources, input_notes=notes
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskRoiReport(_ToDict):
+    """The ROI of one task and scenario as pages and the API show it; `to_dict()` is the JSON.
+
+    `break_even`, `tornado` and `heatmap` are None when not asked for (a dashboard row needs only the
+    ROI and the Monte Carlo summary).
+    """
+
+    task_id: int
+    scenario: str
+    evidence_sources: tuple[str, ...]
+    episodes: int
+    successes: int
+    interventions: int
+    roi: RoiResult
+    monte_carlo: MonteCarloResult
+    break_even: BreakEven | None
+    tornado: Tornado | None
+    heatmap: Heatmap | None
+    input_notes: dict[str, str]
+
+
+def task_roi_report(
+    *,
+    task: Task,
+    scenario: str = CostScenario.BASE,
+    source: str | None = None,
+    user: User | None = None,
+    policy_version_id: int | None = None,
+    draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
+    details: bool = True,
+) -> TaskRoiReport:
+    """ROI, Monte Carlo (seeded: the same page shows the same figures) and, with `details`, break-even,
+    tornado and heatmap for one task and scenario; four queries.
+
+    Raises RoiInputError with a message for the page (no cost model, no episodes, no success, ...).
+    """
+    bundle = task_roi_inputs(
+        task=task, scenario=scenario, source=source, user=user, policy_version_id=policy_version_id
+    )
+    inputs = bundle.inputs
+    return TaskRoiReport(
+        task_id=task.pk,
+        scenario=bundle.scenario,
+        evidence_sources=bundle.evidence_sources,
+        episodes=bundle.evidence.episodes,
+        successes=bundle.evidence.successes,
+        interventions=bundle.evidence.interventions,
+        roi=compute_roi(inputs=inputs),
+        monte_carlo=run_monte_carlo(inputs=inputs, evidence=bundle.evidence, draws=draws, seed=seed),
+        break_even=roi_break_even(inputs=inputs) if details else None,
+        tornado=roi_tornado(inputs=inputs) if details else None,
+        heatmap=roi_heatmap(inputs=inputs) if details else None,
+        input_notes=bundle.input_notes,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,7 @@ from django.core.exceptions import ValidationError
 from reports.models import CostModel, CostScenario
 from reports.montecarlo import run_monte_carlo
 from reports.roi import RoiInputError, compute_roi
-from reports.roi_inputs import task_roi_inputs, task_trial_evidence
+from reports.roi_inputs import task_roi_inputs, task_roi_report, task_trial_evidence
 from tests.factories import (
     CostModelFactory,
     EpisodeEventFactory,
@@ -75,6 +76,27 @@ def test_inputs_come_from_the_cost_model_task_and_episodes(django_assert_max_num
     assert result.robots_needed == 3
     assert result.capex == 3 * 40_000 + 20_000
     assert run_monte_carlo(inputs=inputs, evidence=bundle.evidence, draws=500).draws == 500
+
+
+def test_task_roi_report_bundles_every_figure_as_json(django_assert_max_num_queries) -> None:  # noqa: ANN001
+    task = TaskFactory(takt_time_s=30.0, manual_cycle_time_s=20.0)
+    CostModelFactory(task=task, input_ranges={"integration_cost": [15000, 40000]}, payback_target_months=30)
+    trial = TrialFactory(task=task)
+    episodes = record(trial, [EpisodeOutcome.SUCCESS] * 18 + [EpisodeOutcome.FAILURE] * 2)
+    EpisodeEventFactory(episode=episodes[3])
+    with django_assert_max_num_queries(4):
+        report = task_roi_report(task=task, draws=2_000, seed=3)
+    assert report.roi == compute_roi(inputs=task_roi_inputs(task=task).inputs)
+    assert report.monte_carlo.draws == 2_000 and report.monte_carlo.seed == 3
+    assert report.break_even is not None and report.tornado is not None and report.heatmap is not None
+    assert (report.episodes, report.successes, report.interventions) == (20, 18, 1)
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["roi"]["payback_target_months"] == 30
+    assert data["monte_carlo"]["npv"]["p50"] == report.monte_carlo.npv.p50
+    assert data["tornado"]["bars"][0]["npv_swing"] >= data["tornado"]["bars"][-1]["npv_swing"]
+    again = task_roi_report(task=task, draws=2_000, seed=3, details=False)
+    assert again.monte_carlo == report.monte_carlo  # same seed, same figures
+    assert again.break_even is None and again.heatmap is None
 
 
 def test_labour_override_and_scenarios() -> None:
