@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from accounts.models import Role
 from accounts.services import api_token_create
+from tests.api.conftest import ensure_role_groups
 from tests.factories import (
     EpisodeEventFactory,
     EpisodeFactory,
@@ -41,6 +42,7 @@ BUDGET_S = 90  # a guard against a runaway run; it takes about 45 s on the 2-cor
 @pytest.fixture
 def api_world(live_server: Any) -> dict[str, Any]:
     """An engineer's organization with a site, robot, task, trial, episodes and events, and a token."""
+    ensure_role_groups()
     org = OrganizationFactory()
     user = UserFactory(organization=org, role=Role.ENGINEER)
     site = SiteFactory(organization=org)
