@@ -102,8 +102,8 @@ class CostInputs:
             raise RoiInputError("Utilisation must be above 0 and at most 1: a cell that never runs earns nothing.")
         if not 0 <= self.discount_rate <= 1:
             raise RoiInputError("The discount rate is per year, between 0 and 1 (e.g. 0.08).")
-        if not 1 <= self.horizon_years <= 30:
-            raise RoiInputError("The horizon must be 1 to 30 years.")
+        if not 1 <= self.horizon_years <= 30 or int(self.horizon_years) != self.horizon_years:
+            raise RoiInputError("The horizon must be a whole number of years, 1 to 30.")
         if self.range_distribution not in ("pert", "triangular"):
             raise RoiInputError(f"Unknown range distribution {self.range_distribution!r}: use pert or triangular.")
 
@@ -358,7 +358,7 @@ def evaluate(params: Mapping[str, FloatArray | float], *, horizon_years: int) ->
     a row with a zero success rate yields an infinite time per good part and infinite robots, not an error.
     """
     p = {name: np.atleast_1d(np.asarray(params[name], dtype=float)) for name in PARAMS}
-    months = MONTHS_PER_YEAR * horizon_years
+    months = MONTHS_PER_YEAR * int(horizon_years)
     production_hours = p["shifts_per_day"] * p["hours_per_shift"] * p["operating_days_per_year"]
 
     with np.errstate(divide="ignore", invalid="ignore"):

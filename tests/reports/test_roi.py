@@ -332,6 +332,8 @@ def test_meaningless_costs_raise_a_clear_error() -> None:
         replace(costs, robot_capex=-1)
     with pytest.raises(RoiInputError, match="horizon"):
         replace(costs, horizon_years=0)
+    with pytest.raises(RoiInputError, match="whole number of years"):
+        replace(costs, horizon_years=2.5)
     with pytest.raises(RoiInputError, match="Unknown input"):
         with_changes(hand_inputs(), bogus=1.0)
 
