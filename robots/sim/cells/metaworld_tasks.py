@@ -1,0 +1,138 @@
+"""Meta-World (v3) tasks as Cells, with Meta-World's own scripted policies as experts, for comparison
+with published numbers: 500 steps of 12.5 ms (6.25 s), success = the env's `success` flag at any step
+(the MT/ML evaluation protocol). Goal-observable variant; block and goal positions come from the seed.
+
+Rendering: the "corner" camera, shadows and offscreen multisampling off (they make software rendering
+several times slower), rotated 180 degrees because that camera is defined upside down (its up axis
+points at the floor). metaworld is imported when a cell is made, so listing cell keys stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from robots.sim import episode
+from robots.sim.base import CellInfo, CellOutcome, Fault, Observation
+from robots.sim.registry import cell_register
+
+CONTROL_DT_S = 0.0125  # timestep 2.5 ms x frame_skip 5
+MAX_STEPS = 500  # Meta-World's max_path_length
+CAMERA = "corner"
+OBJECT_DROP_Z_M = -0.05  # the table top is z = 0 in Meta-World's frame
+
+TASKS: dict[str, tuple[str, ...]] = {
+    "reach-v3": ("reach the goal position", "move the gripper to the target", "reach to the goal"),
+    "push-v3": ("push the puck to the goal", "slide the puck to the target", "push the block to the goal"),
+    "pick-place-v3": (
+        "pick up the puck and place it at the goal",
+        "put the puck on the target",
+        "pick and place the puck",
+    ),
+    "drawer-open-v3": ("open the drawer", "pull the drawer open", "slide the drawer out"),
+    "button-press-topdown-v3": ("press the button from the top", "push the button down", "press the button"),
+}
+
+
+class MetaWorldCell:
+    """A Cell (see robots.sim.base.Cell) wrapping one Meta-World v3 task.
+
+    Action: Meta-World's [dx, dy, dz, grip] in [-1, 1]. State: [hand x, y, z, gripper opening,
+    goal x, y, z]. Faults: object off the table (drop, fatal), simulator instability (other, fatal),
+    timeout.
+    """
+
+    def __init__(self, *, task: str, time_limit_s: float = MAX_STEPS * CONTROL_DT_S, image_px: int = 96) -> None:
+        from metaworld.env_dict import ALL_V3_ENVIRONMENTS
+        from metaworld.policies import ENV_POLICY_MAP
+
+        instructions = TASKS[task]
+        self.info = CellInfo(
+            key=f"metaworld-{task}",
+            title=f"Meta-World {task} (Sawyer)",
+            action_dim=4,
+            state_dim=7,
+            cameras=(CAMERA,),
+            image_shape=(image_px, image_px, 3),
+            control_dt_s=CONTROL_DT_S,
+            default_instruction=instructions[0],
+            instructions=instructions,
+        )
+        env = ALL_V3_ENVIRONMENTS[task](render_mode="rgb_array", camera_name=CAMERA, width=image_px, height=image_px)
+        # What metaworld's goal-observable constructor does, but with per-reset randomisation drawn
+        # from the env's own seeded generator instead of a frozen vector or numpy's global one.
+        env._partially_observable = False
+        env._freeze_rand_vec = False
+        env.seeded_rand_vec = True
+        env._set_task_called = True
+        env.__dict__.pop("sawyer_observation_space", None)  # a cached_property that depends on the above
+        env.max_path_length = max(MAX_STEPS, int(np.ceil(time_limit_s / CONTROL_DT_S)) + 1)
+        env.model.vis.quality.shadowsize = 0
+        env.model.vis.quality.offsamples = 0
+        self._env: Any = env
+        self._policy = ENV_POLICY_MAP[task]()
+        self._log = episode.EpisodeLog(time_limit_s=time_limit_s)
+        self._obs = np.zeros(39)
+        self._instruction = instructions[0]
+
+    def reset(self, seed: int, instruction: str | None = None) -> Observation:
+        """Reset with object and goal positions drawn from the seed; returns the first observation."""
+        self._env.seed(seed)
+        self._obs, _ = self._env.reset()
+        self._instruction = instruction or self.info.default_instruction
+        self._log.reset()
+        return self._observe()
+
+    def step(self, action: npt.NDArray[np.float32]) -> Observation:
+        """Apply the action for one 12.5 ms step; returns the new obs. Steps after the end change nothing."""
+        if self._log.done:
+            return self._observe()
+        act = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float32).reshape(-1)[:4]), -1.0, 1.0)
+        self._obs, _, _, _, info = self._env.step(act)
+        self._log.advance(dt_s=CONTROL_DT_S)
+        if self._env._did_see_sim_exception:
+            self._log.fault(category=episode.OTHER, message="the simulation became unstable", fatal=True)
+        elif self._obs[6] < OBJECT_DROP_Z_M:
+            self._log.fault(category=episode.DROP, message="the object fell off the table", fatal=True)
+        elif info.get("success"):
+            self._log.succeed()
+        self._log.timeout_check()
+        return self._observe()
+
+    def outcome(self) -> CellOutcome:
+        return self._log.result
+
+    def faults(self) -> list[Fault]:
+        return list(self._log.events)
+
+    @property
+    def sim_time_s(self) -> float:
+        return self._log.t_s
+
+    def expert_action(self) -> npt.NDArray[np.float32]:
+        """Meta-World's scripted policy for this task on the current state; returns the action."""
+        return np.clip(self._policy.get_action(self._obs), -1.0, 1.0).astype(np.float32)
+
+    def close(self) -> None:
+        """Close the env and its renderer."""
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
+    def _observe(self) -> Observation:
+        o = self._obs
+        state = np.concatenate([o[0:4], o[36:39]]).astype(np.float32)
+        image = np.ascontiguousarray(self._env.render()[::-1, ::-1], dtype=np.uint8)
+        return Observation(images={CAMERA: image}, state=state, instruction=self._instruction)
+
+
+def _register(task: str) -> None:
+    @cell_register(f"metaworld-{task}")
+    def make(**kwargs: Any) -> MetaWorldCell:
+        return MetaWorldCell(task=task, **kwargs)
+
+
+for _task in TASKS:
+    _register(_task)
