@@ -19,12 +19,14 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from policies.models import PolicyVersion
 from reports import stats
 from reports.models import CostModel, CostScenario
-from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventKind, Task, Trial
+from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventCategory, EventKind, Task, Trial
 from trials.selectors import task_list_for_user, trial_list_for_user
 
 SOURCES: tuple[str, ...] = tuple(EpisodeSource.values)
@@ -163,43 +165,73 @@ def _check_source(source: str | None) -> None:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
 
 
-def _source_code() -> Case:
-    return Case(
-        *[When(source=s, then=Value(i)) for i, s in enumerate(SOURCES)],
-        default=Value(-1),
-        output_field=IntegerField(),
-    )
+EVENT_CATEGORIES: tuple[str, ...] = tuple(EventCategory.values)
+_NO_CODE = -1  # success, or events not streamed
+_NO_EVENT = -2  # a failed episode without any event: "unattributed"
+_COLUMNS = ("trial", "version", "source", "success", "cycle_s", "interventions", "failure_code")
 
 
 @dataclass
 class _Columns:
-    """Per-episode columns in (trial, index) order; `source` holds indexes into SOURCES."""
+    """Per-episode columns in (trial, index) order: `source` indexes SOURCES, `failure_code` indexes
+    EVENT_CATEGORIES (the failed episode's first event) or is _NO_CODE / _NO_EVENT."""
 
     trial: np.ndarray
     version: np.ndarray
     source: np.ndarray
     success: np.ndarray
     cycle_s: np.ndarray
-    intervened: np.ndarray
+    interventions: np.ndarray
+    failure_code: np.ndarray
 
     def where(self, mask: np.ndarray) -> _Columns:
-        return _Columns(
-            *(getattr(self, f)[mask] for f in ("trial", "version", "source", "success", "cycle_s", "intervened"))
+        return _Columns(*(getattr(self, f)[mask] for f in _COLUMNS))
+
+
+def _code_of(field: str, values: tuple[str, ...], *, default: int) -> Case:
+    return Case(
+        *[When(**{field: v}, then=Value(i)) for i, v in enumerate(values)],
+        default=Value(default),
+        output_field=IntegerField(),
+    )
+
+
+def _stream_columns(episodes: QuerySet[Episode], *, with_events: bool = True) -> _Columns:
+    """One query, one row per episode, fetched in chunks straight into numpy (no model instances, no
+    per-row dicts). With `with_events`, each row also carries its intervention count and, for a failed
+    episode, the category code of its first event (correlated subqueries on the event's episode index;
+    SQL CASE evaluates the second only for failures)."""
+    annotations: dict[str, Any] = {
+        "_src": _code_of("source", SOURCES, default=-1),
+        "_ok": Case(When(outcome=EpisodeOutcome.SUCCESS, then=Value(1)), default=Value(0), output_field=IntegerField()),
+    }
+    if with_events:
+        interventions = (
+            EpisodeEvent.objects.filter(episode_id=OuterRef("pk"), kind=EventKind.INTERVENTION)
+            .order_by()
+            .values("episode_id")
+            .annotate(c=Count("id"))
+            .values("c")
         )
-
-
-def _stream_columns(episodes: QuerySet[Episode]) -> _Columns:
-    """One query; rows fetched in chunks straight into numpy (no model instances, no per-row dicts)."""
+        first_event = (
+            EpisodeEvent.objects.filter(episode_id=OuterRef("pk"))
+            .order_by("t_offset_s", "id")
+            .annotate(code=_code_of("category", EVENT_CATEGORIES, default=_NO_EVENT))
+            .values("code")[:1]
+        )
+        annotations["_iv"] = Coalesce(Subquery(interventions, output_field=IntegerField()), Value(0))
+        annotations["_fail"] = Case(
+            When(outcome=EpisodeOutcome.SUCCESS, then=Value(_NO_CODE)),
+            default=Coalesce(Subquery(first_event, output_field=IntegerField()), Value(_NO_EVENT)),
+            output_field=IntegerField(),
+        )
+    else:
+        annotations["_iv"] = Value(0, output_field=IntegerField())
+        annotations["_fail"] = Value(_NO_CODE, output_field=IntegerField())
     qs = (
-        episodes.annotate(
-            _src=_source_code(),
-            _ok=Case(
-                When(outcome=EpisodeOutcome.SUCCESS, then=Value(1)), default=Value(0), output_field=IntegerField()
-            ),
-            _iv=Exists(EpisodeEvent.objects.filter(episode_id=OuterRef("pk"), kind=EventKind.INTERVENTION)),
-        )
+        episodes.annotate(**annotations)
         .order_by("trial_id", "index")
-        .values_list("trial_id", "trial__policy_version_id", "_src", "_ok", "cycle_time_s", "_iv")
+        .values_list("trial_id", "trial__policy_version_id", "_src", "_ok", "cycle_time_s", "_iv", "_fail")
     )
     sql, params = qs.query.sql_with_params()
     chunks: list[np.ndarray] = []
@@ -207,60 +239,29 @@ def _stream_columns(episodes: QuerySet[Episode]) -> _Columns:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(STREAM_CHUNK_ROWS):
             chunks.append(np.array(rows, dtype=np.float64))
-    data = np.concatenate(chunks) if chunks else np.empty((0, 6))
+    data = np.concatenate(chunks) if chunks else np.empty((0, len(_COLUMNS)))
     return _Columns(
         trial=data[:, 0].astype(np.int64),
         version=data[:, 1].astype(np.int64),
         source=data[:, 2].astype(np.int64),
         success=data[:, 3] > 0,
         cycle_s=data[:, 4],
-        intervened=data[:, 5] > 0,
+        interventions=data[:, 5].astype(np.int64),
+        failure_code=data[:, 6].astype(np.int64),
     )
 
 
-def _counts_by_source(episodes: QuerySet[Episode]) -> dict[str, dict[str, float]]:
-    rows = (
-        episodes.order_by()
-        .values("source")
-        .annotate(
-            n=Count("id"),
-            successes=Count("id", filter=Q(outcome=EpisodeOutcome.SUCCESS)),
-            attempt_time_s=Sum("cycle_time_s"),
-        )
-    )
-    return {r["source"]: r for r in rows}
-
-
-def _events_by_source(episodes: QuerySet[Episode]) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
-    """({source: {category: events}}, {source: interventions}) in one grouped query."""
+def _events_by_category(episodes: QuerySet[Episode]) -> dict[str, dict[str, int]]:
+    """{source: {category: events}} grouped in the database; reads only the (episode, category) index."""
     rows = (
         EpisodeEvent.objects.filter(episode__in=episodes.order_by().values("pk"))
         .order_by()
-        .values("episode__source", "kind", "category")
-        .annotate(n=Count("id"))
-    )
-    by_category: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    interventions: dict[str, int] = defaultdict(int)
-    for r in rows:
-        by_category[r["episode__source"]][r["category"]] += r["n"]
-        if r["kind"] == EventKind.INTERVENTION:
-            interventions[r["episode__source"]] += r["n"]
-    return by_category, interventions
-
-
-def _failures_by_primary_category(episodes: QuerySet[Episode]) -> dict[str, dict[str, int]]:
-    """{source: {event category of the failed episode's first event (None if none): failed episodes}}."""
-    first = EpisodeEvent.objects.filter(episode_id=OuterRef("pk")).order_by("t_offset_s", "id").values("category")[:1]
-    rows = (
-        episodes.exclude(outcome=EpisodeOutcome.SUCCESS)
-        .order_by()
-        .annotate(first_category=Subquery(first))
-        .values("source", "first_category")
+        .values("episode__source", "category")
         .annotate(n=Count("id"))
     )
     out: dict[str, dict[str, int]] = defaultdict(dict)
     for r in rows:
-        out[r["source"]][r["first_category"]] = r["n"]
+        out[r["episode__source"]][r["category"]] = r["n"]
     return out
 
 
@@ -283,27 +284,26 @@ def _recovery_time(task_id: int) -> tuple[float, str]:
 def _source_statistics(
     *,
     source: str,
-    counts: dict[str, Any],
     columns: _Columns,
     events_by_category: dict[str, int],
-    interventions: int,
-    failed_first_category: dict[str | None, int],
     takt_time_s: float,
     manual_cycle_time_s: float,
     recovery_time_s: float,
 ) -> SourceStatistics:
-    n = int(counts.get("n") or 0)
-    successes = int(counts.get("successes") or 0)
-    attempt_time_s = float(counts.get("attempt_time_s") or 0.0)
+    n = int(columns.success.size)
+    successes = int(columns.success.sum())
+    attempt_time_s = float(columns.cycle_s.sum())
+    interventions = int(columns.interventions.sum())
     success = stats.success_rate(successes=successes, n=n)
     good_cycles = columns.cycle_s[columns.success]
     # A run never spans two trials; a clean cycle is a success with no operator intervention.
     longest_success = stats.longest_run(columns.success, groups=columns.trial)
-    longest_clean = stats.longest_run(columns.success & ~columns.intervened, groups=columns.trial)
+    longest_clean = stats.longest_run(columns.success & (columns.interventions == 0), groups=columns.trial)
+    codes, counts = np.unique(columns.failure_code[~columns.success], return_counts=True)
     failed_loss: dict[str, int] = defaultdict(int)
-    for category, count in failed_first_category.items():
-        label = stats.LOSS_CATEGORY_BY_EVENT.get(category, stats.UNATTRIBUTED) if category else stats.UNATTRIBUTED
-        failed_loss[label] += count
+    for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
+        category = EVENT_CATEGORIES[code] if 0 <= code < len(EVENT_CATEGORIES) else None
+        failed_loss[stats.LOSS_CATEGORY_BY_EVENT.get(category or "", stats.UNATTRIBUTED)] += count
     mean_attempt = attempt_time_s / n if n else None
     return SourceStatistics(
         source=source,
@@ -341,22 +341,17 @@ def _source_statistics(
 def _statistics_by_source(
     *, episodes: QuerySet[Episode], task: Task, recovery_time_s: float, source: str | None
 ) -> tuple[tuple[SourceStatistics, ...], _Columns]:
-    """Four queries: counts, events, failure categories, streamed columns."""
+    """Two queries: events grouped by category, and the streamed per-episode columns."""
     if source is not None:
         episodes = episodes.filter(source=source)
-    counts = _counts_by_source(episodes)
-    events, interventions = _events_by_source(episodes)
-    failed = _failures_by_primary_category(episodes)
+    events = _events_by_category(episodes)
     columns = _stream_columns(episodes)
-    present = [s for s in SOURCES if s in counts] or ([source] if source else [])
+    present = [s for i, s in enumerate(SOURCES) if (columns.source == i).any()] or ([source] if source else [])
     blocks = tuple(
         _source_statistics(
             source=s,
-            counts=counts.get(s, {}),
             columns=columns.where(columns.source == SOURCES.index(s)),
             events_by_category=events.get(s, {}),
-            interventions=interventions.get(s, 0),
-            failed_first_category=failed.get(s, {}),
             takt_time_s=task.takt_time_s,
             manual_cycle_time_s=task.manual_cycle_time_s,
             recovery_time_s=recovery_time_s,
@@ -405,7 +400,7 @@ def _trial_statistics(*, trial_id: int, source: str | None, user: User | None) -
 def trial_statistics(*, trial_id: int, source: str | None = None, user: User | None = None) -> TrialStatistics:
     """Every figure for one trial, one block per episode source present (or only `source`).
 
-    Six queries whatever the trial size. Raises Trial.DoesNotExist (absent or not visible to `user`) and
+    Four queries whatever the trial size. Raises Trial.DoesNotExist (absent or not visible to `user`) and
     ValueError on an unknown source.
     """
     return _trial_statistics(trial_id=trial_id, source=source, user=user)[0]
@@ -415,7 +410,7 @@ def task_statistics(*, task_id: int, source: str | None = None, user: User | Non
     """Every figure for all trials of one task, per source, plus a per-policy-version summary and the
     sim-to-real gap for each policy version that has both simulation and real episodes.
 
-    Seven queries whatever the number of trials and episodes. Raises Task.DoesNotExist (absent or not
+    Five queries whatever the number of trials and episodes. Raises Task.DoesNotExist (absent or not
     visible to `user`) and ValueError on an unknown source.
     """
     _check_source(source)
@@ -424,19 +419,8 @@ def task_statistics(*, task_id: int, source: str | None = None, user: User | Non
     recovery_s, recovery_src = _recovery_time(task.pk)
     episodes = Episode.objects.filter(trial__task_id=task.pk)
     blocks, columns = _statistics_by_source(episodes=episodes, task=task, recovery_time_s=recovery_s, source=source)
-    if source is not None:
-        episodes = episodes.filter(source=source)
-    version_rows = (
-        episodes.order_by()
-        .values("trial__policy_version_id", "trial__policy_version__version", "trial__policy_version__policy__name")
-        .annotate(n=Count("id"))
-    )
-    labels = {
-        r[
-            "trial__policy_version_id"
-        ]: f"{r['trial__policy_version__policy__name']} {r['trial__policy_version__version']}"
-        for r in version_rows
-    }
+    versions = PolicyVersion.objects.filter(pk__in=np.unique(columns.version).tolist())
+    labels = {pk: f"{name} {version}" for pk, version, name in versions.values_list("pk", "version", "policy__name")}
     summaries: list[PolicyVersionSummary] = []
     gaps: list[SimToRealGap] = []
     for version_id in sorted(labels):
@@ -507,7 +491,7 @@ def trials_compare(
     """Compare two trials of one task (two policy versions, or before/after): success rate (Barnard's exact
     test, Newcombe interval for B - A) and cycle time of successful episodes (Mann-Whitney).
 
-    Three queries. Raises Trial.DoesNotExist, and ValueError when the trials are of different tasks or the
+    Two queries. Raises Trial.DoesNotExist, and ValueError when the trials are of different tasks or the
     source is unknown. When the trials' episodes come from different sources the result says so in `note`.
     """
     _check_source(source)
@@ -521,7 +505,7 @@ def trials_compare(
     episodes = Episode.objects.filter(trial_id__in=[a.pk, b.pk])
     if source is not None:
         episodes = episodes.filter(source=source)
-    columns = _stream_columns(episodes)
+    columns = _stream_columns(episodes, with_events=False)
     col_a, col_b = columns.where(columns.trial == a.pk), columns.where(columns.trial == b.pk)
 
     def only_source(cols: _Columns) -> str | None:
@@ -573,7 +557,7 @@ def trial_sequential_verdict(
     episodes = Episode.objects.filter(trial_id=trial.pk)
     if source is not None:
         episodes = episodes.filter(source=source)
-    columns = _stream_columns(episodes)
+    columns = _stream_columns(episodes, with_events=False)
     verdicts = []
     for i, s in enumerate(SOURCES):
         mask = columns.source == i
@@ -603,7 +587,7 @@ def acceptance_evaluate(
 ) -> TrialAcceptance:
     """Evaluate FAT/SAT-style acceptance criteria on one trial, per source, each check with its evidence.
 
-    Criteria are passed in (their storage per task is not modelled yet). Six queries. Raises
+    Criteria are passed in (their storage per task is not modelled yet). Four queries. Raises
     Trial.DoesNotExist and ValueError on an unknown source.
     """
     stats_, columns = _trial_statistics(trial_id=trial_id, source=source, user=user)

@@ -186,7 +186,7 @@ def test_trial_statistics_query_count_does_not_grow_with_episodes(django_assert_
     add_episodes(small, "sf" * 5, events={1: [(IV, EventCategory.DROP, 1.0)]})
     add_episodes(large, "ssf" * 150, events={i: [(IV, EventCategory.GRASP_MISS, 1.0)] for i in range(0, 450, 7)})
     for trial in (small, large):
-        with django_assert_max_num_queries(6):
+        with django_assert_max_num_queries(4):
             selectors.trial_statistics(trial_id=trial.pk)
 
 
@@ -213,7 +213,7 @@ def test_task_statistics_per_version_and_sim_to_real_gap(django_assert_max_num_q
     add_episodes(sim1, "s" * 38 + "ff", cycle_times=[10.0] * 40, source=SIM)
     add_episodes(real1, "s" * 24 + "f" * 16, cycle_times=[14.0] * 40, source=AGENT)
     add_episodes(sim2, "s" * 20, cycle_times=[9.0] * 20, source=SIM)
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(5):
         result = selectors.task_statistics(task_id=task.pk)
     blocks = {b.source: b for b in result.sources}
     assert (blocks[SIM].n_episodes, blocks[AGENT].n_episodes) == (60, 40)
@@ -267,7 +267,7 @@ def test_acceptance_evaluate_passes_and_fails_with_evidence(trial_with_history, 
     lenient = stats.AcceptanceCriteria(
         min_success_lower_bound=0.6, consecutive_without_intervention=10, cycle_time_max_s=15.0
     )
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(4):
         result = selectors.acceptance_evaluate(trial_id=trial_with_history.pk, criteria=lenient)
     outcome = result.sources[0].result
     assert outcome.passed, outcome.statement
