@@ -163,13 +163,20 @@ def posterior_quantiles(distribution: Any, uniforms: FloatArray) -> FloatArray:
 def bootstrap_means(values: FloatArray, *, draws: int, rng: np.random.Generator) -> FloatArray:
     """`draws` bootstrap means of `values` (each the mean of a resample of len(values) with replacement).
 
-    Up to BOOTSTRAP_BUDGET resampled values: each draw its own resample; beyond it, B = budget / n (at least
-    MIN_BOOTSTRAP_RESAMPLES) resamples are made and each draw takes one of them at random.
+    Work is bounded by BOOTSTRAP_BUDGET resampled values: up to it each draw has its own resample; beyond
+    it B = budget / n resamples (at least MIN_BOOTSTRAP_RESAMPLES) are made and each draw takes one at
+    random. Past budget / MIN_BOOTSTRAP_RESAMPLES episodes the resamples are m-out-of-n (m = that bound)
+    and their deviation from the sample mean is shrunk by sqrt(m / n), which keeps the bootstrap's shape
+    and its n-episode spread (s / sqrt(n)) at a bounded cost, even for a million episodes.
     """
     n = values.size
-    resamples = draws if draws * n <= BOOTSTRAP_BUDGET else max(MIN_BOOTSTRAP_RESAMPLES, BOOTSTRAP_BUDGET // n)
-    index_dtype = np.int32 if n < 2**31 else np.int64
-    means = values[rng.integers(0, n, size=(resamples, n), dtype=index_dtype)].mean(axis=1)
+    largest = BOOTSTRAP_BUDGET // MIN_BOOTSTRAP_RESAMPLES
+    size = min(n, largest)
+    resamples = draws if draws * size <= BOOTSTRAP_BUDGET else max(MIN_BOOTSTRAP_RESAMPLES, BOOTSTRAP_BUDGET // size)
+    means = values[rng.integers(0, n, size=(resamples, size))].mean(axis=1)
+    if size < n:
+        centre = float(values.mean())
+        means = centre + (means - centre) * np.sqrt(size / n)
     if resamples == draws:
         return means
     return means[rng.integers(0, resamples, size=draws)]

@@ -172,7 +172,8 @@ def test_evidence_without_running_time_or_cycle_times_is_refused() -> None:
 
 def test_bootstrap_means_centre_on_the_sample_mean_with_the_standard_error() -> None:
     rng = np.random.default_rng(11)
-    for n in (40, 400, 5_000):  # 5,000 x 10,000 exceeds the budget: shared resamples
+    # 400 x 10,000 exceeds the budget: shared resamples; 200,000 episodes: rescaled m-out-of-n resamples.
+    for n in (40, 400, 5_000, 200_000):
         values = rng.gamma(5, 4, size=n)
         means = bootstrap_means(values, draws=10_000, rng=np.random.default_rng(1))
         assert means.shape == (10_000,)
