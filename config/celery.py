@@ -16,7 +16,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 def _ensure_filesystem_broker_folders() -> None:
     """The filesystem transport fails on missing folders; create them before any connection."""
     options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         folder = options.get(key)
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)

@@ -177,6 +177,9 @@ else:
         "data_folder_in": str(CELERY_FS_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_FS_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_FS_BROKER_DIR / "processed"),
+        # The exchange->queue tables; kombu's default is ./control under the working directory, which
+        # every process on the machine would share whatever its broker folder (lost routes under load).
+        "control_folder": str(CELERY_FS_BROKER_DIR / "control"),
         "store_processed": False,
         "polling_interval": env_float("CELERY_POLLING_INTERVAL", 0.1),
     }
