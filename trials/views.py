@@ -4,12 +4,15 @@ what a user may do comes from accounts.permissions (a denied action is a 403).""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -171,9 +174,13 @@ def _episode_page(request: HttpRequest, trial: Trial) -> dict[str, object]:
     return {"episode_page": page, "episode_filter": form, "episode_query": query.urlencode()}
 
 
-def _chart_data(trial: Trial) -> dict[str, list[float]] | None:
-    # Drawn once the trial is finished: re-plotting thousands of points on every poll is wasted work.
-    return trial_cycle_times(trial=trial) if trial.is_finished else None
+def _finished_extras(trial: Trial) -> dict[str, object]:
+    # Chart data and videos arrive with the final state: re-plotting thousands of points on every
+    # poll would be wasted work.
+    if not trial.is_finished:
+        return {"chart": None, "videos": []}
+    videos = episode_list_for_trial(trial=trial).filter(metrics__has_key="video")
+    return {"chart": trial_cycle_times(trial=trial), "videos": list(videos[:4])}
 
 
 def _can_cancel(request: HttpRequest, trial: Trial) -> bool:
@@ -193,8 +200,8 @@ def trial_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "trial": trial,
             "summary": trial_summary(trial=trial),
-            "chart": _chart_data(trial),
             "can_cancel": _can_cancel(request, trial),
+            **_finished_extras(trial),
             **_episode_page(request, trial),
         },
     )
@@ -211,8 +218,8 @@ def trial_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "trial": trial,
             "summary": trial_summary(trial=trial),
-            "chart": _chart_data(trial),
             "can_cancel": _can_cancel(request, trial),
+            **_finished_extras(trial),
         },
     )
 
@@ -247,6 +254,22 @@ def episode_detail(request: HttpRequest, pk: int, index: int) -> HttpResponse:
         "trials/episode_detail.html",
         {"trial": trial, "episode": episode, "events": episode.events.all()},
     )
+
+
+@require_GET
+@login_required
+def episode_video(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+    """The GIF the runner stored for an episode (first success / first failure of a trial), served
+    only to users who may see the trial."""
+    trial = _visible_trial(request, pk)
+    episode = get_object_or_404(episode_list_for_trial(trial=trial), index=index)
+    relative = (episode.metrics or {}).get("video")
+    media = Path(settings.MEDIA_ROOT).resolve()
+    path = (media / str(relative)).resolve() if relative else None
+    # The path comes from the database, but check it stays inside this trial's media folder anyway.
+    if path is None or not path.is_relative_to(media / "trials" / str(trial.pk)) or not path.is_file():
+        raise Http404("no video for this episode")
+    return FileResponse(path.open("rb"), content_type="image/gif")
 
 
 @require_GET

@@ -56,10 +56,11 @@ def embedded_broker_worker(
         "data_folder_in": str(broker_dir / "queue"),
         "data_folder_out": str(broker_dir / "queue"),
         "processed_folder": str(broker_dir / "processed"),
+        "control_folder": str(broker_dir / "control"),
         "store_processed": False,
         "polling_interval": 0.1,
     }
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (broker_dir / folder).mkdir(parents=True)
     saved = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
     celery_app.conf.broker_url = "filesystem://"

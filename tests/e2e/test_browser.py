@@ -133,6 +133,8 @@ def test_engineer_scopes_a_task_and_watches_a_simulated_trial_finish(
     page.wait_for_selector("#episode-table")
     assert page.locator("[data-testid=episode-link]").count() == EPISODES
     page.wait_for_selector("#cycle-chart .main-svg")  # plotly drew the histogram from the final state
+    # The runner's GIF of the first failure (and success, if any) is shown and actually loads.
+    page.wait_for_function("() => [...document.querySelectorAll('.videos img')].some(i => i.naturalWidth > 0)")
     screenshots(page, "04-trial-completed")
 
     # Open an episode.

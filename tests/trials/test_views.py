@@ -379,3 +379,32 @@ def test_list_pages_do_not_grow_queries_with_rows(world: dict[str, object], djan
         assert client.get(reverse("trial-episodes", args=[world["trial_a"].pk])).status_code == 200
     with django_assert_max_num_queries(7):
         assert client.get(reverse("task-detail", args=[world["task"].pk])).status_code == 200
+
+
+def test_episode_video_is_served_to_whoever_sees_the_trial(world: dict[str, object], settings, tmp_path) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    trial = world["trial_a"]
+    gif = tmp_path / "trials" / str(trial.pk) / "episode-00000-success.gif"
+    gif.parent.mkdir(parents=True)
+    gif.write_bytes(b"GIF89a-test")
+    episode = trial.episodes.get(index=0)
+    episode.metrics = {"video": f"trials/{trial.pk}/episode-00000-success.gif"}
+    episode.save(update_fields=["metrics"])
+    Trial.objects.filter(pk=trial.pk).update(status=TrialStatus.COMPLETED)
+    url = reverse("episode-video", args=[trial.pk, 0])
+    response = _client(world["manager"]).get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/gif"
+    assert b"".join(response.streaming_content) == b"GIF89a-test"
+    assert _client(world["integrator"]).get(url).status_code == 404
+    page = _client(world["manager"]).get(reverse("trial-detail", args=[trial.pk])).content.decode()
+    assert url in page and "First success" in page
+
+
+def test_episode_video_path_cannot_leave_the_trials_folder(world: dict[str, object], settings, tmp_path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    (tmp_path / "secret.txt").write_text("no")
+    episode = world["trial_a"].episodes.get(index=0)
+    episode.metrics = {"video": "../secret.txt"}
+    episode.save(update_fields=["metrics"])
+    assert _client(world["engineer"]).get(reverse("episode-video", args=[world["trial_a"].pk, 0])).status_code == 404
+    assert _client(world["engineer"]).get(reverse("episode-video", args=[world["trial_a"].pk, 1])).status_code == 404
