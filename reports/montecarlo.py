@@ -28,11 +28,11 @@ from scipy import special, stats
 from reports.roi import (
     PARAMS,
     FloatArray,
+    JsonResult,
     MeasuredPerformance,
     RoiInputError,
     RoiInputs,
     _finite,
-    _ToDict,
     base_params,
     evaluate,
 )
@@ -94,7 +94,7 @@ class TrialEvidence:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Distribution(_ToDict):
+class Distribution(JsonResult):
     """Percentiles (None when infinite: not within the horizon), mean of the finite draws, and a histogram
     of the finite draws (`counts[i]` draws in [edges[i], edges[i + 1]))."""
 
@@ -107,7 +107,7 @@ class Distribution(_ToDict):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MonteCarloResult(_ToDict):
+class MonteCarloResult(JsonResult):
     """Payback and NPV distributions over the draws; probabilities are shares of draws."""
 
     draws: int

@@ -458,14 +458,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class _ToDict:
+class JsonResult:
+    """Mixin: `to_dict()` for the frozen result dataclasses (pages and API serialise through it)."""
+
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON-serialisable values (None where a figure is infinite or undefined)."""
         return _jsonable(asdict(self))  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True, kw_only=True)
-class RoiResult(_ToDict):
+class RoiResult(JsonResult):
     """The ROI of one scenario. Money per year unless the name says otherwise; None = not within the horizon."""
 
     robots_needed: int
@@ -575,7 +577,7 @@ def compute_roi(*, inputs: RoiInputs) -> RoiResult:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BreakEvenValue(_ToDict):
+class BreakEvenValue(JsonResult):
     """The value an input needs for the target payback. status: 'found' (value set), 'unreachable' (not even
     at its best), 'always' (met even at its worst)."""
 
@@ -586,7 +588,7 @@ class BreakEvenValue(_ToDict):
 
 
 @dataclass(frozen=True, kw_only=True)
-class BreakEven(_ToDict):
+class BreakEven(JsonResult):
     """Success rate, MTBI and utilisation each needed (the others as measured) to pay back within the target."""
 
     target_payback_months: float
@@ -677,7 +679,7 @@ def roi_break_even(*, inputs: RoiInputs, target_payback_months: float | None = N
 
 
 @dataclass(frozen=True, kw_only=True)
-class Heatmap(_ToDict):
+class Heatmap(JsonResult):
     """Payback (months, None = not within the horizon) and NPV over utilisation (rows) x labour rate (columns)."""
 
     utilisation: tuple[float, ...]
@@ -746,7 +748,7 @@ TORNADO_PARAMS = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class TornadoBar(_ToDict):
+class TornadoBar(JsonResult):
     name: str
     base: float
     low: float
@@ -759,7 +761,7 @@ class TornadoBar(_ToDict):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Tornado(_ToDict):
+class Tornado(JsonResult):
     """One bar per input, widest NPV swing first; base_npv and base_payback_months for the axis."""
 
     base_npv: float
@@ -856,6 +858,7 @@ __all__ = [
     "Evaluation",
     "Heatmap",
     "InputRange",
+    "JsonResult",
     "MeasuredPerformance",
     "PARAMS",
     "RoiInputError",

@@ -25,12 +25,12 @@ from reports.roi import (
     CostInputs,
     Heatmap,
     InputRange,
+    JsonResult,
     RoiInputError,
     RoiInputs,
     RoiResult,
     TaskInputs,
     Tornado,
-    _ToDict,
     compute_roi,
     roi_break_even,
     roi_heatmap,
@@ -201,7 +201,7 @@ def task_roi_inputs(
 
 
 @dataclass(frozen=True, kw_only=True)
-class TaskRoiReport(_ToDict):
+class TaskRoiReport(JsonResult):
     """The ROI of one task and scenario as pages and the API show it; `to_dict()` is the JSON.
 
     `break_even`, `tornado` and `heatmap` are None when not asked for (a dashboard row needs only the
