@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from reports.models import CostModel, CostScenario
 from reports.montecarlo import run_monte_carlo
 from reports.roi import RoiInputError, compute_roi
-from reports.roi_inputs import task_roi_inputs, task_roi_report, task_trial_evidence
+from reports.roi_inputs import task_roi_by_scenario, task_roi_inputs, task_roi_report, task_trial_evidence
 from tests.factories import (
     CostModelFactory,
     EpisodeEventFactory,
@@ -164,3 +164,21 @@ def test_cost_model_clean_checks_input_ranges() -> None:
     assert "labour_cost_per_hour" in messages
     assert "colour: not an input" in messages
     assert "discount_rate: expected [low, high]" in messages
+
+
+def test_every_scenario_on_one_set_of_evidence(django_assert_max_num_queries) -> None:  # noqa: ANN001
+    task = TaskFactory(takt_time_s=30.0, manual_cycle_time_s=20.0)
+    CostModelFactory(task=task, scenario=CostScenario.OPTIMISTIC, robot_capex=Decimal("30000"))
+    CostModelFactory(task=task, scenario=CostScenario.BASE, robot_capex=Decimal("35000"))
+    CostModelFactory(task=task, scenario=CostScenario.CONSERVATIVE, robot_capex=Decimal("50000"), utilisation=0.0)
+    record(TrialFactory(task=task), [EpisodeOutcome.SUCCESS] * 9 + [EpisodeOutcome.FAILURE])
+    with django_assert_max_num_queries(4):
+        scenarios = task_roi_by_scenario(task=task, draws=1_000)
+    assert [s.scenario for s in scenarios] == ["base", "conservative", "optimistic"]
+    base, conservative, optimistic = scenarios
+    assert conservative.roi is None and "Utilisation" in conservative.error  # a stored 0 is refused, not a crash
+    assert base.roi.capex - optimistic.roi.capex == 5_000 * base.roi.robots_needed
+    assert optimistic.monte_carlo.npv.p50 > base.monte_carlo.npv.p50
+    assert json.loads(json.dumps(conservative.to_dict()))["error"]
+    with pytest.raises(RoiInputError, match="No cost model"):
+        task_roi_by_scenario(task=TaskFactory())
