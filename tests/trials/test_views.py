@@ -408,3 +408,39 @@ def test_episode_video_path_cannot_leave_the_trials_folder(world: dict[str, obje
     episode.save(update_fields=["metrics"])
     assert _client(world["engineer"]).get(reverse("episode-video", args=[world["trial_a"].pk, 0])).status_code == 404
     assert _client(world["engineer"]).get(reverse("episode-video", args=[world["trial_a"].pk, 1])).status_code == 404
+
+
+def test_integrator_reads_its_own_pages(world: dict[str, object]) -> None:
+    client, trial_b = _client(world["integrator"]), world["trial_b"]
+    EpisodeFactory(trial=trial_b, index=0)
+    for url in (
+        reverse("home"),
+        reverse("trial-list"),
+        reverse("trial-detail", args=[trial_b.pk]),
+        reverse("trial-progress", args=[trial_b.pk]),
+        reverse("trial-episodes", args=[trial_b.pk]),
+        reverse("episode-detail", args=[trial_b.pk, 0]),
+        reverse("robot-list"),
+        reverse("robot-detail", args=[world["robot_b"].pk]),
+        reverse("policy-list"),
+        reverse("report-index"),
+    ):
+        assert client.get(url).status_code == 200, url
+
+
+def test_engaged_integrator_reads_the_customers_task_but_cannot_edit_it(world: dict[str, object]) -> None:
+    task = world["task"]
+    task.integrator = world["integrator"].organization
+    task.save(update_fields=["integrator"])
+    client = _client(world["integrator"])
+    assert client.get(reverse("task-detail", args=[task.pk])).status_code == 200
+    assert client.get(reverse("task-edit", args=[task.pk])).status_code == 403
+    # The customer's trial on the customer's robot stays invisible to the integrator.
+    assert client.get(reverse("trial-detail", args=[world["trial_a"].pk])).status_code == 404
+
+
+def test_superuser_sees_every_organization(world: dict[str, object]) -> None:
+    root = User.objects.create_superuser(username="root", password="root-pass-123")
+    client = _client(root)
+    assert client.get(reverse("trial-detail", args=[world["trial_b"].pk])).status_code == 200
+    assert client.get(reverse("trial-detail", args=[world["trial_a"].pk])).status_code == 200
