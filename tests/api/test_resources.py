@@ -365,3 +365,9 @@ def test_uploads_have_their_own_smaller_budget(client_a: APIClient, trial_a: Tri
     throttled = client_a.post(url, episode_payload(1), format="json")
     assert throttled.status_code == 429 and "Retry-After" in throttled
     assert client_a.get(url).status_code == 200  # reading is not an upload
+
+
+def test_non_numeric_ids_in_paths_are_404_not_500(client_a: APIClient) -> None:
+    for path in ("trials/-/cancel/", "trials/abc/episodes/", "trials/x/", "episodes/-/", "tokens/-/revoke/"):
+        method = client_a.post if path.endswith(("cancel/", "revoke/")) else client_a.get
+        assert method(f"/api/v1/{path}").status_code == 404, path
