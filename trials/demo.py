@@ -12,6 +12,7 @@ from accounts.services import user_create
 from policies.models import Policy
 from reports.models import CostModel, CostScenario
 from robots.models import Robot, RobotKind, RobotStatus, Site
+from trials.fit import fit_assess
 from trials.models import Task
 
 
@@ -120,6 +121,16 @@ TASKS = (
     },
 )
 
+# An engineer's 1-5 ratings of each task (scales in trials/fit.py), so the demo's task list has a fit order.
+_FIT_KEYS = ("part_variation", "precision", "cycle_vs_takt", "payload", "safety_exposure", "ergonomics", "volume")
+DEMO_FIT_RATINGS = {
+    "Kitting: brackets into assembly trays": dict(zip(_FIT_KEYS, (2, 2, 3, 1, 2, 3, 4), strict=True)),
+    "Bin picking: bolts to feeder": dict(zip(_FIT_KEYS, (4, 3, 3, 1, 2, 4, 4), strict=True)),
+    "Machine tending: CNC lathe load/unload": dict(zip(_FIT_KEYS, (1, 3, 5, 2, 3, 3, 5), strict=True)),
+    "Screw driving: cover plate, 4 screws": dict(zip(_FIT_KEYS, (2, 4, 2, 1, 3, 4, 4), strict=True)),
+    "Box packing: finished housings into cartons": dict(zip(_FIT_KEYS, (3, 2, 4, 2, 1, 2, 3), strict=True)),
+}
+
 BASE_COSTS = {
     "robot_capex": Decimal("35000"),
     "tooling_capex": Decimal("6000"),
@@ -168,8 +179,10 @@ def demo_load() -> list[DemoLogin]:
         defaults={"description": "Small vision-language-action model trained by behaviour cloning on scripted demos."},
     )
     for spec in TASKS:
+        ratings = DEMO_FIT_RATINGS[spec["name"]]
+        fit = {"fit_factors": ratings, "fit_score": fit_assess(ratings=ratings).score}
         task, _ = Task.objects.update_or_create(
-            organization=orgs["nordwerk"], name=spec["name"], defaults={**spec, "site": site}
+            organization=orgs["nordwerk"], name=spec["name"], defaults={**spec, **fit, "site": site}
         )
         CostModel.objects.get_or_create(task=task, scenario=CostScenario.BASE, defaults=BASE_COSTS)
     logins = []
