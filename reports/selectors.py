@@ -252,16 +252,23 @@ def _stream_columns(episodes: QuerySet[Episode], *, with_events: bool = True) ->
 
 
 def _events_by_category(episodes: QuerySet[Episode]) -> dict[str, dict[str, int]]:
-    """{source: {category: events}} grouped in the database; reads only the (episode, category) index."""
-    rows = (
-        EpisodeEvent.objects.filter(episode__in=episodes.order_by().values("pk"))
+    """{source: {category: events}} grouped in the database, in one query.
+
+    One grouped part per source, glued with UNION ALL: each part filters events by the ids of that
+    source's episodes and reads only the (episode, category) index, where grouping by the episode's
+    source would look every event's episode up (about twice the work at 300,000 events).
+    """
+    parts = [
+        EpisodeEvent.objects.filter(episode__in=episodes.filter(source=source).order_by().values("pk"))
         .order_by()
-        .values("episode__source", "category")
-        .annotate(n=Count("id"))
-    )
+        .values("category")
+        .annotate(n=Count("id"), source_code=Value(code, output_field=IntegerField()))
+        .values_list("source_code", "category", "n")
+        for code, source in enumerate(SOURCES)
+    ]
     out: dict[str, dict[str, int]] = defaultdict(dict)
-    for r in rows:
-        out[r["episode__source"]][r["category"]] = r["n"]
+    for code, category, n in parts[0].union(*parts[1:], all=True):
+        out[SOURCES[code]][category] = n
     return out
 
 
