@@ -28,3 +28,11 @@ def test_user_roles_come_from_groups() -> None:
     user = UserFactory(role=Role.MANAGER)
     assert user.roles == {"manager"}
     assert user.has_role(Role.MANAGER) and not user.has_role(Role.ENGINEER)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_role_groups_survive_a_test_database_flush() -> None:
+    from django.core.management import call_command
+
+    call_command("flush", "--noinput", verbosity=0)
+    assert set(Group.objects.values_list("name", flat=True)) >= {r.value for r in Role}
