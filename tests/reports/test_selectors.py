@@ -144,10 +144,24 @@ def test_trial_statistics_uses_the_base_cost_model_recovery_time(trial_with_hist
 
 def test_sources_are_never_pooled():
     trial = TrialFactory(episodes_planned=30)
-    add_episodes(trial, "s" * 10, source=SIM, cycle_times=[5.0] * 10)
-    add_episodes(trial, "ssff", source=UPLOAD, cycle_times=[20.0] * 4, start_index=10)
+    add_episodes(trial, "s" * 10, source=SIM, cycle_times=[5.0] * 10, events={0: [(FAULT, EventCategory.DROP, 1.0)]})
+    add_episodes(
+        trial,
+        "ssff",
+        source=UPLOAD,
+        cycle_times=[20.0] * 4,
+        start_index=10,
+        events={2: [(IV, EventCategory.PERCEPTION, 1.0), (FAULT, EventCategory.DROP, 2.0)]},
+    )
     result = selectors.trial_statistics(trial_id=trial.pk)
     blocks = {b.source: b for b in result.sources}
+    assert blocks[SIM].events_by_category == {"drop": 1}
+    assert blocks[UPLOAD].events_by_category == {"drop": 1, "perception": 1}
+    assert (blocks[SIM].interventions.interventions, blocks[UPLOAD].interventions.interventions) == (0, 1)
+    assert [(b.category, b.count) for b in blocks[UPLOAD].failures_by_category] == [
+        ("perception", 1),
+        ("unattributed", 1),
+    ]
     assert set(blocks) == {SIM, UPLOAD}
     assert (blocks[SIM].n_episodes, blocks[SIM].success.successes, blocks[SIM].cycle_time.median_s) == (10, 10, 5.0)
     assert (blocks[UPLOAD].n_episodes, blocks[UPLOAD].success.successes, blocks[UPLOAD].cycle_time.median_s) == (
