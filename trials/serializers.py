@@ -34,6 +34,8 @@ MAX_EVENTS_PER_EPISODE = 500
 # Offsets are floats from rigs' clocks: an event stamped a few milliseconds after the recorded end is
 # rounding, not an error.
 EVENT_END_TOLERANCE_S = 1e-3
+# A day: longer is not a cycle time but a unit mistake (ms sent as s), and it keeps date arithmetic in range.
+MAX_EPISODE_SECONDS = 86_400.0
 
 
 def _finite(value: float) -> None:
@@ -242,10 +244,8 @@ def _plain_text(value: Any, *, max_length: int, allow_blank: bool) -> bool:
 
 
 def _plain_seconds(value: Any) -> bool:
-    """A non-negative finite JSON number (not a bool, not a huge int that float() cannot hold)."""
-    if type(value) is float:
-        return math.isfinite(value) and value >= 0
-    return type(value) is int and 0 <= value <= 10**12
+    """A JSON number (not a bool) in 0..MAX_EPISODE_SECONDS."""
+    return type(value) in (float, int) and 0 <= value <= MAX_EPISODE_SECONDS
 
 
 def _event_fast(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -273,7 +273,9 @@ class EventInputSerializer(serializers.Serializer[dict[str, Any]]):
     kind = serializers.ChoiceField(choices=EventKind.choices)
     category = serializers.ChoiceField(choices=EventCategory.choices)
     severity = serializers.ChoiceField(choices=EventSeverity.choices, default=EventSeverity.WARNING)
-    t_offset_s = serializers.FloatField(min_value=0, help_text="Seconds since the episode start.")
+    t_offset_s = serializers.FloatField(
+        min_value=0, max_value=MAX_EPISODE_SECONDS, help_text="Seconds since the episode start."
+    )
     message = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
     def validate_t_offset_s(self, value: float) -> float:
@@ -294,7 +296,9 @@ class EpisodeInputSerializer(serializers.Serializer[dict[str, Any]]):
         min_value=0, max_value=MAX_EPISODES_PER_TRIAL - 1, required=False, allow_null=True, default=None
     )
     outcome = serializers.ChoiceField(choices=EpisodeOutcome.choices)
-    cycle_time_s = serializers.FloatField(min_value=0, help_text="Seconds from start to end of the attempt.")
+    cycle_time_s = serializers.FloatField(
+        min_value=0, max_value=MAX_EPISODE_SECONDS, help_text="Seconds from start to end of the attempt (<= 1 day)."
+    )
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(required=False, help_text="Defaults to started_at + cycle_time_s.")
     metrics = serializers.DictField(required=False, default=dict)
@@ -349,7 +353,10 @@ class EpisodeInputSerializer(serializers.Serializer[dict[str, Any]]):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         started = attrs["started_at"]
-        ended = attrs.get("ended_at") or started + timedelta(seconds=attrs["cycle_time_s"])
+        try:
+            ended = attrs.get("ended_at") or started + timedelta(seconds=attrs["cycle_time_s"])
+        except OverflowError as exc:
+            raise serializers.ValidationError({"started_at": ["too close to the end of the calendar"]}) from exc
         if ended < started:
             raise serializers.ValidationError({"ended_at": ["must not be before started_at"]})
         attrs["ended_at"] = ended

@@ -103,6 +103,8 @@ BAD_ITEMS: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = [
     ("missing field", {"outcome": None}, "outcome", ()),
     ("unknown outcome", {"outcome": "great"}, "outcome", ()),
     ("negative duration", {"cycle_time_s": -0.5}, "cycle_time_s", ()),
+    ("duration beyond a day (date overflow)", {"cycle_time_s": 2.6e16}, "cycle_time_s", ()),
+    ("start at the end of the calendar", {"started_at": "9999-12-31T23:59:59Z"}, "started_at", ()),
     ("ends before it starts", {"ended_at": "2026-11-25T07:00:00Z"}, "ended_at", ()),
     ("bad timestamp", {"started_at": "yesterday"}, "started_at", ()),
     ("index outside the trial", {"index": 50}, "index", ()),
