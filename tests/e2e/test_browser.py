@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group
 
 from accounts.models import Organization, Role
 from policies import runtime
@@ -47,6 +48,8 @@ def test_engineer_scopes_a_task_and_watches_a_simulated_trial_finish(
 ) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     runtime.cache_clear()
+    # Role groups come from a data migration; an earlier transactional test's flush may have removed them.
+    Group.objects.get_or_create(name=str(Role.ENGINEER))
     org = Organization.objects.create(name="Nordwerk Components", slug="nordwerk")
     Site.objects.create(organization=org, name="Plant Augsburg")
     robot = Robot.objects.create(
