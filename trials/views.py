@@ -171,7 +171,13 @@ def _episode_page(request: HttpRequest, trial: Trial) -> dict[str, object]:
     page = Paginator(episodes, EPISODES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return {"episode_page": page, "episode_filter": form, "episode_query": query.urlencode()}
+    # The live refresh keeps the page the user is on; page links start from the filters alone.
+    return {
+        "episode_page": page,
+        "episode_filter": form,
+        "episode_query": query.urlencode(),
+        "episode_poll_query": request.GET.urlencode(),
+    }
 
 
 def _finished_extras(trial: Trial) -> dict[str, object]:

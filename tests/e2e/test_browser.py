@@ -111,6 +111,7 @@ def test_engineer_scopes_a_task_and_watches_a_simulated_trial_finish(
     page.wait_for_selector("#trial-progress")
     trial = Trial.objects.get()
     assert page.url.endswith(f"/trials/{trial.pk}/")
+    screenshots(page, "04a-trial-live")
 
     # Watch the bar fill in place: a marker set on this document survives only if nothing reloads.
     page.evaluate(

@@ -444,3 +444,10 @@ def test_superuser_sees_every_organization(world: dict[str, object]) -> None:
     client = _client(root)
     assert client.get(reverse("trial-detail", args=[world["trial_b"].pk])).status_code == 200
     assert client.get(reverse("trial-detail", args=[world["trial_a"].pk])).status_code == 200
+
+
+def test_live_episode_refresh_keeps_the_page_and_filters(world: dict[str, object]) -> None:
+    trial = world["trial_a"]
+    url = reverse("trial-episodes", args=[trial.pk])
+    fragment = _client(world["engineer"]).get(url, {"outcome": "failure", "page": "1"}).content.decode()
+    assert f'hx-get="{url}?outcome=failure&amp;page=1"' in fragment
