@@ -1,0 +1,58 @@
+"""Number formats of the ROI pages: money with thousands separators, shares as percentages, months."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+@register.filter
+def money(value: Any) -> str:
+    """12345.6 -> '12,346'; negatives with a minus sign; '—' for None."""
+    number = _number(value)
+    if number is None:
+        return "—"
+    return f"{number:,.0f}".replace("-", "−")
+
+
+@register.filter
+def pct(value: Any, digits: int = 0) -> str:
+    """0.1234 -> '12%'."""
+    number = _number(value)
+    return "—" if number is None else f"{100 * number:.{int(digits)}f}%"
+
+
+@register.filter
+def months(value: Any) -> str:
+    """Payback months with one decimal, or 'not within the horizon' for None."""
+    number = _number(value)
+    return "not within the horizon" if number is None else f"{number:.1f}"
+
+
+@register.filter
+def num(value: Any, digits: int = 2) -> str:
+    """A plain number with `digits` significant decimals, '—' for None."""
+    number = _number(value)
+    return "—" if number is None else f"{number:,.{int(digits)}f}"
+
+
+@register.simple_tag
+def chart_data(charts: dict[str, Any]) -> SafeString:
+    """The page's plotly figures as one JSON script element (id "roi-charts"), for static/js/reports.js."""
+    text = json.dumps(charts).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return format_html('<script type="application/json" id="roi-charts">{}</script>', SafeString(text))

@@ -1,0 +1,308 @@
+"""Reports pages: the manager dashboard, the task ROI report (print, PDF), the cost-model form and the CSV
+exports; who may read and edit what, validation messages, and query-count guards."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Organization, Role, User
+from reports.models import CostModel
+from tests.factories import (
+    CostModelFactory,
+    EpisodeEventFactory,
+    EpisodeFactory,
+    OrganizationFactory,
+    RobotFactory,
+    TaskFactory,
+    TrialFactory,
+    UserFactory,
+)
+from trials.models import EpisodeOutcome, EpisodeSource, EventKind
+
+pytestmark = pytest.mark.django_db
+
+
+def _episodes(trial: Any, n: int, *, successes: int, source: str = EpisodeSource.SIMULATION) -> list[Any]:
+    return [
+        EpisodeFactory(
+            trial=trial,
+            index=i,
+            outcome=EpisodeOutcome.SUCCESS if i < successes else EpisodeOutcome.FAILURE,
+            cycle_time_s=9.0 + (i % 5) * 0.5,
+            source=source,
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def world() -> dict[str, Any]:
+    """Manufacturer A (engineer, manager; a task with a cost model and 40 simulated episodes, a task with
+    neither), integrator B engaged on A's first task with its own rig's trial, and organization C."""
+    org_a = OrganizationFactory(name="Nordwerk")
+    org_b = OrganizationFactory(name="CellWorks", kind=Organization.Kind.INTEGRATOR)
+    org_c = OrganizationFactory(name="Elsewhere")
+    task = TaskFactory(
+        organization=org_a,
+        integrator=org_b,
+        name="Kitting brackets",
+        annual_volume=200_000,
+        labour_cost_per_hour=Decimal("42.00"),
+    )
+    bare = TaskFactory(organization=org_a, name="Deburring housings")
+    CostModelFactory(task=task, input_notes={"robot_capex": "Vendor quote Q-1182"})
+    trial = TrialFactory(task=task, robot=RobotFactory(organization=org_a))
+    episodes = _episodes(trial, 40, successes=36)
+    EpisodeEventFactory(episode=episodes[3], kind=EventKind.INTERVENTION)
+    task_c = TaskFactory(organization=org_c, name="C's secret task")
+    CostModelFactory(task=task_c)
+    _episodes(TrialFactory(task=task_c, robot=RobotFactory(organization=org_c)), 5, successes=5)
+    return {
+        "task": task,
+        "bare": bare,
+        "trial": trial,
+        "task_c": task_c,
+        "engineer": UserFactory(organization=org_a, role=Role.ENGINEER),
+        "manager": UserFactory(organization=org_a, role=Role.MANAGER),
+        "integrator": UserFactory(organization=org_b, role=Role.INTEGRATOR),
+        "outsider": UserFactory(organization=org_c, role=Role.ENGINEER),
+    }
+
+
+def _client(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _roi_url(task: Any, name: str = "report-task-roi") -> str:
+    return reverse(name, args=[task.pk])
+
+
+# --- Dashboard ------------------------------------------------------------------------------------
+
+
+def test_dashboard_requires_login(world: dict[str, Any]) -> None:
+    response = Client().get(reverse("report-index"))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_manager_reads_the_dashboard_with_roi_bands_and_messages(world: dict[str, Any]) -> None:
+    response = _client(world["manager"]).get(reverse("report-index"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Kitting brackets" in html and "Deburring housings" in html
+    assert "C&#x27;s secret task" not in html and "secret task" not in html
+    assert "No base cost model yet." in html  # the bare task: a message, not a crash
+    assert _roi_url(world["task"]) in html  # click-through
+    assert "2,000 draws per task" in html
+    assert 'id="roi-charts"' in html and 'id="dashboard-chart"' in html
+    row = response.context["table"][0]["row"]
+    assert row.task_id == world["task"].pk  # ranked: the task with a result first
+    assert row.episodes == 40 and row.evidence_sources == ("simulation",)
+    mc = row.monte_carlo
+    assert mc.draws == 2_000 and mc.npv.p10 <= mc.npv.p50 <= mc.npv.p90
+    assert response.context["table"][0]["light"] in {"green", "amber", "red"}
+
+
+def test_integrator_sees_only_the_tasks_it_is_engaged_on(world: dict[str, Any]) -> None:
+    response = _client(world["integrator"]).get(reverse("report-index"))
+    names = [item["row"].task_name for item in response.context["table"]]
+    assert names == ["Kitting brackets"]
+
+
+def test_dashboard_queries_do_not_grow_with_tasks_or_episodes(
+    world: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    client = _client(world["manager"])
+    client.get(reverse("report-index"))  # warm the session and content-type caches
+    org = world["task"].organization
+    for n in range(6):
+        task = TaskFactory(organization=org, name=f"Extra {n}")
+        CostModelFactory(task=task)
+        _episodes(TrialFactory(task=task, robot=RobotFactory(organization=org)), 12, successes=10)
+    # session + user + groups (nav) + the dashboard's six reads, whatever the number of tasks
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("report-index"))
+    assert len([t for t in response.context["table"] if t["row"].monte_carlo is not None]) == 7
+
+
+def test_dashboard_ranks_by_payback_on_request(world: dict[str, Any]) -> None:
+    org = world["task"].organization
+    slow = TaskFactory(organization=org, name="Slow payer", annual_volume=30_000)
+    CostModelFactory(task=slow, robot_capex=Decimal("150000"))
+    _episodes(TrialFactory(task=slow, robot=RobotFactory(organization=org)), 20, successes=12)
+    response = _client(world["manager"]).get(reverse("report-index"), {"order": "payback"})
+    paybacks = [t["row"].monte_carlo.payback_months.p50 for t in response.context["table"] if t["row"].monte_carlo]
+    finite = [p for p in paybacks if p is not None]
+    assert finite == sorted(finite) and len(paybacks) == 2
+
+
+# --- Task report ------------------------------------------------------------------------------------
+
+
+def test_task_report_shows_figures_evidence_and_every_chart(world: dict[str, Any]) -> None:
+    response = _client(world["manager"]).get(_roi_url(world["task"]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for label in (
+        "Robots needed",
+        "FTE freed",
+        "Annual net saving",
+        "Discounted payback",
+        "NPV",
+        "IRR",
+        "Cost per good part",
+        "P(payback ≤ target)",
+        "P(NPV &lt; 0)",
+    ):
+        assert label in html, label
+    assert "Evidence: simulation, 40 episodes (36 successful, 1 interventions)" in html
+    assert set(response.context["charts"]) == {
+        "cash-flow-chart",
+        "payback-histogram",
+        "npv-histogram",
+        "tornado-chart",
+        "heatmap-chart",
+    }
+    assert "Vendor quote Q-1182" in html  # the source note of an input
+    report = response.context["report"]
+    assert report.monte_carlo.draws == 10_000
+    assert "Edit base costs" not in html  # managers read
+
+
+def test_report_without_cost_model_or_episodes_gives_a_message(world: dict[str, Any]) -> None:
+    client = _client(world["engineer"])
+    response = client.get(_roi_url(world["bare"]))
+    assert response.status_code == 200
+    assert "No base cost model for this task yet" in response.content.decode()
+    CostModelFactory(task=world["bare"])
+    response = client.get(_roi_url(world["bare"]))
+    assert "No episodes recorded yet" in response.content.decode()
+    response = client.get(_roi_url(world["task"]), {"scenario": "optimistic"})
+    assert "No optimistic cost model for this task yet" in response.content.decode()
+
+
+def test_other_organization_gets_404_for_report_print_pdf_and_costs(world: dict[str, Any]) -> None:
+    client = _client(world["outsider"])
+    task = world["task"]
+    for name in ("report-task-roi", "report-task-roi-print", "report-task-roi-pdf", "report-cost-model"):
+        assert client.get(_roi_url(task, name)).status_code == 404, name
+
+
+def test_print_version_is_one_self_contained_page(world: dict[str, Any]) -> None:
+    response = _client(world["manager"]).get(_roi_url(world["task"], "report-task-roi-print"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'class="print-page"' in html and "topbar" not in html
+    assert 'id="cash-flow-chart"' in html and "plotly-cartesian.min.js" in html
+
+
+def test_pdf_download_is_a_real_pdf(world: dict[str, Any]) -> None:
+    response = _client(world["manager"]).get(_roi_url(world["task"], "report-task-roi-pdf"))
+    assert response.status_code == 200, response.content[:300]
+    assert response["Content-Type"] == "application/pdf"
+    assert "attachment" in response["Content-Disposition"]
+    assert response.content.startswith(b"%PDF-")
+    assert len(response.content) > 20_000  # text and the drawn charts, not an empty page
+
+
+# --- Cost model form ----------------------------------------------------------------------------------
+
+
+def _cost_post(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "robot_capex": "40000",
+        "tooling_capex": "5000",
+        "vision_capex": "3000",
+        "safety_capex": "6000",
+        "integration_cost": "18000",
+        "fat_sat_cost": "4000",
+        "training_cost": "2000",
+        "annual_maintenance": "1200",
+        "annual_software": "2400",
+        "annual_consumables": "500",
+        "energy_kw": "0.6",
+        "energy_hours_per_year": "",
+        "energy_price_per_kwh": "0.22",
+        "recovery_time_s": "45",
+        "labour_rate_override_per_hour": "",
+        "utilisation": "0.85",
+        "ramp_up_months": "3",
+        "discount_rate": "0.08",
+        "horizon_years": "5",
+        "salvage_value": "4000",
+        "payback_target_months": "24",
+        "range_distribution": "pert",
+        "low_robot_capex": "36000",
+        "high_robot_capex": "52000",
+        "low_labour_cost_per_hour": "38",
+        "high_labour_cost_per_hour": "48",
+        "note_robot_capex": "Quote KR-6 2026-10",
+        "note_recovery_time_s": "Timed on line 2",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_engineer_saves_a_scenario_with_ranges_and_notes(world: dict[str, Any]) -> None:
+    client = _client(world["engineer"])
+    url = _roi_url(world["task"], "report-cost-model") + "?scenario=conservative"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert page.context["form"].initial["robot_capex"] == Decimal("35000")  # a new scenario starts from base
+    response = client.post(url, _cost_post())
+    assert response.status_code == 302
+    assert response["Location"].endswith(_roi_url(world["task"]) + "?scenario=conservative")
+    saved = CostModel.objects.get(task=world["task"], scenario="conservative")
+    assert saved.robot_capex == Decimal("40000")
+    assert saved.input_ranges == {"robot_capex": [36000.0, 52000.0], "labour_cost_per_hour": [38.0, 48.0]}
+    assert saved.input_notes == {"robot_capex": "Quote KR-6 2026-10", "recovery_time_s": "Timed on line 2"}
+    report = client.get(_roi_url(world["task"]), {"scenario": "conservative"})
+    assert report.context["report"].roi.capex > 0 and "Quote KR-6 2026-10" in report.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"robot_capex": "-5"}, "robot_capex", "greater than or equal to 0"),
+        ({"utilisation": "1.4"}, "utilisation", "less than or equal to 1"),
+        ({"horizon_years": "0"}, "horizon_years", "greater than or equal to 1"),
+        ({"high_robot_capex": ""}, "high_robot_capex", "Give both low and high"),
+        ({"low_robot_capex": "41000"}, "low_robot_capex", "must contain the value 40000"),
+        ({"low_robot_capex": "60000", "high_robot_capex": "50000"}, "high_robot_capex", "must not be below low"),
+        ({"high_utilisation": "1.2", "low_utilisation": "0.5"}, "high_utilisation", "At most 1"),
+        ({"low_labour_cost_per_hour": "43"}, "low_labour_cost_per_hour", "must contain the value 42"),
+        ({"robot_capex": "lots"}, "robot_capex", "Enter a number"),
+    ],
+)
+def test_cost_form_rejects_bad_input_with_a_field_message(
+    world: dict[str, Any], overrides: dict[str, str], field: str, message: str
+) -> None:
+    client = _client(world["engineer"])
+    url = _roi_url(world["task"], "report-cost-model")
+    response = client.post(url, _cost_post(**overrides))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors and any(message in e for e in errors[field]), errors
+    assert CostModel.objects.get(task=world["task"], scenario="base").robot_capex == Decimal("35000")
+
+
+def test_manager_and_integrator_cannot_edit_costs(world: dict[str, Any]) -> None:
+    url = _roi_url(world["task"], "report-cost-model")
+    assert _client(world["manager"]).get(url).status_code == 403
+    assert _client(world["manager"]).post(url, _cost_post()).status_code == 403
+    integrator = _client(world["integrator"])
+    assert integrator.get(_roi_url(world["task"])).status_code == 200  # engaged: reads the report
+    assert integrator.post(url, _cost_post()).status_code == 403
+    assert CostModel.objects.get(task=world["task"], scenario="base").robot_capex == Decimal("35000")
+
+
+def test_engineer_of_another_organization_cannot_reach_the_form(world: dict[str, Any]) -> None:
+    url = _roi_url(world["task"], "report-cost-model")
+    assert _client(world["outsider"]).post(url, _cost_post()).status_code == 404
