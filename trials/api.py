@@ -390,27 +390,30 @@ class TrialEpisodesViewSet(ApiViewMixin, viewsets.GenericViewSet[Episode]):
         trial = _writable_trial(request, trial_pk)
         upload = CsvUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        raw = upload.validated_data["file"].read()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValidationError({"file": ["The file is not UTF-8 text."]}) from exc
-        try:
-            items, first_lines, event_lines = csv_io.parse_episodes_csv(text)
-        except csv_io.CsvFormatError as exc:
-            raise ValidationError(exc.errors) from exc
-        if not items:
-            raise ValidationError({"file": ["No episode rows after the header."]})
-        if len(items) > MAX_EPISODES_PER_REQUEST:
-            raise ValidationError(
-                {"file": [f"{len(items)} episodes; send at most {MAX_EPISODES_PER_REQUEST} per file."]}
-            )
-        line_names = [f"line {n}" for n in first_lines]
-        try:
-            episodes = validate_episode_batch(trial=trial, items=items)
-        except ValidationError as exc:
-            raise ValidationError(_errors_by_line(exc.detail, line_names, event_lines)) from exc
-        return record_batch(trial=trial, episodes=episodes, position_names=line_names)
+        return ingest_csv(trial=trial, raw=upload.validated_data["file"].read())
+
+
+def ingest_csv(*, trial: Trial, raw: bytes) -> Response:
+    """Parse, validate and record a CSV upload (API and the browser upload page). Returns the ingest
+    response. Raises ValidationError (errors keyed by line) or Conflict (409), nothing written on either."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError({"file": ["The file is not UTF-8 text."]}) from exc
+    try:
+        items, first_lines, event_lines = csv_io.parse_episodes_csv(text)
+    except csv_io.CsvFormatError as exc:
+        raise ValidationError(exc.errors) from exc
+    if not items:
+        raise ValidationError({"file": ["No episode rows after the header."]})
+    if len(items) > MAX_EPISODES_PER_REQUEST:
+        raise ValidationError({"file": [f"{len(items)} episodes; send at most {MAX_EPISODES_PER_REQUEST} per file."]})
+    line_names = [f"line {n}" for n in first_lines]
+    try:
+        episodes = validate_episode_batch(trial=trial, items=items)
+    except ValidationError as exc:
+        raise ValidationError(_errors_by_line(exc.detail, line_names, event_lines)) from exc
+    return record_batch(trial=trial, episodes=episodes, position_names=line_names)
 
 
 def _errors_by_line(detail: Any, line_names: list[str], event_lines: list[list[int]]) -> Any:

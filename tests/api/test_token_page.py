@@ -3,14 +3,18 @@ is listed without its secret, and stops working when revoked."""
 
 from __future__ import annotations
 
+import io
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, Role, User
 from tests.factories import UserFactory
+from trials import csv_io
+from trials.models import Episode, Trial
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +56,36 @@ def test_someone_elses_token_cannot_be_revoked_and_login_is_required() -> None:
     assert browser.post(f"/account/tokens/{other.pk}/revoke/").status_code == 404
     other.refresh_from_db()
     assert other.revoked_at is None
+
+
+def test_browser_csv_upload_records_once_and_shows_errors_by_line(trial_a: Trial, integrator: User) -> None:
+    browser = Client()
+    browser.force_login(integrator)
+    page = browser.get(f"/account/uploads/csv/?trial={trial_a.pk}")
+    assert page.status_code == 200 and f'value="{trial_a.pk}" selected' in page.content.decode()
+
+    def post(text: str) -> Any:
+        file = io.BytesIO(text.encode())
+        file.name = "rig.csv"
+        return browser.post("/account/uploads/csv/", {"trial": trial_a.pk, "file": file})
+
+    first, again = post(csv_io.template_csv()), post(csv_io.template_csv())
+    assert first.status_code == 200 and "2</strong> new episodes" in first.content.decode()
+    assert "2</strong> already there" in again.content.decode()
+    assert Episode.objects.filter(trial=trial_a).count() == 2
+    bad = post(csv_io.template_csv().replace("14.2", "-1"))
+    assert bad.status_code == 400
+    assert "line 3" in bad.content.decode() and "Nothing was written" in bad.content.decode()
+
+
+def test_browser_csv_upload_offers_only_own_trials_and_refuses_managers(trial_a: Trial) -> None:
+    browser = Client()
+    browser.force_login(UserFactory(role=Role.INTEGRATOR))
+    file = io.BytesIO(csv_io.template_csv().encode())
+    file.name = "rig.csv"
+    response = browser.post("/account/uploads/csv/", {"trial": trial_a.pk, "file": file})
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    manager = Client()
+    manager.force_login(UserFactory(organization=trial_a.robot.organization, role=Role.MANAGER))
+    assert "Only engineers and integrators" in manager.get("/account/uploads/csv/").content.decode()
+    assert not Episode.objects.exists()
