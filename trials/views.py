@@ -146,7 +146,13 @@ def trial_create(request: HttpRequest, task_pk: int) -> HttpResponse:
             return redirect("trial-detail", pk=trial.pk)
     if request.method == "POST":
         messages.error(request, "The trial was not scheduled: please correct the fields marked below.")
-    return render(request, "trials/trial_form.html", {"form": form, "task": task})
+    context = {
+        "form": form,
+        "task": task,
+        "no_versions": not form.fields["policy_version"].queryset.exists(),
+        "no_robots": not form.fields["robot"].queryset.exists(),
+    }
+    return render(request, "trials/trial_form.html", context)
 
 
 @login_required

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Organization, Role, User
+from policies.models import Policy
 from tests.factories import (
     EpisodeEventFactory,
     EpisodeFactory,
@@ -451,3 +452,11 @@ def test_live_episode_refresh_keeps_the_page_and_filters(world: dict[str, object
     url = reverse("trial-episodes", args=[trial.pk])
     fragment = _client(world["engineer"]).get(url, {"outcome": "failure", "page": "1"}).content.decode()
     assert f'hx-get="{url}?outcome=failure&amp;page=1"' in fragment
+
+
+def test_schedule_page_says_when_no_policy_version_is_available(world: dict[str, object]) -> None:
+    engineer = world["engineer"]
+    task = world["task"]
+    Policy.objects.update(organization=OrganizationFactory())  # every version now belongs to someone else
+    page = _client(engineer).get(reverse("trial-create", args=[task.pk])).content.decode()
+    assert "No policy version is available to you yet" in page
