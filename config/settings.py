@@ -160,6 +160,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Readable names for choice sets that share a field name across models.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "trials.models.TaskStatus",
+        "TrialStatusEnum": "trials.models.TrialStatus",
+        "EpisodeOutcomeEnum": "trials.models.EpisodeOutcome",
+        "EventKindEnum": "trials.models.EventKind",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------------
