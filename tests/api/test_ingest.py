@@ -255,3 +255,11 @@ def test_upload_of_1000_episodes_runs_in_a_bounded_number_of_queries(
     assert response.status_code == 201 and response.json()["created"] == 1000
     trial_a.refresh_from_db()
     assert trial_a.status == TrialStatus.COMPLETED
+
+
+def test_index_taken_by_another_episode_is_409_naming_the_position(client_a: APIClient, trial_a: Trial) -> None:
+    client_a.post(url(trial_a), episode_payload(0, index=0), format="json")
+    response = client_a.post(url(trial_a), [episode_payload(5, index=1), episode_payload(6, index=0)], format="json")
+    assert response.status_code == 409
+    assert "index" in response.json()["errors"]["1"]
+    assert Episode.objects.filter(trial=trial_a).count() == 1
