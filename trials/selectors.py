@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EventKind, Task, Trial
@@ -89,11 +90,18 @@ def task_search(
     return tasks.order_by(*TASK_ORDERINGS.get(order, TASK_ORDERINGS["fit"]))
 
 
+def _count_of(rows: QuerySet[Any], *, by: str) -> Coalesce:
+    # A correlated COUNT subquery rather than JOIN + GROUP BY: a paginated page computes it for its
+    # own rows only, and count() drops it, so a trial of 10,000 episodes costs no more than one of 10.
+    counted = rows.filter(**{by: OuterRef("pk")}).order_by().values(by).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 def trial_list_with_progress(*, trials: QuerySet[Trial]) -> QuerySet[Trial]:
     """The trials annotated with `episodes_done` and `episodes_success`, in the same query."""
     return trials.annotate(
-        episodes_done=Count("episodes", distinct=True),
-        episodes_success=Count("episodes", filter=Q(episodes__outcome=EpisodeOutcome.SUCCESS), distinct=True),
+        episodes_done=_count_of(Episode.objects.all(), by="trial"),
+        episodes_success=_count_of(Episode.objects.filter(outcome=EpisodeOutcome.SUCCESS), by="trial"),
     )
 
 
@@ -124,8 +132,8 @@ def episode_list_for_trial(*, trial: Trial, outcome: str = "", has_faults: bool 
     """A trial's episodes by index, annotated with `intervention_count` and `fault_count`; optionally
     only one outcome, or only episodes with (True) / without (False) faults."""
     episodes = Episode.objects.filter(trial=trial).annotate(
-        intervention_count=Count("events", filter=Q(events__kind=EventKind.INTERVENTION)),
-        fault_count=Count("events", filter=Q(events__kind=EventKind.FAULT)),
+        intervention_count=_count_of(EpisodeEvent.objects.filter(kind=EventKind.INTERVENTION), by="episode"),
+        fault_count=_count_of(EpisodeEvent.objects.filter(kind=EventKind.FAULT), by="episode"),
     )
     if outcome:
         episodes = episodes.filter(outcome=outcome)
