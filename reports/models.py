@@ -7,7 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from trials.models import Task
+from reports import stats
+from trials.models import EpisodeSource, Task
 
 
 def _money(help_text: str) -> models.DecimalField:
@@ -202,3 +203,108 @@ class CostModel(models.Model):
                 errors.append(f"{name}: the range [{low:g}, {high:g}] must contain the base value {base:g}.")
         if errors:
             raise ValidationError({"input_ranges": errors})
+
+
+class AcceptanceKind(models.TextChoices):
+    FAT = "fat", "FAT (factory acceptance)"
+    SAT = "sat", "SAT (site acceptance)"
+    RUN_OFF = "run_off", "Run-off"
+
+
+class AcceptanceCriteria(models.Model):
+    """FAT/SAT/run-off criteria attached to a task, evaluated on each trial (reports.selectors.acceptance_evaluate)
+    per episode source. A blank criterion is not required; `applies_to_source` blank means every source,
+    each judged on its own (simulation and real are never pooled)."""
+
+    Kind = AcceptanceKind
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="acceptance_criteria")
+    name = models.CharField(max_length=20, choices=AcceptanceKind.choices, default=AcceptanceKind.FAT)
+    min_success_lower_bound = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0001), MaxValueValidator(0.9999)],
+        help_text="Exact one-sided lower bound of the success rate must reach this, e.g. 0.9 (blank: not required).",
+    )
+    confidence = models.FloatField(
+        default=0.95,
+        validators=[MinValueValidator(0.5), MaxValueValidator(0.9999)],
+        help_text="Confidence of every bound, e.g. 0.95.",
+    )
+    consecutive_without_intervention = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Successful cycles in a row without an operator intervention (blank: not required).",
+    )
+    mtbi_lower_bound_h = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0001)],
+        help_text="Lower confidence bound of the mean time between interventions, hours (blank: not required).",
+    )
+    cycle_time_p90_within_takt = models.BooleanField(
+        default=False, help_text="The 90th percentile of successful cycle times must be within the task's takt."
+    )
+    applies_to_source = models.CharField(
+        max_length=20,
+        choices=EpisodeSource.choices,
+        blank=True,
+        default="",
+        help_text="Judge only these episodes (blank: each source present, separately).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["task__name", "name"]
+        verbose_name_plural = "acceptance criteria"
+        constraints = [
+            models.UniqueConstraint(fields=["task", "name"], name="acceptance_unique_name_per_task"),
+            models.CheckConstraint(condition=Q(name__in=AcceptanceKind.values), name="acceptance_name_valid"),
+            models.CheckConstraint(
+                condition=Q(min_success_lower_bound__isnull=True)
+                | Q(min_success_lower_bound__gt=0, min_success_lower_bound__lt=1),
+                name="acceptance_success_bound_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0.5, confidence__lt=1), name="acceptance_confidence_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(consecutive_without_intervention__isnull=True) | Q(consecutive_without_intervention__gte=1),
+                name="acceptance_consecutive_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(mtbi_lower_bound_h__isnull=True) | Q(mtbi_lower_bound_h__gt=0),
+                name="acceptance_mtbi_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(applies_to_source="") | Q(applies_to_source__in=EpisodeSource.values),
+                name="acceptance_source_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} — {self.get_name_display()}"
+
+    def to_criteria(self, *, takt_time_s: float) -> stats.AcceptanceCriteria:
+        """The pure criteria for reports.stats (cycle time limit = `takt_time_s` when the p90 flag is set).
+
+        Raises ValueError when a stored value is out of range (the constraints prevent it)."""
+        return stats.AcceptanceCriteria(
+            min_success_lower_bound=self.min_success_lower_bound,
+            consecutive_without_intervention=self.consecutive_without_intervention,
+            mtbi_lower_bound_h=self.mtbi_lower_bound_h,
+            cycle_time_max_s=takt_time_s if self.cycle_time_p90_within_takt else None,
+            cycle_time_quantile=0.9,
+            confidence=self.confidence,
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no criterion is required (the evaluation would pass vacuously)."""
+        return (
+            self.min_success_lower_bound is None
+            and self.consecutive_without_intervention is None
+            and self.mtbi_lower_bound_h is None
+            and not self.cycle_time_p90_within_takt
+        )
