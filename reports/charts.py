@@ -71,11 +71,13 @@ def cash_flow_figure(*, roi: RoiResult) -> dict[str, Any]:
     and the target marked. Month 0 is the investment."""
     months = list(range(len(roi.monthly_cash_flows)))
     fig = go.Figure()
+    # Month 0 (the investment) is left out of the bars: it would dwarf the monthly flows; the line shows it.
+    monthly = list(roi.monthly_cash_flows[1:])
     fig.add_bar(
-        x=months,
-        y=list(roi.monthly_cash_flows),
+        x=months[1:],
+        y=monthly,
         name="Net cash flow in the month",
-        marker_color=[RED if v < 0 else GREEN for v in roi.monthly_cash_flows],
+        marker_color=[RED if v < 0 else GREEN for v in monthly],
         opacity=0.55,
         yaxis="y2",
     )
@@ -97,11 +99,11 @@ def cash_flow_figure(*, roi: RoiResult) -> dict[str, Any]:
     annotations = [
         {
             "x": roi.payback_target_months,
-            "y": 1,
+            "y": 0.02,
             "yref": "paper",
-            "text": "target",
+            "text": "target ",
             "showarrow": False,
-            "yanchor": "bottom",
+            "xanchor": "right",
             "font": {"color": GREY},
         },
     ]
@@ -138,8 +140,8 @@ def cash_flow_figure(*, roi: RoiResult) -> dict[str, Any]:
             shapes=shapes,
             annotations=annotations,
             showlegend=True,
-            legend={"orientation": "h", "y": -0.2, "x": 0},
-            margin={"t": 40, "r": 70, "b": 70, "l": 70},
+            legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+            margin={"t": 40, "r": 70, "b": 45, "l": 70},
         )
     )
     return _as_dict(fig)
@@ -263,8 +265,8 @@ def tornado_figure(*, tornado: Tornado, top: int = 10) -> dict[str, Any]:
                 }
             ],
             showlegend=True,
-            legend={"orientation": "h", "y": -0.2, "x": 0},
-            margin={"t": 40, "r": 15, "b": 70, "l": 120},
+            legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+            margin={"t": 40, "r": 15, "b": 45, "l": 120},
         )
     )
     return _as_dict(fig)

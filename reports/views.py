@@ -235,7 +235,7 @@ def cost_model_edit(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, exc.messages)
         else:
             messages.success(request, f"{CostScenario(scenario).label} cost model saved.")
-            return redirect(f"{reverse('report-task-roi', args=[task.pk])}?scenario={scenario}")
+            return redirect(f"{reverse('report-roi', args=[task.pk])}?scenario={scenario}")
     if request.method == "POST":
         messages.error(request, "The cost model was not saved: please correct the fields marked below.")
     return render(

@@ -39,9 +39,17 @@ def pct(value: Any, digits: int = 0) -> str:
 
 @register.filter
 def months(value: Any) -> str:
-    """Payback months with one decimal, or 'not within the horizon' for None."""
+    """Payback months with one decimal, or 'beyond horizon' for None (not paid back within it)."""
     number = _number(value)
-    return "not within the horizon" if number is None else f"{number:.1f}"
+    return "beyond horizon" if number is None else f"{number:.1f}"
+
+
+@register.filter
+def source_label(value: Any) -> str:
+    """Episode sources ("robot_agent", or a list of them) as words: "robot agent"."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v).replace("_", " ") for v in value)
+    return str(value).replace("_", " ")
 
 
 @register.filter

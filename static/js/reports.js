@@ -9,6 +9,13 @@
       const target = document.getElementById(id);
       if (!target || target.dataset.drawn) return;
       const fig = figures[id];
+      if (fig.layout && fig.layout.height) target.style.height = fig.layout.height + "px";
+      if (document.body.classList.contains("print-page")) {
+        // The one-page report is printed on A4: smaller type and margins than on screen.
+        fig.layout.font = Object.assign({}, fig.layout.font, { size: 9 });
+        fig.layout.title = Object.assign({}, fig.layout.title, { font: { size: 11 } });
+        fig.layout.margin = { t: 28, r: fig.layout.margin && fig.layout.margin.r > 40 ? 45 : 10, b: 32, l: fig.layout.margin && fig.layout.margin.l > 100 ? 90 : 50 };
+      }
       Plotly.newPlot(target, fig.data, fig.layout, { displayModeBar: false, responsive: true, staticPlot: document.body.classList.contains("print-page") });
       target.dataset.drawn = "1";
     });

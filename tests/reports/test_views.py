@@ -3,6 +3,7 @@ exports; who may read and edit what, validation messages, and query-count guards
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -80,7 +81,7 @@ def _client(user: User) -> Client:
     return client
 
 
-def _roi_url(task: Any, name: str = "report-task-roi") -> str:
+def _roi_url(task: Any, name: str = "report-roi") -> str:
     return reverse(name, args=[task.pk])
 
 
@@ -191,12 +192,12 @@ def test_report_without_cost_model_or_episodes_gives_a_message(world: dict[str, 
 def test_other_organization_gets_404_for_report_print_pdf_and_costs(world: dict[str, Any]) -> None:
     client = _client(world["outsider"])
     task = world["task"]
-    for name in ("report-task-roi", "report-task-roi-print", "report-task-roi-pdf", "report-cost-model"):
+    for name in ("report-roi", "report-roi-print", "report-roi-pdf", "report-costs"):
         assert client.get(_roi_url(task, name)).status_code == 404, name
 
 
 def test_print_version_is_one_self_contained_page(world: dict[str, Any]) -> None:
-    response = _client(world["manager"]).get(_roi_url(world["task"], "report-task-roi-print"))
+    response = _client(world["manager"]).get(_roi_url(world["task"], "report-roi-print"))
     html = response.content.decode()
     assert response.status_code == 200
     assert 'class="print-page"' in html and "topbar" not in html
@@ -204,12 +205,13 @@ def test_print_version_is_one_self_contained_page(world: dict[str, Any]) -> None
 
 
 def test_pdf_download_is_a_real_pdf(world: dict[str, Any]) -> None:
-    response = _client(world["manager"]).get(_roi_url(world["task"], "report-task-roi-pdf"))
+    response = _client(world["manager"]).get(_roi_url(world["task"], "report-roi-pdf"))
     assert response.status_code == 200, response.content[:300]
     assert response["Content-Type"] == "application/pdf"
     assert "attachment" in response["Content-Disposition"]
     assert response.content.startswith(b"%PDF-")
     assert len(response.content) > 20_000  # text and the drawn charts, not an empty page
+    assert len(re.findall(rb"/Type\s*/Page[^s]", response.content)) == 1  # one page for the finance director
 
 
 # --- Cost model form ----------------------------------------------------------------------------------
@@ -252,7 +254,7 @@ def _cost_post(**overrides: Any) -> dict[str, Any]:
 
 def test_engineer_saves_a_scenario_with_ranges_and_notes(world: dict[str, Any]) -> None:
     client = _client(world["engineer"])
-    url = _roi_url(world["task"], "report-cost-model") + "?scenario=conservative"
+    url = _roi_url(world["task"], "report-costs") + "?scenario=conservative"
     page = client.get(url)
     assert page.status_code == 200
     assert page.context["form"].initial["robot_capex"] == Decimal("35000")  # a new scenario starts from base
@@ -285,7 +287,7 @@ def test_cost_form_rejects_bad_input_with_a_field_message(
     world: dict[str, Any], overrides: dict[str, str], field: str, message: str
 ) -> None:
     client = _client(world["engineer"])
-    url = _roi_url(world["task"], "report-cost-model")
+    url = _roi_url(world["task"], "report-costs")
     response = client.post(url, _cost_post(**overrides))
     assert response.status_code == 200
     errors = response.context["form"].errors
@@ -294,7 +296,7 @@ def test_cost_form_rejects_bad_input_with_a_field_message(
 
 
 def test_manager_and_integrator_cannot_edit_costs(world: dict[str, Any]) -> None:
-    url = _roi_url(world["task"], "report-cost-model")
+    url = _roi_url(world["task"], "report-costs")
     assert _client(world["manager"]).get(url).status_code == 403
     assert _client(world["manager"]).post(url, _cost_post()).status_code == 403
     integrator = _client(world["integrator"])
@@ -304,5 +306,5 @@ def test_manager_and_integrator_cannot_edit_costs(world: dict[str, Any]) -> None
 
 
 def test_engineer_of_another_organization_cannot_reach_the_form(world: dict[str, Any]) -> None:
-    url = _roi_url(world["task"], "report-cost-model")
+    url = _roi_url(world["task"], "report-costs")
     assert _client(world["outsider"]).post(url, _cost_post()).status_code == 404
