@@ -218,8 +218,8 @@ def _enqueue(chunk_ids: list[int]) -> None:
 def trial_start(*, trial_id: int) -> list[int]:
     """Split a queued simulated trial into chunks and enqueue one task per chunk (once the rows are
     committed). Idempotent: a trial that already has chunks is left to them and the reaper.
-    Returns the ids of the chunks enqueued. Raises NotImplementedError for physical robots (their
-    episodes are jobs for the robot's agent, another issue)."""
+    Returns the ids of the chunks enqueued. A physical robot's trial becomes jobs for its agent instead
+    (robots.services.agent_jobs_create); nothing is enqueued."""
     trial = Trial.objects.select_related("robot").get(pk=trial_id)
     if trial.robot.kind != RobotKind.SIMULATED:
         # A physical robot's episodes become jobs that its agent takes over the REST API.

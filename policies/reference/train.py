@@ -55,33 +55,41 @@ DAGGER_SEED_BASE = 100_000
 @dataclass(frozen=True)
 class CellPlan:
     demos: int
-    epochs: int
+    bc_updates: int
     dagger_rounds: int
     dagger_episodes: int
-    dagger_epochs: int
+    dagger_updates: int
     eval_episodes: int
     unseen_phrasing: str
     noise: float = 0.3
+    grip_flip: float = 0.05
+    batch: int = 64
+    # Share of steps the expert drives in each DAgger round: early rounds reach the later phases of the
+    # task; the last rounds are the policy alone, which is where its own mistakes (and their corrections)
+    # show up.
+    expert_shares: tuple[float, ...] = (0.3, 0.15, 0.0, 0.0, 0.0)
 
 
 PLANS: dict[str, CellPlan] = {
     "tabletop-reach-2d": CellPlan(
         demos=150,
-        epochs=6,
-        dagger_rounds=2,
+        bc_updates=2000,
+        dagger_rounds=5,
         dagger_episodes=60,
-        dagger_epochs=3,
+        dagger_updates=800,
         eval_episodes=100,
         unseen_phrasing="carry the block over and set it down inside the tray",
     ),
     "factory-kitting": CellPlan(
         demos=150,
-        epochs=8,
-        dagger_rounds=2,
-        dagger_episodes=60,
-        dagger_epochs=3,
-        eval_episodes=50,
+        bc_updates=1500,
+        dagger_rounds=3,
+        dagger_episodes=50,
+        dagger_updates=600,
+        eval_episodes=40,
         unseen_phrasing="transfer the {part} over to the tray",
+        grip_flip=0.0,  # measured with 0.0 (its demos take ~7 min under load); 0.05 helped the reach cell
+        expert_shares=(0.3, 0.0, 0.0),
     ),
 }
 
@@ -94,10 +102,15 @@ class Dataset:
         self.states: list[np.ndarray] = []
         self.texts: list[int] = []
         self.actions: list[np.ndarray] = []
+        self.switches: list[bool] = []
         self.vocabulary: dict[str, int] = {}
 
     def add(self, obs_list: list[Any], actions: list[np.ndarray], camera: str, instruction: str) -> None:
         text_id = self.vocabulary.setdefault(instruction, len(self.vocabulary))
+        grip = [float(a[-1]) > 0 for a in actions]
+        # The step where the expert closes or opens the fingers is one step in ~40: without extra weight,
+        # regression learns "never close" and the policy hovers over the part until timeout.
+        self.switches.extend(i > 0 and grip[i] != grip[i - 1] for i in range(len(grip)))
         for obs, action in zip(obs_list, actions, strict=True):
             self.images.append(obs.images[camera])
             self.states.append(np.asarray(obs.state, dtype=np.float32))
@@ -106,6 +119,29 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.actions)
+
+    def save(self, path: Path, expert_rate: float) -> None:
+        words = sorted(self.vocabulary, key=self.vocabulary.get)
+        np.savez(
+            path,
+            images=np.stack(self.images),
+            states=np.stack(self.states),
+            texts=np.asarray(self.texts),
+            actions=np.stack(self.actions),
+            switches=np.asarray(self.switches),
+            vocabulary=np.asarray(words),
+            expert_rate=np.asarray(expert_rate),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[Dataset, float]:
+        saved = np.load(path)
+        data = cls()
+        data.images, data.states = list(saved["images"]), list(saved["states"])
+        data.texts, data.actions = [int(t) for t in saved["texts"]], list(saved["actions"])
+        data.switches = [bool(x) for x in saved["switches"]]
+        data.vocabulary = {str(w): i for i, w in enumerate(saved["vocabulary"])}
+        return data, float(saved["expert_rate"])
 
     def tensors(self) -> tuple[torch.Tensor, ...]:
         embeddings = np.stack(
@@ -116,6 +152,7 @@ class Dataset:
             torch.from_numpy(np.stack(self.states)),
             torch.from_numpy(embeddings[np.asarray(self.texts)]),
             torch.from_numpy(np.clip(np.stack(self.actions), -1.0, 1.0)),
+            torch.from_numpy(np.asarray(self.switches, dtype=np.float32)),
         )
 
 
@@ -140,7 +177,12 @@ def collect_demos(cell: Cell, plan: CellPlan, data: Dataset, rng: np.random.Gene
             expert = cell.expert_action()
             jitter = np.zeros_like(expert)
             jitter[:-1] = rng.normal(0.0, _noise, size=expert.shape[0] - 1)
-            return np.clip(expert + jitter, -1.0, 1.0).astype(np.float32)
+            action = np.clip(expert + jitter, -1.0, 1.0).astype(np.float32)
+            if _noise and rng.random() < plan.grip_flip:
+                # DART for the gripper: a wrong close/open now and then, so the demos show the expert
+                # reopening after closing on nothing and re-grasping a released part.
+                action[-1] = -action[-1]
+            return action
 
         result = rollout(cell=cell, act=act, seed=seed, instruction=instruction, record=True)
         successes += int(result.success)
@@ -148,33 +190,37 @@ def collect_demos(cell: Cell, plan: CellPlan, data: Dataset, rng: np.random.Gene
     return successes / plan.demos
 
 
-def train(model: ReferenceVLA, data: Dataset, stats: dict[str, np.ndarray], epochs: int, desc: str) -> float:
-    """Minibatch Adam on the aggregated data; returns the last epoch's mean loss."""
-    images, states, texts, actions = data.tensors()
+def train(
+    model: ReferenceVLA, data: Dataset, stats: dict[str, np.ndarray], updates: int, batch: int, lr: float, desc: str
+) -> float:
+    """`updates` Adam steps on random minibatches of the aggregated data, learning rate decaying from lr
+    to lr/10 (cosine). Returns the mean loss of the last 100 updates."""
+    images, states, texts, actions, switches = data.tensors()
     states = (states - torch.from_numpy(stats["state_mean"])) / torch.from_numpy(stats["state_std"])
-    optimizer = getattr(model, "_optimizer", None) or torch.optim.Adam(model.parameters(), lr=1e-3)
-    model._optimizer = optimizer  # type: ignore[attr-defined]  # resumed across DAgger rounds
-    weights = torch.ones(actions.shape[1])
-    weights[-1] = 2.0  # the grip decision matters more than a small heading error
-    n, batch = len(actions), 128
-    loss_value = 0.0
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=updates, eta_min=lr / 10)
+    grip_switch_weight = 20.0
+    n = len(actions)
+    generator = torch.Generator().manual_seed(len(data))
+    recent: list[float] = []
     model.train()
-    for epoch in range(epochs):
-        order = torch.randperm(n)
-        total, bar = 0.0, tqdm(range(0, n, batch), desc=f"{desc} epoch {epoch + 1}/{epochs}", unit="batch", leave=False)
-        for start in bar:
-            idx = order[start : start + batch]
-            predicted = model(_image_batch(images[idx]), texts[idx], states[idx])
-            loss = (((predicted - actions[idx]) ** 2) * weights).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss) * len(idx)
-            bar.set_postfix(loss=f"{float(loss):.4f}")
-        loss_value = total / n
-        tqdm.write(f"{desc} epoch {epoch + 1}/{epochs}: loss {loss_value:.4f} on {n} samples")
+    bar = tqdm(range(updates), desc=f"{desc} ({n} samples)", unit="step")
+    for step in bar:
+        idx = torch.randint(0, n, (batch,), generator=generator)
+        predicted = model(_image_batch(images[idx]), texts[idx], states[idx])
+        error = (predicted - actions[idx]) ** 2
+        grip_weight = 2.0 + grip_switch_weight * switches[idx]
+        loss = (error[:, :-1].sum(dim=1) + grip_weight * error[:, -1]).mean() / actions.shape[1]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        recent = [*recent[-99:], float(loss)]
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{np.mean(recent):.4f}")
     model.eval()
-    return loss_value
+    tqdm.write(f"{desc}: loss {np.mean(recent):.4f} after {updates} updates on {n} samples")
+    return float(np.mean(recent))
 
 
 def io_spec(cell: Cell, stats: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -229,7 +275,7 @@ def dagger_round(cell: Cell, plan: CellPlan, data: Dataset, onnx_bytes: bytes, s
     policy = policy_from_bytes(data=onnx_bytes, io_spec=spec)
     rng = np.random.default_rng(round_no)
     camera = cell.info.cameras[0]
-    expert_share = max(0.0, 0.3 - 0.15 * (round_no - 1))
+    expert_share = plan.expert_shares[min(round_no, len(plan.expert_shares)) - 1]
     successes = 0
     seeds = range(DAGGER_SEED_BASE * round_no, DAGGER_SEED_BASE * round_no + plan.dagger_episodes)
     for seed in tqdm(seeds, desc=f"{cell.info.key}: DAgger round {round_no}", unit="ep"):
@@ -272,14 +318,23 @@ def parity_fixture(model: ReferenceVLA, cell: Cell, stats: dict[str, np.ndarray]
     )
 
 
-def build(cell_key: str, plan: CellPlan) -> dict[str, Any]:
-    """Train, export and evaluate the reference policy for one cell; writes the artifacts. Returns the card."""
+def build(cell_key: str, plan: CellPlan, demo_cache: Path | None = None) -> dict[str, Any]:
+    """Train, export and evaluate the reference policy for one cell; writes the artifacts. With demo_cache,
+    expert demos are read from / written to <demo_cache>/<cell>-demos.npz (to iterate on training only).
+    Returns the card."""
     started = time.perf_counter()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     cell = cell_make(cell_key)
-    data = Dataset()
-    expert_rate = collect_demos(cell, plan, data, rng)
+    cached = demo_cache / f"{cell_key}-demos-{plan.demos}-flip{plan.grip_flip}.npz" if demo_cache else None
+    if cached is not None and cached.exists():
+        data, expert_rate = Dataset.load(cached)
+    else:
+        data = Dataset()
+        expert_rate = collect_demos(cell, plan, data, rng)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            data.save(cached, expert_rate)
     states = np.stack(data.states)
     stats = {"state_mean": states.mean(axis=0), "state_std": np.maximum(states.std(axis=0), 1e-3)}
     h, w, _ = cell.info.image_shape
@@ -287,13 +342,13 @@ def build(cell_key: str, plan: CellPlan) -> dict[str, Any]:
         image_hw=(h, w), state_dim=cell.info.state_dim, action_dim=cell.info.action_dim, instruction_dim=INSTRUCTION_DIM
     )
     spec = io_spec(cell, stats)
-    train(model, data, stats, plan.epochs, f"{cell_key} BC")
+    train(model, data, stats, plan.bc_updates, plan.batch, 1e-3, f"{cell_key} BC")
     dagger_rates = []
     for round_no in range(1, plan.dagger_rounds + 1):
         rate = dagger_round(cell, plan, data, export_onnx(model, cell), spec, round_no)
         dagger_rates.append(round(rate, 3))
         tqdm.write(f"{cell_key}: DAgger round {round_no} policy success {rate:.0%}; {len(data)} samples")
-        train(model, data, stats, plan.dagger_epochs, f"{cell_key} DAgger {round_no}")
+        train(model, data, stats, plan.dagger_updates, plan.batch, 5e-4, f"{cell_key} DAgger {round_no}")
     onnx_bytes = export_onnx(model, cell)
     model_path, card_path = artifact_paths(cell_key)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -337,6 +392,9 @@ def build(cell_key: str, plan: CellPlan) -> dict[str, Any]:
             "expert_demos": plan.demos,
             "expert_success_rate": round(expert_rate, 3),
             "dagger_rounds": plan.dagger_rounds,
+            "dagger_expert_shares": list(plan.expert_shares[: plan.dagger_rounds]),
+            "grip_flip": plan.grip_flip,
+            "updates": {"bc": plan.bc_updates, "per_dagger_round": plan.dagger_updates, "batch": plan.batch},
             "dagger_policy_success": dagger_rates,
             "samples": len(data),
             "phrasings": phrasings,
@@ -359,11 +417,12 @@ def build(cell_key: str, plan: CellPlan) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cell", action="append", choices=sorted(PLANS), help="cell(s) to build (default: all)")
+    parser.add_argument("--demo-cache", type=Path, help="folder to keep expert demos in between runs")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     for key in args.cell or list(PLANS):
-        build(key, PLANS[key])
+        build(key, PLANS[key], demo_cache=args.demo_cache)
     return 0
 
 
