@@ -13,6 +13,7 @@ urlpatterns = [
     path("policies/", include("policies.urls")),
     path("reports/", report_views.report_index, name="report-index"),
     path("reports/", include("reports.urls")),
+    path("reports/", include("reports.stats_urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
