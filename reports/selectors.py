@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce
 from accounts.models import User
 from policies.models import PolicyVersion
 from reports import stats
-from reports.models import CostModel, CostScenario
+from reports.models import AcceptanceCriteria, CostModel, CostScenario
 from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventCategory, EventKind, Task, Trial
 from trials.selectors import task_list_for_user, trial_list_for_user
 
@@ -422,7 +422,10 @@ def task_statistics(*, task_id: int, source: str | None = None, user: User | Non
     """
     _check_source(source)
     tasks = task_list_for_user(user=user) if user is not None else Task.objects.all()
-    task = tasks.get(pk=task_id)
+    return _task_statistics(task=tasks.get(pk=task_id), source=source)[0]
+
+
+def _task_statistics(*, task: Task, source: str | None) -> tuple[TaskStatistics, _Columns]:
     recovery_s, recovery_src = _recovery_time(task.pk)
     episodes = Episode.objects.filter(trial__task_id=task.pk)
     blocks, columns = _statistics_by_source(episodes=episodes, task=task, recovery_time_s=recovery_s, source=source)
@@ -481,7 +484,7 @@ def task_statistics(*, task_id: int, source: str | None = None, user: User | Non
                 )
             )
     note = None if blocks and any(b.n_episodes for b in blocks) else "No episode recorded yet: not enough data."
-    return TaskStatistics(
+    result = TaskStatistics(
         task_id=task.pk,
         recovery_time_s=recovery_s,
         recovery_time_source=recovery_src,
@@ -490,6 +493,7 @@ def task_statistics(*, task_id: int, source: str | None = None, user: User | Non
         sim_to_real=tuple(gaps),
         note=note,
     )
+    return result, columns
 
 
 def trials_compare(
@@ -652,3 +656,229 @@ def trial_plan(
         mean_cycle_time_s=mean,
     )
     return replace(plan, cycle_time_source=chosen)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pages: the trial panel and the task page in a bounded number of queries
+# --------------------------------------------------------------------------------------------------
+
+DEFAULT_REJECTABLE_SUCCESS = 0.80
+DEFAULT_PLAN_TARGET = 0.90
+SEQUENTIAL_ALPHA = 0.05
+SEQUENTIAL_BETA = 0.10
+ACCEPTANCE_TRIALS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class SequentialLevels(_Serialisable):
+    """The SPRT's hypotheses: a policy at `rejectable_success` must not pass (error <= alpha), one at
+    `acceptable_success` must not fail (error <= beta); `basis` says where the levels come from."""
+
+    acceptable_success: float
+    rejectable_success: float
+    alpha: float
+    beta: float
+    basis: str
+
+
+@dataclass(frozen=True)
+class CriteriaAcceptance(_Serialisable):
+    """One stored criteria set (FAT, SAT, run-off) evaluated on one trial, per source."""
+
+    criteria_id: int
+    name: str
+    label: str
+    trial_id: int
+    applies_to_source: str | None
+    passed: bool | None  # None: no episode of the required source yet
+    sources: tuple[SourceAcceptance, ...]
+    statement: str
+
+
+@dataclass(frozen=True)
+class TrialPanel(_Serialisable):
+    statistics: TrialStatistics
+    levels: SequentialLevels
+    sequential: TrialSequentialVerdict
+    acceptance: tuple[CriteriaAcceptance, ...]
+
+
+@dataclass(frozen=True)
+class TaskPanel(_Serialisable):
+    statistics: TaskStatistics
+    plan: stats.TrialPlan
+    acceptance: tuple[CriteriaAcceptance, ...]  # criteria x the latest visible trials, newest first
+    trials_evaluated: int
+
+
+def sequential_levels(
+    *, criteria: list[AcceptanceCriteria], acceptable: float | None = None, rejectable: float | None = None
+) -> SequentialLevels:
+    """The SPRT levels for a task: given ones, else the strictest stored success lower bound as the rejectable
+    level and halfway to 100% as the acceptable one, else DEFAULT_REJECTABLE_SUCCESS. Raises ValueError
+    unless 0 < rejectable < acceptable < 1."""
+    if rejectable is None:
+        bounds = [(c.min_success_lower_bound, c.get_name_display()) for c in criteria if c.min_success_lower_bound]
+        if bounds:
+            rejectable, name = max(bounds)
+            basis = f"{name} criterion: success lower bound {rejectable:.0%}"
+        else:
+            rejectable = DEFAULT_REJECTABLE_SUCCESS
+            basis = f"no acceptance criterion sets a success level: default {rejectable:.0%}"
+    else:
+        basis = "levels given"
+    if acceptable is None:
+        acceptable = rejectable + (1 - rejectable) / 2
+    if not 0 < rejectable < acceptable < 1:
+        raise ValueError("need 0 < rejectable < acceptable < 1")
+    return SequentialLevels(acceptable, rejectable, SEQUENTIAL_ALPHA, SEQUENTIAL_BETA, basis)
+
+
+def _sequential_from_columns(*, trial: Trial, columns: _Columns, levels: SequentialLevels) -> TrialSequentialVerdict:
+    verdicts = tuple(
+        SourceVerdict(
+            source=s,
+            verdict=stats.sprt_sequence(
+                columns.success[columns.source == i],
+                acceptable_success=levels.acceptable_success,
+                rejectable_success=levels.rejectable_success,
+                alpha=levels.alpha,
+                beta=levels.beta,
+            ),
+        )
+        for i, s in enumerate(SOURCES)
+        if (columns.source == i).any()
+    )
+    return TrialSequentialVerdict(
+        trial_id=trial.pk,
+        episodes_planned=trial.episodes_planned,
+        sources=verdicts,
+        note=None if verdicts else "No episode recorded yet: keep going.",
+    )
+
+
+def _acceptance_from_columns(
+    *, record: AcceptanceCriteria, trial_id: int, columns: _Columns, takt_time_s: float
+) -> CriteriaAcceptance:
+    """Evaluate one stored criteria set on one trial's columns, per source present (or only its source)."""
+    criteria = record.to_criteria(takt_time_s=takt_time_s)
+    results = []
+    for i, s in enumerate(SOURCES):
+        if record.applies_to_source and s != record.applies_to_source:
+            continue
+        cols = columns.where(columns.source == i)
+        if cols.success.size == 0:
+            continue
+        success = stats.success_rate(successes=int(cols.success.sum()), n=int(cols.success.size))
+        hours = float(cols.cycle_s.sum()) / 3600
+        results.append(
+            SourceAcceptance(
+                source=s,
+                result=stats.acceptance_evaluate(
+                    criteria=criteria,
+                    success=success,
+                    interventions=stats.intervention_rate(
+                        interventions=int(cols.interventions.sum()),
+                        operating_hours=hours,
+                        confidence=criteria.confidence,
+                    ),
+                    longest_clean_run=stats.longest_run(cols.success & (cols.interventions == 0)),
+                    cycle_times_s=cols.cycle_s[cols.success],
+                ),
+            )
+        )
+    label = record.get_name_display()
+    if not results:
+        which = SOURCE_LABELS.get(record.applies_to_source, "any source").lower()
+        return CriteriaAcceptance(
+            record.pk, record.name, label, trial_id, record.applies_to_source or None, None, (),
+            f"{label}: no episode from {which} yet: not enough data.",
+        )  # fmt: skip
+    passed = all(r.result.passed for r in results)
+    parts = "; ".join(f"{SOURCE_LABELS[r.source]}: {r.result.statement}" for r in results)
+    return CriteriaAcceptance(
+        record.pk, record.name, label, trial_id, record.applies_to_source or None, passed, tuple(results),
+        f"{label} {'passed' if passed else 'not passed'} — {parts}",
+    )  # fmt: skip
+
+
+def acceptance_criteria_for_task(*, task_id: int) -> list[AcceptanceCriteria]:
+    """The task's stored criteria sets, FAT, SAT, run-off order by name. One query."""
+    return list(AcceptanceCriteria.objects.filter(task_id=task_id).order_by("name", "pk"))
+
+
+def trial_panel(
+    *,
+    trial_id: int,
+    user: User | None = None,
+    acceptable: float | None = None,
+    rejectable: float | None = None,
+) -> TrialPanel:
+    """Everything the trial's statistics panel shows: the per-source statistics, the sequential verdict
+    (levels from the task's acceptance criteria unless given) and each stored acceptance criteria set
+    evaluated on this trial. Five queries whatever the trial size.
+
+    Raises Trial.DoesNotExist (absent or not visible to `user`) and ValueError on bad levels.
+    """
+    statistics, columns = _trial_statistics(trial_id=trial_id, source=None, user=user)
+    criteria = acceptance_criteria_for_task(task_id=statistics.task_id)
+    levels = sequential_levels(criteria=criteria, acceptable=acceptable, rejectable=rejectable)
+    trial = Trial(pk=statistics.trial_id, episodes_planned=statistics.episodes_planned)
+    takt = statistics.sources[0].takt_time_s if statistics.sources else None
+    if takt is None:
+        takt = Task.objects.filter(pk=statistics.task_id).values_list("takt_time_s", flat=True).get()
+    return TrialPanel(
+        statistics=statistics,
+        levels=levels,
+        sequential=_sequential_from_columns(trial=trial, columns=columns, levels=levels),
+        acceptance=tuple(
+            _acceptance_from_columns(record=c, trial_id=trial_id, columns=columns, takt_time_s=takt) for c in criteria
+        ),
+    )
+
+
+def task_panel(
+    *,
+    task_id: int,
+    user: User | None = None,
+    target_success: float | None = None,
+    confidence: float = stats.CONFIDENCE,
+    failures_allowed: int = 0,
+) -> TaskPanel:
+    """Everything the task's statistics page shows: per-source statistics, per policy version, the
+    sim-to-real gap, the planner (target from the strictest stored success bound unless given; robot-hours
+    from the measured mean attempt cycle, real robots first) and each criteria set evaluated on the latest
+    ACCEPTANCE_TRIALS_SHOWN visible trials. Eight queries whatever the number of trials and episodes.
+
+    Raises Task.DoesNotExist (absent or not visible to `user`) and ValueError on bad planner inputs.
+    """
+    tasks = task_list_for_user(user=user) if user is not None else Task.objects.all()
+    task = tasks.get(pk=task_id)
+    statistics, columns = _task_statistics(task=task, source=None)
+    criteria = acceptance_criteria_for_task(task_id=task.pk)
+    if target_success is None:
+        bounds = [c.min_success_lower_bound for c in criteria if c.min_success_lower_bound]
+        target_success = max(bounds) if bounds else DEFAULT_PLAN_TARGET
+    by_source = {b.source: b for b in statistics.sources}
+    chosen = next((s for s in (*REAL_SOURCES, EpisodeSource.SIMULATION.value) if s in by_source), None)
+    plan = stats.plan_trial(
+        target_success=target_success,
+        confidence=confidence,
+        failures_allowed=failures_allowed,
+        mean_cycle_time_s=by_source[chosen].mean_attempt_cycle_s if chosen else None,
+    )
+    plan = replace(plan, cycle_time_source=chosen)
+    visible = trial_list_for_user(user=user) if user is not None else Trial.objects.all()
+    trial_ids = list(
+        visible.filter(task_id=task.pk)
+        .order_by("-created_at", "-pk")
+        .values_list("pk", flat=True)[:ACCEPTANCE_TRIALS_SHOWN]
+    )
+    acceptance = tuple(
+        _acceptance_from_columns(
+            record=c, trial_id=t, columns=columns.where(columns.trial == t), takt_time_s=task.takt_time_s
+        )
+        for t in trial_ids
+        for c in criteria
+    )
+    return TaskPanel(statistics=statistics, plan=plan, acceptance=acceptance, trials_evaluated=len(trial_ids))

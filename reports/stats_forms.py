@@ -1,0 +1,87 @@
+"""Forms of the statistics pages: acceptance criteria (engineers only) and the trial planner's inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from reports.models import AcceptanceCriteria
+from trials.models import Task
+
+
+class AcceptanceCriteriaForm(forms.ModelForm[AcceptanceCriteria]):
+    """FAT/SAT/run-off criteria of one task; at least one criterion must be required."""
+
+    class Meta:
+        model = AcceptanceCriteria
+        fields = [
+            "name",
+            "min_success_lower_bound",
+            "confidence",
+            "consecutive_without_intervention",
+            "mtbi_lower_bound_h",
+            "cycle_time_p90_within_takt",
+            "applies_to_source",
+        ]
+        labels = {
+            "name": "Acceptance test",
+            "min_success_lower_bound": "Minimum success (lower bound, 0-1)",
+            "confidence": "Confidence (0.5-0.9999)",
+            "consecutive_without_intervention": "Consecutive cycles without intervention",
+            "mtbi_lower_bound_h": "MTBI lower bound (h)",
+            "cycle_time_p90_within_takt": "Cycle time p90 within takt",
+            "applies_to_source": "Applies to",
+        }
+
+    def __init__(self, *args: Any, task: Task, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.task = task
+        self.fields["applies_to_source"].choices = [
+            ("", "Each source, separately"),
+            *self.fields["applies_to_source"].choices[1:],
+        ]
+        self.fields["min_success_lower_bound"].widget.attrs.update(step="0.01", min="0.01", max="0.99")
+        self.fields["confidence"].widget.attrs.update(step="0.01", min="0.5", max="0.99")
+        self.fields["mtbi_lower_bound_h"].widget.attrs.update(step="0.1", min="0.1")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        taken = AcceptanceCriteria.objects.filter(task=self.task, name=name)
+        if self.instance.pk:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError("This task already has criteria of that name: edit them instead.")
+        return str(name)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (
+            data.get("min_success_lower_bound") is None
+            and data.get("consecutive_without_intervention") is None
+            and data.get("mtbi_lower_bound_h") is None
+            and not data.get("cycle_time_p90_within_takt")
+        ):
+            raise forms.ValidationError("Require at least one criterion.")
+        return data
+
+
+class PlannerForm(forms.Form):
+    """The planner's question: episodes to show success >= target at confidence with up to c failures."""
+
+    target = forms.FloatField(min_value=0.5, max_value=0.9999, initial=0.9, label="Success at least")
+    confidence = forms.FloatField(min_value=0.5, max_value=0.9999, initial=0.95, label="Confidence")
+    failures = forms.IntegerField(min_value=0, max_value=1000, initial=0, label="Failures allowed")
+
+
+class CompareForm(forms.Form):
+    """Two trials of one task, A (baseline) and B."""
+
+    a = forms.IntegerField(min_value=1, max_value=2**63 - 1, label="Trial A (baseline)")
+    b = forms.IntegerField(min_value=1, max_value=2**63 - 1, label="Trial B")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("a") is not None and data.get("a") == data.get("b"):
+            raise forms.ValidationError("Choose two different trials.")
+        return data

@@ -1,0 +1,245 @@
+"""Statistics pages: the trial panel (loaded by htmx into the trial page), the task statistics page (and
+its partial on the task page), the planner partial of the schedule form, trial comparison, acceptance
+criteria editing and stopping a trial early on its sequential verdict.
+
+Thin: each view calls one selector of reports.selectors (visibility: another organization's trial or
+task is a 404) or one service of reports.stats_services; role checks from accounts.permissions (403).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.permissions import can_scope_tasks, engineer_required
+from reports.models import AcceptanceCriteria
+from reports.selectors import TaskPanel, TrialPanel, task_panel, trial_panel, trials_compare
+from reports.stats_charts import source_figures
+from reports.stats_forms import AcceptanceCriteriaForm, CompareForm, PlannerForm
+from reports.stats_services import (
+    StopEarlyRefused,
+    acceptance_criteria_delete,
+    acceptance_criteria_save,
+    trial_stop_early,
+)
+from trials.models import Task, Trial
+from trials.selectors import task_list_for_user, trial_list_for_user, trial_list_writable_by_user
+
+PANEL_POLL_SECONDS = 5
+
+
+def _charts(blocks: Any, prefix: str) -> dict[str, Any]:
+    charts: dict[str, Any] = {}
+    for block in blocks:
+        charts.update(source_figures(block=block, prefix=f"{prefix}-{block.source}"))
+    return charts
+
+
+def _trial_panel_or_404(request: HttpRequest, pk: int) -> TrialPanel:
+    try:
+        return trial_panel(trial_id=pk, user=request.user)  # type: ignore[arg-type]
+    except Trial.DoesNotExist as exc:
+        raise Http404("No such trial.") from exc
+
+
+def _can_stop(request: HttpRequest, panel: TrialPanel) -> bool:
+    return (
+        can_scope_tasks(request.user)  # type: ignore[arg-type]
+        and panel.statistics.status in ("queued", "running")
+        and trial_list_writable_by_user(user=request.user).filter(pk=panel.statistics.trial_id).exists()  # type: ignore[arg-type]
+    )
+
+
+@require_GET
+@login_required
+def trial_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The trial's statistics panel (htmx partial); polls itself while the trial runs."""
+    panel = _trial_panel_or_404(request, pk)
+    running = panel.statistics.status in ("queued", "running")
+    context = {
+        "panel": panel,
+        "stats": panel.statistics,
+        "charts": _charts(panel.statistics.sources, f"trial{pk}"),
+        "chart_prefix": f"trial{pk}",
+        "running": running,
+        "poll_seconds": PANEL_POLL_SECONDS,
+        "can_stop": running and _can_stop(request, panel),
+        "decided": any(v.verdict.verdict != "keep going" for v in panel.sequential.sources),
+    }
+    return render(request, "reports/stats/_trial_panel.html", context)
+
+
+@require_POST
+@engineer_required
+def trial_stop_early_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel the trial with the sequential verdict as the reason (engineers, own robots' trials)."""
+    trial = get_object_or_404(trial_list_writable_by_user(user=request.user), pk=pk)  # type: ignore[arg-type]
+    if trial.is_finished:
+        messages.info(request, f"Trial {trial.pk} had already finished.")
+        return redirect("trial-detail", pk=trial.pk)
+    try:
+        _, reason = trial_stop_early(trial=trial, username=request.user.get_username())
+    except StopEarlyRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, reason)
+    return redirect("trial-detail", pk=trial.pk)
+
+
+def _visible_task(request: HttpRequest, pk: int) -> Task:
+    return get_object_or_404(task_list_for_user(user=request.user), pk=pk)  # type: ignore[arg-type]
+
+
+def _task_context(request: HttpRequest, pk: int) -> dict[str, Any]:
+    form = PlannerForm(request.GET or None)
+    params: dict[str, Any] = {}
+    if request.GET and form.is_valid():
+        params = {
+            "target_success": form.cleaned_data["target"],
+            "confidence": form.cleaned_data["confidence"],
+            "failures_allowed": form.cleaned_data["failures"],
+        }
+    try:
+        panel: TaskPanel = task_panel(task_id=pk, user=request.user, **params)  # type: ignore[arg-type]
+    except Task.DoesNotExist as exc:
+        raise Http404("No such task.") from exc
+    except ValueError as exc:  # a planner question beyond 10 million episodes
+        form.add_error(None, str(exc))
+        panel = task_panel(task_id=pk, user=request.user)  # type: ignore[arg-type]
+    if not request.GET:
+        form = PlannerForm(
+            initial={"target": panel.plan.target_success, "confidence": panel.plan.confidence, "failures": 0}
+        )
+    return {
+        "panel": panel,
+        "stats": panel.statistics,
+        "plan": panel.plan,
+        "planner_form": form,
+        "charts": _charts(panel.statistics.sources, f"task{pk}"),
+        "chart_prefix": f"task{pk}",
+        "can_edit": can_scope_tasks(request.user),  # type: ignore[arg-type]
+    }
+
+
+@require_GET
+@login_required
+def task_stats(request: HttpRequest, pk: int) -> HttpResponse:
+    """The task statistics page: per source, per policy version, sim-to-real gap, planner, acceptance."""
+    context = _task_context(request, pk)
+    task = Task.objects.get(pk=pk)
+    criteria = AcceptanceCriteria.objects.filter(task_id=pk).order_by("name", "pk")
+    trials = trial_list_for_user(user=request.user).filter(task_id=pk).order_by("-created_at", "-pk")[:50]  # type: ignore[arg-type]
+    return render(
+        request,
+        "reports/stats/task_stats.html",
+        {**context, "task": task, "criteria": criteria, "trials": trials, "compare_form": CompareForm()},
+    )
+
+
+@require_GET
+@login_required
+def task_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The task statistics partial the task page loads with htmx."""
+    context = _task_context(request, pk)
+    return render(request, "reports/stats/_task_panel.html", {**context, "partial": True})
+
+
+@require_GET
+@login_required
+def planner_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+    """The planner's answer for the schedule form: episodes and robot-hours for target/confidence/failures."""
+    task = _visible_task(request, pk)
+    form = PlannerForm(request.GET or None)
+    plan = None
+    if not request.GET:
+        form = PlannerForm(initial={"target": 0.9, "confidence": 0.95, "failures": 0})
+        data = {"target": 0.9, "confidence": 0.95, "failures": 0}
+    elif form.is_valid():
+        data = form.cleaned_data
+    else:
+        data = None
+    if data is not None:
+        try:
+            panel = task_panel(
+                task_id=task.pk,
+                user=request.user,  # type: ignore[arg-type]
+                target_success=data["target"],
+                confidence=data["confidence"],
+                failures_allowed=data["failures"],
+            )
+            plan = panel.plan
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+    return render(request, "reports/stats/_planner.html", {"task": task, "planner_form": form, "plan": plan})
+
+
+@require_GET
+@login_required
+def trial_compare(request: HttpRequest) -> HttpResponse:
+    """Compare two trials of one task: Barnard's exact test, Newcombe interval, Mann-Whitney."""
+    form = CompareForm(request.GET or None)
+    comparison = None
+    trials: dict[int, Trial] = {}
+    if request.GET and form.is_valid():
+        a, b = form.cleaned_data["a"], form.cleaned_data["b"]
+        try:
+            comparison = trials_compare(trial_a_id=a, trial_b_id=b, user=request.user)  # type: ignore[arg-type]
+        except Trial.DoesNotExist as exc:
+            raise Http404("No such trial.") from exc
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            trials = {
+                t.pk: t
+                for t in trial_list_for_user(user=request.user)  # type: ignore[arg-type]
+                .filter(pk__in=[a, b])
+                .select_related("task", "policy_version__policy", "robot")
+            }
+    status = 400 if request.GET and not form.is_valid() else 200
+    return render(
+        request,
+        "reports/stats/compare.html",
+        {"form": form, "comparison": comparison, "trials": trials},
+        status=status,
+    )
+
+
+def _editable_task(request: HttpRequest, pk: int) -> Task:
+    task = _visible_task(request, pk)
+    if not request.user.is_superuser and task.organization_id != request.user.organization_id:  # type: ignore[union-attr]
+        raise PermissionDenied("Only the task's own organization sets its acceptance criteria.")
+    return task
+
+
+@engineer_required
+def acceptance_edit(request: HttpRequest, task_pk: int, pk: int | None = None) -> HttpResponse:
+    """Create or edit one acceptance criteria set of a task (engineers of the owning organization)."""
+    task = _editable_task(request, task_pk)
+    record = get_object_or_404(AcceptanceCriteria, task=task, pk=pk) if pk is not None else None
+    form = AcceptanceCriteriaForm(request.POST or None, instance=record, task=task)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        saved = acceptance_criteria_save(task=task, criteria=record, fields=fields)
+        messages.success(request, f"{saved.get_name_display()} criteria saved; every trial is evaluated against them.")
+        return redirect("stats-task", pk=task.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "reports/stats/acceptance_form.html", {"form": form, "task": task, "record": record}, status=status
+    )
+
+
+@require_POST
+@engineer_required
+def acceptance_delete(request: HttpRequest, task_pk: int, pk: int) -> HttpResponse:
+    """Delete one acceptance criteria set (engineers of the owning organization)."""
+    task = _editable_task(request, task_pk)
+    record = get_object_or_404(AcceptanceCriteria, task=task, pk=pk)
+    acceptance_criteria_delete(criteria=record)
+    messages.success(request, f"{record.get_name_display()} criteria deleted.")
+    return redirect("stats-task", pk=task.pk)
