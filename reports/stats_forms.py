@@ -10,7 +10,7 @@ from reports.models import AcceptanceCriteria
 from trials.models import Task
 
 
-class AcceptanceCriteriaForm(forms.ModelForm[AcceptanceCriteria]):
+class AcceptanceCriteriaForm(forms.ModelForm):  # type: ignore[type-arg]
     """FAT/SAT/run-off criteria of one task; at least one criterion must be required."""
 
     class Meta:
