@@ -1,0 +1,268 @@
+"""Statistics pages: the trial panel, the task statistics page and its partial, the planner partial, trial
+comparison, acceptance criteria editing and stopping early; who may read and do what, and query-count
+guards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Organization, Role, User
+from reports.models import AcceptanceCriteria
+from tests.factories import (
+    EpisodeEventFactory,
+    EpisodeFactory,
+    OrganizationFactory,
+    RobotFactory,
+    TaskFactory,
+    TrialFactory,
+    UserFactory,
+)
+from trials.models import EpisodeOutcome, EpisodeSource, EventCategory, EventKind, TrialStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def _episodes(trial: Any, n: int, *, successes: int, source: str = EpisodeSource.SIMULATION, start: int = 0) -> list:
+    return [
+        EpisodeFactory(
+            trial=trial,
+            index=start + i,
+            outcome=EpisodeOutcome.SUCCESS if i < successes else EpisodeOutcome.FAILURE,
+            cycle_time_s=9.0 + (i % 5) * 0.5,
+            source=source,
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def world() -> dict[str, Any]:
+    """Manufacturer A (engineer, manager) with a running trial of 40 simulated episodes (36 successes, one
+    grasp failure with an event) on its own robot, a second finished trial, integrator B engaged on the task
+    with its own rig's trial of uploaded episodes, and an unrelated organization C."""
+    org_a = OrganizationFactory(name="Nordwerk")
+    org_b = OrganizationFactory(name="CellWorks", kind=Organization.Kind.INTEGRATOR)
+    org_c = OrganizationFactory(name="Elsewhere")
+    task = TaskFactory(organization=org_a, integrator=org_b, name="Kitting brackets", takt_time_s=12.0)
+    trial = TrialFactory(
+        task=task, robot=RobotFactory(organization=org_a), episodes_planned=200, status=TrialStatus.RUNNING
+    )
+    episodes = _episodes(trial, 40, successes=36)
+    EpisodeEventFactory(episode=episodes[3], kind=EventKind.INTERVENTION, category=EventCategory.OTHER)
+    EpisodeEventFactory(episode=episodes[37], kind=EventKind.FAULT, category=EventCategory.GRASP_MISS)
+    other = TrialFactory(task=task, robot=trial.robot, status=TrialStatus.COMPLETED, episodes_planned=20)
+    _episodes(other, 20, successes=12)
+    rig = TrialFactory(task=task, robot=RobotFactory(organization=org_b), status=TrialStatus.COMPLETED)
+    _episodes(rig, 10, successes=10, source=EpisodeSource.INTEGRATOR_UPLOAD)
+    return {
+        "task": task,
+        "trial": trial,
+        "other": other,
+        "rig": rig,
+        "engineer": UserFactory(organization=org_a, role=Role.ENGINEER),
+        "manager": UserFactory(organization=org_a, role=Role.MANAGER),
+        "integrator": UserFactory(organization=org_b, role=Role.INTEGRATOR),
+        "outsider": UserFactory(organization=org_c, role=Role.ENGINEER),
+    }
+
+
+def _client(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _panel(trial: Any) -> str:
+    return reverse("stats-trial-panel", args=[trial.pk])
+
+
+# --- Trial panel -----------------------------------------------------------------------------------
+
+
+def test_panel_requires_login(world: dict[str, Any]) -> None:
+    response = Client().get(_panel(world["trial"]))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("role", ["engineer", "manager"])
+def test_panel_shows_every_rate_with_interval_n_and_source(world: dict[str, Any], role: str) -> None:
+    response = _client(world[role]).get(_panel(world["trial"]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "90.0%" in html  # 36 / 40
+    assert "95% CI 76.9–96.0% (Wilson) · 36/40" in html  # statsmodels Wilson interval of 36/40
+    assert "at least 78% success at 95% confidence, exact binomial, n = 40" in html
+    assert 'data-testid="stats-source-simulation"' in html and "Simulation" in html
+    assert 'data-testid="sprt-simulation"' in html
+    assert 'hx-trigger="every 5s"' in html  # a running trial refreshes itself
+    assert 'id="trial-stats-charts"' in html and f'id="trial{world["trial"].pk}-simulation-cycle"' in html
+    stop = 'data-testid="stop-early"' in html or "Stop early becomes available" in html
+    assert stop is (role == "engineer")
+
+
+def test_integrator_reads_own_rig_trial_and_not_others(world: dict[str, Any]) -> None:
+    client = _client(world["integrator"])
+    response = client.get(_panel(world["rig"]))
+    assert response.status_code == 200
+    assert 'data-testid="stats-source-integrator_upload"' in response.content.decode()
+
+
+def test_other_organization_gets_404(world: dict[str, Any]) -> None:
+    client = _client(world["outsider"])
+    assert client.get(_panel(world["trial"])).status_code == 404
+    assert client.get(reverse("stats-task", args=[world["task"].pk])).status_code == 404
+    assert client.get(reverse("stats-task-panel", args=[world["task"].pk])).status_code == 404
+    assert client.get(reverse("stats-planner", args=[world["task"].pk])).status_code == 404
+    assert client.post(reverse("stats-trial-stop-early", args=[world["trial"].pk])).status_code == 404
+
+
+def test_panel_runs_in_bounded_queries(world: dict[str, Any], django_assert_max_num_queries: Any) -> None:
+    AcceptanceCriteria.objects.create(task=world["task"], name="fat", min_success_lower_bound=0.7)
+    AcceptanceCriteria.objects.create(task=world["task"], name="sat", consecutive_without_intervention=5)
+    client = _client(world["engineer"])
+    client.get(_panel(world["trial"]))  # warm the session
+    with django_assert_max_num_queries(14):
+        response = client.get(_panel(world["trial"]))
+    assert response.status_code == 200
+    _episodes(world["trial"], 60, successes=50, start=40)
+    with django_assert_max_num_queries(14):  # the same count with more episodes
+        assert client.get(_panel(world["trial"])).status_code == 200
+
+
+# --- Stop early ------------------------------------------------------------------------------------
+
+
+def test_stop_early_cancels_with_the_verdict_as_reason(world: dict[str, Any]) -> None:
+    # The FAT bound of 60% sets the SPRT levels (60% vs 80%): 36 of the first 36 pass long before episode 40.
+    AcceptanceCriteria.objects.create(task=world["task"], name="fat", min_success_lower_bound=0.6)
+    client = _client(world["engineer"])
+    html = client.get(_panel(world["trial"])).content.decode()
+    assert 'data-testid="stop-early"' in html and "FAT" in html
+    response = client.post(reverse("stats-trial-stop-early", args=[world["trial"].pk]))
+    assert response.status_code == 302
+    world["trial"].refresh_from_db()
+    assert world["trial"].status == TrialStatus.CANCELLED
+    assert "sequential verdict" in world["trial"].status_message and "Pass:" in world["trial"].status_message
+
+
+def test_stop_early_refused_while_undecided(world: dict[str, Any]) -> None:
+    # 5 successes at the default levels (80% vs 90%): log LR 5 ln(9/8) = 0.59 < ln(0.9/0.05) = 2.89.
+    young = TrialFactory(task=world["task"], robot=world["trial"].robot, status=TrialStatus.RUNNING)
+    _episodes(young, 5, successes=5)
+    client = _client(world["engineer"])
+    html = client.get(_panel(young)).content.decode()
+    assert "keep going" in html and "Stop early becomes available once the test decides" in html
+    response = client.post(reverse("stats-trial-stop-early", args=[young.pk]), follow=True)
+    assert "has not decided yet" in response.content.decode()
+    young.refresh_from_db()
+    assert young.status == TrialStatus.RUNNING
+
+
+def test_manager_may_not_stop_early(world: dict[str, Any]) -> None:
+    response = _client(world["manager"]).post(reverse("stats-trial-stop-early", args=[world["trial"].pk]))
+    assert response.status_code == 403
+    world["trial"].refresh_from_db()
+    assert world["trial"].status == TrialStatus.RUNNING
+
+
+# --- Task page, planner, comparison ----------------------------------------------------------------
+
+
+def test_task_stats_page_blocks_per_source_versions_planner(world: dict[str, Any]) -> None:
+    response = _client(world["manager"]).get(reverse("stats-task", args=[world["task"].pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="stats-source-simulation"' in html
+    assert 'data-testid="stats-source-integrator_upload"' in html
+    assert 'data-testid="by-policy-version"' in html
+    # Planner default: 90% at 95% with no failure -> 29 episodes (ln 0.05 / ln 0.9 = 28.4).
+    assert "<strong>29 episodes</strong>" in html
+    assert "Add criteria" not in html  # managers read
+
+
+def test_task_planner_form_and_partial(world: dict[str, Any]) -> None:
+    client = _client(world["engineer"])
+    url = reverse("stats-planner", args=[world["task"].pk])
+    response = client.get(url, {"target": "0.95", "confidence": "0.9", "failures": "1"})
+    assert response.status_code == 200
+    # 95% at 90% with one failure allowed: 77 episodes (binomial, smallest n with P(X <= 1) <= 0.10).
+    assert "<strong>77 episodes</strong>" in response.content.decode()
+    bad = client.get(url, {"target": "2", "confidence": "0.9", "failures": "-1"})
+    assert bad.status_code == 200 and "episodes</strong>" not in bad.content.decode()
+    assert "Ensure this value is less than or equal to 0.9999" in bad.content.decode()
+
+
+def test_task_partial_for_the_task_page(world: dict[str, Any], django_assert_max_num_queries: Any) -> None:
+    client = _client(world["engineer"])
+    url = reverse("stats-task-panel", args=[world["task"].pk])
+    client.get(url)
+    with django_assert_max_num_queries(16):
+        response = client.get(url)
+    assert response.status_code == 200
+    assert "full statistics, planner and acceptance" in response.content.decode()
+
+
+def test_compare_two_trials(world: dict[str, Any]) -> None:
+    client = _client(world["manager"])
+    response = client.get(reverse("stats-compare"), {"a": world["other"].pk, "b": world["trial"].pk})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "success rate is higher" in html  # 36/40 vs 12/20: Barnard p < 0.05
+    assert "Mann-Whitney" in html
+    assert client.get(reverse("stats-compare"), {"a": "x", "b": "1"}).status_code == 400
+    same = client.get(reverse("stats-compare"), {"a": world["trial"].pk, "b": world["trial"].pk})
+    assert same.status_code == 400 and "two different trials" in same.content.decode()
+    hidden = _client(world["outsider"]).get(reverse("stats-compare"), {"a": world["other"].pk, "b": world["trial"].pk})
+    assert hidden.status_code == 404
+
+
+def test_compare_trials_of_different_tasks_is_a_form_error(world: dict[str, Any]) -> None:
+    elsewhere = TrialFactory(task=TaskFactory(organization=world["task"].organization))
+    response = _client(world["engineer"]).get(reverse("stats-compare"), {"a": elsewhere.pk, "b": world["trial"].pk})
+    assert "must be of the same task" in response.content.decode()
+
+
+# --- Acceptance criteria ---------------------------------------------------------------------------
+
+
+def test_engineer_creates_edits_and_deletes_criteria(world: dict[str, Any]) -> None:
+    client = _client(world["engineer"])
+    task = world["task"]
+    url = reverse("stats-acceptance-new", args=[task.pk])
+    assert client.get(url).status_code == 200
+    empty = client.post(url, {"name": "fat", "confidence": "0.95"})
+    assert empty.status_code == 400 and "Require at least one criterion." in empty.content.decode()
+    response = client.post(
+        url, {"name": "fat", "confidence": "0.95", "min_success_lower_bound": "0.7", "applies_to_source": ""}
+    )
+    assert response.status_code == 302
+    record = AcceptanceCriteria.objects.get(task=task, name="fat")
+    assert record.min_success_lower_bound == 0.7
+    duplicate = client.post(url, {"name": "fat", "confidence": "0.95", "mtbi_lower_bound_h": "1"})
+    assert duplicate.status_code == 400 and "already has criteria of that name" in duplicate.content.decode()
+    out_of_range = client.post(url, {"name": "sat", "confidence": "1.5", "min_success_lower_bound": "1.2"})
+    assert out_of_range.status_code == 400
+    edit = reverse("stats-acceptance-edit", args=[task.pk, record.pk])
+    assert (
+        client.post(edit, {"name": "fat", "confidence": "0.9", "cycle_time_p90_within_takt": "on"}).status_code == 302
+    )
+    record.refresh_from_db()
+    assert record.min_success_lower_bound is None and record.cycle_time_p90_within_takt and record.confidence == 0.9
+    page = client.get(reverse("stats-task", args=[task.pk])).content.decode()
+    assert "cycle time p90 ≤ takt" in page
+    assert client.post(reverse("stats-acceptance-delete", args=[task.pk, record.pk])).status_code == 302
+    assert not AcceptanceCriteria.objects.filter(pk=record.pk).exists()
+
+
+def test_only_engineers_of_the_owner_edit_criteria(world: dict[str, Any]) -> None:
+    task = world["task"]
+    url = reverse("stats-acceptance-new", args=[task.pk])
+    data = {"name": "fat", "confidence": "0.95", "min_success_lower_bound": "0.7"}
+    assert _client(world["manager"]).post(url, data).status_code == 403
+    assert _client(world["integrator"]).post(url, data).status_code == 403  # integrator role: not an engineer
+    assert _client(world["outsider"]).post(url, data).status_code == 404
+    assert not AcceptanceCriteria.objects.exists()
