@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 
 from accounts.models import User
 from reports.models import CostModel, CostScenario
@@ -344,6 +344,30 @@ def _chosen_sources(present: set[str]) -> tuple[str, ...]:
     return tuple(s for s in REAL_SOURCES if s in present) or (EpisodeSource.SIMULATION.value,)
 
 
+# Up to this many episodes of evidence a task's dashboard row bootstraps its recorded cycle times, exactly as
+# the report page does; above it, see _cycle_time_sample.
+DASHBOARD_EXACT_CYCLE_TIMES = 2_000
+
+
+def _cycle_time_sample(*, n: int, mean_s: float, sum_sq: float) -> tuple[float, ...]:
+    """A stand-in for the cycle times of a task with more than DASHBOARD_EXACT_CYCLE_TIMES episodes: k evenly
+    spaced normal quantiles with the recorded mean, scaled so their bootstrap mean spreads by s / sqrt(n).
+
+    Why: reports.montecarlo bootstraps the *mean* cycle time, and past 2,000 episodes it already rescales
+    m-out-of-n resamples to the n-episode spread (s / sqrt(n)); for such n the sampling distribution of the
+    mean is normal to within the bootstrap's own noise (central limit theorem). The mean, the spread and n
+    come from one database aggregate, so the dashboard never streams a million cycle times.
+    """
+    from scipy.stats import norm
+
+    k = DASHBOARD_EXACT_CYCLE_TIMES
+    variance = max(sum_sq / n - mean_s * mean_s, 0.0)
+    z = norm.ppf((np.arange(k) + 0.5) / k)
+    z = (z - z.mean()) / z.std()
+    values = mean_s + np.sqrt(variance) * np.sqrt(k / n) * z
+    return tuple(np.maximum(values, 0.0).tolist())
+
+
 def task_roi_dashboard(
     *,
     user: User,
@@ -352,11 +376,13 @@ def task_roi_dashboard(
     seed: int = 0,
 ) -> list[DashboardRow]:
     """The ROI and Monte Carlo summary of every task the user may read, for one scenario, in six queries
-    whatever the number of tasks and episodes (tasks, cost models, counts, interventions, cycle times,
-    latest trial status are each one query; cycle times are streamed as two columns).
+    whatever the number of tasks and episodes: tasks (with the latest visible trial's status), cost models,
+    the visible trials, episode counts/sums per trial and source, interventions per trial and source, and
+    the cycle times of tasks with few episodes.
 
     Evidence follows task_trial_evidence (real episodes preferred, never mixed with simulation) over the
-    trials the user may read. Rows come in the task list's order; a task without a cost model or usable
+    trials the user may read; tasks with more than DASHBOARD_EXACT_CYCLE_TIMES episodes bootstrap their
+    cycle time from _cycle_time_sample. Rows come in name order; a task without a cost model or usable
     evidence carries its message in `error` (never raises for one task).
     """
     visible_trials = trial_list_for_user(user=user)
@@ -366,42 +392,52 @@ def task_roi_dashboard(
         return []
     task_ids = [t.pk for t in tasks]
     cost_models = {cm.task_id: cm for cm in CostModel.objects.filter(task_id__in=task_ids, scenario=scenario)}
-    episodes = Episode.objects.filter(trial__in=visible_trials.filter(task_id__in=task_ids).order_by().values("pk"))
-    counts: dict[int, dict[str, dict[str, Any]]] = {}
+    task_of_trial = dict(visible_trials.filter(task_id__in=task_ids).order_by().values_list("pk", "task_id"))
+    # Grouped by the episode's own trial_id column (no join), then summed per task here.
+    episodes = Episode.objects.filter(trial_id__in=list(task_of_trial))
+    counts: dict[int, dict[str, dict[str, float]]] = {}
     for row in (
         episodes.order_by()
-        .values("trial__task_id", "source")
+        .values("trial_id", "source")
         .annotate(
             n=Count("id"),
             successes=Count("id", filter=Q(outcome=EpisodeOutcome.SUCCESS)),
             running_s=Sum("cycle_time_s"),
+            sum_sq=Sum(F("cycle_time_s") * F("cycle_time_s")),
         )
     ):
-        counts.setdefault(row["trial__task_id"], {})[row["source"]] = row
-    chosen = {task_id: _chosen_sources(set(by_source)) for task_id, by_source in counts.items()}
-    # Only the chosen source's episodes of each task feed the evidence.
-    chosen_filter = Q(pk__in=[])
-    for sources in {s for s in chosen.values()}:
-        ids = [task_id for task_id, s in chosen.items() if s == sources]
-        chosen_filter |= Q(trial__task_id__in=ids, source__in=sources)
-    chosen_episodes = episodes.filter(chosen_filter)
-    interventions = {
-        row["episode__trial__task_id"]: int(row["n"])
-        for row in EpisodeEvent.objects.filter(
-            episode__in=chosen_episodes.order_by().values("pk"), kind=EventKind.INTERVENTION
+        per_source = counts.setdefault(task_of_trial[row["trial_id"]], {}).setdefault(
+            row["source"], {"n": 0, "successes": 0, "running_s": 0.0, "sum_sq": 0.0}
         )
+        for key in per_source:
+            per_source[key] += row[key] or 0
+    chosen = {task_id: _chosen_sources(set(by_source)) for task_id, by_source in counts.items()}
+    interventions: dict[int, dict[str, int]] = {}
+    for row in (
+        EpisodeEvent.objects.filter(episode__trial_id__in=list(task_of_trial), kind=EventKind.INTERVENTION)
         .order_by()
-        .values("episode__trial__task_id")
+        .values("episode__trial_id", "episode__source")
         .annotate(n=Count("id"))
-    }
-    cycle_times = _cycle_times_by_task(chosen_episodes)
+    ):
+        by_source = interventions.setdefault(task_of_trial[row["episode__trial_id"]], {})
+        by_source[row["episode__source"]] = by_source.get(row["episode__source"], 0) + int(row["n"])
+
+    def chosen_n(task_id: int) -> int:
+        return int(sum(counts[task_id][s]["n"] for s in chosen[task_id] if s in counts[task_id]))
+
+    small = [t for t in chosen if 0 < chosen_n(t) <= DASHBOARD_EXACT_CYCLE_TIMES]
+    small_filter = Q(pk__in=[])
+    for sources in set(chosen[t] for t in small):
+        trial_ids = [tr for tr, t in task_of_trial.items() if t in small and chosen[t] == sources]
+        small_filter |= Q(trial_id__in=trial_ids, source__in=sources)
+    cycle_times = _cycle_times_by_trial(episodes.filter(small_filter), task_of_trial) if small else {}
 
     rows: list[DashboardRow] = []
     for task in tasks:
         cost_model = cost_models.get(task.pk)
         sources = tuple(s for s in chosen.get(task.pk, ()) if s in counts.get(task.pk, {}))
         picked = [counts[task.pk][s] for s in sources]
-        n = sum(int(r["n"]) for r in picked)
+        n = int(sum(r["n"] for r in picked))
         common: dict[str, Any] = {
             "task_id": task.pk,
             "task_name": task.name,
@@ -418,12 +454,18 @@ def task_roi_dashboard(
                 raise RoiInputError(f"No {label} cost model yet.")
             if n == 0:
                 raise RoiInputError("No episodes recorded yet.")
+            successes = int(sum(r["successes"] for r in picked))
+            running_s = float(sum(r["running_s"] for r in picked))
+            if n <= DASHBOARD_EXACT_CYCLE_TIMES:
+                sample = tuple(cycle_times.get(task.pk, np.zeros(0)).tolist())
+            else:
+                sample = _cycle_time_sample(n=n, mean_s=running_s / n, sum_sq=float(sum(r["sum_sq"] for r in picked)))
             evidence = TrialEvidence(
-                successes=sum(int(r["successes"]) for r in picked),
-                failures=n - sum(int(r["successes"]) for r in picked),
-                interventions=interventions.get(task.pk, 0),
-                autonomous_hours=sum(float(r["running_s"] or 0.0) for r in picked) / 3600,
-                cycle_times_s=tuple(cycle_times.get(task.pk, np.zeros(0)).tolist()),
+                successes=successes,
+                failures=n - successes,
+                interventions=sum(interventions.get(task.pk, {}).get(s, 0) for s in sources),
+                autonomous_hours=running_s / 3600,
+                cycle_times_s=sample,
             )
             cost_model.task = task
             inputs = RoiInputs(
@@ -444,20 +486,12 @@ def task_roi_dashboard(
     return rows
 
 
-def _cycle_times_by_task(episodes: QuerySet[Episode]) -> dict[int, np.ndarray]:
-    """{task id: cycle times} of `episodes`, streamed as two columns in one query and split with numpy
-    (a Python dict append per row costs more than the query for a million episodes)."""
-    rows = episodes.order_by().values_list("trial__task_id", "cycle_time_s").iterator(chunk_size=20_000)
-    flat = np.fromiter((v for row in rows for v in row), dtype=float)
-    if flat.size == 0:
-        return {}
-    pairs = flat.reshape(-1, 2)
-    task_ids = pairs[:, 0].astype(np.int64)
-    order = np.argsort(task_ids, kind="stable")
-    task_ids, values = task_ids[order], pairs[order, 1]
-    unique, starts = np.unique(task_ids, return_index=True)
-    ends = [*starts[1:], task_ids.size]
-    return {int(t): values[s:e] for t, s, e in zip(unique, starts, ends, strict=True)}
+def _cycle_times_by_trial(episodes: QuerySet[Episode], task_of_trial: dict[int, int]) -> dict[int, np.ndarray]:
+    """{task id: cycle times} of `episodes` (few: small tasks only), in one query."""
+    by_task: dict[int, list[float]] = {}
+    for trial_id, cycle_time_s in episodes.order_by().values_list("trial_id", "cycle_time_s"):
+        by_task.setdefault(task_of_trial[trial_id], []).append(cycle_time_s)
+    return {task_id: np.asarray(values, dtype=float) for task_id, values in by_task.items()}
 
 
 def dashboard_traffic_light(*, row: DashboardRow) -> str:

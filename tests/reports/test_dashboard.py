@@ -1,0 +1,137 @@
+"""reports.roi_inputs.task_roi_dashboard: the same figures as the task report, batched reads, and the
+cycle-time stand-in for tasks with many episodes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pytest
+
+from accounts.models import Role
+from reports.montecarlo import bootstrap_means
+from reports.roi_inputs import (
+    DASHBOARD_EXACT_CYCLE_TIMES,
+    _cycle_time_sample,
+    dashboard_sort,
+    dashboard_traffic_light,
+    task_roi_dashboard,
+    task_roi_report,
+)
+from tests.factories import (
+    CostModelFactory,
+    EpisodeEventFactory,
+    EpisodeFactory,
+    RobotFactory,
+    TaskFactory,
+    TrialFactory,
+    UserFactory,
+)
+from trials.models import Episode, EpisodeOutcome, EpisodeSource, EventKind
+
+pytestmark = pytest.mark.django_db
+
+
+def _bulk_episodes(trial: Any, n: int, *, source: str, start: int = 0, seed: int = 1) -> None:
+    rng = np.random.default_rng(seed)
+    template = EpisodeFactory.build(trial=trial)
+    Episode.objects.bulk_create(
+        Episode(
+            trial=trial,
+            index=start + i,
+            outcome=EpisodeOutcome.SUCCESS if rng.random() < 0.9 else EpisodeOutcome.FAILURE,
+            cycle_time_s=float(rng.lognormal(np.log(11.0), 0.2)),
+            started_at=template.started_at,
+            ended_at=template.ended_at,
+            source=source,
+            external_id=None if source == EpisodeSource.SIMULATION else f"x-{start + i}",
+        )
+        for i in range(n)
+    )
+
+
+@pytest.fixture
+def org_tasks() -> dict[str, Any]:
+    task = TaskFactory(
+        takt_time_s=30, manual_cycle_time_s=26, annual_volume=200_000, labour_cost_per_hour=Decimal("40")
+    )
+    org = task.organization
+    CostModelFactory(task=task, input_ranges={"robot_capex": [30_000, 50_000]})
+    CostModelFactory(task=task, scenario="conservative", robot_capex=Decimal("60000"))
+    trial = TrialFactory(task=task, robot=RobotFactory(organization=org))
+    _bulk_episodes(trial, 300, source=EpisodeSource.SIMULATION)
+    for episode in Episode.objects.filter(trial=trial)[:4]:
+        EpisodeEventFactory(episode=episode, kind=EventKind.INTERVENTION)
+    # Real episodes on a second trial: they, not the simulation, are the evidence.
+    mixed = TaskFactory(organization=org, takt_time_s=30, manual_cycle_time_s=26)
+    CostModelFactory(task=mixed)
+    _bulk_episodes(TrialFactory(task=mixed, robot=RobotFactory(organization=org)), 50, source="simulation", seed=2)
+    _bulk_episodes(TrialFactory(task=mixed, robot=RobotFactory(organization=org)), 40, source="robot_agent", seed=3)
+    return {"task": task, "mixed": mixed, "user": UserFactory(organization=org, role=Role.MANAGER)}
+
+
+def test_rows_match_the_task_report_for_the_same_draws(org_tasks: dict[str, Any]) -> None:
+    rows = {r.task_id: r for r in task_roi_dashboard(user=org_tasks["user"])}
+    for key in ("task", "mixed"):
+        task = org_tasks[key]
+        report = task_roi_report(task=task, user=org_tasks["user"], draws=2_000, details=False)
+        row = rows[task.pk]
+        assert row.evidence_sources == report.evidence_sources
+        assert row.episodes == report.episodes
+        assert row.roi == report.roi
+        assert row.monte_carlo == report.monte_carlo
+    assert rows[org_tasks["mixed"].pk].evidence_sources == ("robot_agent",)
+    assert rows[org_tasks["mixed"].pk].episodes == 40
+
+
+def test_scenario_and_missing_cost_model(org_tasks: dict[str, Any]) -> None:
+    rows = {r.task_id: r for r in task_roi_dashboard(user=org_tasks["user"], scenario="conservative")}
+    assert rows[org_tasks["task"].pk].roi.capex > 0
+    assert rows[org_tasks["mixed"].pk].error == "No conservative cost model yet."
+    assert dashboard_traffic_light(row=rows[org_tasks["mixed"].pk]) == "none"
+
+
+def test_other_organizations_tasks_are_absent_and_queries_are_constant(
+    org_tasks: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    other = TaskFactory()
+    CostModelFactory(task=other)
+    _bulk_episodes(
+        TrialFactory(task=other, robot=RobotFactory(organization=other.organization)), 20, source="simulation"
+    )
+    with django_assert_max_num_queries(6):
+        rows = task_roi_dashboard(user=org_tasks["user"])
+    assert {r.task_id for r in rows} == {org_tasks["task"].pk, org_tasks["mixed"].pk}
+
+
+def test_large_task_uses_the_normal_stand_in_close_to_the_exact_bootstrap(org_tasks: dict[str, Any]) -> None:
+    task = org_tasks["task"]
+    trial = task.trials.get()
+    _bulk_episodes(trial, DASHBOARD_EXACT_CYCLE_TIMES + 1_700, source=EpisodeSource.SIMULATION, start=300, seed=5)
+    row = next(r for r in task_roi_dashboard(user=org_tasks["user"]) if r.task_id == task.pk)
+    exact = task_roi_report(task=task, user=org_tasks["user"], draws=2_000, details=False)
+    assert row.episodes == exact.episodes == DASHBOARD_EXACT_CYCLE_TIMES + 2_000
+    assert row.roi.payback_months == pytest.approx(exact.roi.payback_months, rel=1e-9)  # same mean cycle time
+    for name in ("npv", "payback_months", "attempt_cycle_time_s"):
+        ours, theirs = getattr(row.monte_carlo, name), getattr(exact.monte_carlo, name)
+        assert ours.p50 == pytest.approx(theirs.p50, rel=0.02), name
+        assert ours.p90 - ours.p10 == pytest.approx(theirs.p90 - theirs.p10, rel=0.25), name
+
+
+def test_cycle_time_stand_in_keeps_the_mean_and_the_n_episode_spread() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(np.log(12.0), 0.25, 50_000)
+    sample = np.asarray(_cycle_time_sample(n=values.size, mean_s=values.mean(), sum_sq=float((values**2).sum())))
+    assert sample.mean() == pytest.approx(values.mean(), rel=1e-12)
+    spread = bootstrap_means(sample, draws=20_000, rng=np.random.default_rng(0)).std()
+    assert spread == pytest.approx(values.std() / np.sqrt(values.size), rel=0.2)
+
+
+def test_sort_by_npv_payback_and_name(org_tasks: dict[str, Any]) -> None:
+    rows = task_roi_dashboard(user=org_tasks["user"])
+    by_npv = dashboard_sort(rows=rows, order="npv")
+    assert [r.monte_carlo.expected_npv for r in by_npv] == sorted(
+        (r.monte_carlo.expected_npv for r in rows), reverse=True
+    )
+    assert [r.task_name for r in dashboard_sort(rows=rows, order="name")] == sorted(r.task_name for r in rows)
