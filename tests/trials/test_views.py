@@ -323,6 +323,8 @@ def test_progress_fragment_stops_polling_once_finished(world: dict[str, object])
     fragment = client.get(reverse("trial-progress", args=[trial.pk])).content.decode()
     assert "hx-trigger" not in fragment and "<html" not in fragment
     assert 'id="cycle-data"' in fragment  # the chart's data arrives with the final state
+    final = client.get(reverse("trial-progress", args=[trial.pk]))
+    assert final["HX-Trigger"] == "trial-finished"  # tells the episode table to refresh now
 
 
 def test_episode_filters(world: dict[str, object]) -> None:
