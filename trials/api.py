@@ -280,9 +280,10 @@ def record_batch(*, trial: Trial, episodes: list[EpisodeInput], position_names: 
         match = _POSITION.match(str(exc))
         if match:
             position = int(match.group(1))
+            reason = str(exc)[match.end() :]
             raise Conflict(
-                "An index is already taken by another episode; nothing was written.",
-                errors={name(position): {exc.field or "index": [str(exc)[match.end() :]]}},
+                f"{name(position)}: {reason}; nothing was written.",
+                errors={name(position): {exc.field or "index": [reason]}},
             ) from exc
         raise ValidationError({exc.field or "non_field_errors": [str(exc)]}) from exc
     status_by_id = {e.pk: "created" for e in result.created} | {e.pk: "existing" for e in result.existing}

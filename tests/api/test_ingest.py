@@ -263,3 +263,13 @@ def test_index_taken_by_another_episode_is_409_naming_the_position(client_a: API
     assert response.status_code == 409
     assert "index" in response.json()["errors"]["1"]
     assert Episode.objects.filter(trial=trial_a).count() == 1
+
+
+def test_new_episode_for_a_full_trial_is_409_saying_so(client_a: APIClient, trial_a: Trial, make_batch: Batch) -> None:
+    trial_a.episodes_planned = 2
+    trial_a.save(update_fields=["episodes_planned"])
+    assert client_a.post(url(trial_a), make_batch(2), format="json").status_code == 201
+    response = client_a.post(url(trial_a), make_batch(3), format="json")
+    assert response.status_code == 409
+    assert "outside the trial's 0..1" in response.json()["errors"]["2"]["index"][0]
+    assert "outside" in response.json()["detail"]
