@@ -12,11 +12,15 @@ sum of its episodes' cycle times; aborted episodes count as failures (no part wa
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.core.cache import cache
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
 from accounts.models import User
 from reports.models import CostModel, CostScenario
@@ -368,22 +372,54 @@ def _cycle_time_sample(*, n: int, mean_s: float, sum_sq: float) -> tuple[float, 
     return tuple(np.maximum(values, 0.0).tolist())
 
 
+DASHBOARD_CACHE_SECONDS = 24 * 3600
+
+
+def _dashboard_cache_key(
+    *,
+    task: Task,
+    cost_model: CostModel | None,
+    trials: list[tuple[int, int, int]],
+    scenario: str,
+    draws: int,
+    seed: int,
+) -> str:
+    """A key that changes whenever anything the row depends on changes: the task and cost-model rows (their
+    updated_at), the visible trials and each one's episodes (count and highest id: episodes and their events
+    are written together and never edited), the scenario, draws and seed."""
+    parts = [
+        task.pk,
+        task.updated_at.isoformat() if task.updated_at else "",
+        cost_model.pk if cost_model else None,
+        cost_model.updated_at.isoformat() if cost_model and cost_model.updated_at else "",
+        scenario,
+        draws,
+        seed,
+        sorted(trials),
+    ]
+    digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+    return f"roi-dashboard:v1:{digest}"
+
+
 def task_roi_dashboard(
     *,
     user: User,
     scenario: str = CostScenario.BASE,
     draws: int = DASHBOARD_DRAWS,
     seed: int = 0,
+    use_cache: bool = True,
 ) -> list[DashboardRow]:
-    """The ROI and Monte Carlo summary of every task the user may read, for one scenario, in six queries
-    whatever the number of tasks and episodes: tasks (with the latest visible trial's status), cost models,
-    the visible trials, episode counts/sums per trial and source, interventions per trial and source, and
-    the cycle times of tasks with few episodes.
+    """The ROI and Monte Carlo summary of every task the user may read, for one scenario, in at most seven
+    queries whatever the number of tasks and episodes: tasks (with the latest visible trial's status), cost
+    models, the visible trials, a fingerprint of each trial's episodes (count, highest id; index-only), and
+    only for tasks whose cached row is stale: episode counts/sums per trial and source, interventions per
+    trial and source, and the cycle times of tasks with few episodes.
 
-    Evidence follows task_trial_evidence (real episodes preferred, never mixed with simulation) over the
-    trials the user may read; tasks with more than DASHBOARD_EXACT_CYCLE_TIMES episodes bootstrap their
-    cycle time from _cycle_time_sample. Rows come in name order; a task without a cost model or usable
-    evidence carries its message in `error` (never raises for one task).
+    Rows are cached (Django's cache) under _dashboard_cache_key, so a task is recomputed only when its
+    task row, cost model or visible episodes change. Evidence follows task_trial_evidence (real episodes
+    preferred, never mixed with simulation) over the trials the user may read; tasks with more than
+    DASHBOARD_EXACT_CYCLE_TIMES episodes bootstrap their cycle time from _cycle_time_sample. Rows come in
+    name order; a task without a cost model or usable evidence carries its message in `error`.
     """
     visible_trials = trial_list_for_user(user=user)
     latest = visible_trials.filter(task=OuterRef("pk")).order_by("-created_at", "-pk").values("status")[:1]
@@ -393,6 +429,72 @@ def task_roi_dashboard(
     task_ids = [t.pk for t in tasks]
     cost_models = {cm.task_id: cm for cm in CostModel.objects.filter(task_id__in=task_ids, scenario=scenario)}
     task_of_trial = dict(visible_trials.filter(task_id__in=task_ids).order_by().values_list("pk", "task_id"))
+    trials_of_task: dict[int, list[tuple[int, int, int]]] = {t: [] for t in task_ids}
+    for row in (
+        Episode.objects.filter(trial_id__in=list(task_of_trial))
+        .order_by()
+        .values("trial_id")
+        .annotate(n=Count("id"), last=Max("id"))
+    ):
+        trials_of_task[task_of_trial[row["trial_id"]]].append((row["trial_id"], int(row["n"]), int(row["last"])))
+    keys = {
+        t.pk: _dashboard_cache_key(
+            task=t,
+            cost_model=cost_models.get(t.pk),
+            trials=trials_of_task[t.pk],
+            scenario=scenario,
+            draws=draws,
+            seed=seed,
+        )
+        for t in tasks
+    }
+    cached: dict[str, DashboardRow] = cache.get_many(list(keys.values())) if use_cache else {}
+    stale = [t for t in tasks if keys[t.pk] not in cached]
+    fresh = (
+        {
+            row.task_id: row
+            for row in _dashboard_compute(
+                tasks=stale,
+                cost_models=cost_models,
+                task_of_trial=task_of_trial,
+                scenario=scenario,
+                draws=draws,
+                seed=seed,
+            )
+        }
+        if stale
+        else {}
+    )
+    if use_cache and fresh:
+        cache.set_many({keys[task_id]: row for task_id, row in fresh.items()}, timeout=DASHBOARD_CACHE_SECONDS)
+    rows = []
+    for task in tasks:
+        row = fresh.get(task.pk) or cached[keys[task.pk]]
+        # The task's own fields are read afresh: they are not part of the cached figures.
+        rows.append(
+            dataclasses.replace(
+                row,
+                task_name=task.name,
+                task_status=task.status,
+                trial_count=int(getattr(task, "trial_count", 0)),
+                latest_trial_status=task.latest_trial_status or "",
+            )
+        )
+    return rows
+
+
+def _dashboard_compute(
+    *,
+    tasks: list[Task],
+    cost_models: dict[int, CostModel],
+    task_of_trial: dict[int, int],
+    scenario: str,
+    draws: int,
+    seed: int,
+) -> list[DashboardRow]:
+    """The rows of `tasks` from the database (up to three queries) and the ROI maths."""
+    wanted = {t.pk for t in tasks}
+    task_of_trial = {trial: task for trial, task in task_of_trial.items() if task in wanted}
     # Grouped by the episode's own trial_id column (no join), then summed per task here.
     episodes = Episode.objects.filter(trial_id__in=list(task_of_trial))
     counts: dict[int, dict[str, dict[str, float]]] = {}

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 
 from accounts.models import Role
 from reports.montecarlo import bootstrap_means
@@ -31,6 +32,13 @@ from tests.factories import (
 from trials.models import Episode, EpisodeOutcome, EpisodeSource, EventKind
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Any:
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def _bulk_episodes(trial: Any, n: int, *, source: str, start: int = 0, seed: int = 1) -> None:
@@ -100,9 +108,31 @@ def test_other_organizations_tasks_are_absent_and_queries_are_constant(
     _bulk_episodes(
         TrialFactory(task=other, robot=RobotFactory(organization=other.organization)), 20, source="simulation"
     )
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         rows = task_roi_dashboard(user=org_tasks["user"])
     assert {r.task_id for r in rows} == {org_tasks["task"].pk, org_tasks["mixed"].pk}
+
+
+def test_cached_rows_are_reused_until_the_evidence_or_costs_change(
+    org_tasks: dict[str, Any], django_assert_num_queries: Any
+) -> None:
+    user, task = org_tasks["user"], org_tasks["task"]
+    first = {r.task_id: r for r in task_roi_dashboard(user=user)}
+    with django_assert_num_queries(4):  # tasks, cost models, trials, episode fingerprints: nothing recomputed
+        again = {r.task_id: r for r in task_roi_dashboard(user=user)}
+    assert again == first
+    trial = task.trials.get()
+    _bulk_episodes(trial, 30, source=EpisodeSource.SIMULATION, start=1_000, seed=9)
+    recorded = {r.task_id: r for r in task_roi_dashboard(user=user)}
+    assert recorded[task.pk].episodes == 330 and recorded[task.pk].monte_carlo != first[task.pk].monte_carlo
+    assert recorded[org_tasks["mixed"].pk] == first[org_tasks["mixed"].pk]
+    cost_model = task.cost_models.get(scenario="base")
+    cost_model.robot_capex = Decimal("45000")  # inside its range
+    cost_model.save()
+    assert {r.task_id: r for r in task_roi_dashboard(user=user)}[task.pk].roi.capex > recorded[task.pk].roi.capex
+    task.name = "Renamed"
+    task.save()
+    assert {r.task_id: r for r in task_roi_dashboard(user=user)}[task.pk].task_name == "Renamed"
 
 
 def test_large_task_uses_the_normal_stand_in_close_to_the_exact_bootstrap(org_tasks: dict[str, Any]) -> None:
