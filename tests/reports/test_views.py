@@ -316,3 +316,8 @@ def test_manager_and_integrator_cannot_edit_costs(world: dict[str, Any]) -> None
 def test_engineer_of_another_organization_cannot_reach_the_form(world: dict[str, Any]) -> None:
     url = _roi_url(world["task"], "report-costs")
     assert _client(world["outsider"]).post(url, _cost_post()).status_code == 404
+
+
+def test_task_page_links_to_its_roi_report(world: dict[str, Any]) -> None:
+    html = _client(world["manager"]).get(reverse("task-detail", args=[world["task"].pk])).content.decode()
+    assert _roi_url(world["task"]) in html
