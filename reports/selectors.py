@@ -696,11 +696,22 @@ class CriteriaAcceptance(_Serialisable):
 
 
 @dataclass(frozen=True)
+class SourcePlan(_Serialisable):
+    """Per source: episodes needed to claim success >= the rejectable level at 95% confidence, allowing the
+    failures already seen (None when the claim would need more than 10 million episodes)."""
+
+    source: str
+    episodes_so_far: int
+    plan: stats.TrialPlan | None
+
+
+@dataclass(frozen=True)
 class TrialPanel(_Serialisable):
     statistics: TrialStatistics
     levels: SequentialLevels
     sequential: TrialSequentialVerdict
     acceptance: tuple[CriteriaAcceptance, ...]
+    plans: tuple[SourcePlan, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -827,6 +838,17 @@ def trial_panel(
     takt = statistics.sources[0].takt_time_s if statistics.sources else None
     if takt is None:
         takt = Task.objects.filter(pk=statistics.task_id).values_list("takt_time_s", flat=True).get()
+    plans = []
+    for block in statistics.sources:
+        try:
+            plan: stats.TrialPlan | None = stats.plan_trial(
+                target_success=levels.rejectable_success,
+                failures_allowed=block.success.failures,
+                mean_cycle_time_s=block.mean_attempt_cycle_s,
+            )
+        except ValueError:  # beyond 10 million episodes
+            plan = None
+        plans.append(SourcePlan(source=block.source, episodes_so_far=block.n_episodes, plan=plan))
     return TrialPanel(
         statistics=statistics,
         levels=levels,
@@ -834,6 +856,7 @@ def trial_panel(
         acceptance=tuple(
             _acceptance_from_columns(record=c, trial_id=trial_id, columns=columns, takt_time_s=takt) for c in criteria
         ),
+        plans=tuple(plans),
     )
 
 

@@ -79,14 +79,16 @@ def cycle_time_figure(*, block: SourceStatistics) -> dict[str, Any] | None:
         row=2,
         col=1,
     )
-    for value, label, colour in (
-        (block.takt_time_s, "takt", RED),
-        (block.manual_cycle_time_s, "manual", GREY),
+    # The two labels sit on either side of their lines, so close values do not overprint.
+    takt_left = block.takt_time_s < block.manual_cycle_time_s
+    for value, label, colour, anchor in (
+        (block.takt_time_s, "takt", RED, "right" if takt_left else "left"),
+        (block.manual_cycle_time_s, "manual", GREY, "left" if takt_left else "right"),
     ):
         fig.add_vline(x=value, line_dash="dash", line_color=colour, line_width=2)
         fig.add_annotation(
-            x=value, y=1.0, yref="paper", text=f"{label} {value:.1f} s", showarrow=False, yanchor="bottom",
-            font={"color": colour, "size": 11},
+            x=value, y=1.0, yref="paper", text=f" {label} {value:.1f} s ", showarrow=False, yanchor="bottom",
+            xanchor=anchor, font={"color": colour, "size": 11},
         )  # fmt: skip
     fig.update_layout(
         _layout(

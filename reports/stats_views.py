@@ -18,8 +18,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import can_scope_tasks, engineer_required
+from reports import stats
 from reports.models import AcceptanceCriteria
-from reports.selectors import TaskPanel, TrialPanel, task_panel, trial_panel, trials_compare
+from reports.selectors import (
+    DEFAULT_PLAN_TARGET,
+    TaskPanel,
+    TrialPanel,
+    acceptance_criteria_for_task,
+    task_panel,
+    trial_panel,
+    trial_plan,
+    trials_compare,
+)
 from reports.stats_charts import source_figures
 from reports.stats_forms import AcceptanceCriteriaForm, CompareForm, PlannerForm
 from reports.stats_services import (
@@ -28,7 +38,7 @@ from reports.stats_services import (
     acceptance_criteria_save,
     trial_stop_early,
 )
-from trials.models import Task, Trial
+from trials.models import Episode, Task, Trial
 from trials.selectors import task_list_for_user, trial_list_for_user, trial_list_writable_by_user
 
 PANEL_POLL_SECONDS = 5
@@ -59,7 +69,14 @@ def _can_stop(request: HttpRequest, panel: TrialPanel) -> bool:
 @require_GET
 @login_required
 def trial_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
-    """The trial's statistics panel (htmx partial); polls itself while the trial runs."""
+    """The trial's statistics panel (htmx partial); polls itself while the trial runs. A poll that names the
+    episode count and status it already shows (?seen=&status=) gets 204 when neither changed, so htmx keeps
+    the panel (and its charts) as they are."""
+    seen, shown_status = request.GET.get("seen"), request.GET.get("status")
+    if seen is not None and shown_status is not None:
+        trial = get_object_or_404(trial_list_for_user(user=request.user), pk=pk)  # type: ignore[arg-type]
+        if trial.status == shown_status and str(Episode.objects.filter(trial_id=trial.pk).count()) == seen:
+            return HttpResponse(status=204)
     panel = _trial_panel_or_404(request, pk)
     running = panel.statistics.status in ("queued", "running")
     context = {
@@ -71,6 +88,7 @@ def trial_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
         "poll_seconds": PANEL_POLL_SECONDS,
         "can_stop": running and _can_stop(request, panel),
         "decided": any(v.verdict.verdict != "keep going" for v in panel.sequential.sources),
+        "episodes_shown": sum(b.n_episodes for b in panel.statistics.sources),
     }
     return render(request, "reports/stats/_trial_panel.html", context)
 
@@ -153,28 +171,28 @@ def task_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def planner_fragment(request: HttpRequest, pk: int) -> HttpResponse:
-    """The planner's answer for the schedule form: episodes and robot-hours for target/confidence/failures."""
+    """The planner's answer for the schedule form: episodes and robot-hours for target/confidence/failures
+    (default target: the strictest success bound of the task's acceptance criteria, else 90%)."""
     task = _visible_task(request, pk)
-    form = PlannerForm(request.GET or None)
-    plan = None
-    if not request.GET:
-        form = PlannerForm(initial={"target": 0.9, "confidence": 0.95, "failures": 0})
-        data = {"target": 0.9, "confidence": 0.95, "failures": 0}
-    elif form.is_valid():
-        data = form.cleaned_data
+    if request.GET:
+        form = PlannerForm(request.GET)
+        data = form.cleaned_data if form.is_valid() else None
     else:
-        data = None
+        bounds = [c.min_success_lower_bound for c in acceptance_criteria_for_task(task_id=task.pk)]
+        target = max((b for b in bounds if b), default=DEFAULT_PLAN_TARGET)
+        data = {"target": target, "confidence": stats.CONFIDENCE, "failures": 0}
+        form = PlannerForm(initial=data)
+    plan = None
     if data is not None:
         try:
-            panel = task_panel(
+            plan = trial_plan(
                 task_id=task.pk,
-                user=request.user,  # type: ignore[arg-type]
                 target_success=data["target"],
                 confidence=data["confidence"],
                 failures_allowed=data["failures"],
+                user=request.user,  # type: ignore[arg-type]
             )
-            plan = panel.plan
-        except ValueError as exc:
+        except ValueError as exc:  # a claim beyond 10 million episodes
             form.add_error(None, str(exc))
     return render(request, "reports/stats/_planner.html", {"task": task, "planner_form": form, "plan": plan})
 

@@ -98,8 +98,10 @@ def test_panel_shows_every_rate_with_interval_n_and_source(world: dict[str, Any]
     assert "at least 78% success at 95% confidence, exact binomial, n = 40" in html
     assert 'data-testid="stats-source-simulation"' in html and "Simulation" in html
     assert 'data-testid="sprt-simulation"' in html
-    assert 'hx-trigger="every 5s"' in html  # a running trial refreshes itself
+    assert 'hx-trigger="every 5s"' in html and "?seen=40&amp;status=running" in html  # a running trial refreshes
     assert 'id="trial-stats-charts"' in html and f'id="trial{world["trial"].pk}-simulation-cycle"' in html
+    # 4 failures so far at the default level 80%: smallest n with BinomCDF(4; n, 0.2) <= 0.05 is 44.
+    assert "with the 4 failures seen so far: 44 episodes in all (40 so far" in html
     stop = 'data-testid="stop-early"' in html or "Stop early becomes available" in html
     assert stop is (role == "engineer")
 
@@ -109,6 +111,19 @@ def test_integrator_reads_own_rig_trial_and_not_others(world: dict[str, Any]) ->
     response = client.get(_panel(world["rig"]))
     assert response.status_code == 200
     assert 'data-testid="stats-source-integrator_upload"' in response.content.decode()
+
+
+def test_poll_without_change_is_204(world: dict[str, Any], django_assert_max_num_queries: Any) -> None:
+    client = _client(world["engineer"])
+    url = _panel(world["trial"])
+    client.get(url)
+    with django_assert_max_num_queries(5):
+        unchanged = client.get(url, {"seen": "40", "status": "running"})
+    assert unchanged.status_code == 204 and unchanged.content == b""
+    EpisodeFactory(trial=world["trial"], index=40, outcome=EpisodeOutcome.SUCCESS)
+    changed = client.get(url, {"seen": "40", "status": "running"})
+    assert changed.status_code == 200 and "?seen=41&amp;status=running" in changed.content.decode()
+    assert _client(world["outsider"]).get(url, {"seen": "40", "status": "running"}).status_code == 404
 
 
 def test_other_organization_gets_404(world: dict[str, Any]) -> None:

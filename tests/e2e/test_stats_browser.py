@@ -1,0 +1,112 @@
+"""An engineer in real headless Chromium: the trial page's statistics panel (loaded by htmx, charts drawn by
+the vendored plotly.js), stopping early on the sequential verdict, the task statistics page and the planner
+on the schedule page. Screenshots go to VAR_DIR/screenshots/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from accounts.models import Role
+from reports.models import AcceptanceCriteria
+from tests.api.conftest import ensure_role_groups
+from tests.factories import (
+    EpisodeEventFactory,
+    EpisodeFactory,
+    OrganizationFactory,
+    RobotFactory,
+    TaskFactory,
+    TrialFactory,
+    UserFactory,
+)
+from trials.models import EpisodeOutcome, EpisodeSource, EventCategory, EventKind, Trial, TrialStatus
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+PASSWORD = "browser-test-pass-1"  # noqa: S105
+FAILURE_CATEGORIES = (EventCategory.GRASP_MISS, EventCategory.GRASP_MISS, EventCategory.PERCEPTION, EventCategory.DROP)
+
+
+def _record(trial: Any, n: int, *, fail_every: int, source: str, start: int = 0) -> None:
+    for i in range(n):
+        failed = i % fail_every == fail_every - 1
+        episode = EpisodeFactory(
+            trial=trial,
+            index=start + i,
+            outcome=EpisodeOutcome.FAILURE if failed else EpisodeOutcome.SUCCESS,
+            cycle_time_s=9.5 + (i * 7 % 13) * 0.35,
+            source=source,
+            external_id=f"{trial.pk}-{i}" if source != EpisodeSource.SIMULATION else None,
+        )
+        if failed:
+            category = FAILURE_CATEGORIES[(i // fail_every) % len(FAILURE_CATEGORIES)]
+            EpisodeEventFactory(episode=episode, kind=EventKind.FAULT, category=category)
+        elif i % 25 == 3:
+            EpisodeEventFactory(episode=episode, kind=EventKind.INTERVENTION, category=EventCategory.OTHER)
+
+
+def _charts_drawn(page: Any, ids: list[str]) -> None:
+    for chart_id in ids:
+        page.wait_for_selector(f"#{chart_id} .main-svg", state="attached")
+
+
+def test_engineer_reads_the_statistics_and_stops_early(live_server: Any, browser: Any) -> None:
+    ensure_role_groups()
+    org = OrganizationFactory(name="Nordwerk Components")
+    UserFactory(username="erika", first_name="Erika", organization=org, role=Role.ENGINEER, password=PASSWORD)
+    task = TaskFactory(organization=org, name="Kitting brackets", takt_time_s=12.0, manual_cycle_time_s=11.0)
+    AcceptanceCriteria.objects.create(
+        task=task, name="fat", min_success_lower_bound=0.75, consecutive_without_intervention=10
+    )
+    robot = RobotFactory(organization=org, name="Sim kitting cell")
+    trial = TrialFactory(task=task, robot=robot, episodes_planned=400, status=TrialStatus.RUNNING)
+    _record(trial, 120, fail_every=9, source=EpisodeSource.SIMULATION)
+    real = TrialFactory(
+        task=task, robot=robot, policy_version=trial.policy_version, status=TrialStatus.COMPLETED, episodes_planned=30
+    )
+    _record(real, 30, fail_every=5, source=EpisodeSource.ROBOT_AGENT)
+    folder = Path(settings.VAR_DIR) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    external: list[str] = []
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(live_server.url) else None)
+    page.goto(f"{live_server.url}/login/?next=/trials/{trial.pk}/")
+    page.fill("#id_username", "erika")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+
+    page.wait_for_selector("[data-testid=stats-panel]")
+    prefix = f"trial{trial.pk}-simulation"
+    _charts_drawn(page, [f"{prefix}-cycle", f"{prefix}-pareto", f"{prefix}-oee"])
+    panel = page.text_content("[data-testid=stats-panel]")
+    assert "exact binomial, n = 120" in panel and "FAT" in panel
+    assert page.text_content("[data-testid=sprt-simulation]").strip() == "pass"
+    page.locator("[data-testid=stats-panel]").screenshot(path=str(folder / "stats-01-trial-panel.png"))
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("[data-testid=stop-early]")
+    page.wait_for_selector(".message-success")
+    assert Trial.objects.get(pk=trial.pk).status == TrialStatus.CANCELLED
+    assert "sequential verdict" in Trial.objects.get(pk=trial.pk).status_message
+
+    page.goto(f"{live_server.url}/reports/tasks/{task.pk}/stats/")
+    page.wait_for_selector("[data-testid=sim-to-real]")
+    _charts_drawn(page, [f"task{task.pk}-simulation-cycle", f"task{task.pk}-robot_agent-cycle"])
+    page.screenshot(path=str(folder / "stats-02-task.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/tasks/{task.pk}/trials/new/")
+    page.wait_for_selector("[data-testid=plan-answer]")
+    page.fill("#planner input[name=failures]", "2")
+    page.dispatch_event("#planner input[name=failures]", "change")
+    page.wait_for_function("document.querySelector('[data-testid=plan-answer]').textContent.includes('robot-hours')")
+    page.wait_for_function("!document.querySelector('[data-testid=plan-answer]').textContent.startsWith('29 episodes')")
+    assert "episodes" in page.text_content("[data-testid=plan-answer]")
+    page.locator("[data-testid=schedule-planner]").screenshot(path=str(folder / "stats-03-planner.png"))
+    assert external == []
+    context.close()
