@@ -51,6 +51,11 @@ def _record(trial: Any, n: int, *, fail_every: int, source: str, start: int = 0)
 def _charts_drawn(page: Any, ids: list[str]) -> None:
     for chart_id in ids:
         page.wait_for_selector(f"#{chart_id} .main-svg", state="attached")
+        # Fitted to its box (a chart drawn before the panel's stylesheet applied would overflow it).
+        page.wait_for_function(
+            f"(() => {{ const el = document.getElementById('{chart_id}'); const svg = el.querySelector('.main-svg');"
+            " return svg.getBoundingClientRect().width <= el.getBoundingClientRect().width + 1; })()"
+        )
 
 
 def test_engineer_reads_the_statistics_and_stops_early(live_server: Any, browser: Any) -> None:
