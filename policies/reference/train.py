@@ -67,29 +67,32 @@ class CellPlan:
     # Share of steps the expert drives in each DAgger round: early rounds reach the later phases of the
     # task; the last rounds are the policy alone, which is where its own mistakes (and their corrections)
     # show up.
-    expert_shares: tuple[float, ...] = (0.3, 0.15, 0.0, 0.0, 0.0)
+    expert_shares: tuple[float, ...] = (0.3, 0.15, 0.0)
 
 
 PLANS: dict[str, CellPlan] = {
     "tabletop-reach-2d": CellPlan(
         demos=150,
         bc_updates=2000,
-        dagger_rounds=5,
+        dagger_rounds=3,  # 5 rounds measured 22 % held-out, 3 rounds 26 %: no gain for 5 more minutes
         dagger_episodes=60,
         dagger_updates=800,
         eval_episodes=100,
         unseen_phrasing="carry the block over and set it down inside the tray",
     ),
     "factory-kitting": CellPlan(
-        demos=150,
+        demos=120,
         bc_updates=1500,
-        dagger_rounds=3,
-        dagger_episodes=50,
+        dagger_rounds=2,
+        dagger_episodes=40,
         dagger_updates=600,
-        eval_episodes=40,
+        eval_episodes=30,
         unseen_phrasing="transfer the {part} over to the tray",
-        grip_flip=0.0,  # measured with 0.0 (its demos take ~7 min under load); 0.05 helped the reach cell
-        expert_shares=(0.3, 0.0, 0.0),
+        # Noise 0.3 (as on the reach cell) let the expert finish only 40 % of its demos (the grasp needs
+        # the tool within 6 mm) and the policy learned nothing past the approach: 0 % held-out.
+        noise=0.1,
+        grip_flip=0.0,
+        expert_shares=(0.3, 0.0),
     ),
 }
 
@@ -326,7 +329,7 @@ def build(cell_key: str, plan: CellPlan, demo_cache: Path | None = None) -> dict
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     cell = cell_make(cell_key)
-    cached = demo_cache / f"{cell_key}-demos-{plan.demos}-flip{plan.grip_flip}.npz" if demo_cache else None
+    cached = demo_cache / f"{cell_key}-demos-{plan.demos}-noise{plan.noise}-flip{plan.grip_flip}.npz" if demo_cache else None
     if cached is not None and cached.exists():
         data, expert_rate = Dataset.load(cached)
     else:

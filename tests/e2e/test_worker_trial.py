@@ -9,6 +9,8 @@ import pytest
 from kombu import Connection
 
 from policies import runtime
+from policies.services import reference_policy_version_ensure
+from tests.factories import RobotFactory, TaskFactory, TrialFactory
 from tests.support import WorkerProcess, wait_until
 from tests.trials.runner_support import reach_trial
 from trials.models import Episode, Trial, TrialStatus
@@ -61,6 +63,33 @@ def test_trial_of_ten_episodes_completes_through_a_real_worker(
     assert [e.index for e in episodes] == list(range(10))
     assert all(e.metrics["policy_latency_median_ms"] > 0 and e.source == "simulation" for e in episodes)
     assert trial.chunks.count() == 2
+
+
+def test_reference_policy_trial_on_factory_cell_through_a_real_worker(
+    start_worker: Callable[..., WorkerProcess], worker_env: dict[str, str], redis_url: str, settings
+) -> None:
+    version = reference_policy_version_ensure(cell_key="factory-kitting")
+    task = TaskFactory(instruction="place the bracket in the tray")
+    trial = TrialFactory(
+        task=task,
+        robot=RobotFactory(organization=task.organization, sim_cell_key="factory-kitting"),
+        policy_version=version,
+        episodes_planned=10,
+        seed=2026,
+        episode_timeout_s=15.0,
+    )
+    worker = start_worker(broker_env=worker_env)
+    _start(trial, redis_url)
+    _wait_finished(trial, worker, timeout=120)
+    assert trial.status == TrialStatus.COMPLETED, trial.status_message
+    episodes = list(Episode.objects.filter(trial=trial).prefetch_related("events"))
+    assert [e.index for e in episodes] == list(range(10))
+    assert all(0 < e.cycle_time_s <= 15.0 + 1e-6 for e in episodes)
+    # Whatever the policy achieves, every failed episode says why (timeout, drop, collision, ...).
+    assert all(e.events.exists() for e in episodes if e.outcome == "failure")
+    assert all(e.metrics["policy_latency_median_ms"] > 0 and e.metrics["steps"] > 0 for e in episodes)
+    videos = [e.metrics["video"] for e in episodes if "video" in e.metrics]
+    assert videos and all((Path(settings.MEDIA_ROOT) / v).stat().st_size > 1000 for v in videos)
 
 
 def test_killed_worker_trial_completes_with_exactly_n_episodes(
