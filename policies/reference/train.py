@@ -329,7 +329,9 @@ def build(cell_key: str, plan: CellPlan, demo_cache: Path | None = None) -> dict
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     cell = cell_make(cell_key)
-    cached = demo_cache / f"{cell_key}-demos-{plan.demos}-noise{plan.noise}-flip{plan.grip_flip}.npz" if demo_cache else None
+    cached = (
+        demo_cache / f"{cell_key}-demos-{plan.demos}-noise{plan.noise}-flip{plan.grip_flip}.npz" if demo_cache else None
+    )
     if cached is not None and cached.exists():
         data, expert_rate = Dataset.load(cached)
     else:
