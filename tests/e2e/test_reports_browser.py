@@ -114,3 +114,34 @@ def test_manager_reads_the_dashboard_and_a_task_report_with_charts(live_server: 
     page.screenshot(path=str(folder / "reports-03-one-page.png"), full_page=True)
     assert external == []  # plotly.js and every asset are served locally
     context.close()
+
+
+def test_engineer_corrects_a_bad_range_in_the_cost_model_form(live_server: Any, browser: Any) -> None:
+    ensure_role_groups()
+    org = OrganizationFactory(name="Nordwerk Components")
+    UserFactory(username="erik", organization=org, role=Role.ENGINEER, password=PASSWORD)
+    task = _task(org, "Kitting brackets", successes=46, n=50, capex="38000", source="simulation", volume=260_000)
+    folder = Path(settings.VAR_DIR) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/login/?next=/reports/tasks/{task.pk}/roi/")
+    page.fill("#id_username", "erik")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.click("text=Edit base costs")
+    page.wait_for_selector("h1:has-text('Base cost model')")
+    page.fill("#id_low_integration_cost", "25000")  # above the value 20,000: the range must contain it
+    page.fill("#id_high_integration_cost", "40000")
+    page.fill("#id_note_integration_cost", "Integrator quote IQ-77")
+    page.click("button:has-text('Save base costs')")
+    error = page.text_content("#id_low_integration_cost_error")
+    assert "must contain the value 20000" in error
+    page.screenshot(path=str(folder / "reports-04-cost-form-error.png"), full_page=True)
+    page.fill("#id_low_integration_cost", "15000")
+    page.click("button:has-text('Save base costs')")
+    page.wait_for_selector("text=Base cost model saved.")
+    assert "Integrator quote IQ-77" in page.text_content("#assumptions")
+    _charts_drawn(page, REPORT_CHARTS)
+    context.close()
