@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.tokens import token_hash
-from robots.models import AgentJob, Robot, Site
+from robots.models import AgentJob, AgentJobStatus, Robot, Site
 
 
 def robot_list_for_user(*, user: User) -> QuerySet[Robot]:
@@ -37,3 +40,19 @@ def agent_job_list_for_robot(*, robot: Robot) -> QuerySet[AgentJob]:
         .select_related("trial__task")
         .order_by("trial__created_at", "trial_id", "index")
     )
+
+
+def robot_is_online(*, robot: Robot, now: datetime | None = None) -> bool:
+    """A physical robot is online while its agent's last heartbeat is younger than AGENT_OFFLINE_AFTER_S."""
+    if robot.last_heartbeat_at is None:
+        return False
+    age = ((now or timezone.now()) - robot.last_heartbeat_at).total_seconds()
+    return age <= settings.AGENT_OFFLINE_AFTER_S
+
+
+def agent_job_counts(*, robot: Robot) -> dict[str, int]:
+    """The robot's jobs by status, in one query."""
+    counts = {status: 0 for status in AgentJobStatus.values}
+    for row in AgentJob.objects.filter(robot=robot).values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    return counts

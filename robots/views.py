@@ -7,7 +7,8 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from robots.selectors import robot_list_for_user
+from robots.models import RobotKind
+from robots.selectors import agent_job_counts, agent_job_list_for_robot, robot_is_online, robot_list_for_user
 from trials.models import TrialStatus
 from trials.selectors import trial_list_for_user, trial_list_with_progress
 
@@ -25,4 +26,11 @@ def robot_list(request: HttpRequest) -> HttpResponse:
 def robot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     robot = get_object_or_404(robot_list_for_user(user=request.user), pk=pk)
     trials = trial_list_with_progress(trials=trial_list_for_user(user=request.user).filter(robot=robot))[:50]
-    return render(request, "robots/robot_detail.html", {"robot": robot, "trials": trials})
+    context = {"robot": robot, "trials": trials}
+    if robot.kind == RobotKind.PHYSICAL:
+        context |= {
+            "online": robot_is_online(robot=robot),
+            "job_counts": agent_job_counts(robot=robot),
+            "jobs": agent_job_list_for_robot(robot=robot)[:50],
+        }
+    return render(request, "robots/robot_detail.html", context)

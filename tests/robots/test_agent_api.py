@@ -204,3 +204,19 @@ def test_admin_issue_token_action_shows_token_once(robot: Robot, admin_client) -
     assert "rb_" in response.content.decode()
     robot.refresh_from_db()
     assert robot.agent_token_sha256
+
+
+def test_robot_page_shows_online_state_and_job_queue(trial: Any, robot: Robot, client, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from accounts.models import Role
+    from tests.factories import UserFactory
+
+    user = UserFactory(organization=robot.organization, role=Role.ENGINEER)
+    client.force_login(user)
+    agent = _agent(robot)
+    page = client.get(f"/robots/{robot.pk}/").content.decode()
+    assert "offline" in page and "2 pending" in page
+    agent.post("/api/v1/agent/heartbeat/", {"status": "idle"}, format="json")
+    _claim(agent)
+    with django_assert_max_num_queries(20):
+        page = client.get(f"/robots/{robot.pk}/").content.decode()
+    assert "online" in page and "1 pending, 1 leased" in page
