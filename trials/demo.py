@@ -10,10 +10,12 @@ from django.db import transaction
 from accounts.models import Organization, Role, User
 from accounts.services import user_create
 from policies.models import Policy
+from policies.services import reference_policy_version_ensure
 from reports.models import CostModel, CostScenario
 from robots.models import Robot, RobotKind, RobotStatus, Site
 from trials.fit import fit_assess
-from trials.models import Task
+from trials.models import Task, Trial
+from trials.services import trial_schedule
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def demo_load() -> list[DemoLogin]:
         name="Plant Augsburg",
         defaults={"city": "Augsburg", "country": "Germany", "timezone": "Europe/Berlin"},
     )
-    Robot.objects.update_or_create(
+    sim_robot, _ = Robot.objects.update_or_create(
         organization=orgs["nordwerk"],
         name="Sim cell: factory kitting",
         defaults={
@@ -178,11 +180,16 @@ def demo_load() -> list[DemoLogin]:
         name="TrialBench reference VLA",
         defaults={"description": "Small vision-language-action model trained by behaviour cloning on scripted demos."},
     )
+    # The integrator is engaged on two tasks: it reads them and runs trials of them on its own rig.
+    engaged = {"Kitting: brackets into assembly trays", "Screw driving: cover plate, 4 screws"}
     for spec in TASKS:
         ratings = DEMO_FIT_RATINGS[spec["name"]]
         fit = {"fit_factors": ratings, "fit_score": fit_assess(ratings=ratings).score}
+        integrator = orgs["cellworks"] if spec["name"] in engaged else None
         task, _ = Task.objects.update_or_create(
-            organization=orgs["nordwerk"], name=spec["name"], defaults={**spec, **fit, "site": site}
+            organization=orgs["nordwerk"],
+            name=spec["name"],
+            defaults={**spec, **fit, "site": site, "integrator": integrator},
         )
         CostModel.objects.get_or_create(task=task, scenario=CostScenario.BASE, defaults=BASE_COSTS)
     logins = []
@@ -198,4 +205,29 @@ def demo_load() -> list[DemoLogin]:
                 is_staff=(role == Role.ENGINEER),
             )
         logins.append(DemoLogin(username, DEMO_PASSWORD, str(role), orgs[org_slug].name))
+    _demo_trial_ensure(robot=sim_robot, engineer=User.objects.get(username="engineer"))
     return logins
+
+
+DEMO_TRIAL_EPISODES = 20
+
+
+def _demo_trial_ensure(*, robot: Robot, engineer: User) -> Trial | None:
+    """A first trial of the reference VLA on the factory cell, so the first pages a new user opens show
+    real results (the worker started by `make demo` runs it). Scheduled once; None without an artifact."""
+    try:
+        version = reference_policy_version_ensure(cell_key=robot.sim_cell_key)
+    except FileNotFoundError:
+        return None
+    task = Task.objects.get(organization=robot.organization, name=TASKS[0]["name"])
+    if task.trials.exists():
+        return None
+    return trial_schedule(
+        task=task,
+        policy_version=version,
+        robot=robot,
+        episodes_planned=DEMO_TRIAL_EPISODES,
+        scheduled_by=engineer,
+        seed=1000,
+        episode_timeout_s=15.0,
+    )

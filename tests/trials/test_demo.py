@@ -11,13 +11,21 @@ from trials.demo import DEMO_PASSWORD, demo_load
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = tmp_path / "media"  # the reference policy artifact is stored there
+
+
 DEMO_MODELS = [
     "accounts.Organization",
     "accounts.User",
     "robots.Site",
     "robots.Robot",
     "policies.Policy",
+    "policies.PolicyVersion",
     "trials.Task",
+    "trials.Trial",
     "reports.CostModel",
 ]
 
@@ -32,6 +40,18 @@ def test_demo_loader_is_idempotent() -> None:
     demo_load()
     assert _counts() == first
     assert first["trials.Task"] == 5 and first["accounts.Organization"] == 2
+
+
+def test_demo_schedules_one_reference_policy_trial_on_the_factory_cell() -> None:
+    from trials.models import Trial
+
+    demo_load()
+    demo_load()
+    (trial,) = Trial.objects.all()
+    assert (
+        trial.robot.sim_cell_key == "factory-kitting" and trial.policy_version.policy.name == "TrialBench reference VLA"
+    )
+    assert trial.policy_version.sha256 and trial.task.integrator is not None
 
 
 def test_demo_users_can_log_in_and_engineer_sees_the_tasks() -> None:
