@@ -49,11 +49,26 @@ class _Echo:
         return value
 
 
+# A text cell starting with one of these is a formula to Excel/LibreOffice (CSV injection, OWASP);
+# messages and external ids come from integrators' rigs, so they are neutralised with a leading quote.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def _csv_lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(header)
     for row in rows:
-        yield writer.writerow(["" if v is None else v.isoformat() if hasattr(v, "isoformat") else v for v in row])
+        yield writer.writerow([_cell(v) for v in row])
 
 
 def episode_rows(*, trial: Trial) -> QuerySet[Episode, tuple[Any, ...]]:

@@ -101,3 +101,13 @@ def test_trial_page_links_to_both_exports(trial: Any) -> None:
     html = _client(user).get(reverse("trial-detail", args=[trial.pk])).content.decode()
     assert reverse("report-trial-episodes-csv", args=[trial.pk]) in html
     assert reverse("report-trial-events-csv", args=[trial.pk]) in html
+
+
+def test_text_that_a_spreadsheet_would_run_as_a_formula_is_neutralised(trial: Any) -> None:
+    episode = trial.episodes.get(index=0)
+    EpisodeEventFactory(episode=episode, t_offset_s=0.5, message='=HYPERLINK("http://x","click")')
+    user = UserFactory(organization=trial.task.organization, role=Role.ENGINEER)
+    rows = _rows(_client(user).get(reverse("report-trial-events-csv", args=[trial.pk])))
+    formula = next(r for r in rows if "HYPERLINK" in r["message"])
+    assert formula["message"].startswith("'=")
+    assert all(not r["t_offset_s"].startswith("'") for r in rows)  # numbers are left alone
