@@ -155,7 +155,8 @@ def oee_waterfall_figure(*, oee: OEEBreakdown | None) -> dict[str, Any] | None:
             bases.append(level)
             heights.append(-minutes)
         colours.append(_FACTOR_COLOURS[step.factor])
-        texts.append(f"{minutes:+.1f} min" if step.factor not in ("planned", "result") else f"{minutes:.1f} min")
+        loss = step.factor not in ("planned", "result")
+        texts.append(("−" if minutes < -0.05 else "") + f"{abs(minutes):.1f} min" if loss else f"{minutes:.1f} min")
     fig = go.Figure()
     fig.add_bar(x=labels, y=bases, marker_color="rgba(0,0,0,0)", hoverinfo="skip", showlegend=False)
     fig.add_bar(

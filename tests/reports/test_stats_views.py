@@ -281,3 +281,41 @@ def test_only_engineers_of_the_owner_edit_criteria(world: dict[str, Any]) -> Non
     assert _client(world["integrator"]).post(url, data).status_code == 403  # integrator role: not an engineer
     assert _client(world["outsider"]).post(url, data).status_code == 404
     assert not AcceptanceCriteria.objects.exists()
+
+
+# --- Figures ---------------------------------------------------------------------------------------
+
+
+def test_figures_of_a_source_block(world: dict[str, Any]) -> None:
+    from reports.selectors import trial_statistics
+    from reports.stats_charts import source_figures
+
+    (block,) = trial_statistics(trial_id=world["trial"].pk).sources
+    figures = source_figures(block=block, prefix="t")
+    assert set(figures) == {"t-cycle", "t-pareto", "t-oee"}
+    cycle = figures["t-cycle"]
+    assert sum(cycle["data"][1]["y"]) == 36  # the histogram counts every successful cycle
+    assert cycle["data"][0]["median"] == [block.cycle_time_distribution.median_s]
+    lines = {shape["x0"] for shape in cycle["layout"]["shapes"]}
+    assert lines == {12.0, 10.0}  # takt and manual cycle time
+    pareto = figures["t-pareto"]
+    assert sum(pareto["data"][0]["y"]) == 4 and pareto["data"][1]["y"][-1] == 100.0
+    bases, heights = figures["t-oee"]["data"][0]["y"], figures["t-oee"]["data"][1]["y"]
+    assert heights[-1] == pytest.approx(block.oee.planned_time_s * block.oee.oee / 60)  # good output, minutes
+    assert bases[-2] == pytest.approx(heights[-1], abs=1e-9)  # the last loss ends at the good output
+
+
+def test_no_figures_without_data() -> None:
+    from reports.selectors import trial_statistics
+    from reports.stats_charts import source_figures
+
+    trial = TrialFactory()
+    _episodes(trial, 3, successes=0)  # failures only, no event: no cycle-time chart, Pareto "unattributed"
+    (block,) = trial_statistics(trial_id=trial.pk).sources
+    figures = source_figures(block=block, prefix="t")
+    assert "t-cycle" not in figures
+    assert figures["t-pareto"]["data"][0]["x"] == ["unattributed"]
+    all_good = TrialFactory()
+    _episodes(all_good, 3, successes=3)
+    (block,) = trial_statistics(trial_id=all_good.pk).sources
+    assert set(source_figures(block=block, prefix="t")) == {"t-cycle", "t-oee"}  # no failure: no Pareto
