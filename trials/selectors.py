@@ -107,15 +107,20 @@ def trial_list_with_progress(*, trials: QuerySet[Trial]) -> QuerySet[Trial]:
 
 def trial_summary(*, trial: Trial) -> dict[str, Any]:
     """Live figures of a trial: the trial_progress counts plus `planned`, `percent` (0-100),
-    `success_rate` (0-1, None before the first episode) and `median_cycle_time_s` (None likewise)."""
+    `success_rate` (0-1, None before the first episode) with `success_interval` (Wilson 95%, an
+    Interval or None) and `median_cycle_time_s` (None likewise)."""
     progress = trial_progress(trial=trial)
     cycle_times = list(Episode.objects.filter(trial=trial).values_list("cycle_time_s", flat=True))
     done = progress["done"]
+    # Every rate shown carries its interval and n (the maths lives in the ORM-free reports.stats).
+    from reports.stats import wilson_interval
+
     return {
         **progress,
         "planned": trial.episodes_planned,
         "percent": min(100, int(100 * done / trial.episodes_planned)) if trial.episodes_planned else 0,
         "success_rate": progress["success"] / done if done else None,
+        "success_interval": wilson_interval(successes=progress["success"], n=done),
         "median_cycle_time_s": float(np.median(cycle_times)) if cycle_times else None,
     }
 

@@ -206,7 +206,9 @@ def test_admin_issue_token_action_shows_token_once(robot: Robot, admin_client) -
     assert robot.agent_token_sha256
 
 
-def test_robot_page_shows_online_state_and_job_queue(trial: Any, robot: Robot, client, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_robot_page_shows_online_state_and_job_queue(
+    trial: Any, robot: Robot, client, django_assert_max_num_queries
+) -> None:  # type: ignore[no-untyped-def]
     from accounts.models import Role
     from tests.factories import UserFactory
 

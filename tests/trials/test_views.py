@@ -311,6 +311,8 @@ def test_trial_page_shows_progress_success_rate_and_median(world: dict[str, obje
     page = _client(world["engineer"]).get(reverse("trial-detail", args=[world["trial_a"].pk])).content.decode()
     assert 'value="2" max="4"' in page and "2 / 4 episodes · 50%" in page
     assert 'data-testid="success-rate">50%' in page
+    # 1 of 2: Wilson 95% interval 0.0945-0.9055 (Newcombe 1998, Table I method 3), shown with n.
+    assert 'n = 2 · <span data-testid="success-interval">95% CI 9–91%</span>' in page
     assert "14.0 s" in page  # median of 8 s and 20 s
     assert 'hx-trigger="every 1s"' in page  # polls while queued/running
 
