@@ -59,8 +59,15 @@ def num(value: Any, digits: int = 2) -> str:
     return "—" if number is None else f"{number:,.{int(digits)}f}"
 
 
+def json_script_element(data: Any, *, element_id: str, css_class: str = "") -> SafeString:
+    """`data` as a JSON <script> element that HTML cannot break out of (<, >, & escaped)."""
+    text = json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return format_html(
+        '<script type="application/json" class="{}" id="{}">{}</script>', css_class, element_id, SafeString(text)
+    )
+
+
 @register.simple_tag
 def chart_data(charts: dict[str, Any]) -> SafeString:
     """The page's plotly figures as one JSON script element (id "roi-charts"), for static/js/reports.js."""
-    text = json.dumps(charts).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return format_html('<script type="application/json" id="roi-charts">{}</script>', SafeString(text))
+    return json_script_element(charts, element_id="roi-charts")

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from django import template
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from reports.templatetags.report_format import _number as _finite
+from reports.templatetags.report_format import json_script_element, source_label
+
 register = template.Library()
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 @register.filter
@@ -45,16 +37,11 @@ def ci_num(interval: Any, digits: int = 2) -> str:
     return f"{interval.low:.{int(digits)}f}–{'∞' if high is None else f'{high:.{int(digits)}f}'}"
 
 
-@register.filter
-def nice(value: Any) -> str:
-    """A snake_case key as words: 'grasp_miss' -> 'grasp miss'."""
-    return str(value).replace("_", " ")
+# A snake_case key as words: 'grasp_miss' -> 'grasp miss' (the same rule as the ROI pages' sources).
+register.filter("nice", source_label)
 
 
 @register.simple_tag
 def stats_chart_data(charts: dict[str, Any], element_id: str) -> SafeString:
     """Plotly figures as one JSON script element (drawn by static/js/stats.js)."""
-    text = json.dumps(charts).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return format_html(
-        '<script type="application/json" class="stats-charts" id="{}">{}</script>', element_id, SafeString(text)
-    )
+    return json_script_element(charts, element_id=element_id, css_class="stats-charts")
