@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -22,12 +21,6 @@ from tests.factories import (
 from trials.models import Trial
 
 T0 = datetime.fromisoformat("2026-11-25T08:00:00+00:00")
-
-
-def ensure_role_groups() -> None:
-    """Transactional tests flush the database, including the role groups a data migration created."""
-    for role in Role:
-        Group.objects.get_or_create(name=str(role))
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import requests
 from accounts.models import Role
 from accounts.services import api_token_create
 from robots.client import TrialBenchClient, TrialBenchError, main
-from tests.api.conftest import ensure_role_groups, episode_payload
+from tests.api.conftest import episode_payload
 from tests.factories import OrganizationFactory, PolicyVersionFactory, RobotFactory, TaskFactory, UserFactory
 from trials import csv_io
 from trials.models import Episode, EpisodeEvent
@@ -41,7 +41,6 @@ class LosesFirstResponses(requests.Session):
 
 @pytest.fixture
 def setup(live_server: Any) -> dict[str, Any]:
-    ensure_role_groups()
     org = OrganizationFactory(kind="integrator")
     user = UserFactory(organization=org, role=Role.INTEGRATOR)
     _, token = api_token_create(user=user, name="client")

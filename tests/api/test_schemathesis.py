@@ -20,7 +20,6 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from accounts.models import Role
 from accounts.services import api_token_create
-from tests.api.conftest import ensure_role_groups
 from tests.factories import (
     EpisodeEventFactory,
     EpisodeFactory,
@@ -42,7 +41,6 @@ BUDGET_S = 150  # a guard against a runaway run; it takes 40-60 s on a 2-core ma
 @pytest.fixture
 def api_world(live_server: Any) -> dict[str, Any]:
     """An engineer's organization with a site, robot, task, trial, episodes and events, and a token."""
-    ensure_role_groups()
     org = OrganizationFactory()
     user = UserFactory(organization=org, role=Role.ENGINEER)
     site = SiteFactory(organization=org)

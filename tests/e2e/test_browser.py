@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
 
 from accounts.models import Organization, Role
 from policies import runtime
@@ -49,8 +48,6 @@ def test_engineer_scopes_a_task_and_watches_a_simulated_trial_finish(
 ) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     runtime.cache_clear()
-    # Role groups come from a data migration; an earlier transactional test's flush may have removed them.
-    Group.objects.get_or_create(name=str(Role.ENGINEER))
     org = Organization.objects.create(name="Nordwerk Components", slug="nordwerk")
     Site.objects.create(organization=org, name="Plant Augsburg")
     robot = Robot.objects.create(

@@ -12,7 +12,6 @@ import pytest
 from django.conf import settings
 
 from accounts.models import Role
-from tests.api.conftest import ensure_role_groups
 from tests.factories import (
     CostModelFactory,
     EpisodeEventFactory,
@@ -69,7 +68,6 @@ def _charts_drawn(page: Any, ids: tuple[str, ...]) -> None:
 
 
 def test_manager_reads_the_dashboard_and_a_task_report_with_charts(live_server: Any, browser: Any) -> None:
-    ensure_role_groups()
     org = OrganizationFactory(name="Nordwerk Components")
     UserFactory(
         username="greta", first_name="Greta", last_name="Lind", organization=org, role=Role.MANAGER, password=PASSWORD
@@ -117,7 +115,6 @@ def test_manager_reads_the_dashboard_and_a_task_report_with_charts(live_server: 
 
 
 def test_engineer_corrects_a_bad_range_in_the_cost_model_form(live_server: Any, browser: Any) -> None:
-    ensure_role_groups()
     org = OrganizationFactory(name="Nordwerk Components")
     UserFactory(username="erik", organization=org, role=Role.ENGINEER, password=PASSWORD)
     task = _task(org, "Kitting brackets", successes=46, n=50, capex="38000", source="simulation", volume=260_000)

@@ -12,7 +12,6 @@ from django.conf import settings
 
 from accounts.models import Role
 from reports.models import AcceptanceCriteria
-from tests.api.conftest import ensure_role_groups
 from tests.factories import (
     EpisodeEventFactory,
     EpisodeFactory,
@@ -59,7 +58,6 @@ def _charts_drawn(page: Any, ids: list[str]) -> None:
 
 
 def test_engineer_reads_the_statistics_and_stops_early(live_server: Any, browser: Any) -> None:
-    ensure_role_groups()
     org = OrganizationFactory(name="Nordwerk Components")
     UserFactory(username="erika", first_name="Erika", organization=org, role=Role.ENGINEER, password=PASSWORD)
     task = TaskFactory(organization=org, name="Kitting brackets", takt_time_s=12.0, manual_cycle_time_s=11.0)
