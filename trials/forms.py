@@ -160,7 +160,13 @@ class TaskFilterForm(forms.Form):
     site = forms.ModelChoiceField(queryset=None, required=False, empty_label="Any site")  # type: ignore[arg-type]
     order = forms.ChoiceField(
         required=False,
-        choices=[("fit", "Best fit first"), ("name", "Name"), ("volume", "Volume"), ("newest", "Newest")],
+        choices=[
+            ("fit", "Best fit first"),
+            ("payback", "Expected payback (soonest first)"),
+            ("name", "Name"),
+            ("volume", "Volume"),
+            ("newest", "Newest"),
+        ],
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:

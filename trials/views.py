@@ -55,17 +55,35 @@ def task_list(request: HttpRequest) -> HttpResponse:
     form = TaskFilterForm(request.GET or None, user=request.user)
     filters = form.cleaned_data if form.is_valid() else {}
     site = filters.get("site")
+    order = filters.get("order") or "fit"
     tasks = task_search(
         tasks=task_list_for_user(user=request.user),
         text=filters.get("q", ""),
         status=filters.get("status", ""),
         site_id=site.pk if site else None,
-        order=filters.get("order") or "fit",
+        order=order,
     )
+    paybacks = None
+    if order == "payback":
+        # The manager dashboard's cached per-task Monte Carlo and its payback ranking (same evidence and
+        # rules as the ROI report): soonest median payback first, tasks without a result last.
+        from reports.roi_inputs import dashboard_sort, task_roi_dashboard
+
+        ranked = dashboard_sort(rows=task_roi_dashboard(user=request.user), order="payback")
+        rank = {row.task_id: position for position, row in enumerate(ranked)}
+        paybacks = {row.task_id: row.monte_carlo.payback_months for row in ranked if row.monte_carlo is not None}
+        tasks = sorted(tasks, key=lambda t: rank.get(t.pk, len(rank)))
+        for task in tasks:
+            task.expected_payback = paybacks.get(task.pk)
     return render(
         request,
         "trials/task_list.html",
-        {"tasks": tasks, "filter_form": form, "can_edit": can_scope_tasks(request.user)},
+        {
+            "tasks": tasks,
+            "filter_form": form,
+            "can_edit": can_scope_tasks(request.user),
+            "show_payback": paybacks is not None,
+        },
     )
 
 

@@ -464,3 +464,25 @@ def test_schedule_page_says_when_no_policy_version_is_available(world: dict[str,
     Policy.objects.update(organization=OrganizationFactory())  # every version now belongs to someone else
     page = _client(engineer).get(reverse("trial-create", args=[task.pk])).content.decode()
     assert "No policy version is available to you yet" in page
+
+
+def test_task_list_sorts_by_expected_payback_and_shows_it(world: dict[str, object]) -> None:
+    from decimal import Decimal
+
+    from reports.models import CostModel
+    from tests.factories import EpisodeFactory
+
+    org, robot = world["trial_a"].task.organization, world["trial_a"].robot
+    # Names sort against the expected order, so only a payback sort passes.
+    fast, slow, unknown = (TaskFactory(organization=org, name=n) for n in ("ZZ fast", "AA slow", "AB no cost model"))
+    for task, capex in ((fast, "20000"), (slow, "200000")):
+        trial = TrialFactory(task=task, robot=robot, episodes_planned=4)
+        for i in range(4):
+            EpisodeFactory(trial=trial, index=i, outcome="success", cycle_time_s=10.0)
+        # Same evidence; the slow task's cell costs ten times as much, so it pays back later.
+        CostModel.objects.create(task=task, robot_capex=Decimal(capex))
+    page = _client(world["engineer"]).get(reverse("task-list") + "?order=payback").content.decode()
+    assert "Payback P50" in page
+    assert page.index(fast.name) < page.index(slow.name) < page.index(unknown.name)
+    by_name = _client(world["engineer"]).get(reverse("task-list") + "?order=name").content.decode()
+    assert "Payback P50" not in by_name and by_name.index(slow.name) < by_name.index(fast.name)
