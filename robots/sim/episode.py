@@ -70,3 +70,19 @@ class EpisodeLog:
         """Mark the episode a success unless it already ended; returns nothing."""
         if not self.done:
             self.result = CellOutcome.SUCCESS
+
+
+class LoggedCell:
+    """The Cell methods that only read the episode log; a cell keeps its EpisodeLog in `self._log`."""
+
+    _log: EpisodeLog
+
+    def outcome(self) -> CellOutcome:
+        return self._log.result
+
+    def faults(self) -> list[Fault]:
+        return list(self._log.events)
+
+    @property
+    def sim_time_s(self) -> float:
+        return self._log.t_s

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
 from robots.sim import episode  # noqa: E402
-from robots.sim.base import CellInfo, CellOutcome, Fault, Observation  # noqa: E402
+from robots.sim.base import CellInfo, Observation  # noqa: E402
 from robots.sim.registry import cell_register  # noqa: E402
 
 KEY = "factory-kitting"
@@ -127,7 +127,7 @@ def _track_open_cell(cell: FactoryKitting) -> None:
         _atexit_registered = True
 
 
-class FactoryKitting:
+class FactoryKitting(episode.LoggedCell):
     """A Cell (see robots.sim.base.Cell).
 
     Action: [dx, dy, dz, grip] in [-1, 1]; dx..dz move the tool centre point by up to 2.5 cm per step,
@@ -262,16 +262,6 @@ class FactoryKitting:
         self._judge(step_force_n)
         self._log.timeout_check()
         return self._observe()
-
-    def outcome(self) -> CellOutcome:
-        return self._log.result
-
-    def faults(self) -> list[Fault]:
-        return list(self._log.events)
-
-    @property
-    def sim_time_s(self) -> float:
-        return self._log.t_s
 
     @property
     def target_part(self) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from robots.sim import episode
-from robots.sim.base import CellInfo, CellOutcome, Fault, Observation
+from robots.sim.base import CellInfo, Observation
 from robots.sim.registry import cell_register
 
 KEY = "fetch-pick-and-place"
@@ -32,7 +32,7 @@ INSTRUCTIONS = (
 CAMERA = {"distance": 1.1, "azimuth": 150.0, "elevation": -32.0, "lookat": np.array([1.3, 0.75, 0.5])}
 
 
-class FetchPickAndPlace:
+class FetchPickAndPlace(episode.LoggedCell):
     """A Cell (see robots.sim.base.Cell) wrapping FetchPickAndPlace-v4.
 
     Action: the env's own [dx, dy, dz, grip] in [-1, 1] (5 cm per unit per step; grip > 0 opens).
@@ -87,16 +87,6 @@ class FetchPickAndPlace:
             self._log.succeed()
         self._log.timeout_check()
         return self._observe()
-
-    def outcome(self) -> CellOutcome:
-        return self._log.result
-
-    def faults(self) -> list[Fault]:
-        return list(self._log.events)
-
-    @property
-    def sim_time_s(self) -> float:
-        return self._log.t_s
 
     def expert_action(self) -> npt.NDArray[np.float32]:
         """Scripted expert: above the block, descend, close, carry to the goal. Returns the action."""

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from robots.sim import episode
-from robots.sim.base import CellInfo, CellOutcome, Fault, Observation
+from robots.sim.base import CellInfo, Observation
 from robots.sim.registry import cell_register
 
 CONTROL_DT_S = 0.0125  # timestep 2.5 ms x frame_skip 5
@@ -36,7 +36,7 @@ TASKS: dict[str, tuple[str, ...]] = {
 }
 
 
-class MetaWorldCell:
+class MetaWorldCell(episode.LoggedCell):
     """A Cell (see robots.sim.base.Cell) wrapping one Meta-World v3 task.
 
     Action: Meta-World's [dx, dy, dz, grip] in [-1, 1]. State: [hand x, y, z, gripper opening,
@@ -100,16 +100,6 @@ class MetaWorldCell:
             self._log.succeed()
         self._log.timeout_check()
         return self._observe()
-
-    def outcome(self) -> CellOutcome:
-        return self._log.result
-
-    def faults(self) -> list[Fault]:
-        return list(self._log.events)
-
-    @property
-    def sim_time_s(self) -> float:
-        return self._log.t_s
 
     def expert_action(self) -> npt.NDArray[np.float32]:
         """Meta-World's scripted policy for this task on the current state; returns the action."""

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from robots.sim import episode
-from robots.sim.base import CellInfo, CellOutcome, Fault, Observation
+from robots.sim.base import CellInfo, Observation
 from robots.sim.registry import cell_register
 
 KEY = "tabletop-reach-2d"
@@ -50,7 +50,7 @@ def _px(value_m: float) -> int:
     return int(round(value_m / TABLE_M * IMAGE_PX))
 
 
-class TabletopReach2D:
+class TabletopReach2D(episode.LoggedCell):
     """A Cell (see robots.sim.base.Cell). Action: [dx, dy, grip] in [-1, 1]; grip > 0 closes the fingers.
 
     State: [x_m, y_m, finger_opening]. Faults: leaving the table (safety_stop, fatal), closing on
@@ -130,16 +130,6 @@ class TabletopReach2D:
             self._log.succeed()
         self._log.timeout_check()
         return self._observe()
-
-    def outcome(self) -> CellOutcome:
-        return self._log.result
-
-    def faults(self) -> list[Fault]:
-        return list(self._log.events)
-
-    @property
-    def sim_time_s(self) -> float:
-        return self._log.t_s
 
     def expert_action(self) -> npt.NDArray[np.float32]:
         """Scripted expert: reach the block, close, carry to the tray centre, open. Returns the action."""
