@@ -109,6 +109,15 @@ class EpisodeFactory(factory.django.DjangoModelFactory):
     ended_at = factory.LazyAttribute(lambda o: o.started_at + timedelta(seconds=o.cycle_time_s))
     source = EpisodeSource.SIMULATION
 
+    @classmethod
+    def _create(cls, model_class: type[Episode], *args: object, **kwargs: object) -> Episode:
+        # Rows made here bypass episodes_record: count them into the trial's summary as it would.
+        from trials.services import trial_summaries_add
+
+        episode = super()._create(model_class, *args, **kwargs)
+        trial_summaries_add(episodes=[episode])
+        return episode
+
 
 class EpisodeEventFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -118,6 +127,14 @@ class EpisodeEventFactory(factory.django.DjangoModelFactory):
     kind = EventKind.INTERVENTION
     category = EventCategory.GRASP_MISS
     t_offset_s = 2.0
+
+    @classmethod
+    def _create(cls, model_class: type[EpisodeEvent], *args: object, **kwargs: object) -> EpisodeEvent:
+        from trials.services import trial_summaries_add
+
+        event = super()._create(model_class, *args, **kwargs)
+        trial_summaries_add(episodes=[], events=[event])
+        return event
 
 
 class CostModelFactory(factory.django.DjangoModelFactory):
