@@ -1,8 +1,9 @@
 """Reads that turn a task's CostModel and its recorded episodes into the pure inputs of reports.roi.
 
 Pages and the API call `task_roi_inputs` and then `reports.roi` / `reports.montecarlo`, so every figure
-comes from the same functions. A fixed number of queries whatever the number of episodes: counts and sums
-are aggregated in the database and cycle times are streamed as one column.
+comes from the same functions. A fixed number of queries whatever the number of episodes: counts, sums and
+intervention counts come from the per-trial, per-source running totals (trials.models.TrialSourceSummary,
+kept by episodes_record) and cycle times are streamed as one column where the bootstrap needs them.
 
 Evidence: simulation and real episodes are never mixed. By default the ROI rests on real episodes (robot
 agent and integrator upload) when the task has any, else on simulation; pass `source` to choose.
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import User
 from reports.models import CostModel, CostScenario
@@ -41,8 +42,8 @@ from reports.roi import (
     roi_heatmap,
     roi_tornado,
 )
-from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventKind, Task, Trial
-from trials.selectors import task_list_for_user, trial_list_for_user
+from trials.models import Episode, EpisodeSource, Task, Trial
+from trials.selectors import task_list_for_user, trial_list_for_user, trial_source_summaries
 
 REAL_SOURCES = (EpisodeSource.ROBOT_AGENT.value, EpisodeSource.INTEGRATOR_UPLOAD.value)
 
@@ -106,12 +107,62 @@ def task_inputs_from_model(*, task: Task) -> TaskInputs:
     )
 
 
-def _task_episodes(*, task: Task, user: User | None, policy_version_id: int | None) -> QuerySet[Episode]:
+def _task_trials(*, task: Task, user: User | None, policy_version_id: int | None) -> QuerySet[Trial]:
     trials: QuerySet[Trial] = trial_list_for_user(user=user) if user is not None else Trial.objects.all()
     trials = trials.filter(task=task)
     if policy_version_id is not None:
         trials = trials.filter(policy_version_id=policy_version_id)
-    return Episode.objects.filter(trial__in=trials.order_by().values("pk"))
+    return trials
+
+
+SUMMARY_FIELDS = (
+    "trial_id",
+    "source",
+    "episodes",
+    "successes",
+    "cycle_time_sum_s",
+    "cycle_time_sq_sum_s2",
+    "interventions",
+    "revision",
+)
+
+
+@dataclass
+class _SourceTotals:
+    n: int = 0
+    successes: int = 0
+    running_s: float = 0.0
+    sum_sq: float = 0.0
+    interventions: int = 0
+
+
+def _totals_by_source(rows: list[dict[str, Any]]) -> dict[str, _SourceTotals]:
+    """{source: totals} over summary rows (values() dicts of SUMMARY_FIELDS). Summed in (trial, source)
+    order, so the report page and the dashboard add the same floats in the same order: identical figures."""
+    out: dict[str, _SourceTotals] = {}
+    for row in sorted(rows, key=lambda r: (r["trial_id"], r["source"])):
+        if not row["episodes"]:
+            continue
+        t = out.setdefault(row["source"], _SourceTotals())
+        t.n += int(row["episodes"])
+        t.successes += int(row["successes"])
+        t.running_s += float(row["cycle_time_sum_s"])
+        t.sum_sq += float(row["cycle_time_sq_sum_s2"])
+        t.interventions += int(row["interventions"])
+    return out
+
+
+def _chosen_totals(by_source: dict[str, _SourceTotals], chosen: tuple[str, ...]) -> _SourceTotals:
+    total = _SourceTotals()
+    for source in chosen:
+        t = by_source.get(source)
+        if t is not None:
+            total.n += t.n
+            total.successes += t.successes
+            total.running_s += t.running_s
+            total.sum_sq += t.sum_sq
+            total.interventions += t.interventions
+    return total
 
 
 def task_trial_evidence(
@@ -121,25 +172,17 @@ def task_trial_evidence(
     user: User | None = None,
     policy_version_id: int | None = None,
 ) -> tuple[TrialEvidence, tuple[str, ...]]:
-    """(evidence, sources used) from the task's recorded episodes, in three queries.
+    """(evidence, sources used) from the task's recorded episodes, in two queries: the trials' summary rows
+    (counts, sums, interventions per trial and source) and the chosen episodes' cycle times.
 
     `source`: one EpisodeSource value, "real" (robot agent + integrator upload), or None for real when any
     real episode exists else simulation. `user` scopes to the trials the user may read.
     Raises RoiInputError when there are no episodes or no successful one (see TrialEvidence).
     """
-    episodes = _task_episodes(task=task, user=user, policy_version_id=policy_version_id)
-    by_source = {
-        row["source"]: row
-        for row in episodes.order_by()
-        .values("source")
-        .annotate(
-            n=Count("id"),
-            successes=Count("id", filter=Q(outcome=EpisodeOutcome.SUCCESS)),
-            running_s=Sum("cycle_time_s"),
-        )
-    }
+    trials = _task_trials(task=task, user=user, policy_version_id=policy_version_id)
+    by_source = _totals_by_source(list(trial_source_summaries(trials=trials).values(*SUMMARY_FIELDS)))
     if source is None:
-        chosen = tuple(s for s in REAL_SOURCES if s in by_source) or (EpisodeSource.SIMULATION.value,)
+        chosen = _chosen_sources(set(by_source))
     elif source == "real":
         chosen = REAL_SOURCES
     elif source in EpisodeSource.values:
@@ -148,26 +191,20 @@ def task_trial_evidence(
         raise RoiInputError(
             f"Unknown evidence source {source!r}: use simulation, robot_agent, integrator_upload or real."
         )
-    rows = [by_source[s] for s in chosen if s in by_source]
-    n = sum(int(r["n"]) for r in rows)
-    if n == 0:
+    total = _chosen_totals(by_source, chosen)
+    if total.n == 0:
         label = " or ".join(EpisodeSource(s).label.lower() for s in chosen)
         raise RoiInputError(f"No episodes recorded yet ({label}): run a trial of this task before computing its ROI.")
-    successes = sum(int(r["successes"]) for r in rows)
-    running_s = sum(float(r["running_s"] or 0.0) for r in rows)
-    chosen_episodes = episodes.filter(source__in=chosen)
-    interventions = EpisodeEvent.objects.filter(
-        episode__in=chosen_episodes.order_by().values("pk"), kind=EventKind.INTERVENTION
-    ).count()
+    chosen_episodes = Episode.objects.filter(trial__in=trials.order_by().values("pk"), source__in=chosen)
     cycle_times = np.fromiter(
         chosen_episodes.order_by().values_list("cycle_time_s", flat=True).iterator(chunk_size=10_000),
         dtype=float,
     )
     evidence = TrialEvidence(
-        successes=successes,
-        failures=n - successes,
-        interventions=interventions,
-        autonomous_hours=running_s / 3600,
+        successes=total.successes,
+        failures=total.n - total.successes,
+        interventions=total.interventions,
+        autonomous_hours=total.running_s / 3600,
         cycle_times_s=tuple(cycle_times.tolist()),
     )
     return evidence, tuple(s for s in chosen if s in by_source)
@@ -379,14 +416,14 @@ def _dashboard_cache_key(
     *,
     task: Task,
     cost_model: CostModel | None,
-    trials: list[tuple[int, int, int]],
+    summaries: list[dict[str, Any]],
     scenario: str,
     draws: int,
     seed: int,
 ) -> str:
     """A key that changes whenever anything the row depends on changes: the task and cost-model rows (their
-    updated_at), the visible trials and each one's episodes (count and highest id: episodes and their events
-    are written together and never edited), the scenario, draws and seed."""
+    updated_at), the visible trials' summary rows (each one's revision rises with every episode or event
+    recorded into it, and with every rebuild), the scenario, draws and seed."""
     parts = [
         task.pk,
         task.updated_at.isoformat() if task.updated_at else "",
@@ -395,10 +432,10 @@ def _dashboard_cache_key(
         scenario,
         draws,
         seed,
-        sorted(trials),
+        sorted((r["trial_id"], r["source"], r["episodes"], r["revision"]) for r in summaries),
     ]
     digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
-    return f"roi-dashboard:v1:{digest}"
+    return f"roi-dashboard:v2:{digest}"
 
 
 def task_roi_dashboard(
@@ -409,17 +446,17 @@ def task_roi_dashboard(
     seed: int = 0,
     use_cache: bool = True,
 ) -> list[DashboardRow]:
-    """The ROI and Monte Carlo summary of every task the user may read, for one scenario, in at most seven
+    """The ROI and Monte Carlo summary of every task the user may read, for one scenario, in at most four
     queries whatever the number of tasks and episodes: tasks (with the latest visible trial's status), cost
-    models, the visible trials, a fingerprint of each trial's episodes (count, highest id; index-only), and
-    only for tasks whose cached row is stale: episode counts/sums per trial and source, interventions per
-    trial and source, and the cycle times of tasks with few episodes.
+    models, the summary rows of the visible trials (trials.models.TrialSourceSummary: about one per trial),
+    and only when a stale task has few episodes, their cycle times.
 
-    Rows are cached (Django's cache) under _dashboard_cache_key, so a task is recomputed only when its
-    task row, cost model or visible episodes change. Evidence follows task_trial_evidence (real episodes
-    preferred, never mixed with simulation) over the trials the user may read; tasks with more than
-    DASHBOARD_EXACT_CYCLE_TIMES episodes bootstrap their cycle time from _cycle_time_sample. Rows come in
-    name order; a task without a cost model or usable evidence carries its message in `error`.
+    Rows are cached (Django's cache, shared between processes when REDIS_URL is set) under
+    _dashboard_cache_key, so a task is recomputed only when its task row, cost model or visible episodes
+    change. Evidence follows task_trial_evidence (real episodes preferred, never mixed with simulation) over
+    the trials the user may read; tasks with more than DASHBOARD_EXACT_CYCLE_TIMES episodes bootstrap their
+    cycle time from _cycle_time_sample. Rows come in name order; a task without a cost model or usable
+    evidence carries its message in `error`.
     """
     visible_trials = trial_list_for_user(user=user)
     latest = visible_trials.filter(task=OuterRef("pk")).order_by("-created_at", "-pk").values("status")[:1]
@@ -428,20 +465,16 @@ def task_roi_dashboard(
         return []
     task_ids = [t.pk for t in tasks]
     cost_models = {cm.task_id: cm for cm in CostModel.objects.filter(task_id__in=task_ids, scenario=scenario)}
-    task_of_trial = dict(visible_trials.filter(task_id__in=task_ids).order_by().values_list("pk", "task_id"))
-    trials_of_task: dict[int, list[tuple[int, int, int]]] = {t: [] for t in task_ids}
-    for row in (
-        Episode.objects.filter(trial_id__in=list(task_of_trial))
-        .order_by()
-        .values("trial_id")
-        .annotate(n=Count("id"), last=Max("id"))
+    summaries: dict[int, list[dict[str, Any]]] = {t: [] for t in task_ids}
+    for row in trial_source_summaries(trials=visible_trials.filter(task_id__in=task_ids)).values(
+        *SUMMARY_FIELDS, "trial__task_id"
     ):
-        trials_of_task[task_of_trial[row["trial_id"]]].append((row["trial_id"], int(row["n"]), int(row["last"])))
+        summaries[row["trial__task_id"]].append(row)
     keys = {
         t.pk: _dashboard_cache_key(
             task=t,
             cost_model=cost_models.get(t.pk),
-            trials=trials_of_task[t.pk],
+            summaries=summaries[t.pk],
             scenario=scenario,
             draws=draws,
             seed=seed,
@@ -454,12 +487,7 @@ def task_roi_dashboard(
         {
             row.task_id: row
             for row in _dashboard_compute(
-                tasks=stale,
-                cost_models=cost_models,
-                task_of_trial=task_of_trial,
-                scenario=scenario,
-                draws=draws,
-                seed=seed,
+                tasks=stale, cost_models=cost_models, summaries=summaries, scenario=scenario, draws=draws, seed=seed
             )
         }
         if stale
@@ -487,59 +515,30 @@ def _dashboard_compute(
     *,
     tasks: list[Task],
     cost_models: dict[int, CostModel],
-    task_of_trial: dict[int, int],
+    summaries: dict[int, list[dict[str, Any]]],
     scenario: str,
     draws: int,
     seed: int,
 ) -> list[DashboardRow]:
-    """The rows of `tasks` from the database (up to three queries) and the ROI maths."""
-    wanted = {t.pk for t in tasks}
-    task_of_trial = {trial: task for trial, task in task_of_trial.items() if task in wanted}
-    # Grouped by the episode's own trial_id column (no join), then summed per task here.
-    episodes = Episode.objects.filter(trial_id__in=list(task_of_trial))
-    counts: dict[int, dict[str, dict[str, float]]] = {}
-    for row in (
-        episodes.order_by()
-        .values("trial_id", "source")
-        .annotate(
-            n=Count("id"),
-            successes=Count("id", filter=Q(outcome=EpisodeOutcome.SUCCESS)),
-            running_s=Sum("cycle_time_s"),
-            sum_sq=Sum(F("cycle_time_s") * F("cycle_time_s")),
-        )
-    ):
-        per_source = counts.setdefault(task_of_trial[row["trial_id"]], {}).setdefault(
-            row["source"], {"n": 0, "successes": 0, "running_s": 0.0, "sum_sq": 0.0}
-        )
-        for key in per_source:
-            per_source[key] += row[key] or 0
-    chosen = {task_id: _chosen_sources(set(by_source)) for task_id, by_source in counts.items()}
-    interventions: dict[int, dict[str, int]] = {}
-    for row in (
-        EpisodeEvent.objects.filter(episode__trial_id__in=list(task_of_trial), kind=EventKind.INTERVENTION)
-        .order_by()
-        .values("episode__trial_id", "episode__source")
-        .annotate(n=Count("id"))
-    ):
-        by_source = interventions.setdefault(task_of_trial[row["episode__trial_id"]], {})
-        by_source[row["episode__source"]] = by_source.get(row["episode__source"], 0) + int(row["n"])
-
-    def chosen_n(task_id: int) -> int:
-        return int(sum(counts[task_id][s]["n"] for s in chosen[task_id] if s in counts[task_id]))
-
-    small = [t for t in chosen if 0 < chosen_n(t) <= DASHBOARD_EXACT_CYCLE_TIMES]
+    """The rows of `tasks` from their summary rows, the cycle times of the small ones (one query, none when
+    every task is large) and the ROI maths."""
+    by_source = {t.pk: _totals_by_source(summaries.get(t.pk, [])) for t in tasks}
+    chosen = {task_id: _chosen_sources(set(b)) for task_id, b in by_source.items()}
+    totals = {task_id: _chosen_totals(by_source[task_id], chosen[task_id]) for task_id in by_source}
+    small = [t for t, total in totals.items() if 0 < total.n <= DASHBOARD_EXACT_CYCLE_TIMES]
+    task_of_trial = {r["trial_id"]: task_id for task_id in small for r in summaries[task_id]}
     small_filter = Q(pk__in=[])
-    for sources in set(chosen[t] for t in small):
-        trial_ids = [tr for tr, t in task_of_trial.items() if t in small and chosen[t] == sources]
-        small_filter |= Q(trial_id__in=trial_ids, source__in=sources)
-    cycle_times = _cycle_times_by_trial(episodes.filter(small_filter), task_of_trial) if small else {}
+    for task_id in small:
+        trial_ids = sorted({r["trial_id"] for r in summaries[task_id] if r["source"] in chosen[task_id]})
+        small_filter |= Q(trial_id__in=trial_ids, source__in=chosen[task_id])
+    cycle_times = _cycle_times_by_trial(Episode.objects.filter(small_filter), task_of_trial) if small else {}
 
     rows: list[DashboardRow] = []
     for task in tasks:
         cost_model = cost_models.get(task.pk)
-        sources = tuple(s for s in chosen.get(task.pk, ()) if s in counts.get(task.pk, {}))
-        picked = [counts[task.pk][s] for s in sources]
-        n = int(sum(r["n"] for r in picked))
+        sources = tuple(s for s in chosen[task.pk] if s in by_source[task.pk])
+        total = totals[task.pk]
+        n = total.n
         common: dict[str, Any] = {
             "task_id": task.pk,
             "task_name": task.name,
@@ -556,17 +555,15 @@ def _dashboard_compute(
                 raise RoiInputError(f"No {label} cost model yet.")
             if n == 0:
                 raise RoiInputError("No episodes recorded yet.")
-            successes = int(sum(r["successes"] for r in picked))
-            running_s = float(sum(r["running_s"] for r in picked))
             if n <= DASHBOARD_EXACT_CYCLE_TIMES:
                 sample = tuple(cycle_times.get(task.pk, np.zeros(0)).tolist())
             else:
-                sample = _cycle_time_sample(n=n, mean_s=running_s / n, sum_sq=float(sum(r["sum_sq"] for r in picked)))
+                sample = _cycle_time_sample(n=n, mean_s=total.running_s / n, sum_sq=total.sum_sq)
             evidence = TrialEvidence(
-                successes=successes,
-                failures=n - successes,
-                interventions=sum(interventions.get(task.pk, {}).get(s, 0) for s in sources),
-                autonomous_hours=running_s / 3600,
+                successes=total.successes,
+                failures=n - total.successes,
+                interventions=total.interventions,
+                autonomous_hours=total.running_s / 3600,
                 cycle_times_s=sample,
             )
             cost_model.task = task

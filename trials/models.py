@@ -288,6 +288,39 @@ class EpisodeEvent(models.Model):
         return f"{self.get_kind_display()}: {self.get_category_display()} at {self.t_offset_s:.1f}s"
 
 
+class TrialSourceSummary(models.Model):
+    """Running totals of one trial's episodes from one evidence source, so reports over millions of episodes
+    read one row per trial and source instead of scanning Episode and EpisodeEvent.
+
+    Kept by trials.services (episodes_record adds the rows it inserts, in the same transaction; rebuilt
+    from the episodes by trial_summaries_rebuild / `manage.py trial_summaries_rebuild`). `revision` rises
+    with every change, so a cache keyed on it is never stale. Sums are floats like Episode.cycle_time_s."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="source_summaries")
+    source = models.CharField(max_length=20, choices=EpisodeSource.choices)
+    episodes = models.PositiveIntegerField(default=0)
+    successes = models.PositiveIntegerField(default=0)
+    cycle_time_sum_s = models.FloatField(default=0.0, help_text="Sum of the episodes' cycle times (s).")
+    cycle_time_sq_sum_s2 = models.FloatField(default=0.0, help_text="Sum of the squared cycle times (s^2).")
+    interventions = models.PositiveIntegerField(default=0, help_text="Events of kind intervention.")
+    revision = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["trial_id", "source"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "source"], name="trialsourcesummary_unique_trial_source"),
+            models.CheckConstraint(
+                condition=Q(source__in=EpisodeSource.values), name="trialsourcesummary_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(successes__lte=models.F("episodes")), name="trialsourcesummary_successes_le_episodes"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Trial {self.trial_id} {self.source}: {self.episodes} episodes"
+
+
 class ChunkState(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"

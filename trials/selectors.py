@@ -11,14 +11,15 @@ Another organization's object is simply absent from these querysets, so views an
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EventKind, Task, Trial
+from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EventKind, Task, Trial, TrialSourceSummary
 
 
 def _sees_everything(user: User) -> bool:
@@ -59,6 +60,57 @@ def trial_progress(*, trial: Trial) -> dict[str, int]:
         aborted=Count("id", filter=Q(outcome=EpisodeOutcome.ABORTED)),
     )
     return {key: int(value or 0) for key, value in counts.items()}
+
+
+@dataclass
+class SummaryTotals:
+    """The figures a TrialSourceSummary row holds, for one trial and source."""
+
+    episodes: int = 0
+    successes: int = 0
+    cycle_time_sum_s: float = 0.0
+    cycle_time_sq_sum_s2: float = 0.0
+    interventions: int = 0
+
+    def as_fields(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def trial_source_totals(*, trial_ids: list[int]) -> dict[tuple[int, str], SummaryTotals]:
+    """{(trial id, source): totals} aggregated afresh from Episode and EpisodeEvent for `trial_ids`, in two
+    queries (a full scan of those trials' episodes and events: for rebuilding summaries, not for pages)."""
+    out: dict[tuple[int, str], SummaryTotals] = {}
+    for row in (
+        Episode.objects.filter(trial_id__in=trial_ids)
+        .order_by()
+        .values("trial_id", "source")
+        .annotate(
+            n=Count("id"),
+            successes=Count("id", filter=Q(outcome=EpisodeOutcome.SUCCESS)),
+            running_s=Sum("cycle_time_s"),
+            sum_sq=Sum(F("cycle_time_s") * F("cycle_time_s")),
+        )
+    ):
+        out[(row["trial_id"], row["source"])] = SummaryTotals(
+            episodes=int(row["n"]),
+            successes=int(row["successes"]),
+            cycle_time_sum_s=float(row["running_s"] or 0.0),
+            cycle_time_sq_sum_s2=float(row["sum_sq"] or 0.0),
+        )
+    for row in (
+        EpisodeEvent.objects.filter(episode__trial_id__in=trial_ids, kind=EventKind.INTERVENTION)
+        .order_by()
+        .values("episode__trial_id", "episode__source")
+        .annotate(n=Count("id"))
+    ):
+        out[(row["episode__trial_id"], row["episode__source"])].interventions = int(row["n"])
+    return out
+
+
+def trial_source_summaries(*, trials: QuerySet[Trial]) -> QuerySet[TrialSourceSummary]:
+    """The TrialSourceSummary rows (one per trial and evidence source with episodes) of `trials`, with the
+    trial's `task_id` as `trial__task_id` in values(); one query, about one row per trial."""
+    return TrialSourceSummary.objects.filter(trial__in=trials.order_by().values("pk")).order_by()
 
 
 # --- Pages (browser UI) -------------------------------------------------------------------------

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from accounts.models import User
@@ -19,12 +19,15 @@ from trials.models import (
     MAX_EPISODES_PER_TRIAL,
     Episode,
     EpisodeEvent,
+    EpisodeOutcome,
+    EventKind,
     Task,
     TaskStatus,
     Trial,
+    TrialSourceSummary,
     TrialStatus,
 )
-from trials.selectors import trial_progress
+from trials.selectors import SummaryTotals, trial_progress, trial_source_totals
 
 
 class TrialRuleError(ValueError):
@@ -198,9 +201,94 @@ def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> Recor
         for e in item.events
     ]
     EpisodeEvent.objects.bulk_create(events)
+    # Only the rows inserted here: identical re-sends (matches) were counted when they were first recorded.
+    _summaries_add(episodes=created, events=events)
     if created:
         trial_refresh_status(trial_id=trial.pk)
     return RecordResult(created=created, existing=list(matches.values()))
+
+
+# --- Per-trial, per-source running totals (TrialSourceSummary) ----------------------------------
+
+
+def _summaries_add(*, episodes: Sequence[Episode], events: Sequence[EpisodeEvent]) -> None:
+    """Add just-inserted episodes and events to their (trial, source) summary rows.
+
+    The caller holds the trials' row locks (select_for_update), which serialises every writer of a trial:
+    the UPDATE-else-INSERT below cannot race another insert of the same row, and the F() increments keep
+    each UPDATE atomic on its own. An event counts under its episode's trial and source.
+    """
+    deltas: dict[tuple[int, str], SummaryTotals] = {}
+
+    def totals(trial_id: int, source: str) -> SummaryTotals:
+        return deltas.setdefault((trial_id, source), SummaryTotals())
+
+    for episode in episodes:
+        row = totals(episode.trial_id, episode.source)
+        cycle = float(episode.cycle_time_s)
+        row.episodes += 1
+        row.successes += int(episode.outcome == EpisodeOutcome.SUCCESS)
+        row.cycle_time_sum_s += cycle
+        row.cycle_time_sq_sum_s2 += cycle * cycle
+    for event in events:
+        if event.kind == EventKind.INTERVENTION:
+            totals(event.episode.trial_id, event.episode.source).interventions += 1
+    for (trial_id, source), delta in sorted(deltas.items()):
+        updated = TrialSourceSummary.objects.filter(trial_id=trial_id, source=source).update(
+            episodes=F("episodes") + delta.episodes,
+            successes=F("successes") + delta.successes,
+            cycle_time_sum_s=F("cycle_time_sum_s") + delta.cycle_time_sum_s,
+            cycle_time_sq_sum_s2=F("cycle_time_sq_sum_s2") + delta.cycle_time_sq_sum_s2,
+            interventions=F("interventions") + delta.interventions,
+            revision=F("revision") + 1,
+        )
+        if not updated:
+            TrialSourceSummary.objects.create(trial_id=trial_id, source=source, revision=1, **delta.as_fields())
+
+
+def _lock_trials(trial_ids: Iterable[int]) -> list[int]:
+    # In primary-key order, so two writers locking overlapping sets cannot deadlock.
+    return list(
+        Trial.objects.select_for_update()
+        .filter(pk__in=sorted(set(trial_ids)))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def trial_summaries_add(*, episodes: Sequence[Episode], events: Sequence[EpisodeEvent] = ()) -> None:
+    """Count episodes and events that were inserted outside episodes_record (bulk loaders, test factories)
+    into their TrialSourceSummary rows, under the trials' row locks. Pass only rows just inserted, each
+    once: this adds, it does not reconcile (trial_summaries_rebuild does). Returns None."""
+    _lock_trials([e.trial_id for e in episodes] + [ev.episode.trial_id for ev in events])
+    _summaries_add(episodes=episodes, events=events)
+
+
+def trial_summaries_rebuild(*, trial_ids: Iterable[int] | None = None, batch_size: int = 200) -> int:
+    """Recompute the TrialSourceSummary rows of `trial_ids` (every trial when None) from Episode and
+    EpisodeEvent, e.g. after episodes were edited or deleted by hand. Each batch of `batch_size` trials is
+    one transaction under those trials' row locks, so episodes_record waits rather than interleaves.
+    Revisions keep rising, so cached reports keyed on them are recomputed. Returns the rows written."""
+    if trial_ids is None:
+        ids = list(Trial.objects.order_by("pk").values_list("pk", flat=True))
+    else:
+        ids = sorted(set(trial_ids))
+    written = 0
+    for start in range(0, len(ids), batch_size):
+        with transaction.atomic():
+            batch = _lock_trials(ids[start : start + batch_size])
+            summaries = TrialSourceSummary.objects.filter(trial_id__in=batch)
+            revisions = {(t, s): r for t, s, r in summaries.values_list("trial_id", "source", "revision")}
+            summaries.delete()
+            rows = TrialSourceSummary.objects.bulk_create(
+                TrialSourceSummary(
+                    trial_id=trial_id, source=source, revision=revisions.get((trial_id, source), 0) + 1, **t.as_fields()
+                )
+                for (trial_id, source), t in sorted(trial_source_totals(trial_ids=batch).items())
+            )
+            written += len(rows)
+    return written
 
 
 def trial_schedule(
