@@ -200,6 +200,41 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True  # results live in the database, not in a result backend
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --- Cache -------------------------------------------------------------------------------------
+# The manager dashboard caches each task's ROI row (reports.roi_inputs). With Redis every web process
+# and machine shares one cache: a row one gunicorn worker computed serves all of them, across restarts.
+# CACHE_REDIS_URL defaults to REDIS_URL; in production give it its own database number (e.g. /1), because
+# cache.clear() flushes the whole Redis database, broker queues included. Short socket timeouts make a
+# Redis outage an error within seconds rather than a hung page.
+# Without Redis (make demo, tests, one machine): the local-memory cache, not the file cache. It needs no
+# folder or cleanup, costs no disk I/O or pickled files per row, and cannot serve rows pickled by an older
+# deploy; the price is one copy per process, i.e. at worst one recompute per worker after a start.
+CACHE_REDIS_URL = env_str("CACHE_REDIS_URL", REDIS_URL)
+
+
+def cache_settings(*, redis_url: str) -> dict[str, dict[str, object]]:
+    """The CACHES setting: Redis at `redis_url` when given, else this process's memory."""
+    if redis_url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url,
+                "KEY_PREFIX": "trialbench",
+                "OPTIONS": {"socket_connect_timeout": 2.0, "socket_timeout": 2.0},
+            }
+        }
+    # Above Django's default of 300 entries: one dashboard row per task and scenario must not be culled.
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "trialbench",
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        }
+    }
+
+
+CACHES = cache_settings(redis_url=CACHE_REDIS_URL)
+
 # --- Simulation trial runner (trials/runner.py) -----------------------------------------------
 # Episodes per Celery task; a worker renews its chunk's lease after every episode, and the reaper
 # (run by every worker every TRIAL_REAPER_INTERVAL_S) re-enqueues chunks whose lease is older than

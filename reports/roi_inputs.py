@@ -218,7 +218,7 @@ def task_roi_inputs(
     user: User | None = None,
     policy_version_id: int | None = None,
 ) -> TaskRoiInputs:
-    """Everything reports.roi and reports.montecarlo need for one task and scenario, in four queries.
+    """Everything reports.roi and reports.montecarlo need for one task and scenario, in three queries.
 
     The measured performance is the point estimate of the evidence (observed success rate, mean attempt
     cycle time, interventions per running hour) with the cost model's recovery time.
@@ -276,7 +276,7 @@ def task_roi_report(
     details: bool = True,
 ) -> TaskRoiReport:
     """ROI, Monte Carlo (seeded: the same page shows the same figures) and, with `details`, break-even,
-    tornado and heatmap for one task and scenario; four queries.
+    tornado and heatmap for one task and scenario; three queries.
 
     Raises RoiInputError with a message for the page (no cost model, no episodes, no success, ...).
     """
@@ -320,7 +320,7 @@ def task_roi_by_scenario(
     seed: int = 0,
 ) -> tuple[ScenarioRoi, ...]:
     """ROI and Monte Carlo of every cost-model scenario of the task (base, conservative, optimistic order),
-    on one set of evidence; four queries whatever the number of scenarios.
+    on one set of evidence; three queries whatever the number of scenarios.
 
     A scenario whose inputs make ROI meaningless carries its message in `error`. Raises RoiInputError when
     the evidence itself is unusable (no episodes, no success) or the task has no cost model at all.
