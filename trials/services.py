@@ -269,7 +269,9 @@ def trial_summaries_rebuild(*, trial_ids: Iterable[int] | None = None, batch_siz
     """Recompute the TrialSourceSummary rows of `trial_ids` (every trial when None) from Episode and
     EpisodeEvent, e.g. after episodes were edited or deleted by hand. Each batch of `batch_size` trials is
     one transaction under those trials' row locks, so episodes_record waits rather than interleaves.
-    Revisions keep rising, so cached reports keyed on them are recomputed. Returns the rows written."""
+    Revisions keep rising, so cached reports keyed on them are recomputed; a row whose episodes are all gone
+    stays, zeroed, so its revision never restarts (a cache key could otherwise repeat). Returns the rows
+    written."""
     if trial_ids is None:
         ids = list(Trial.objects.order_by("pk").values_list("pk", flat=True))
     else:
@@ -281,11 +283,14 @@ def trial_summaries_rebuild(*, trial_ids: Iterable[int] | None = None, batch_siz
             summaries = TrialSourceSummary.objects.filter(trial_id__in=batch)
             revisions = {(t, s): r for t, s, r in summaries.values_list("trial_id", "source", "revision")}
             summaries.delete()
+            totals = trial_source_totals(trial_ids=batch)
+            for key in revisions.keys() - totals.keys():
+                totals[key] = SummaryTotals()
             rows = TrialSourceSummary.objects.bulk_create(
                 TrialSourceSummary(
                     trial_id=trial_id, source=source, revision=revisions.get((trial_id, source), 0) + 1, **t.as_fields()
                 )
-                for (trial_id, source), t in sorted(trial_source_totals(trial_ids=batch).items())
+                for (trial_id, source), t in sorted(totals.items())
             )
             written += len(rows)
     return written

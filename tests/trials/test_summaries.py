@@ -78,7 +78,9 @@ def _stored(trial_ids: list[int]) -> dict[tuple[int, str], dict[str, float]]:
 
 
 def _assert_consistent(trial_ids: list[int]) -> None:
-    fresh, stored = _fresh_totals(trial_ids), _stored(trial_ids)
+    fresh = _fresh_totals(trial_ids)
+    # A rebuild keeps a zeroed row (and its revision) for a source whose episodes are all gone.
+    stored = {k: v for k, v in _stored(trial_ids).items() if any(v.values())}
     assert stored.keys() == fresh.keys()
     for key, figures in fresh.items():
         for name, value in figures.items():
@@ -171,18 +173,24 @@ def test_rebuild_repairs_summaries_edited_by_hand_and_raises_revisions() -> None
     trials = [TrialFactory(episodes_planned=10) for _ in range(3)]
     for trial in trials:
         episodes_record(trial_id=trial.pk, episodes=[_episode(i, interventions=i % 3) for i in range(4)])
-    # Drift: an operator deletes an episode and corrupts a row; a summary row goes missing.
-    Episode.objects.filter(trial=trials[0], index=0).delete()
+    episodes_record(trial_id=trials[0].pk, episodes=[_episode(5, source="simulation")])
+    # Drift: an operator deletes episodes and corrupts a row; a summary row goes missing.
+    Episode.objects.filter(trial=trials[0], index__in=[0, 5]).delete()
     TrialSourceSummary.objects.filter(trial=trials[1]).update(episodes=999, successes=0)
     TrialSourceSummary.objects.filter(trial=trials[2]).delete()
-    revision = TrialSourceSummary.objects.get(trial=trials[0]).revision
+    revision = TrialSourceSummary.objects.get(trial=trials[0], source="integrator_upload").revision
 
     written = trial_summaries_rebuild(trial_ids=[t.pk for t in trials], batch_size=2)
 
-    assert written == 3
+    assert written == 4
     _assert_consistent([t.pk for t in trials])
-    assert TrialSourceSummary.objects.get(trial=trials[0]).revision == revision + 1
-    assert TrialSourceSummary.objects.get(trial=trials[0]).episodes == 3
+    upload = TrialSourceSummary.objects.get(trial=trials[0], source="integrator_upload")
+    assert (upload.episodes, upload.revision) == (3, revision + 1)
+    # The simulation row lost its only episode: kept at zero with a higher revision, never restarted at 1.
+    simulation = TrialSourceSummary.objects.get(trial=trials[0], source="simulation")
+    assert (simulation.episodes, simulation.interventions, simulation.revision) == (0, 0, 2)
+    episodes_record(trial_id=trials[0].pk, episodes=[_episode(6, source="simulation")])
+    assert TrialSourceSummary.objects.get(trial=trials[0], source="simulation").revision == 3
 
 
 @pytest.mark.django_db
