@@ -50,13 +50,28 @@ class TrialAdmin(admin.ModelAdmin):
         return obj.episodes_done  # type: ignore[attr-defined]
 
 
-class EpisodeEventInline(admin.TabularInline):
+class RecordedEvidenceReadOnly:
+    """Episodes and their events are recorded evidence: they change only through
+    trials.services.episodes_record, which also keeps the per-trial summaries the ROI pages read.
+    An edit or delete here would bypass both, so the admin shows them read-only."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class EpisodeEventInline(RecordedEvidenceReadOnly, admin.TabularInline):
     model = EpisodeEvent
     extra = 0
 
 
 @admin.register(Episode)
-class EpisodeAdmin(admin.ModelAdmin):
+class EpisodeAdmin(RecordedEvidenceReadOnly, admin.ModelAdmin):
     list_display = ("__str__", "trial", "index", "outcome", "cycle_time_s", "source", "external_id", "started_at")
     list_filter = ("outcome", "source")
     search_fields = ("external_id", "trial__task__name")
@@ -67,7 +82,7 @@ class EpisodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(EpisodeEvent)
-class EpisodeEventAdmin(admin.ModelAdmin):
+class EpisodeEventAdmin(RecordedEvidenceReadOnly, admin.ModelAdmin):
     list_display = ("episode", "kind", "category", "severity", "t_offset_s", "message")
     list_filter = ("kind", "category", "severity")
     search_fields = ("message",)
