@@ -215,3 +215,18 @@ def test_close_frees_the_renderer_and_is_idempotent() -> None:
     extra.close()
     with pytest.raises(RuntimeError, match="closed"):
         extra.reset(0)
+
+
+def test_training_keypoints_land_on_the_target_part_and_the_tray_in_the_image(cell: FactoryKitting) -> None:
+    # The projection is checked against the renderer itself: the pixel under the box's keypoint has the
+    # box's orange, the one under the tray's keypoint the tray floor's dark grey.
+    for seed in range(6):
+        obs = cell.reset(seed, instruction="place the box in the tray")
+        image = obs.images["front"].astype(int)
+        points = cell.training_keypoints()
+        assert points.shape == (2, 2) and np.all(np.abs(points) < 1.0)
+        h, w, _ = image.shape
+        (bx, by), (tx, ty) = ((points + 1) / 2 * [w, h]).astype(int)
+        r, g, b = image[by, bx]
+        assert r > g + 40 > b + 40, (seed, image[by, bx])  # orange (0.85, 0.5, 0.2)
+        assert np.all(image[ty, tx] < 90), (seed, image[ty, tx])  # tray floor (0.2, 0.2, 0.22)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from robots.sim import Cell, CellOutcome, cell_keys, cell_make
-from robots.sim.cells.tabletop_reach_2d import TabletopReach2D
+from robots.sim.cells.tabletop_reach_2d import PART_COLOURS, TRAY_FLOOR_RGB, TabletopReach2D
 
 KEY = "tabletop-reach-2d"
 
@@ -108,3 +108,14 @@ def test_steps_after_the_end_change_nothing() -> None:
     t_end, faults = cell.sim_time_s, cell.faults()
     cell.step(np.array([-1.0, -1.0, 1.0], dtype=np.float32))
     assert cell.sim_time_s == t_end and cell.faults() == faults and cell.outcome() is CellOutcome.SUCCESS
+
+
+def test_training_keypoints_land_on_the_block_and_the_tray_floor() -> None:
+    cell = TabletopReach2D()
+    for seed in range(10):
+        obs = cell.reset(seed)
+        image = obs.images["top"]
+        h, w, _ = image.shape
+        (bx, by), (tx, ty) = np.clip(((cell.training_keypoints() + 1) / 2 * [w, h]).astype(int), 0, w - 1)
+        assert tuple(image[by, bx]) in PART_COLOURS.values()
+        assert tuple(image[ty, tx]) == TRAY_FLOOR_RGB

@@ -54,6 +54,14 @@ TRAY_CENTRE_MARGIN_M = 0.012
 UPRIGHT_TOLERANCE_RAD = float(np.deg2rad(25.0))
 SETTLED_SPEED_M_S = 0.05
 HOVER_Z_M = 0.10
+# Scripted expert: tool heights on a cone of this slope above the grasp / place point (3 cm higher per
+# cm of x-y error), flat within the first few mm; it closes or opens within these tolerances. The
+# fingers open to 8 cm and the tray's inner floor is 14 cm across, so both are well inside what works.
+EXPERT_FUNNEL_SLOPE = 3.0
+EXPERT_FUNNEL_FLAT_M = 0.004
+EXPERT_GRASP_XY_M = 0.008
+EXPERT_PLACE_XY_M = 0.012
+EXPERT_Z_TOL_M = 0.006
 BIN_CENTRE = np.array([-0.2, 0.0])
 TRAY_NOMINAL = np.array([0.2, 0.0])
 DEFAULT_IMAGE_PX = 96
@@ -105,6 +113,19 @@ def instruction_part(instruction: str) -> str | None:
     """Returns the part type an instruction names ('bracket', 'bolt', 'box'), or None if it names none."""
     match = _PART_WORD.search(instruction)
     return match.group(1).lower() if match else None
+
+
+def _funnel_goal(*, tool: npt.NDArray[np.float64], target: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Where the expert aims on its way down to `target` (x, y, z): above it, at a height on a cone
+    (EXPERT_FUNNEL_SLOPE) over the target, capped at the hover height. A tool well below the cone for its
+    x-y error (just after a grasp, or after a miss) first climbs straight up, so it never drags a held
+    part or the open fingers sideways through the bin."""
+    xy_err = float(np.linalg.norm(tool[:2] - target[:2]))
+    cone_z = target[2] + EXPERT_FUNNEL_SLOPE * max(0.0, xy_err - EXPERT_FUNNEL_FLAT_M)
+    goal_z = float(min(cone_z, max(HOVER_Z_M, target[2])))
+    if tool[2] < goal_z - 0.015:
+        return np.array([tool[0], tool[1], goal_z])
+    return np.array([target[0], target[1], goal_z])
 
 
 _OPEN_CELLS: weakref.WeakSet[FactoryKitting] = weakref.WeakSet()
@@ -172,6 +193,7 @@ class FactoryKitting(episode.LoggedCell):
         self._touch_adr = np.array([m.sensor(n).adr[0] for n in ("palm_touch", "pad_l_touch", "pad_r_touch")])
         self._tray_body = m.body("tray").id
         self._light = m.light("main").id
+        self._camera = m.camera("front").id
         self._light_pos0 = m.light_pos[self._light].copy()
         self._cmd = np.zeros(3)
         self._grip_closed = False
@@ -274,50 +296,51 @@ class FactoryKitting(episode.LoggedCell):
         return self._max_force_n
 
     def expert_action(self) -> npt.NDArray[np.float32]:
-        """Scripted expert from the current physical state (no hidden phase): reach above the grasp point,
-        descend, close, lift, carry above the tray, lower, open, retreat. Returns the action."""
+        """Scripted expert from the current physical state (no hidden phase): approach the grasp point down
+        a funnel (the lower the tool, the nearer it must be in x-y), close, lift, carry above the tray,
+        lower down the same kind of funnel, open, retreat. Returns the action.
+
+        The funnel rather than "align, then descend" is for the policies cloned from it: the height to aim
+        for is a smooth function of the remaining x-y error, so a policy that localises the part to a
+        centimetre still descends (and keeps correcting on the way down) instead of hovering until its
+        estimate crosses a sharp threshold."""
         d = self._data
         tool = d.qpos[self._qadr_tool].copy()
         fingers = d.qpos[self._qadr_fingers]
-        holding = self._holding()
         part_pos = d.xpos[self._part_body[self._target.name]]
         grip = 1.0 if self._grip_closed else -1.0
-        if holding:
+        if self._holding():
             grip = 1.0
             # Aim the part, not the tool, at the tray centre; lower it to 1 cm above the tray floor.
             goal_xy = self._tray_xy() + (tool[:2] - part_pos[:2])
             part_bottom_z = part_pos[2] - self._target.rest_z_m
             place_z = tool[2] - (part_bottom_z - (TRAY_FLOOR_Z_M + 0.01))
-            if np.linalg.norm(tool[:2] - goal_xy) > 0.01:
-                goal = (
-                    np.array([*tool[:2], HOVER_Z_M]) if tool[2] < HOVER_Z_M - 0.015 else np.array([*goal_xy, HOVER_Z_M])
-                )
-            else:
-                goal = np.array([*goal_xy, place_z])
-                if abs(tool[2] - place_z) < 0.006:
-                    grip = -1.0
+            xy_err = float(np.linalg.norm(tool[:2] - goal_xy))
+            goal = _funnel_goal(tool=tool, target=np.array([*goal_xy, place_z]))
+            if xy_err < EXPERT_PLACE_XY_M and abs(tool[2] - place_z) < EXPERT_Z_TOL_M:
+                grip = -1.0
         elif self._target_in_tray_xy():
             goal, grip = np.array([*tool[:2], HOVER_Z_M]), -1.0
         else:
             grasp = self._grasp_point()
             xy_err = float(np.linalg.norm(tool[:2] - grasp[:2]))
-            at_grasp = xy_err < 0.006 and abs(tool[2] - grasp[2]) < 0.006
+            at_grasp = xy_err < EXPERT_GRASP_XY_M and abs(tool[2] - grasp[2]) < EXPERT_Z_TOL_M
             if self._grip_closed and np.all(fingers < FINGER_MISS_M):
                 goal, grip = np.array([*tool[:2], HOVER_Z_M]), -1.0  # missed: open and back off
             elif at_grasp:
                 goal, grip = grasp, 1.0
             elif self._grip_closed or np.any(fingers < FINGER_OPEN_M - 0.004):
                 goal, grip = tool, -1.0  # open fully before moving on
-            elif xy_err > 0.006:
-                goal = (
-                    np.array([*tool[:2], HOVER_Z_M])
-                    if tool[2] < HOVER_Z_M - 0.015
-                    else np.array([*grasp[:2], HOVER_Z_M])
-                )
             else:
-                goal = grasp
+                goal = _funnel_goal(tool=tool, target=grasp)
         move = np.clip((goal - self._cmd) / (MAX_SPEED_M_S * CONTROL_DT_S), -1.0, 1.0)
         return np.array([*move, grip], dtype=np.float32)
+
+    def training_keypoints(self) -> npt.NDArray[np.float32]:
+        """The target's grasp point and the tray floor's centre projected into the front camera's image,
+        (2, 2) in [-1, 1], x right, y down: labels for an attention loss when training policies."""
+        tray = np.array([*self._tray_xy(), TRAY_FLOOR_Z_M])
+        return np.stack([self._project(self._grasp_point()), self._project(tray)]).astype(np.float32)
 
     def close(self) -> None:
         """Free the offscreen renderer (its GL context); the cell cannot render afterwards."""
@@ -328,6 +351,14 @@ class FactoryKitting(episode.LoggedCell):
     # --- internals ------------------------------------------------------------------------------
     def _tray_xy(self) -> npt.NDArray[np.float64]:
         return self._model.body_pos[self._tray_body, :2].copy()
+
+    def _project(self, point: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        # Pinhole model of the MuJoCo camera: it looks down its own -z axis with y up; fovy is vertical.
+        d = self._data
+        cam = self._camera
+        local = d.cam_xmat[cam].reshape(3, 3).T @ (point - d.cam_xpos[cam])
+        focal = 1.0 / np.tan(np.deg2rad(self._model.cam_fovy[cam]) / 2)  # in half-image units
+        return np.array([focal * local[0] / -local[2], -focal * local[1] / -local[2]])
 
     def _grasp_point(self) -> npt.NDArray[np.float64]:
         body = self._part_body[self._target.name]

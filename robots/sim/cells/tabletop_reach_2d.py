@@ -25,6 +25,7 @@ PART_HALF_M = 0.02
 TRAY_HALF_M = 0.06
 # The part's centre must lie this deep inside the tray, so the whole block rests on the tray floor.
 TRAY_INNER_HALF_M = TRAY_HALF_M - PART_HALF_M
+EXPERT_REACHED_M = 0.015
 # Finger opening reported in the proprio state: open, closed on nothing, closed on the block.
 FINGER_OPEN, FINGER_CLOSED, FINGER_ON_PART = 1.0, 0.0, 0.4
 
@@ -132,20 +133,31 @@ class TabletopReach2D(episode.LoggedCell):
         return self._observe()
 
     def expert_action(self) -> npt.NDArray[np.float32]:
-        """Scripted expert: reach the block, close, carry to the tray centre, open. Returns the action."""
+        """Scripted expert: reach the block, close, carry to the tray centre, open. Returns the action.
+
+        It closes (and opens) within EXPERT_REACHED_M of its goal, half the grasp radius and well inside
+        the tray, not at the last millimetre: a policy cloned from it then closes once its own estimate
+        of the block's position says "near enough", rather than hovering until it is exact."""
         if self._holding:
             goal, grip_when_there = self._tray, -1.0
         else:
             goal, grip_when_there = self._part, 1.0
         delta = goal - self._gripper
         move = np.clip(delta / (MAX_SPEED_M_S * CONTROL_DT_S), -1.0, 1.0)
-        there = float(np.linalg.norm(delta)) < 0.008
+        there = float(np.linalg.norm(delta)) < EXPERT_REACHED_M
         if there:
             grip = grip_when_there
         else:
             # Keep the fingers as they are while travelling: open when reaching, closed when carrying.
             grip = 1.0 if self._holding else -1.0
         return np.array([move[0], move[1], grip], dtype=np.float32)
+
+    def training_keypoints(self) -> npt.NDArray[np.float32]:
+        """The block and the tray centre in the top camera's image, (2, 2) in [-1, 1], x right, y down:
+        labels for an attention loss when training policies."""
+        points = np.stack([self._part, self._tray]) / TABLE_M * 2.0 - 1.0
+        points[:, 1] = -points[:, 1]  # image rows grow downwards
+        return points.astype(np.float32)
 
     def close(self) -> None:
         """Nothing to free: no simulator or renderer."""
