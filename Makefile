@@ -46,7 +46,7 @@ format: install-dev ## Apply ruff fixes and formatting
 bench: install-dev ## Run the benchmarks and print their figures
 	$(PY) -m bench
 
-reference-policy: install ## Retrain the reference VLA on CPU (torch, ~15 min) and rewrite policies/reference/artifacts/
+reference-policy: install ## Retrain the reference VLA on CPU (torch; cells in parallel, ~12 min on 2 cores) and rewrite policies/reference/artifacts/
 	$(PIP) install -q -r requirements-train.txt
 	$(PY) -m policies.reference.train
 

@@ -29,6 +29,7 @@ class Rollout:
     faults: list[str]
     observations: list[Observation] = field(default_factory=list)
     expert_actions: list[npt.NDArray[np.float32]] = field(default_factory=list)
+    keypoints: list[npt.NDArray[np.float32]] = field(default_factory=list)
 
 
 def rollout(
@@ -43,7 +44,7 @@ def rollout(
     max_steps: int = 10_000,
 ) -> Rollout:
     """Run one episode with `act` (obs -> action). With record=True, keep every observation with the
-    expert's action for it (DAgger labels); with expert_share > 0, execute the expert's action instead of
+    expert's action for it (DAgger labels) and the cell's training keypoints; with expert_share > 0, execute the expert's action instead of
     the policy's on that share of steps. Returns a Rollout."""
     obs = cell.reset(seed=seed, instruction=instruction)
     result = Rollout(success=False, steps=0, sim_time_s=0.0, faults=[])
@@ -52,6 +53,9 @@ def rollout(
         if record:
             result.observations.append(obs)
             result.expert_actions.append(np.asarray(expert, dtype=np.float32))
+            # Cells the reference policy trains on (factory-kitting, tabletop-reach-2d) label where the
+            # task's key objects are in the image; it is not part of the Cell protocol.
+            result.keypoints.append(np.asarray(cell.training_keypoints(), dtype=np.float32))  # type: ignore[attr-defined]
         use_expert = expert is not None and expert_share > 0 and rng is not None and rng.random() < expert_share
         action = expert if use_expert else act(obs)
         obs = cell.step(action)
@@ -101,9 +105,9 @@ def success_rate(
     }
 
 
-def artifact_paths(cell_key: str) -> tuple[Path, Path]:
-    """(onnx model, json card) of the committed reference policy for a cell."""
-    return ARTIFACTS / f"{cell_key}.onnx", ARTIFACTS / f"{cell_key}.json"
+def artifact_paths(cell_key: str, folder: Path = ARTIFACTS) -> tuple[Path, Path]:
+    """(onnx model, json card) of the reference policy for a cell in `folder` (default: the committed one)."""
+    return folder / f"{cell_key}.onnx", folder / f"{cell_key}.json"
 
 
 def reference_load(cell_key: str) -> tuple[LoadedPolicy, dict[str, Any]]:

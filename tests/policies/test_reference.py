@@ -68,7 +68,7 @@ def test_export_has_dynamic_batch(cell_key: str) -> None:
     np.testing.assert_allclose(out[:, 0], fixture["torch_actions"], atol=1e-4)
 
 
-@pytest.mark.parametrize(("cell_key", "n"), [("tabletop-reach-2d", 20), ("factory-kitting", 3)])
+@pytest.mark.parametrize(("cell_key", "n"), [("tabletop-reach-2d", 20), ("factory-kitting", 5)])
 def test_reported_success_rates_are_reproduced_on_held_out_seeds(cell_key: str, n: int) -> None:
     # Re-run the first n held-out seeds (seen and unseen phrasing) through the runtime and compare with the
     # per-seed outcomes the card reports: the published figures come from this artifact, on these seeds.
@@ -104,3 +104,15 @@ def test_reference_policy_version_ensure_registers_once(settings, tmp_path: Path
     assert "success rate" in first.notes
     with pytest.raises(FileNotFoundError):
         reference_policy_version_ensure(cell_key="no-such-cell")
+
+
+def test_factory_reference_policy_meets_its_target_on_held_out_seeds() -> None:
+    # Issue #4: >= 50 % on held-out factory seeds, also with a phrasing never seen in training. The
+    # figures are the card's; test_reported_success_rates_are_reproduced_on_held_out_seeds re-runs its
+    # seeds through the runtime, so they are the artifact's own.
+    card = json.loads(artifact_paths("factory-kitting")[1].read_text())
+    for key in ("seen_phrasings", "unseen_phrasing"):
+        reported = card["evaluation"][key]
+        assert reported["outcomes"].count("S") / len(reported["outcomes"]) >= 0.5, key
+    selected = card["training"]["selected_model"]
+    assert selected["policy_success_on_training_seeds"] == max(c["policy_success"] for c in selected["candidates"])
