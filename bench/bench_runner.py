@@ -3,7 +3,7 @@ onnxruntime, no Django, no Celery) over the same seeds; 1 vs 2 workers; a worker
 
 Targets (issue 4): runner overhead <= 10 %, 2 workers >= 1.7x one, worker peak RSS <= 600 MB.
 Cell: BENCH_CELL (default factory-kitting when its reference artifact exists, else tabletop-reach-2d);
-episodes: BENCH_EPISODES (default 40). Throwaway SQLite database and filesystem broker under a temp dir.
+episodes: BENCH_EPISODES (default 100: successful factory episodes take ~0.2 s, so 40 measured mostly noise). Throwaway SQLite database and filesystem broker under a temp dir.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def main() -> None:
         "CELERY_FS_BROKER_DIR": str(tmp / "broker"),
         "MEDIA_ROOT": str(tmp / "media"),
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "TRIAL_CHUNK_EPISODES": "5",
+        "TRIAL_CHUNK_EPISODES": "10",  # the default
         "LP_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
     }
@@ -98,7 +98,7 @@ def main() -> None:
 
     default_cell = "factory-kitting" if artifact_paths("factory-kitting")[0].exists() else "tabletop-reach-2d"
     cell_key = os.environ.get("BENCH_CELL", default_cell)
-    n = int(os.environ.get("BENCH_EPISODES", "40"))
+    n = int(os.environ.get("BENCH_EPISODES", "100"))
     version = reference_policy_version_ensure(cell_key=cell_key)
     task = TaskFactory(instruction=cell_make(cell_key).info.default_instruction)
     robot = Robot.objects.create(

@@ -328,16 +328,32 @@ def chunk_run(*, chunk_id: int) -> ChunkResult:
     cell = cell_for(trial.robot.sim_cell_key)
     trial_mark_running(trial_id=trial.pk)
     media = Path(settings.MEDIA_ROOT)
+    # Read once per chunk, not per episode: a redelivered chunk skips what is already recorded (a
+    # worker that took over meanwhile is caught by episodes_record's conflict check), and once this
+    # trial has both videos no later episode needs frames. Short episodes (~0.2 s) made these
+    # per-episode queries a measurable share of the runner's overhead.
+    recorded = set(
+        Episode.objects.filter(trial_id=trial.pk, index__gte=chunk.first_index, index__lt=chunk.stop_index).values_list(
+            "index", flat=True
+        )
+    )
+    wanted = _video_wanted(trial.pk)
+    last_renewal = time.monotonic()
     try:
         for index in range(chunk.first_index, chunk.stop_index):
-            status = Trial.objects.values_list("status", flat=True).get(pk=trial.pk)
+            # One read per episode both sees a cancel and notices a lost lease; the lease itself is
+            # renewed (a write) only every lease_s / 10.
+            claim, status = TrialChunk.objects.values_list("claim", "trial__status").get(pk=chunk_id)
+            if claim != token:
+                raise ChunkLeaseLost(f"chunk {chunk_id} was given to another worker")
             if status in Trial.FINISHED_STATUSES:
                 result.stopped = f"trial is {status}"
                 break
-            if Episode.objects.filter(trial_id=trial.pk, index=index).exists():
+            if index in recorded:
                 result.skipped.append(index)
                 continue
-            wanted = _video_wanted(trial.pk)
+            if wanted:
+                wanted = _video_wanted(trial.pk)  # another worker may have stored one meanwhile
             started_at = timezone.now()
             run = episode_run(
                 cell=cell,
@@ -368,7 +384,11 @@ def chunk_run(*, chunk_id: int) -> ChunkResult:
                 result.stopped = str(exc)
                 break
             result.ran.append(index)
-            _renew(chunk_id, token)
+            if run.outcome in wanted and video:
+                wanted = wanted - {run.outcome}
+            if time.monotonic() - last_renewal > lease_s / 10:
+                _renew(chunk_id, token)
+                last_renewal = time.monotonic()
         else:
             TrialChunk.objects.filter(pk=chunk_id, claim=token).update(state=ChunkState.DONE)
     except ChunkLeaseLost as exc:
