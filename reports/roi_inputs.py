@@ -44,7 +44,7 @@ from reports.roi import (
     roi_tornado,
 )
 from trials.models import Episode, EpisodeSource, Task, Trial
-from trials.selectors import task_list_for_user, trial_list_for_user, trial_source_summaries
+from trials.selectors import SummaryTotals, task_list_for_user, trial_list_for_user, trial_source_summaries
 
 REAL_SOURCES = (EpisodeSource.ROBOT_AGENT.value, EpisodeSource.INTEGRATOR_UPLOAD.value)
 
@@ -128,41 +128,21 @@ SUMMARY_FIELDS = (
 )
 
 
-@dataclass
-class _SourceTotals:
-    n: int = 0
-    successes: int = 0
-    running_s: float = 0.0
-    sum_sq: float = 0.0
-    interventions: int = 0
-
-
-def _totals_by_source(rows: list[dict[str, Any]]) -> dict[str, _SourceTotals]:
+def _totals_by_source(rows: list[dict[str, Any]]) -> dict[str, SummaryTotals]:
     """{source: totals} over summary rows (values() dicts of SUMMARY_FIELDS). Summed in (trial, source)
     order, so the report page and the dashboard add the same floats in the same order: identical figures."""
-    out: dict[str, _SourceTotals] = {}
+    out: dict[str, SummaryTotals] = {}
     for row in sorted(rows, key=lambda r: (r["trial_id"], r["source"])):
-        if not row["episodes"]:
-            continue
-        t = out.setdefault(row["source"], _SourceTotals())
-        t.n += int(row["episodes"])
-        t.successes += int(row["successes"])
-        t.running_s += float(row["cycle_time_sum_s"])
-        t.sum_sq += float(row["cycle_time_sq_sum_s2"])
-        t.interventions += int(row["interventions"])
+        if row["episodes"]:
+            out.setdefault(row["source"], SummaryTotals()).add(SummaryTotals.from_row(row))
     return out
 
 
-def _chosen_totals(by_source: dict[str, _SourceTotals], chosen: tuple[str, ...]) -> _SourceTotals:
-    total = _SourceTotals()
+def _chosen_totals(by_source: dict[str, SummaryTotals], chosen: tuple[str, ...]) -> SummaryTotals:
+    total = SummaryTotals()
     for source in chosen:
-        t = by_source.get(source)
-        if t is not None:
-            total.n += t.n
-            total.successes += t.successes
-            total.running_s += t.running_s
-            total.sum_sq += t.sum_sq
-            total.interventions += t.interventions
+        if source in by_source:
+            total.add(by_source[source])
     return total
 
 
@@ -193,7 +173,7 @@ def task_trial_evidence(
             f"Unknown evidence source {source!r}: use simulation, robot_agent, integrator_upload or real."
         )
     total = _chosen_totals(by_source, chosen)
-    if total.n == 0:
+    if total.episodes == 0:
         label = " or ".join(EpisodeSource(s).label.lower() for s in chosen)
         raise RoiInputError(f"No episodes recorded yet ({label}): run a trial of this task before computing its ROI.")
     chosen_episodes = Episode.objects.filter(trial__in=trials.order_by().values("pk"), source__in=chosen)
@@ -203,9 +183,9 @@ def task_trial_evidence(
     )
     evidence = TrialEvidence(
         successes=total.successes,
-        failures=total.n - total.successes,
+        failures=total.episodes - total.successes,
         interventions=total.interventions,
-        autonomous_hours=total.running_s / 3600,
+        autonomous_hours=total.cycle_time_sum_s / 3600,
         cycle_times_s=tuple(cycle_times.tolist()),
     )
     return evidence, tuple(s for s in chosen if s in by_source)
@@ -534,7 +514,7 @@ def _dashboard_compute(
     by_source = {t.pk: _totals_by_source(summaries.get(t.pk, [])) for t in tasks}
     chosen = {task_id: _chosen_sources(set(b)) for task_id, b in by_source.items()}
     totals = {task_id: _chosen_totals(by_source[task_id], chosen[task_id]) for task_id in by_source}
-    small = [t for t, total in totals.items() if 0 < total.n <= DASHBOARD_EXACT_CYCLE_TIMES]
+    small = [t for t, total in totals.items() if 0 < total.episodes <= DASHBOARD_EXACT_CYCLE_TIMES]
     task_of_trial = {r["trial_id"]: task_id for task_id in small for r in summaries[task_id]}
     small_filter = Q(pk__in=[])
     for task_id in small:
@@ -547,7 +527,7 @@ def _dashboard_compute(
         cost_model = cost_models.get(task.pk)
         sources = tuple(s for s in chosen[task.pk] if s in by_source[task.pk])
         total = totals[task.pk]
-        n = total.n
+        n = total.episodes
         common: dict[str, Any] = {
             "task_id": task.pk,
             "task_name": task.name,
@@ -567,12 +547,12 @@ def _dashboard_compute(
             if n <= DASHBOARD_EXACT_CYCLE_TIMES:
                 sample = tuple(cycle_times.get(task.pk, np.zeros(0)).tolist())
             else:
-                sample = _cycle_time_sample(n=n, mean_s=total.running_s / n, sum_sq=total.sum_sq)
+                sample = _cycle_time_sample(n=n, mean_s=total.cycle_time_sum_s / n, sum_sq=total.cycle_time_sq_sum_s2)
             evidence = TrialEvidence(
                 successes=total.successes,
                 failures=n - total.successes,
                 interventions=total.interventions,
-                autonomous_hours=total.running_s / 3600,
+                autonomous_hours=total.cycle_time_sum_s / 3600,
                 cycle_times_s=sample,
             )
             cost_model.task = task

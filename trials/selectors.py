@@ -75,6 +75,25 @@ class SummaryTotals:
     def as_fields(self) -> dict[str, Any]:
         return asdict(self)
 
+    def add(self, other: SummaryTotals) -> None:
+        """Adds other's figures to these, in place."""
+        self.episodes += other.episodes
+        self.successes += other.successes
+        self.cycle_time_sum_s += other.cycle_time_sum_s
+        self.cycle_time_sq_sum_s2 += other.cycle_time_sq_sum_s2
+        self.interventions += other.interventions
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> SummaryTotals:
+        """The totals of one TrialSourceSummary values() row."""
+        return cls(
+            episodes=int(row["episodes"]),
+            successes=int(row["successes"]),
+            cycle_time_sum_s=float(row["cycle_time_sum_s"]),
+            cycle_time_sq_sum_s2=float(row["cycle_time_sq_sum_s2"]),
+            interventions=int(row["interventions"]),
+        )
+
 
 def trial_source_totals(*, trial_ids: list[int]) -> dict[tuple[int, str], SummaryTotals]:
     """{(trial id, source): totals} aggregated afresh from Episode and EpisodeEvent for `trial_ids`, in two
