@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth.models import Group
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Organization, Role, User
@@ -144,3 +145,26 @@ class CostModelFactory(factory.django.DjangoModelFactory):
     task = factory.SubFactory(TaskFactory)
     robot_capex = Decimal("35000")
     integration_cost = Decimal("20000")
+
+
+def episodes_make(
+    trial: Trial, n: int, *, successes: int, source: str = EpisodeSource.SIMULATION, start: int = 0
+) -> list[Episode]:
+    """n episodes of `trial` at indices start.., the first `successes` successful, cycle times 9.0-11.0 s."""
+    return [
+        EpisodeFactory(
+            trial=trial,
+            index=start + i,
+            outcome=EpisodeOutcome.SUCCESS if i < successes else EpisodeOutcome.FAILURE,
+            cycle_time_s=9.0 + (i % 5) * 0.5,
+            source=source,
+        )
+        for i in range(n)
+    ]
+
+
+def client_for(user: User) -> Client:
+    """A Django test client logged in as `user`."""
+    client = Client()
+    client.force_login(user)
+    return client

@@ -12,16 +12,10 @@ from django.urls import reverse
 
 from accounts.models import Role
 from policies.models import PolicyVersion
-from tests.factories import OrganizationFactory, PolicyFactory, PolicyVersionFactory, UserFactory
+from tests.factories import OrganizationFactory, PolicyFactory, PolicyVersionFactory, UserFactory, client_for
 from tests.policies.onnx_models import linear_policy
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture(autouse=True)
@@ -35,19 +29,19 @@ def test_list_shows_shared_and_own_policies_only(role: Role) -> None:
     PolicyVersionFactory(policy=PolicyFactory(name="Reference VLA"), version="v1")
     PolicyFactory(name="Our finetune", organization=org)
     PolicyFactory(name="Their secret", organization=OrganizationFactory())
-    page = _client(UserFactory(organization=org, role=role)).get(reverse("policy-list")).content.decode()
+    page = client_for(UserFactory(organization=org, role=role)).get(reverse("policy-list")).content.decode()
     assert "Reference VLA" in page and "Our finetune" in page and "Their secret" not in page
 
 
 def test_other_organizations_version_is_404() -> None:
     foreign = PolicyVersionFactory(policy=PolicyFactory(organization=OrganizationFactory()))
-    client = _client(UserFactory(role=Role.ENGINEER))
+    client = client_for(UserFactory(role=Role.ENGINEER))
     assert client.get(reverse("policy-version-detail", args=[foreign.pk])).status_code == 404
 
 
 def test_manager_cannot_upload() -> None:
     manager = UserFactory(role=Role.MANAGER)
-    assert _client(manager).get(reverse("policy-version-upload")).status_code == 403
+    assert client_for(manager).get(reverse("policy-version-upload")).status_code == 403
 
 
 def _upload(client: Client, policy, data: bytes, spec: object, version: str = "v2"):
@@ -67,7 +61,7 @@ def test_engineer_uploads_a_checked_onnx_version() -> None:
     engineer = UserFactory(role=Role.ENGINEER)
     policy = PolicyFactory(organization=engineer.organization)
     data, spec, _ = linear_policy()
-    response = _upload(_client(engineer), policy, data, spec)
+    response = _upload(client_for(engineer), policy, data, spec)
     version = PolicyVersion.objects.get(policy=policy, version="v2")
     assert response.status_code == 302 and response["Location"] == reverse("policy-version-detail", args=[version.pk])
     assert len(version.sha256) == 64 and version.size_bytes == len(data) and version.created_by == engineer
@@ -77,7 +71,7 @@ def test_corrupted_upload_is_refused_with_a_reason_and_saves_nothing() -> None:
     engineer = UserFactory(role=Role.ENGINEER)
     policy = PolicyFactory(organization=engineer.organization)
     _, spec, _ = linear_policy()
-    response = _upload(_client(engineer), policy, b"\x80\x04not an onnx model", spec)
+    response = _upload(client_for(engineer), policy, b"\x80\x04not an onnx model", spec)
     assert response.status_code == 200 and "was not registered" in response.content.decode()
     assert PolicyVersion.objects.filter(policy=policy).count() == 0
 
@@ -86,7 +80,7 @@ def test_invalid_json_spec_is_a_field_error() -> None:
     engineer = UserFactory(role=Role.ENGINEER)
     policy = PolicyFactory(organization=engineer.organization)
     data, _, _ = linear_policy()
-    response = _client(engineer).post(
+    response = client_for(engineer).post(
         reverse("policy-version-upload"),
         {"policy": policy.pk, "version": "v9", "artifact": SimpleUploadedFile("p.onnx", data), "io_spec": "{not json"},
     )
@@ -98,7 +92,7 @@ def test_engineer_cannot_add_versions_to_a_shared_policy() -> None:
     engineer = UserFactory(role=Role.ENGINEER)
     shared = PolicyFactory(organization=None)
     data, spec, _ = linear_policy()
-    response = _upload(_client(engineer), shared, data, spec)
+    response = _upload(client_for(engineer), shared, data, spec)
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     assert not PolicyVersion.objects.exists()
 
@@ -106,7 +100,7 @@ def test_engineer_cannot_add_versions_to_a_shared_policy() -> None:
 def test_policy_list_query_count_is_flat(django_assert_max_num_queries) -> None:
     for n in range(15):
         PolicyVersionFactory(policy=PolicyFactory(name=f"P{n}"))
-    client = _client(UserFactory(role=Role.MANAGER))
+    client = client_for(UserFactory(role=Role.MANAGER))
     # session, user, role check, nav groups, nav organization, policies, their versions.
     with django_assert_max_num_queries(7):
         assert client.get(reverse("policy-list")).status_code == 200

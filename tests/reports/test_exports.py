@@ -21,6 +21,7 @@ from tests.factories import (
     TaskFactory,
     TrialFactory,
     UserFactory,
+    client_for,
 )
 from trials.models import EpisodeOutcome, EventKind
 
@@ -48,15 +49,9 @@ def _rows(response: Any) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_episodes_csv_has_one_row_per_episode_in_index_order(trial: Any) -> None:
     user = UserFactory(organization=trial.task.organization, role=Role.MANAGER)
-    response = _client(user).get(reverse("report-trial-episodes-csv", args=[trial.pk]))
+    response = client_for(user).get(reverse("report-trial-episodes-csv", args=[trial.pk]))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert f"trial-{trial.pk}-episodes.csv" in response["Content-Disposition"]
@@ -70,7 +65,7 @@ def test_episodes_csv_has_one_row_per_episode_in_index_order(trial: Any) -> None
 
 def test_events_csv_orders_by_episode_then_time_and_quotes_text(trial: Any) -> None:
     user = UserFactory(organization=trial.task.organization, role=Role.ENGINEER)
-    rows = _rows(_client(user).get(reverse("report-trial-events-csv", args=[trial.pk])))
+    rows = _rows(client_for(user).get(reverse("report-trial-events-csv", args=[trial.pk])))
     assert list(rows[0]) == list(EVENT_CSV_COLUMNS)
     assert [(r["episode_index"], r["t_offset_s"], r["kind"]) for r in rows] == [
         ("0", "1.0", "intervention"),
@@ -92,13 +87,13 @@ def test_other_organization_gets_404_and_login_is_required(trial: Any) -> None:
     outsider = UserFactory(role=Role.ENGINEER)
     for name in ("report-trial-episodes-csv", "report-trial-events-csv"):
         url = reverse(name, args=[trial.pk])
-        assert _client(outsider).get(url).status_code == 404
+        assert client_for(outsider).get(url).status_code == 404
         assert Client().get(url).status_code == 302
 
 
 def test_trial_page_links_to_both_exports(trial: Any) -> None:
     user = UserFactory(organization=trial.task.organization, role=Role.ENGINEER)
-    html = _client(user).get(reverse("trial-detail", args=[trial.pk])).content.decode()
+    html = client_for(user).get(reverse("trial-detail", args=[trial.pk])).content.decode()
     assert reverse("report-trial-episodes-csv", args=[trial.pk]) in html
     assert reverse("report-trial-events-csv", args=[trial.pk]) in html
 
@@ -107,7 +102,7 @@ def test_text_that_a_spreadsheet_would_run_as_a_formula_is_neutralised(trial: An
     episode = trial.episodes.get(index=0)
     EpisodeEventFactory(episode=episode, t_offset_s=0.5, message='=HYPERLINK("http://x","click")')
     user = UserFactory(organization=trial.task.organization, role=Role.ENGINEER)
-    rows = _rows(_client(user).get(reverse("report-trial-events-csv", args=[trial.pk])))
+    rows = _rows(client_for(user).get(reverse("report-trial-events-csv", args=[trial.pk])))
     formula = next(r for r in rows if "HYPERLINK" in r["message"])
     assert formula["message"].startswith("'=")
     assert all(not r["t_offset_s"].startswith("'") for r in rows)  # numbers are left alone

@@ -16,29 +16,16 @@ from reports import selectors
 from reports.models import AcceptanceCriteria
 from tests.factories import (
     EpisodeEventFactory,
-    EpisodeFactory,
     OrganizationFactory,
     RobotFactory,
     TaskFactory,
     TrialFactory,
     UserFactory,
+    episodes_make,
 )
-from trials.models import EpisodeOutcome, EpisodeSource, EventKind, TrialStatus
+from trials.models import EpisodeSource, EventKind, TrialStatus
 
 pytestmark = pytest.mark.django_db
-
-
-def _episodes(trial: Any, n: int, *, successes: int, source: str = EpisodeSource.SIMULATION) -> list[Any]:
-    return [
-        EpisodeFactory(
-            trial=trial,
-            index=i,
-            outcome=EpisodeOutcome.SUCCESS if i < successes else EpisodeOutcome.FAILURE,
-            cycle_time_s=9.0 + (i % 5) * 0.5,
-            source=source,
-        )
-        for i in range(n)
-    ]
 
 
 @pytest.fixture
@@ -48,12 +35,12 @@ def world() -> dict[str, Any]:
     task = TaskFactory(organization=org_a, integrator=org_b, takt_time_s=12.0)
     robot = RobotFactory(organization=org_a)
     trial = TrialFactory(task=task, robot=robot, episodes_planned=40, status=TrialStatus.COMPLETED)
-    episodes = _episodes(trial, 40, successes=36)
+    episodes = episodes_make(trial, 40, successes=36)
     EpisodeEventFactory(episode=episodes[2], kind=EventKind.INTERVENTION)
     baseline = TrialFactory(task=task, robot=robot, status=TrialStatus.COMPLETED)
-    _episodes(baseline, 20, successes=12)
+    episodes_make(baseline, 20, successes=12)
     real = TrialFactory(task=task, robot=robot, policy_version=trial.policy_version, status=TrialStatus.COMPLETED)
-    _episodes(real, 15, successes=12, source=EpisodeSource.ROBOT_AGENT)
+    episodes_make(real, 15, successes=12, source=EpisodeSource.ROBOT_AGENT)
     AcceptanceCriteria.objects.create(task=task, name="fat", min_success_lower_bound=0.7)
     return {
         "task": task,

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Organization, Role, User
+from accounts.models import Organization, Role
 from reports.models import AcceptanceCriteria
 from tests.factories import (
     EpisodeEventFactory,
@@ -20,23 +20,12 @@ from tests.factories import (
     TaskFactory,
     TrialFactory,
     UserFactory,
+    client_for,
+    episodes_make,
 )
 from trials.models import EpisodeOutcome, EpisodeSource, EventCategory, EventKind, TrialStatus
 
 pytestmark = pytest.mark.django_db
-
-
-def _episodes(trial: Any, n: int, *, successes: int, source: str = EpisodeSource.SIMULATION, start: int = 0) -> list:
-    return [
-        EpisodeFactory(
-            trial=trial,
-            index=start + i,
-            outcome=EpisodeOutcome.SUCCESS if i < successes else EpisodeOutcome.FAILURE,
-            cycle_time_s=9.0 + (i % 5) * 0.5,
-            source=source,
-        )
-        for i in range(n)
-    ]
 
 
 @pytest.fixture
@@ -51,13 +40,13 @@ def world() -> dict[str, Any]:
     trial = TrialFactory(
         task=task, robot=RobotFactory(organization=org_a), episodes_planned=200, status=TrialStatus.RUNNING
     )
-    episodes = _episodes(trial, 40, successes=36)
+    episodes = episodes_make(trial, 40, successes=36)
     EpisodeEventFactory(episode=episodes[3], kind=EventKind.INTERVENTION, category=EventCategory.OTHER)
     EpisodeEventFactory(episode=episodes[37], kind=EventKind.FAULT, category=EventCategory.GRASP_MISS)
     other = TrialFactory(task=task, robot=trial.robot, status=TrialStatus.COMPLETED, episodes_planned=20)
-    _episodes(other, 20, successes=12)
+    episodes_make(other, 20, successes=12)
     rig = TrialFactory(task=task, robot=RobotFactory(organization=org_b), status=TrialStatus.COMPLETED)
-    _episodes(rig, 10, successes=10, source=EpisodeSource.INTEGRATOR_UPLOAD)
+    episodes_make(rig, 10, successes=10, source=EpisodeSource.INTEGRATOR_UPLOAD)
     return {
         "task": task,
         "trial": trial,
@@ -68,12 +57,6 @@ def world() -> dict[str, Any]:
         "integrator": UserFactory(organization=org_b, role=Role.INTEGRATOR),
         "outsider": UserFactory(organization=org_c, role=Role.ENGINEER),
     }
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _panel(trial: Any) -> str:
@@ -90,7 +73,7 @@ def test_panel_requires_login(world: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("role", ["engineer", "manager"])
 def test_panel_shows_every_rate_with_interval_n_and_source(world: dict[str, Any], role: str) -> None:
-    response = _client(world[role]).get(_panel(world["trial"]))
+    response = client_for(world[role]).get(_panel(world["trial"]))
     assert response.status_code == 200
     html = response.content.decode()
     assert "90.0%" in html  # 36 / 40
@@ -107,14 +90,14 @@ def test_panel_shows_every_rate_with_interval_n_and_source(world: dict[str, Any]
 
 
 def test_integrator_reads_own_rig_trial_and_not_others(world: dict[str, Any]) -> None:
-    client = _client(world["integrator"])
+    client = client_for(world["integrator"])
     response = client.get(_panel(world["rig"]))
     assert response.status_code == 200
     assert 'data-testid="stats-source-integrator_upload"' in response.content.decode()
 
 
 def test_poll_without_change_is_204(world: dict[str, Any], django_assert_max_num_queries: Any) -> None:
-    client = _client(world["engineer"])
+    client = client_for(world["engineer"])
     url = _panel(world["trial"])
     client.get(url)
     with django_assert_max_num_queries(5):
@@ -123,11 +106,11 @@ def test_poll_without_change_is_204(world: dict[str, Any], django_assert_max_num
     EpisodeFactory(trial=world["trial"], index=40, outcome=EpisodeOutcome.SUCCESS)
     changed = client.get(url, {"seen": "40", "status": "running"})
     assert changed.status_code == 200 and "?seen=41&amp;status=running" in changed.content.decode()
-    assert _client(world["outsider"]).get(url, {"seen": "40", "status": "running"}).status_code == 404
+    assert client_for(world["outsider"]).get(url, {"seen": "40", "status": "running"}).status_code == 404
 
 
 def test_other_organization_gets_404(world: dict[str, Any]) -> None:
-    client = _client(world["outsider"])
+    client = client_for(world["outsider"])
     assert client.get(_panel(world["trial"])).status_code == 404
     assert client.get(reverse("stats-task", args=[world["task"].pk])).status_code == 404
     assert client.get(reverse("stats-task-panel", args=[world["task"].pk])).status_code == 404
@@ -138,12 +121,12 @@ def test_other_organization_gets_404(world: dict[str, Any]) -> None:
 def test_panel_runs_in_bounded_queries(world: dict[str, Any], django_assert_max_num_queries: Any) -> None:
     AcceptanceCriteria.objects.create(task=world["task"], name="fat", min_success_lower_bound=0.7)
     AcceptanceCriteria.objects.create(task=world["task"], name="sat", consecutive_without_intervention=5)
-    client = _client(world["engineer"])
+    client = client_for(world["engineer"])
     client.get(_panel(world["trial"]))  # warm the session
     with django_assert_max_num_queries(14):
         response = client.get(_panel(world["trial"]))
     assert response.status_code == 200
-    _episodes(world["trial"], 60, successes=50, start=40)
+    episodes_make(world["trial"], 60, successes=50, start=40)
     with django_assert_max_num_queries(14):  # the same count with more episodes
         assert client.get(_panel(world["trial"])).status_code == 200
 
@@ -154,7 +137,7 @@ def test_panel_runs_in_bounded_queries(world: dict[str, Any], django_assert_max_
 def test_stop_early_cancels_with_the_verdict_as_reason(world: dict[str, Any]) -> None:
     # The FAT bound of 60% sets the SPRT levels (60% vs 80%): 36 of the first 36 pass long before episode 40.
     AcceptanceCriteria.objects.create(task=world["task"], name="fat", min_success_lower_bound=0.6)
-    client = _client(world["engineer"])
+    client = client_for(world["engineer"])
     html = client.get(_panel(world["trial"])).content.decode()
     assert 'data-testid="stop-early"' in html and "FAT" in html
     response = client.post(reverse("stats-trial-stop-early", args=[world["trial"].pk]))
@@ -167,8 +150,8 @@ def test_stop_early_cancels_with_the_verdict_as_reason(world: dict[str, Any]) ->
 def test_stop_early_refused_while_undecided(world: dict[str, Any]) -> None:
     # 5 successes at the default levels (80% vs 90%): log LR 5 ln(9/8) = 0.59 < ln(0.9/0.05) = 2.89.
     young = TrialFactory(task=world["task"], robot=world["trial"].robot, status=TrialStatus.RUNNING)
-    _episodes(young, 5, successes=5)
-    client = _client(world["engineer"])
+    episodes_make(young, 5, successes=5)
+    client = client_for(world["engineer"])
     html = client.get(_panel(young)).content.decode()
     assert "keep going" in html and "Stop early becomes available once the test decides" in html
     response = client.post(reverse("stats-trial-stop-early", args=[young.pk]), follow=True)
@@ -178,7 +161,7 @@ def test_stop_early_refused_while_undecided(world: dict[str, Any]) -> None:
 
 
 def test_manager_may_not_stop_early(world: dict[str, Any]) -> None:
-    response = _client(world["manager"]).post(reverse("stats-trial-stop-early", args=[world["trial"].pk]))
+    response = client_for(world["manager"]).post(reverse("stats-trial-stop-early", args=[world["trial"].pk]))
     assert response.status_code == 403
     world["trial"].refresh_from_db()
     assert world["trial"].status == TrialStatus.RUNNING
@@ -188,7 +171,7 @@ def test_manager_may_not_stop_early(world: dict[str, Any]) -> None:
 
 
 def test_task_stats_page_blocks_per_source_versions_planner(world: dict[str, Any]) -> None:
-    response = _client(world["manager"]).get(reverse("stats-task", args=[world["task"].pk]))
+    response = client_for(world["manager"]).get(reverse("stats-task", args=[world["task"].pk]))
     assert response.status_code == 200
     html = response.content.decode()
     assert 'data-testid="stats-source-simulation"' in html
@@ -200,7 +183,7 @@ def test_task_stats_page_blocks_per_source_versions_planner(world: dict[str, Any
 
 
 def test_task_planner_form_and_partial(world: dict[str, Any]) -> None:
-    client = _client(world["engineer"])
+    client = client_for(world["engineer"])
     url = reverse("stats-planner", args=[world["task"].pk])
     response = client.get(url, {"target": "0.95", "confidence": "0.9", "failures": "1"})
     assert response.status_code == 200
@@ -212,7 +195,7 @@ def test_task_planner_form_and_partial(world: dict[str, Any]) -> None:
 
 
 def test_task_partial_for_the_task_page(world: dict[str, Any], django_assert_max_num_queries: Any) -> None:
-    client = _client(world["engineer"])
+    client = client_for(world["engineer"])
     url = reverse("stats-task-panel", args=[world["task"].pk])
     client.get(url)
     with django_assert_max_num_queries(16):
@@ -222,7 +205,7 @@ def test_task_partial_for_the_task_page(world: dict[str, Any], django_assert_max
 
 
 def test_compare_two_trials(world: dict[str, Any]) -> None:
-    client = _client(world["manager"])
+    client = client_for(world["manager"])
     response = client.get(reverse("stats-compare"), {"a": world["other"].pk, "b": world["trial"].pk})
     assert response.status_code == 200
     html = response.content.decode()
@@ -231,13 +214,15 @@ def test_compare_two_trials(world: dict[str, Any]) -> None:
     assert client.get(reverse("stats-compare"), {"a": "x", "b": "1"}).status_code == 400
     same = client.get(reverse("stats-compare"), {"a": world["trial"].pk, "b": world["trial"].pk})
     assert same.status_code == 400 and "two different trials" in same.content.decode()
-    hidden = _client(world["outsider"]).get(reverse("stats-compare"), {"a": world["other"].pk, "b": world["trial"].pk})
+    hidden = client_for(world["outsider"]).get(
+        reverse("stats-compare"), {"a": world["other"].pk, "b": world["trial"].pk}
+    )
     assert hidden.status_code == 404
 
 
 def test_compare_trials_of_different_tasks_is_a_form_error(world: dict[str, Any]) -> None:
     elsewhere = TrialFactory(task=TaskFactory(organization=world["task"].organization))
-    response = _client(world["engineer"]).get(reverse("stats-compare"), {"a": elsewhere.pk, "b": world["trial"].pk})
+    response = client_for(world["engineer"]).get(reverse("stats-compare"), {"a": elsewhere.pk, "b": world["trial"].pk})
     assert "must be of the same task" in response.content.decode()
 
 
@@ -245,7 +230,7 @@ def test_compare_trials_of_different_tasks_is_a_form_error(world: dict[str, Any]
 
 
 def test_engineer_creates_edits_and_deletes_criteria(world: dict[str, Any]) -> None:
-    client = _client(world["engineer"])
+    client = client_for(world["engineer"])
     task = world["task"]
     url = reverse("stats-acceptance-new", args=[task.pk])
     assert client.get(url).status_code == 200
@@ -277,9 +262,9 @@ def test_only_engineers_of_the_owner_edit_criteria(world: dict[str, Any]) -> Non
     task = world["task"]
     url = reverse("stats-acceptance-new", args=[task.pk])
     data = {"name": "fat", "confidence": "0.95", "min_success_lower_bound": "0.7"}
-    assert _client(world["manager"]).post(url, data).status_code == 403
-    assert _client(world["integrator"]).post(url, data).status_code == 403  # integrator role: not an engineer
-    assert _client(world["outsider"]).post(url, data).status_code == 404
+    assert client_for(world["manager"]).post(url, data).status_code == 403
+    assert client_for(world["integrator"]).post(url, data).status_code == 403  # integrator role: not an engineer
+    assert client_for(world["outsider"]).post(url, data).status_code == 404
     assert not AcceptanceCriteria.objects.exists()
 
 
@@ -310,12 +295,12 @@ def test_no_figures_without_data() -> None:
     from reports.stats_charts import source_figures
 
     trial = TrialFactory()
-    _episodes(trial, 3, successes=0)  # failures only, no event: no cycle-time chart, Pareto "unattributed"
+    episodes_make(trial, 3, successes=0)  # failures only, no event: no cycle-time chart, Pareto "unattributed"
     (block,) = trial_statistics(trial_id=trial.pk).sources
     figures = source_figures(block=block, prefix="t")
     assert "t-cycle" not in figures
     assert figures["t-pareto"]["data"][0]["x"] == ["unattributed"]
     all_good = TrialFactory()
-    _episodes(all_good, 3, successes=3)
+    episodes_make(all_good, 3, successes=3)
     (block,) = trial_statistics(trial_id=all_good.pk).sources
     assert set(source_figures(block=block, prefix="t")) == {"t-cycle", "t-oee"}  # no failure: no Pareto

@@ -12,19 +12,20 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Organization, Role, User
+from accounts.models import Organization, Role
 from reports.models import CostModel
 from tests.factories import (
     CostModelFactory,
     EpisodeEventFactory,
-    EpisodeFactory,
     OrganizationFactory,
     RobotFactory,
     TaskFactory,
     TrialFactory,
     UserFactory,
+    client_for,
+    episodes_make,
 )
-from trials.models import EpisodeOutcome, EpisodeSource, EventKind
+from trials.models import EventKind
 
 pytestmark = pytest.mark.django_db
 
@@ -34,19 +35,6 @@ def _empty_cache() -> Any:
     cache.clear()
     yield
     cache.clear()
-
-
-def _episodes(trial: Any, n: int, *, successes: int, source: str = EpisodeSource.SIMULATION) -> list[Any]:
-    return [
-        EpisodeFactory(
-            trial=trial,
-            index=i,
-            outcome=EpisodeOutcome.SUCCESS if i < successes else EpisodeOutcome.FAILURE,
-            cycle_time_s=9.0 + (i % 5) * 0.5,
-            source=source,
-        )
-        for i in range(n)
-    ]
 
 
 @pytest.fixture
@@ -66,11 +54,11 @@ def world() -> dict[str, Any]:
     bare = TaskFactory(organization=org_a, name="Deburring housings")
     CostModelFactory(task=task, input_notes={"robot_capex": "Vendor quote Q-1182"})
     trial = TrialFactory(task=task, robot=RobotFactory(organization=org_a))
-    episodes = _episodes(trial, 40, successes=36)
+    episodes = episodes_make(trial, 40, successes=36)
     EpisodeEventFactory(episode=episodes[3], kind=EventKind.INTERVENTION)
     task_c = TaskFactory(organization=org_c, name="C's secret task")
     CostModelFactory(task=task_c)
-    _episodes(TrialFactory(task=task_c, robot=RobotFactory(organization=org_c)), 5, successes=5)
+    episodes_make(TrialFactory(task=task_c, robot=RobotFactory(organization=org_c)), 5, successes=5)
     return {
         "task": task,
         "bare": bare,
@@ -81,12 +69,6 @@ def world() -> dict[str, Any]:
         "integrator": UserFactory(organization=org_b, role=Role.INTEGRATOR),
         "outsider": UserFactory(organization=org_c, role=Role.ENGINEER),
     }
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _roi_url(task: Any, name: str = "report-roi") -> str:
@@ -102,7 +84,7 @@ def test_dashboard_requires_login(world: dict[str, Any]) -> None:
 
 
 def test_manager_reads_the_dashboard_with_roi_bands_and_messages(world: dict[str, Any]) -> None:
-    response = _client(world["manager"]).get(reverse("report-index"))
+    response = client_for(world["manager"]).get(reverse("report-index"))
     assert response.status_code == 200
     html = response.content.decode()
     assert "Kitting brackets" in html and "Deburring housings" in html
@@ -120,7 +102,7 @@ def test_manager_reads_the_dashboard_with_roi_bands_and_messages(world: dict[str
 
 
 def test_integrator_sees_only_the_tasks_it_is_engaged_on(world: dict[str, Any]) -> None:
-    response = _client(world["integrator"]).get(reverse("report-index"))
+    response = client_for(world["integrator"]).get(reverse("report-index"))
     names = [item["row"].task_name for item in response.context["table"]]
     assert names == ["Kitting brackets"]
 
@@ -128,13 +110,13 @@ def test_integrator_sees_only_the_tasks_it_is_engaged_on(world: dict[str, Any]) 
 def test_dashboard_queries_do_not_grow_with_tasks_or_episodes(
     world: dict[str, Any], django_assert_max_num_queries: Any
 ) -> None:
-    client = _client(world["manager"])
+    client = client_for(world["manager"])
     client.get(reverse("report-index"))  # warm the session and content-type caches
     org = world["task"].organization
     for n in range(6):
         task = TaskFactory(organization=org, name=f"Extra {n}")
         CostModelFactory(task=task)
-        _episodes(TrialFactory(task=task, robot=RobotFactory(organization=org)), 12, successes=10)
+        episodes_make(TrialFactory(task=task, robot=RobotFactory(organization=org)), 12, successes=10)
     # session, user and the nav (4) + the dashboard's seven reads, whatever the number of tasks
     with django_assert_max_num_queries(11):
         response = client.get(reverse("report-index"))
@@ -145,8 +127,8 @@ def test_dashboard_ranks_by_payback_on_request(world: dict[str, Any]) -> None:
     org = world["task"].organization
     slow = TaskFactory(organization=org, name="Slow payer", annual_volume=30_000)
     CostModelFactory(task=slow, robot_capex=Decimal("150000"))
-    _episodes(TrialFactory(task=slow, robot=RobotFactory(organization=org)), 20, successes=12)
-    response = _client(world["manager"]).get(reverse("report-index"), {"order": "payback"})
+    episodes_make(TrialFactory(task=slow, robot=RobotFactory(organization=org)), 20, successes=12)
+    response = client_for(world["manager"]).get(reverse("report-index"), {"order": "payback"})
     paybacks = [t["row"].monte_carlo.payback_months.p50 for t in response.context["table"] if t["row"].monte_carlo]
     finite = [p for p in paybacks if p is not None]
     assert finite == sorted(finite) and len(paybacks) == 2
@@ -156,7 +138,7 @@ def test_dashboard_ranks_by_payback_on_request(world: dict[str, Any]) -> None:
 
 
 def test_task_report_shows_figures_evidence_and_every_chart(world: dict[str, Any]) -> None:
-    response = _client(world["manager"]).get(_roi_url(world["task"]))
+    response = client_for(world["manager"]).get(_roi_url(world["task"]))
     assert response.status_code == 200
     html = response.content.decode()
     for label in (
@@ -186,7 +168,7 @@ def test_task_report_shows_figures_evidence_and_every_chart(world: dict[str, Any
 
 
 def test_report_without_cost_model_or_episodes_gives_a_message(world: dict[str, Any]) -> None:
-    client = _client(world["engineer"])
+    client = client_for(world["engineer"])
     response = client.get(_roi_url(world["bare"]))
     assert response.status_code == 200
     assert "No base cost model for this task yet" in response.content.decode()
@@ -198,14 +180,14 @@ def test_report_without_cost_model_or_episodes_gives_a_message(world: dict[str, 
 
 
 def test_other_organization_gets_404_for_report_print_pdf_and_costs(world: dict[str, Any]) -> None:
-    client = _client(world["outsider"])
+    client = client_for(world["outsider"])
     task = world["task"]
     for name in ("report-roi", "report-roi-print", "report-roi-pdf", "report-costs"):
         assert client.get(_roi_url(task, name)).status_code == 404, name
 
 
 def test_print_version_is_one_self_contained_page(world: dict[str, Any]) -> None:
-    response = _client(world["manager"]).get(_roi_url(world["task"], "report-roi-print"))
+    response = client_for(world["manager"]).get(_roi_url(world["task"], "report-roi-print"))
     html = response.content.decode()
     assert response.status_code == 200
     assert 'class="print-page"' in html and "topbar" not in html
@@ -213,7 +195,7 @@ def test_print_version_is_one_self_contained_page(world: dict[str, Any]) -> None
 
 
 def test_pdf_download_is_a_real_pdf(world: dict[str, Any]) -> None:
-    response = _client(world["manager"]).get(_roi_url(world["task"], "report-roi-pdf"))
+    response = client_for(world["manager"]).get(_roi_url(world["task"], "report-roi-pdf"))
     assert response.status_code == 200, response.content[:300]
     assert response["Content-Type"] == "application/pdf"
     assert "attachment" in response["Content-Disposition"]
@@ -261,7 +243,7 @@ def _cost_post(**overrides: Any) -> dict[str, Any]:
 
 
 def test_engineer_saves_a_scenario_with_ranges_and_notes(world: dict[str, Any]) -> None:
-    client = _client(world["engineer"])
+    client = client_for(world["engineer"])
     url = _roi_url(world["task"], "report-costs") + "?scenario=conservative"
     page = client.get(url)
     assert page.status_code == 200
@@ -294,7 +276,7 @@ def test_engineer_saves_a_scenario_with_ranges_and_notes(world: dict[str, Any]) 
 def test_cost_form_rejects_bad_input_with_a_field_message(
     world: dict[str, Any], overrides: dict[str, str], field: str, message: str
 ) -> None:
-    client = _client(world["engineer"])
+    client = client_for(world["engineer"])
     url = _roi_url(world["task"], "report-costs")
     response = client.post(url, _cost_post(**overrides))
     assert response.status_code == 200
@@ -305,9 +287,9 @@ def test_cost_form_rejects_bad_input_with_a_field_message(
 
 def test_manager_and_integrator_cannot_edit_costs(world: dict[str, Any]) -> None:
     url = _roi_url(world["task"], "report-costs")
-    assert _client(world["manager"]).get(url).status_code == 403
-    assert _client(world["manager"]).post(url, _cost_post()).status_code == 403
-    integrator = _client(world["integrator"])
+    assert client_for(world["manager"]).get(url).status_code == 403
+    assert client_for(world["manager"]).post(url, _cost_post()).status_code == 403
+    integrator = client_for(world["integrator"])
     assert integrator.get(_roi_url(world["task"])).status_code == 200  # engaged: reads the report
     assert integrator.post(url, _cost_post()).status_code == 403
     assert CostModel.objects.get(task=world["task"], scenario="base").robot_capex == Decimal("35000")
@@ -315,9 +297,9 @@ def test_manager_and_integrator_cannot_edit_costs(world: dict[str, Any]) -> None
 
 def test_engineer_of_another_organization_cannot_reach_the_form(world: dict[str, Any]) -> None:
     url = _roi_url(world["task"], "report-costs")
-    assert _client(world["outsider"]).post(url, _cost_post()).status_code == 404
+    assert client_for(world["outsider"]).post(url, _cost_post()).status_code == 404
 
 
 def test_task_page_links_to_its_roi_report(world: dict[str, Any]) -> None:
-    html = _client(world["manager"]).get(reverse("task-detail", args=[world["task"].pk])).content.decode()
+    html = client_for(world["manager"]).get(reverse("task-detail", args=[world["task"].pk])).content.decode()
     assert _roi_url(world["task"]) in html

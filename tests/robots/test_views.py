@@ -7,15 +7,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
-from tests.factories import OrganizationFactory, RobotFactory, SiteFactory, TrialFactory, UserFactory
+from tests.factories import OrganizationFactory, RobotFactory, SiteFactory, TrialFactory, UserFactory, client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize("role", [Role.ENGINEER, Role.MANAGER, Role.INTEGRATOR])
@@ -23,7 +17,7 @@ def test_each_role_sees_only_its_organizations_robots(role: Role) -> None:
     mine, theirs = OrganizationFactory(), OrganizationFactory()
     own = RobotFactory(organization=mine, name="UR5e bench", site=SiteFactory(organization=mine))
     foreign = RobotFactory(organization=theirs, name="Foreign rig")
-    client = _client(UserFactory(organization=mine, role=role))
+    client = client_for(UserFactory(organization=mine, role=role))
     page = client.get(reverse("robot-list")).content.decode()
     assert "UR5e bench" in page and "Foreign rig" not in page
     assert client.get(reverse("robot-detail", args=[own.pk])).status_code == 200
@@ -41,7 +35,7 @@ def test_robot_detail_lists_its_trials() -> None:
     org = OrganizationFactory()
     robot = RobotFactory(organization=org)
     trial = TrialFactory(robot=robot, task__organization=org)
-    page = _client(UserFactory(organization=org, role=Role.ENGINEER)).get(reverse("robot-detail", args=[robot.pk]))
+    page = client_for(UserFactory(organization=org, role=Role.ENGINEER)).get(reverse("robot-detail", args=[robot.pk]))
     assert f"#{trial.pk}<" in page.content.decode()
 
 
@@ -50,7 +44,7 @@ def test_robot_list_query_count_is_flat(django_assert_max_num_queries) -> None:
     for _ in range(20):
         robot = RobotFactory(organization=org, site=SiteFactory(organization=org))
         TrialFactory(robot=robot, task__organization=org)
-    client = _client(UserFactory(organization=org, role=Role.MANAGER))
+    client = client_for(UserFactory(organization=org, role=Role.MANAGER))
     with django_assert_max_num_queries(5):
         page = client.get(reverse("robot-list")).content.decode()
     assert page.count("/robots/") >= 20

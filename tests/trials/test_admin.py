@@ -7,16 +7,15 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories import EpisodeEventFactory, EpisodeFactory, UserFactory
+from tests.factories import EpisodeEventFactory, EpisodeFactory, UserFactory, client_for
 from trials.models import Episode, EpisodeEvent
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client_logged_in(client: Client) -> Client:
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
+def admin_client_logged_in() -> Client:
+    return client_for(UserFactory(is_staff=True, is_superuser=True))
 
 
 def test_episode_admin_lists_and_shows_but_cannot_edit_or_delete(admin_client_logged_in: Client) -> None:

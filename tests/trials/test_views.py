@@ -20,6 +20,7 @@ from tests.factories import (
     TaskFactory,
     TrialFactory,
     UserFactory,
+    client_for,
 )
 from trials.fit import FIT_FACTOR_KEYS
 from trials.models import EpisodeOutcome, EventKind, Task, Trial, TrialStatus
@@ -54,12 +55,6 @@ def world() -> dict[str, object]:
         "manager": UserFactory(organization=org_a, role=Role.MANAGER),
         "integrator": UserFactory(organization=org_b, role=Role.INTEGRATOR),
     }
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _read_urls(w: dict[str, object]) -> list[str]:
@@ -122,13 +117,13 @@ def test_every_page_requires_login(world: dict[str, object]) -> None:
 
 @pytest.mark.parametrize("role", ["engineer", "manager"])
 def test_engineers_and_managers_read_every_page(world: dict[str, object], role: str) -> None:
-    client = _client(world[role])
+    client = client_for(world[role])
     for url in _read_urls(world):
         assert client.get(url).status_code == 200, url
 
 
 def test_nav_shows_user_role_and_sections(world: dict[str, object]) -> None:
-    page = _client(world["manager"]).get(reverse("home")).content.decode()
+    page = client_for(world["manager"]).get(reverse("home")).content.decode()
     for label in ("Tasks", "Trials", "Robots", "Policies", "Reports", "manager", "Nordwerk"):
         assert label in page
     assert "New task" not in page  # a manager reads, does not scope
@@ -138,7 +133,7 @@ def test_nav_shows_user_role_and_sections(world: dict[str, object]) -> None:
 
 
 def test_manager_cannot_create_edit_or_schedule(world: dict[str, object]) -> None:
-    client, task = _client(world["manager"]), world["task"]
+    client, task = client_for(world["manager"]), world["task"]
     assert client.get(reverse("task-create")).status_code == 403
     assert client.post(reverse("task-create"), _task_post()).status_code == 403
     assert client.get(reverse("task-edit", args=[task.pk])).status_code == 403
@@ -162,33 +157,33 @@ def test_manager_cannot_create_edit_or_schedule(world: dict[str, object]) -> Non
 
 def test_staff_without_role_may_create_tasks(world: dict[str, object]) -> None:
     staff = UserFactory(organization=world["org_a"], is_staff=True)
-    response = _client(staff).post(reverse("task-create"), _task_post())
+    response = client_for(staff).post(reverse("task-create"), _task_post())
     assert response.status_code == 302
     assert Task.objects.get(name="Screw driving A4").organization == world["org_a"]
 
 
 def test_engineer_creates_task_with_fit_and_is_sent_to_it(world: dict[str, object]) -> None:
     data = _task_post(fit_precision="5")
-    response = _client(world["engineer"]).post(reverse("task-create"), data)
+    response = client_for(world["engineer"]).post(reverse("task-create"), data)
     task = Task.objects.get(name="Screw driving A4")
     assert response.status_code == 302 and response["Location"] == reverse("task-detail", args=[task.pk])
     assert task.organization == world["org_a"] and task.created_by == world["engineer"]
     assert task.fit_factors["precision"] == 5 and task.fit_score == 41.0
-    page = _client(world["engineer"]).get(response["Location"]).content.decode()
+    page = client_for(world["engineer"]).get(response["Location"]).content.decode()
     assert "41" in page and "Hurts: precision needed" in page
 
 
 def test_engineer_edits_task_and_fit_is_recomputed(world: dict[str, object]) -> None:
     task = world["task"]
     data = _task_post(name=task.name, takt_time_s="30", **{f"fit_{k}": "3" for k in FIT_FACTOR_KEYS})
-    response = _client(world["engineer"]).post(reverse("task-edit", args=[task.pk]), data)
+    response = client_for(world["engineer"]).post(reverse("task-edit", args=[task.pk]), data)
     assert response.status_code == 302
     task.refresh_from_db()
     assert task.takt_time_s == 30.0 and task.fit_score == 50.0
 
 
 def test_duplicate_task_name_is_a_form_error_not_a_500(world: dict[str, object]) -> None:
-    response = _client(world["engineer"]).post(reverse("task-create"), _task_post(name=world["task"].name))
+    response = client_for(world["engineer"]).post(reverse("task-create"), _task_post(name=world["task"].name))
     assert response.status_code == 200
     assert Task.objects.filter(name=world["task"].name).count() == 1
     assert "already exists" in response.content.decode()
@@ -199,7 +194,7 @@ def test_engineer_schedules_a_trial_and_is_sent_to_the_trial_page(
 ) -> None:
     task = world["task"]
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = _client(world["engineer"]).post(
+        response = client_for(world["engineer"]).post(
             reverse("trial-create", args=[task.pk]),
             {
                 "policy_version": world["version"].pk,
@@ -219,13 +214,13 @@ def test_engineer_schedules_a_trial_and_is_sent_to_the_trial_page(
 
 
 def test_schedule_form_defaults_instruction_to_the_task(world: dict[str, object]) -> None:
-    page = _client(world["engineer"]).get(reverse("trial-create", args=[world["task"].pk])).content.decode()
+    page = client_for(world["engineer"]).get(reverse("trial-create", args=[world["task"].pk])).content.decode()
     assert 'value="place the bracket in the tray"' in page
 
 
 def test_schedule_on_another_organizations_robot_is_refused(world: dict[str, object]) -> None:
     before = Trial.objects.count()
-    response = _client(world["engineer"]).post(
+    response = client_for(world["engineer"]).post(
         reverse("trial-create", args=[world["task"].pk]),
         {
             "policy_version": world["version"].pk,
@@ -242,14 +237,14 @@ def test_schedule_on_another_organizations_robot_is_refused(world: dict[str, obj
 def test_engineer_cancels_a_running_trial(world: dict[str, object]) -> None:
     trial = world["trial_a"]
     Trial.objects.filter(pk=trial.pk).update(status=TrialStatus.RUNNING)
-    response = _client(world["engineer"]).post(reverse("trial-cancel", args=[trial.pk]))
+    response = client_for(world["engineer"]).post(reverse("trial-cancel", args=[trial.pk]))
     assert response.status_code == 302
     trial.refresh_from_db()
     assert trial.status == TrialStatus.CANCELLED and trial.finished_at is not None
 
 
 def test_cancel_needs_post(world: dict[str, object]) -> None:
-    assert _client(world["engineer"]).get(reverse("trial-cancel", args=[world["trial_a"].pk])).status_code == 405
+    assert client_for(world["engineer"]).get(reverse("trial-cancel", args=[world["trial_a"].pk])).status_code == 405
 
 
 def test_csrf_is_enforced_on_forms(world: dict[str, object]) -> None:
@@ -265,7 +260,7 @@ def test_csrf_is_enforced_on_forms(world: dict[str, object]) -> None:
 
 
 def test_integrator_of_b_gets_404_for_a_trial_of_a(world: dict[str, object]) -> None:
-    client, trial = _client(world["integrator"]), world["trial_a"]
+    client, trial = client_for(world["integrator"]), world["trial_a"]
     for url in (
         reverse("trial-detail", args=[trial.pk]),
         reverse("trial-progress", args=[trial.pk]),
@@ -278,7 +273,7 @@ def test_integrator_of_b_gets_404_for_a_trial_of_a(world: dict[str, object]) -> 
 
 
 def test_integrator_lists_show_only_its_organization(world: dict[str, object]) -> None:
-    client = _client(world["integrator"])
+    client = client_for(world["integrator"])
     trials = client.get(reverse("trial-list")).content.decode()
     assert f"#{world['trial_b'].pk}<" in trials and f"#{world['trial_a'].pk}<" not in trials
     robots = client.get(reverse("robot-list")).content.decode()
@@ -289,14 +284,14 @@ def test_integrator_lists_show_only_its_organization(world: dict[str, object]) -
 
 
 def test_integrator_cannot_schedule(world: dict[str, object]) -> None:
-    client = _client(world["integrator"])
+    client = client_for(world["integrator"])
     task_b = world["trial_b"].task
     assert client.get(reverse("trial-create", args=[task_b.pk])).status_code == 403
     assert client.get(reverse("task-create")).status_code == 403
 
 
 def test_engineer_of_a_gets_404_for_b(world: dict[str, object]) -> None:
-    client, trial_b = _client(world["engineer"]), world["trial_b"]
+    client, trial_b = client_for(world["engineer"]), world["trial_b"]
     assert client.get(reverse("trial-detail", args=[trial_b.pk])).status_code == 404
     assert client.post(reverse("trial-cancel", args=[trial_b.pk])).status_code == 404
     assert client.get(reverse("trial-create", args=[trial_b.task.pk])).status_code == 404
@@ -308,7 +303,7 @@ def test_engineer_of_a_gets_404_for_b(world: dict[str, object]) -> None:
 
 
 def test_trial_page_shows_progress_success_rate_and_median(world: dict[str, object]) -> None:
-    page = _client(world["engineer"]).get(reverse("trial-detail", args=[world["trial_a"].pk])).content.decode()
+    page = client_for(world["engineer"]).get(reverse("trial-detail", args=[world["trial_a"].pk])).content.decode()
     assert 'value="2" max="4"' in page and "2 / 4 episodes · 50%" in page
     assert 'data-testid="success-rate">50%' in page
     # 1 of 2: Wilson 95% interval 0.0945-0.9055 (Newcombe 1998, Table I method 3), shown with n.
@@ -319,7 +314,7 @@ def test_trial_page_shows_progress_success_rate_and_median(world: dict[str, obje
 
 def test_progress_fragment_stops_polling_once_finished(world: dict[str, object]) -> None:
     trial = world["trial_a"]
-    client = _client(world["engineer"])
+    client = client_for(world["engineer"])
     assert 'hx-trigger="every 1s"' in client.get(reverse("trial-progress", args=[trial.pk])).content.decode()
     Trial.objects.filter(pk=trial.pk).update(status=TrialStatus.COMPLETED)
     fragment = client.get(reverse("trial-progress", args=[trial.pk])).content.decode()
@@ -330,7 +325,7 @@ def test_progress_fragment_stops_polling_once_finished(world: dict[str, object])
 
 
 def test_episode_filters(world: dict[str, object]) -> None:
-    client, trial = _client(world["engineer"]), world["trial_a"]
+    client, trial = client_for(world["engineer"]), world["trial_a"]
     url = reverse("trial-episodes", args=[trial.pk])
     failures = client.get(url, {"outcome": "failure"}).content.decode()
     assert failures.count('data-testid="episode-link"') == 1 and ">1</a>" in failures
@@ -341,7 +336,7 @@ def test_episode_filters(world: dict[str, object]) -> None:
 
 
 def test_episode_page_lists_its_events(world: dict[str, object]) -> None:
-    page = _client(world["engineer"]).get(reverse("episode-detail", args=[world["trial_a"].pk, 1])).content.decode()
+    page = client_for(world["engineer"]).get(reverse("episode-detail", args=[world["trial_a"].pk, 1])).content.decode()
     assert "Part dropped" in page and "part fell off the table" in page
 
 
@@ -350,7 +345,7 @@ def test_task_list_search_filter_and_sort_by_fit(world: dict[str, object]) -> No
     site = SiteFactory(organization=org, name="Plant Ulm")
     TaskFactory(organization=org, name="Low fit", fit_score=20.0, site=site, status="approved")
     TaskFactory(organization=org, name="High fit", fit_score=90.0, site=site, part="Bolt M8")
-    client = _client(world["engineer"])
+    client = client_for(world["engineer"])
     page = client.get(reverse("task-list"), {"order": "fit"}).content.decode()
     assert page.index("High fit") < page.index("Low fit") < page.index("Kitting brackets")  # unrated last
     assert "Low fit" not in client.get(reverse("task-list"), {"q": "bolt"}).content.decode()
@@ -372,7 +367,7 @@ def test_list_pages_do_not_grow_queries_with_rows(world: dict[str, object], djan
         trial = TrialFactory(task=task, robot=robot)
         episode = EpisodeFactory(trial=world["trial_a"] if n < 2 else trial, index=n + 2 if n < 2 else 0)
         EpisodeEventFactory(episode=episode)
-    client = _client(engineer)
+    client = client_for(engineer)
     # session + user + groups (nav) + page queries; fixed whatever the number of rows.
     with django_assert_max_num_queries(7):
         assert client.get(reverse("task-list")).status_code == 200
@@ -397,11 +392,11 @@ def test_episode_video_is_served_to_whoever_sees_the_trial(world: dict[str, obje
     episode.save(update_fields=["metrics"])
     Trial.objects.filter(pk=trial.pk).update(status=TrialStatus.COMPLETED)
     url = reverse("episode-video", args=[trial.pk, 0])
-    response = _client(world["manager"]).get(url)
+    response = client_for(world["manager"]).get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/gif"
     assert b"".join(response.streaming_content) == b"GIF89a-test"
-    assert _client(world["integrator"]).get(url).status_code == 404
-    page = _client(world["manager"]).get(reverse("trial-detail", args=[trial.pk])).content.decode()
+    assert client_for(world["integrator"]).get(url).status_code == 404
+    page = client_for(world["manager"]).get(reverse("trial-detail", args=[trial.pk])).content.decode()
     assert url in page and "First success" in page
 
 
@@ -411,12 +406,12 @@ def test_episode_video_path_cannot_leave_the_trials_folder(world: dict[str, obje
     episode = world["trial_a"].episodes.get(index=0)
     episode.metrics = {"video": "../secret.txt"}
     episode.save(update_fields=["metrics"])
-    assert _client(world["engineer"]).get(reverse("episode-video", args=[world["trial_a"].pk, 0])).status_code == 404
-    assert _client(world["engineer"]).get(reverse("episode-video", args=[world["trial_a"].pk, 1])).status_code == 404
+    assert client_for(world["engineer"]).get(reverse("episode-video", args=[world["trial_a"].pk, 0])).status_code == 404
+    assert client_for(world["engineer"]).get(reverse("episode-video", args=[world["trial_a"].pk, 1])).status_code == 404
 
 
 def test_integrator_reads_its_own_pages(world: dict[str, object]) -> None:
-    client, trial_b = _client(world["integrator"]), world["trial_b"]
+    client, trial_b = client_for(world["integrator"]), world["trial_b"]
     EpisodeFactory(trial=trial_b, index=0)
     for url in (
         reverse("home"),
@@ -437,7 +432,7 @@ def test_engaged_integrator_reads_the_customers_task_but_cannot_edit_it(world: d
     task = world["task"]
     task.integrator = world["integrator"].organization
     task.save(update_fields=["integrator"])
-    client = _client(world["integrator"])
+    client = client_for(world["integrator"])
     assert client.get(reverse("task-detail", args=[task.pk])).status_code == 200
     assert client.get(reverse("task-edit", args=[task.pk])).status_code == 403
     # The customer's trial on the customer's robot stays invisible to the integrator.
@@ -446,7 +441,7 @@ def test_engaged_integrator_reads_the_customers_task_but_cannot_edit_it(world: d
 
 def test_superuser_sees_every_organization(world: dict[str, object]) -> None:
     root = User.objects.create_superuser(username="root", password="root-pass-123")
-    client = _client(root)
+    client = client_for(root)
     assert client.get(reverse("trial-detail", args=[world["trial_b"].pk])).status_code == 200
     assert client.get(reverse("trial-detail", args=[world["trial_a"].pk])).status_code == 200
 
@@ -454,7 +449,7 @@ def test_superuser_sees_every_organization(world: dict[str, object]) -> None:
 def test_live_episode_refresh_keeps_the_page_and_filters(world: dict[str, object]) -> None:
     trial = world["trial_a"]
     url = reverse("trial-episodes", args=[trial.pk])
-    fragment = _client(world["engineer"]).get(url, {"outcome": "failure", "page": "1"}).content.decode()
+    fragment = client_for(world["engineer"]).get(url, {"outcome": "failure", "page": "1"}).content.decode()
     assert f'hx-get="{url}?outcome=failure&amp;page=1"' in fragment
 
 
@@ -462,7 +457,7 @@ def test_schedule_page_says_when_no_policy_version_is_available(world: dict[str,
     engineer = world["engineer"]
     task = world["task"]
     Policy.objects.update(organization=OrganizationFactory())  # every version now belongs to someone else
-    page = _client(engineer).get(reverse("trial-create", args=[task.pk])).content.decode()
+    page = client_for(engineer).get(reverse("trial-create", args=[task.pk])).content.decode()
     assert "No policy version is available to you yet" in page
 
 
@@ -481,8 +476,8 @@ def test_task_list_sorts_by_expected_payback_and_shows_it(world: dict[str, objec
             EpisodeFactory(trial=trial, index=i, outcome="success", cycle_time_s=10.0)
         # Same evidence; the slow task's cell costs ten times as much, so it pays back later.
         CostModel.objects.create(task=task, robot_capex=Decimal(capex))
-    page = _client(world["engineer"]).get(reverse("task-list") + "?order=payback").content.decode()
+    page = client_for(world["engineer"]).get(reverse("task-list") + "?order=payback").content.decode()
     assert "Payback P50" in page
     assert page.index(fast.name) < page.index(slow.name) < page.index(unknown.name)
-    by_name = _client(world["engineer"]).get(reverse("task-list") + "?order=name").content.decode()
+    by_name = client_for(world["engineer"]).get(reverse("task-list") + "?order=name").content.decode()
     assert "Payback P50" not in by_name and by_name.index(slow.name) < by_name.index(fast.name)
