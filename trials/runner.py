@@ -384,8 +384,6 @@ def chunk_run(*, chunk_id: int) -> ChunkResult:
                 result.stopped = str(exc)
                 break
             result.ran.append(index)
-            if run.outcome in wanted and video:
-                wanted = wanted - {run.outcome}
             if time.monotonic() - last_renewal > lease_s / 10:
                 _renew(chunk_id, token)
                 last_renewal = time.monotonic()
