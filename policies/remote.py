@@ -40,8 +40,31 @@ DEFAULT_OBSERVATION_KEYS = {"observation/image": "camera:front", "observation/st
 _SOURCE = re.compile(r"^(camera:(?P<camera>[\w-]+)(?P<chw>:chw)?|state(?P<slice>\[(?P<a>\d*):(?P<b>\d*)\])?|prompt)$")
 
 
-class PolicyUnreachable(ConnectionError):
-    """The policy server could not be reached or broke the connection mid-episode."""
+class PolicyInfrastructureError(Exception):
+    """The episode was lost to infrastructure, not decided by the policy: it is recorded with the outcome
+    `lost` (excluded from every rate, test and ROI input) and re-run. `category` is the event category."""
+
+    category = "policy_unreachable"
+
+
+class PolicyUnreachable(PolicyInfrastructureError, ConnectionError):
+    """The policy server could not be reached, timed out, or broke the connection mid-episode."""
+
+    category = "policy_unreachable"
+
+
+class PolicyServerError(PolicyInfrastructureError):
+    """The policy server was reached but reported an error of its own (HTTP 5xx, OpenVLA's "error" body,
+    openpi's close code 1011 with a traceback); the message carries the server's reason."""
+
+    category = "policy_server_error"
+
+
+class PolicyReplyError(ValueError):
+    """The policy server answered, but the answer is not a usable action (wrong shape or size, not finite,
+    not numeric): the policy's own failure for this episode, recorded as a `policy_error` fault."""
+
+    category = "policy_error"
 
 
 class RemoteConfigError(ValueError):
