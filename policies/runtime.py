@@ -52,7 +52,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import onnx
 import onnxruntime as ort
+from google.protobuf.message import DecodeError
+from google.protobuf.message import Message as ProtoMessage
 from PIL import Image
 
 from robots.sim.base import Observation
@@ -64,6 +67,11 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 
 class PolicySpecError(ValueError):
     """An io_spec that is malformed, or a model whose inputs/outputs do not match it."""
+
+
+class ExternalDataError(PolicySpecError):
+    """A model that names external data: onnxruntime would read that file from beside the model (or the
+    process's working directory), so its bytes would become weights and leak through the model's output."""
 
 
 # ---------------------------------------------------------------- instruction encoding
@@ -311,15 +319,75 @@ def _session_check(session: ort.InferenceSession, spec: IOSpec) -> None:
         raise PolicySpecError(f"model output {action.output!r} has shape {out.shape}, the io_spec needs {want}")
 
 
-def session_create(model: str | bytes | Path) -> ort.InferenceSession:
+def _external_data_paths(message: ProtoMessage, where: str) -> list[str]:
+    # A generic walk over every protobuf field rather than a list of known places (initializers, node
+    # attributes, sparse tensors, If/Loop/Scan bodies, local functions, training graphs): a tensor is
+    # external wherever it sits, and a list would miss the next place ONNX adds.
+    found: list[str] = []
+    if isinstance(message, onnx.TensorProto) and (
+        message.data_location == onnx.TensorProto.EXTERNAL or len(message.external_data) > 0
+    ):
+        found.append(f"{where} ({message.name or 'unnamed tensor'})")
+    # Places are named for people: "graph.node[3]:Loop.body.node[1]:If.then_branch...", an attribute by
+    # its name rather than by which of its typed fields holds the value.
+    in_attribute = isinstance(message, onnx.AttributeProto)
+    for field, value in message.ListFields():
+        if field.type != field.TYPE_MESSAGE:
+            continue
+        if field.is_repeated:
+            if field.message_type.GetOptions().map_entry:
+                continue  # no ONNX message holds tensors in a map
+            for n, item in enumerate(value):
+                if isinstance(item, onnx.AttributeProto):
+                    label = f"{where}.{item.name}"
+                elif isinstance(item, onnx.NodeProto):
+                    label = f"{where}.{field.name}[{n}]:{item.op_type}"
+                else:
+                    label = f"{where}.{field.name}[{n}]"
+                found += _external_data_paths(item, label if not in_attribute else f"{where}[{n}]")
+        else:
+            found += _external_data_paths(value, where if in_attribute else f"{where}.{field.name}")
+    return found
+
+
+def model_external_data_check(model: onnx.ModelProto) -> None:
+    """Refuse a model that names external data anywhere (any tensor at any depth: initializers, every
+    node attribute including sparse tensors, subgraphs of If/Loop/Scan, functions). Returns None;
+    raises ExternalDataError naming the first places found."""
+    found = _external_data_paths(model, "model")
+    if found:
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        raise ExternalDataError(
+            "models with external data are not accepted; embed the weights (external tensors at "
+            f"{', '.join(found[:3])}{more})"
+        )
+
+
+def model_bytes_check(data: bytes) -> onnx.ModelProto:
+    """Parse model bytes as an ONNX protobuf (no code runs, unlike unpickling) and refuse external data.
+    Returns the ModelProto; raises PolicySpecError when the bytes do not parse, ExternalDataError when
+    the model names external data."""
+    try:
+        model = onnx.load_model_from_string(data)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise PolicySpecError(f"not an ONNX model (the file does not parse: {exc})") from None
+    model_external_data_check(model)
+    return model
+
+
+def session_create(data: bytes) -> ort.InferenceSession:
     """An onnxruntime CPU session with one intra-op and one inter-op thread (workers scale by process,
-    and several workers share the cores). Raises onnxruntime's exceptions on an invalid model."""
+    and several workers share the cores), from the model's bytes after model_bytes_check.
+
+    Bytes, never a path: onnxruntime resolves external data against the model's folder, so a session
+    made from a path could read any file beside the artifact. Raises ExternalDataError or
+    PolicySpecError (see model_bytes_check), or onnxruntime's exceptions on an invalid model."""
+    model_bytes_check(data)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    source = str(model) if isinstance(model, Path) else model
-    return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 @dataclass
@@ -428,7 +496,8 @@ def file_sha256(path: Path) -> str:
 
 def policy_from_bytes(*, data: bytes, io_spec: Any) -> LoadedPolicy:
     """Load a model from bytes and check it against io_spec (not cached: for upload checks).
-    Returns a LoadedPolicy; raises PolicySpecError, or onnxruntime's errors for an invalid model."""
+    Returns a LoadedPolicy; raises PolicySpecError, ExternalDataError, or onnxruntime's errors for an
+    invalid model."""
     spec = spec_parse(io_spec)
     session = session_create(data)
     _session_check(session, spec)
@@ -442,16 +511,19 @@ _CACHE_LOCK = threading.Lock()
 def policy_load(*, path: Path, sha256: str, io_spec: Any) -> LoadedPolicy:
     """The loaded policy for an artifact, from this process's cache when already loaded (keyed by
     sha256, so a version is read, hashed and checked once per worker process). Returns LoadedPolicy;
-    raises PolicySpecError when the file's hash differs from sha256 or the model does not match its spec."""
+    raises PolicySpecError when the file's hash differs from sha256 or the model does not match its spec,
+    ExternalDataError when the model names external data."""
     with _CACHE_LOCK:
         cached = _CACHE.get(sha256)
         if cached is not None:
             return cached
-        actual = file_sha256(path)
+        # Hash the very bytes the session is made from, so the file cannot change between the two.
+        data = path.read_bytes()
+        actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
             raise PolicySpecError(f"artifact {path.name} has sha256 {actual}, the version records {sha256}")
         spec = spec_parse(io_spec)
-        session = session_create(path)
+        session = session_create(data)
         _session_check(session, spec)
         loaded = LoadedPolicy(sha256=sha256, session=session, spec=spec)
         _CACHE[sha256] = loaded

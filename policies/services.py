@@ -20,7 +20,13 @@ from google.protobuf.message import DecodeError
 
 from accounts.models import User
 from policies.models import Policy, PolicyVersion, policy_artifact_path
-from policies.runtime import PolicySpecError, dummy_observation, policy_from_bytes
+from policies.runtime import (
+    ExternalDataError,
+    PolicySpecError,
+    dummy_observation,
+    model_external_data_check,
+    policy_from_bytes,
+)
 
 
 class PolicyUploadError(ValueError):
@@ -71,15 +77,19 @@ def policy_artifact_check(*, file: IO[bytes] | bytes, io_spec: Any) -> tuple[byt
         raise PolicyUploadError(f"not an ONNX model (the file does not parse: {exc})") from None
     if not model.graph.node and not model.graph.output:
         raise PolicyUploadError("not an ONNX model (no graph found in the file)")
-    for tensor in model.graph.initializer:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            raise PolicyUploadError("models with external data files are not accepted; embed the weights")
+    try:
+        # Before onnx.checker and onnxruntime: either could open a file the model names.
+        model_external_data_check(model)
+    except ExternalDataError as exc:
+        raise PolicyUploadError(str(exc)) from None
     try:
         onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, ValueError) as exc:
         raise PolicyUploadError(f"onnx.checker rejected the model: {str(exc).strip()[:500]}") from None
     try:
         loaded = policy_from_bytes(data=data, io_spec=io_spec)
+    except ExternalDataError as exc:  # checked above; kept so a later refactor cannot make it io_spec's fault
+        raise PolicyUploadError(str(exc)) from None
     except PolicySpecError as exc:
         raise PolicyUploadError(str(exc), field="io_spec") from None
     except Exception as exc:  # onnxruntime raises its own untyped errors for models it cannot run

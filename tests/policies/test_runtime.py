@@ -11,9 +11,16 @@ import pytest
 from PIL import Image
 
 from policies import runtime
-from policies.runtime import PolicySpecError, instruction_encode, policy_from_bytes, policy_load, spec_parse
+from policies.runtime import (
+    ExternalDataError,
+    PolicySpecError,
+    instruction_encode,
+    policy_from_bytes,
+    policy_load,
+    spec_parse,
+)
 from robots.sim.base import Observation
-from tests.policies.onnx_models import linear_policy
+from tests.policies.onnx_models import HOSTILE_SPEC, hostile_models, linear_policy
 
 
 def _obs(*, hw: tuple[int, int] = (16, 16), state_dim: int = 4, seed: int = 0) -> Observation:
@@ -181,3 +188,29 @@ def test_missing_camera_or_wrong_state_length_is_a_spec_error() -> None:
         episode.act(Observation(images={"wrist": np.zeros((16, 16, 3), np.uint8)}, state=np.zeros(4), instruction=""))
     with pytest.raises(PolicySpecError, match="state of 4"):
         episode.act(_obs(state_dim=3))
+
+
+@pytest.mark.parametrize("kind", sorted(hostile_models("secret.bin")))
+def test_load_refuses_a_model_that_would_read_the_file_beside_it(kind: str, tmp_path: Path) -> None:
+    # The worker and the robot agent load stored artifacts by path; onnxruntime would resolve
+    # "secret.bin" against the artifact's folder and turn its bytes into weights.
+    runtime.cache_clear()
+    (tmp_path / "secret.bin").write_bytes(np.array([1.5, 2.5], np.float32).tobytes())
+    data = hostile_models("secret.bin")[kind]
+    path = tmp_path / "p.onnx"
+    path.write_bytes(data)
+    with pytest.raises(ExternalDataError, match="external data"):
+        policy_load(path=path, sha256=hashlib.sha256(data).hexdigest(), io_spec=HOSTILE_SPEC)
+    assert runtime.cache_info() == []
+
+
+def test_external_data_error_names_where_the_tensor_sits() -> None:
+    data = hostile_models("secret.bin")["if_inside_loop_body"]
+    with pytest.raises(ExternalDataError) as refused:
+        runtime.model_bytes_check(data)
+    assert "then_branch" in str(refused.value) and "body" in str(refused.value)
+
+
+def test_a_model_with_embedded_weights_passes_the_external_data_check() -> None:
+    data, _, _ = linear_policy()
+    assert runtime.model_bytes_check(data).graph.node

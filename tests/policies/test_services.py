@@ -12,10 +12,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from onnx import helper
 
+from policies import runtime
 from policies.models import PolicyVersion
 from policies.services import PolicyUploadError, policy_version_register
 from tests.factories import PolicyFactory
-from tests.policies.onnx_models import linear_policy
+from tests.policies.onnx_models import HOSTILE_SPEC, hostile_models, linear_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -108,6 +109,21 @@ def test_external_data_is_refused() -> None:
     entry.key, entry.value = "location", "/etc/passwd"
     with pytest.raises(PolicyUploadError, match="external data"):
         policy_version_register(policy=PolicyFactory(), version="v1", file=model.SerializeToString(), io_spec=spec)
+
+
+@pytest.mark.parametrize("kind", sorted(hostile_models("secret.bin")))
+def test_external_data_anywhere_is_refused_before_onnxruntime_opens_the_model(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_session(*args: object, **kwargs: object) -> None:
+        raise AssertionError("onnxruntime opened a model that names external data")
+
+    monkeypatch.setattr(runtime.ort, "InferenceSession", no_session)
+    data = hostile_models("secret.bin")[kind]
+    with pytest.raises(PolicyUploadError, match="external data") as refused:
+        policy_version_register(policy=PolicyFactory(), version="v1", file=data, io_spec=HOSTILE_SPEC)
+    assert refused.value.field == "artifact"
+    assert not PolicyVersion.objects.exists()
 
 
 def test_duplicate_version_name_is_refused() -> None:
