@@ -15,9 +15,22 @@ from django.http import HttpRequest, HttpResponse
 from accounts.models import Role, User
 
 
+def is_platform_admin(user: User) -> bool:
+    """Platform administrators are superusers: the people who run TrialBench for every organization.
+    `is_staff` is not enough: it is Django's "may open the admin" flag and says nothing about which
+    organizations a user acts for, so it grants no rights in the app."""
+    return bool(user.is_authenticated and user.is_active and user.is_superuser)
+
+
 def can_scope_tasks(user: User) -> bool:
-    """Engineers and staff create and edit tasks and schedule trials; managers and integrators read."""
-    return bool(user.is_authenticated and (user.is_staff or user.is_superuser or user.has_role(Role.ENGINEER)))
+    """Engineers (and platform administrators) create and edit tasks and schedule trials; managers and
+    integrators read. Staff status grants nothing here (see is_platform_admin)."""
+    return bool(user.is_authenticated and (user.is_superuser or user.has_role(Role.ENGINEER)))
+
+
+def can_write_shared_policies(user: User) -> bool:
+    """A shared policy (no owner) is run by every organization, so only platform administrators add to it."""
+    return is_platform_admin(user)
 
 
 def engineer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts.permissions import is_platform_admin
 from policies.models import Policy, PolicyVersion
 from policies.services import PolicyUploadError, policy_artifact_check, policy_version_register
 
@@ -34,7 +35,7 @@ class PolicyVersionAddForm(forms.ModelForm):
         return data
 
 
-class PolicyVersionInline(admin.TabularInline):
+class PolicyVersionInline(admin.TabularInline):  # shown inside PolicyAdmin, so PlatformAdminOnly applies
     model = PolicyVersion
     fields = ("version", "kind", "sha256", "size_bytes", "endpoint_url", "created_at")
     readonly_fields = fields
@@ -43,8 +44,29 @@ class PolicyVersionInline(admin.TabularInline):
     show_change_link = True
 
 
+class PlatformAdminOnly:
+    """Policies in the admin are for platform administrators only: the admin lists every organization's
+    rows unscoped, and a shared policy's versions run in every organization, so Django's per-model
+    permissions (which a tenant's staff user could hold) are not enough."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_platform_admin(request.user)  # type: ignore[arg-type]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_admin(request.user)  # type: ignore[arg-type]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return is_platform_admin(request.user)  # type: ignore[arg-type]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_admin(request.user)  # type: ignore[arg-type]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_admin(request.user)  # type: ignore[arg-type]
+
+
 @admin.register(Policy)
-class PolicyAdmin(admin.ModelAdmin):
+class PolicyAdmin(PlatformAdminOnly, admin.ModelAdmin):
     list_display = ("name", "organization", "created_at")
     list_filter = ("organization",)
     search_fields = ("name", "description")
@@ -53,7 +75,7 @@ class PolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):
+class PolicyVersionAdmin(PlatformAdminOnly, admin.ModelAdmin):
     list_display = ("__str__", "kind", "short_sha256", "size_bytes", "endpoint_url", "created_at")
     list_filter = ("kind", "policy")
     search_fields = ("policy__name", "version", "sha256", "endpoint_url")

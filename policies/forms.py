@@ -10,7 +10,7 @@ from django import forms
 from django.conf import settings
 
 from accounts.models import User
-from policies.selectors import policy_list_for_user
+from policies.selectors import policy_list_writable_by
 
 IO_SPEC_EXAMPLE = {
     "format": 1,
@@ -35,11 +35,8 @@ class PolicyVersionUploadForm(forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        policies = policy_list_for_user(user=user)
-        # A shared policy (no owner) belongs to everyone: only staff add versions to it.
-        if not user.is_staff:
-            policies = policies.filter(organization_id=user.organization_id)
-        self.fields["policy"].queryset = policies
+        # A shared policy (no owner) is run by everyone: only platform administrators add versions to it.
+        self.fields["policy"].queryset = policy_list_writable_by(user=user)
 
     def clean_io_spec(self) -> Any:
         try:

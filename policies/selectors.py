@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
+from accounts.permissions import can_write_shared_policies
 from policies.models import Policy, PolicyVersion
 
 
@@ -12,6 +13,15 @@ def policy_list_for_user(*, user: User) -> QuerySet[Policy]:
     if user.is_superuser:
         return policies
     return policies.filter(Q(organization__isnull=True) | Q(organization_id=user.organization_id))
+
+
+def policy_list_writable_by(*, user: User) -> QuerySet[Policy]:
+    """The policies `user` may add versions to: its organization's; every policy, shared ones
+    included, for platform administrators."""
+    policies = Policy.objects.select_related("organization")
+    if can_write_shared_policies(user):
+        return policies
+    return policies.filter(organization_id=user.organization_id, organization__isnull=False)
 
 
 def policy_version_list_for_user(*, user: User) -> QuerySet[PolicyVersion]:

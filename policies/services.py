@@ -27,6 +27,7 @@ from policies.runtime import (
     model_external_data_check,
     policy_from_bytes,
 )
+from policies.selectors import policy_list_writable_by
 
 
 class PolicyUploadError(ValueError):
@@ -119,7 +120,13 @@ def policy_version_register(
 ) -> PolicyVersion:
     """Check an uploaded ONNX file (see policy_artifact_check) and store it as a new version of `policy`,
     content-addressed under MEDIA_ROOT/policies/<sha256>.onnx. Returns the PolicyVersion.
-    Raises PolicyUploadError (field "artifact", "io_spec" or "version") when it is refused."""
+    `created_by` None is the platform itself (reference_policy_version_ensure, management commands);
+    a user may add to its organization's policies only, and to shared ones only as a platform
+    administrator, whatever the form or admin in front of this offered.
+    Raises PolicyUploadError (field "policy", "artifact", "io_spec" or "version") when it is refused."""
+    if created_by is not None and not policy_list_writable_by(user=created_by).filter(pk=policy.pk).exists():
+        who = "platform administrators" if policy.organization_id is None else "its organization"
+        raise PolicyUploadError(f"only {who} may add versions to {policy.name}", field="policy")
     version = (version or "").strip()
     if not version:
         raise PolicyUploadError("a version name is required", field="version")

@@ -202,9 +202,10 @@ def demo_load() -> list[DemoLogin]:
                 roles=[role],
                 first_name=first,
                 last_name=last,
-                is_staff=(role == Role.ENGINEER),
             )
         logins.append(DemoLogin(username, DEMO_PASSWORD, str(role), orgs[org_slug].name))
+    # Demo databases loaded before issue 14 made the engineers staff; staff is no tenant right.
+    User.objects.filter(username__in=[u[0] for u in USERS], is_superuser=False).update(is_staff=False)
     _demo_trial_ensure(robot=sim_robot, engineer=User.objects.get(username="engineer"))
     return logins
 

@@ -61,3 +61,20 @@ def test_admin_add_shows_io_mismatch_on_io_spec(admin_client) -> None:
     assert response.status_code == 200
     assert "the io_spec needs" in response.content.decode()
     assert not PolicyVersion.objects.exists()
+
+
+def test_tenant_staff_with_every_policy_permission_cannot_use_the_policy_admin() -> None:
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory, client_for
+
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="policies"))
+    client = client_for(staff)
+    shared = PolicyFactory(organization=None)
+    assert client.get(reverse("admin:policies_policy_change", args=[shared.pk])).status_code == 403
+    assert client.get(reverse("admin:policies_policyversion_add")).status_code == 403
+    assert client.get(reverse("admin:policies_policy_changelist")).status_code == 403
+    data, spec, _ = linear_policy()
+    _post(client, data=data, spec=spec)
+    assert not PolicyVersion.objects.exists()

@@ -85,3 +85,11 @@ def test_every_admin_changelist_renders_with_demo_data() -> None:
             change = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk])
             assert client.get(change).status_code == 200, change
     assert rendered >= 10
+
+
+def test_demo_users_are_not_staff_even_in_a_database_loaded_before() -> None:
+    demo_load()
+    assert not User.objects.filter(is_staff=True).exists()
+    User.objects.filter(username="engineer").update(is_staff=True)  # as the loader used to make it
+    demo_load()
+    assert not User.objects.filter(is_staff=True).exists()
