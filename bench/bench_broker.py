@@ -55,7 +55,10 @@ def main() -> None:
         stderr=subprocess.STDOUT,
     )
     try:
+        deadline = time.monotonic() + 120
         while b"ready." not in (tmp / "worker.log").read_bytes():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not start:\n{(tmp / 'worker.log').read_text(errors='replace')[-3000:]}")
             time.sleep(0.1)
         latencies = []
         for _ in range(ROUNDS):
@@ -63,7 +66,12 @@ def main() -> None:
             EpisodeFactory(trial=trial, index=0)
             started = time.perf_counter()
             trial_refresh_status_task.delay(trial.pk)
+            deadline = time.monotonic() + 60
             while Trial.objects.get(pk=trial.pk).status != TrialStatus.COMPLETED:
+                if time.monotonic() > deadline:  # a task sent where the worker does not look: say so, not hang
+                    raise RuntimeError(
+                        f"the worker did not run the task within 60 s (broker {env['CELERY_FS_BROKER_DIR']})"
+                    )
                 time.sleep(0.005)
             latencies.append(time.perf_counter() - started)
         print(f"filesystem broker round trip (enqueue -> worker -> DB visible), {ROUNDS} rounds:")

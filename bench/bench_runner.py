@@ -137,11 +137,16 @@ def main() -> None:
             begun = time.perf_counter()
             trial_start_task.delay(trial.pk)
             peak = 0.0
+            deadline = time.monotonic() + max(600.0, 10.0 * n)
             while True:
                 trial.refresh_from_db()
                 peak = max([peak, *(_peak_rss_mb(p.pid) for p in procs)])
                 if trial.is_finished:
                     break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"trial {trial.pk} still {trial.status} at the {max(600.0, 10.0 * n):.0f} s limit"
+                    )
                 time.sleep(0.05)
             elapsed = time.perf_counter() - begun
             if trial.status != TrialStatus.COMPLETED:
