@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "accounts",
     "robots",
     "policies",
@@ -53,7 +55,32 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out authenticate() into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Login lockout (django-axes; accounts/lockout.py) ---------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username + address pair
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT must be at least 1")
+_cooloff_minutes = env_float("AXES_COOLOFF_MINUTES", 15.0)
+if _cooloff_minutes <= 0:
+    raise ImproperlyConfigured("AXES_COOLOFF_MINUTES must be positive")
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
+# Per username and address together: a guesser is stopped, and nobody can lock a colleague out from
+# elsewhere by typing their username wrong on purpose.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_TRUSTED_PROXY_COUNT = env_int("AXES_TRUSTED_PROXY_COUNT", 1 if env_bool("BEHIND_TLS_PROXY") else 0)
+if AXES_TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("AXES_TRUSTED_PROXY_COUNT must be zero or positive")
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
