@@ -5,7 +5,7 @@ API and the Monte Carlo (`reports.montecarlo`) all call the same vectorised core
 takes every input as a numpy array (one element per scenario or per Monte Carlo draw) and returns the
 economics of every row at once.
 
-The model (see /work/shared/reference/metrics.md):
+The model (defined in docs/metrics.md, in this repository):
 
 - Time per good part = attempt cycle x (1 + interventions per hour x recovery time) / success rate.
   A robot yields `utilisation x production hours x 3600 / time per good part` good parts a year.

@@ -4,7 +4,7 @@ Every figure carries its sample size `n` and a `method` string naming how it was
 API can show "86% (Wilson 95%: 70-94%, n = 20)" rather than a bare rate. Functions never raise on small
 samples: with 0 or 1 observations they return the figure as None with a `note` saying why.
 
-Definitions follow /work/shared/reference/metrics.md; the libraries doing the work are scipy.stats and
+Definitions follow docs/metrics.md (in this repository); the libraries doing the work are scipy.stats and
 statsmodels (the one formula written here is Wald's SPRT likelihood ratio, which no library ships).
 """
 

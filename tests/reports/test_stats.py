@@ -8,7 +8,7 @@ Sources cited per test:
 - Garwood F (1936) "Fiducial limits for the Poisson distribution", Biometrika 28:437-442 (exact chi-square
   limits; x = 0 -> upper 3.689, x = 3 -> 0.619 to 8.767).
 - Success-run demonstration sample sizes: n = ceil(ln(1 - C) / ln R), e.g. 29 for R = 0.90, C = 0.95;
-  59 for 0.95/0.95; 299 for 0.99/0.95 (shared/reference/metrics.md; standard reliability tables).
+  59 for 0.95/0.95; 299 for 0.99/0.95 (docs/metrics.md; standard reliability tables).
 - OEE worked example from oee.com "OEE Calculation": planned 420 min, run 373 min, ideal cycle 1.0 s,
   total 19,271, good 18,848 -> A 88.81%, P 86.11%, Q 97.80%, OEE 74.79%.
 - Wald A (1945) "Sequential tests of statistical hypotheses", Ann. Math. Statist. 16:117-186 (boundaries
