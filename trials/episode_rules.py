@@ -17,6 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 MAX_METRICS = 64
+MAX_EVENTS_PER_EPISODE = 500
+# A day: longer is not a cycle time but a unit mistake (ms sent as s), and it keeps date arithmetic in range.
+MAX_EPISODE_SECONDS = 86_400.0
 METRIC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}")
 # Written by TrialBench, not by clients: the runner's GIF path (served as a file), the agent's robot,
 # attempt and abort reason. A client sending them could spoof provenance or point `video` at a file.

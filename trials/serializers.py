@@ -28,14 +28,17 @@ from trials.models import (
     Task,
     Trial,
 )
-from trials.episode_rules import event_offset_problems, instant_problem, metrics_problems
+from trials.episode_rules import (
+    MAX_EPISODE_SECONDS,
+    MAX_EVENTS_PER_EPISODE,
+    event_offset_problems,
+    instant_problem,
+    metrics_problems,
+)
 from trials.selectors import task_list_for_user
 from trials.services import TASK_WRITABLE_FIELDS, EpisodeInput, EventInput
 
 MAX_EPISODES_PER_REQUEST = 1000
-MAX_EVENTS_PER_EPISODE = 500
-# A day: longer is not a cycle time but a unit mistake (ms sent as s), and it keeps date arithmetic in range.
-MAX_EPISODE_SECONDS = 86_400.0
 
 
 def _finite(value: float) -> None:
