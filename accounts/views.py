@@ -79,7 +79,11 @@ def episode_csv_upload(request: HttpRequest) -> HttpResponse:
                 problem = {"status": exc.status_code, "detail": _summary(exc), "errors": _flatten(errors)}
             except IntegrityError:
                 # As the API answers (config/exceptions.py): a constraint the validation did not foresee.
-                problem = {"status": 409, "detail": "The file conflicts with recorded data; nothing was written.", "errors": []}
+                problem = {
+                    "status": 409,
+                    "detail": "The file conflicts with recorded data; nothing was written.",
+                    "errors": [],
+                }
     else:
         form = EpisodeCsvUploadForm(initial={"trial": request.GET.get("trial")}, trials=trials)
     context = {

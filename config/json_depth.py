@@ -16,20 +16,20 @@ def json_too_deep_path(text: str, *, max_depth: int) -> list[str | int] | None:
     stack: list[list[str | int | None]] = []  # per open container: [kind, current key or position]
     last_string: str | None = None
     for match in _TOKENS.finditer(text):
-        token = match.group()
-        if token in "[{":
+        piece = match.group()
+        if piece in "[{":
             if len(stack) >= max_depth:
                 return [entry[1] for entry in stack if entry[1] is not None]  # type: ignore[misc]
-            stack.append([token, 0 if token == "[" else None])
-        elif token in "]}":
+            stack.append([piece, 0 if piece == "[" else None])
+        elif piece in "]}":
             if stack:
                 stack.pop()
-        elif token == ":":
+        elif piece == ":":
             if stack and stack[-1][0] == "{":
                 stack[-1][1] = last_string
-        elif token == ",":
+        elif piece == ",":
             if stack and stack[-1][0] == "[":
                 stack[-1][1] = int(stack[-1][1] or 0) + 1
         else:
-            last_string = token[1:-1]
+            last_string = piece[1:-1]
     return None

@@ -7,8 +7,8 @@ from typing import Any
 from rest_framework import serializers
 
 from robots.models import AgentJob, RobotStatus
-from trials.models import EpisodeOutcome, EventCategory
 from trials.episode_rules import MAX_EPISODE_SECONDS, MAX_EVENTS_PER_EPISODE, event_offset_problems
+from trials.models import EpisodeOutcome, EventCategory
 from trials.serializers import (
     EpisodeInstantField,
     EventInputSerializer,

@@ -219,7 +219,9 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
         field = "cycle_time_s" if late[-1] in {e["t_offset_s"] for e in job.streamed_events} else "events"
         raise AgentInputError({field: [f"the episode lasts {duration} s but an event is at {late[-1]} s"]})
     if len(events) > MAX_EVENTS_PER_EPISODE:
-        raise AgentInputError({"events": [f"{len(events)} events with those streamed; at most {MAX_EVENTS_PER_EPISODE}"]})
+        raise AgentInputError(
+            {"events": [f"{len(events)} events with those streamed; at most {MAX_EVENTS_PER_EPISODE}"]}
+        )
     recorded = episodes_record(
         trial_id=job.trial_id,
         episodes=[

@@ -104,7 +104,9 @@ def parse_episodes_csv(text: str) -> tuple[list[dict[str, Any]], list[int], list
     try:
         return _parse(text)
     except csv.Error as exc:  # NUL bytes, an unterminated quote at the end...
-        raise CsvFormatError({f"line {exc.args[1] if len(exc.args) > 1 else '?'}": {"row": [str(exc.args[0])]}}) from exc
+        raise CsvFormatError(
+            {f"line {exc.args[1] if len(exc.args) > 1 else '?'}": {"row": [str(exc.args[0])]}}
+        ) from exc
 
 
 def _header_problems(header: list[str]) -> dict[str, list[str]]:
@@ -152,7 +154,9 @@ def _parse(text: str) -> tuple[list[dict[str, Any]], list[int], list[list[int]]]
             continue
         if all(_blank(v) for v in row.values()):
             continue
-        oversize = {c: [f"longer than {MAX_CELL_CHARS} characters"] for c, v in row.items() if len(v or "") > MAX_CELL_CHARS}
+        oversize = {
+            c: [f"longer than {MAX_CELL_CHARS} characters"] for c, v in row.items() if len(v or "") > MAX_CELL_CHARS
+        }
         if oversize:
             errors[f"line {line}"] = oversize
             continue

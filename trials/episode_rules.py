@@ -48,9 +48,11 @@ def metric_name_problem(name: Any) -> str | None:
 
 def metric_value_problem(value: Any) -> str | None:
     """Why `value` cannot be a metric value, or None. Never recurses, so any nesting depth is cheap."""
-    if type(value) is int:
+    if isinstance(value, bool):
+        return "must be a number, not a boolean"
+    if isinstance(value, int):
         return None if -MAX_EXACT_INT <= value <= MAX_EXACT_INT else "integers must lie within +-2**53"
-    if type(value) is float:
+    if isinstance(value, float):
         return None if math.isfinite(value) else "must be a finite number (not NaN or infinity)"
     return f"must be a number, not {_json_type(value)}"
 
@@ -66,6 +68,20 @@ def metrics_problems(metrics: Any) -> dict[str, list[str]]:
         why = metric_name_problem(name) or metric_value_problem(value)
         if why:
             problems[str(name)[:70]] = [why]
+    return problems
+
+
+def recorded_metrics_problems(metrics: Mapping[str, Any]) -> dict[str, list[str]]:
+    """metrics_problems for what TrialBench itself records: the reserved names are allowed, with the types it
+    writes (text for `video` and `abort_reason`, integers for `robot_id` and `attempt`)."""
+    reserved = {k: v for k, v in metrics.items() if k in RESERVED_METRIC_NAMES}
+    problems = metrics_problems({k: v for k, v in metrics.items() if k not in RESERVED_METRIC_NAMES})
+    if len(metrics) > MAX_METRICS + len(RESERVED_METRIC_NAMES):
+        problems.setdefault("", []).append(f"{len(metrics)} metrics; at most {MAX_METRICS}")
+    for name, value in reserved.items():
+        wanted = str if name in {"video", "abort_reason"} else int
+        if not isinstance(value, wanted) or isinstance(value, bool):
+            problems[name] = [f"must be {'text' if wanted is str else 'an integer'}"]
     return problems
 
 

@@ -17,6 +17,13 @@ from policies.models import PolicyVersion
 from policies.selectors import policy_version_list_for_user
 from robots.models import Robot
 from robots.selectors import robot_list_for_user, site_list_for_user
+from trials.episode_rules import (
+    MAX_EPISODE_SECONDS,
+    MAX_EVENTS_PER_EPISODE,
+    event_offset_problems,
+    instant_problem,
+    metrics_problems,
+)
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
     Episode,
@@ -27,13 +34,6 @@ from trials.models import (
     EventSeverity,
     Task,
     Trial,
-)
-from trials.episode_rules import (
-    MAX_EPISODE_SECONDS,
-    MAX_EVENTS_PER_EPISODE,
-    event_offset_problems,
-    instant_problem,
-    metrics_problems,
 )
 from trials.selectors import task_list_for_user
 from trials.services import TASK_WRITABLE_FIELDS, EpisodeInput, EventInput
@@ -270,7 +270,9 @@ class MetricsField(serializers.Field):  # type: ignore[type-arg]
     default_error_messages = {"invalid": "must be an object of names to numbers"}
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("help_text", "Flat object of up to 64 names ([A-Za-z][A-Za-z0-9_.-]{0,63}) to finite numbers.")
+        kwargs.setdefault(
+            "help_text", "Flat object of up to 64 names ([A-Za-z][A-Za-z0-9_.-]{0,63}) to finite numbers."
+        )
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> dict[str, int | float]:
@@ -335,7 +337,9 @@ class EventInputSerializer(serializers.Serializer[dict[str, Any]]):
     kind = serializers.ChoiceField(choices=EventKind.choices)
     category = serializers.ChoiceField(choices=EventCategory.choices)
     severity = serializers.ChoiceField(choices=EventSeverity.choices, default=EventSeverity.WARNING)
-    t_offset_s = StrictFloatField(min_value=0, max_value=MAX_EPISODE_SECONDS, help_text="Seconds since the episode start.")
+    t_offset_s = StrictFloatField(
+        min_value=0, max_value=MAX_EPISODE_SECONDS, help_text="Seconds since the episode start."
+    )
     message = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
@@ -355,7 +359,9 @@ def episode_times_check(attrs: dict[str, Any]) -> dict[str, Any]:
         raise serializers.ValidationError({"ended_at": ["must not be before started_at"]})
     problem = instant_problem(ended, now=timezone.now())
     if problem:
-        raise serializers.ValidationError({"ended_at" if "ended_at" in attrs else "cycle_time_s": [f"the end {problem}"]})
+        raise serializers.ValidationError(
+            {"ended_at" if "ended_at" in attrs else "cycle_time_s": [f"the end {problem}"]}
+        )
     attrs["ended_at"] = ended
     duration = (ended - started).total_seconds()
     problems = event_offset_problems((e["t_offset_s"] for e in attrs["events"]), duration_s=duration)

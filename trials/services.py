@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from policies.models import PolicyVersion
 from robots.models import AgentJob, AgentJobStatus, Robot
+from trials.episode_rules import recorded_metrics_problems
 from trials.fit import fit_assess
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
@@ -119,8 +120,15 @@ def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> Recor
     An episode already recorded (same external_id, or same index when it has no external_id) with the
     same content is returned, not duplicated: a retried upload or a redone Celery chunk is harmless.
     Returns created and existing episodes. Raises EpisodeConflictError when a re-sent episode differs
-    from the recorded one, TrialRuleError when an index is out of range, repeated, or the trial is closed.
+    from the recorded one, TrialRuleError when an index is out of range, repeated, the trial is closed,
+    or metrics break trials.episode_rules.
     """
+    for position, item in enumerate(episodes):
+        # The input serializers enforce the metrics rules on what clients send; this keeps every other
+        # writer (runner, agent service, loaders) to them as well, before anything is locked or written.
+        problems = recorded_metrics_problems(item.metrics or {})
+        if problems:
+            raise TrialRuleError(f"#{position}: metrics {problems}", field="metrics")
     # Row lock: concurrent batches for one trial must not pick the same next index.
     trial = Trial.objects.select_for_update().get(pk=trial_id)
     by_external = {
@@ -161,9 +169,9 @@ def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> Recor
     taken = set(by_index)
     # Explicit indexes are placed first, so an upload without one never takes an index sent in the same batch.
     auto_free = _free_indexes(
-        trial=trial, reserved={i.index for _, i in new_items if i.index is not None}, wanted=any(
-            i.index is None for _, i in new_items
-        )
+        trial=trial,
+        reserved={i.index for _, i in new_items if i.index is not None},
+        wanted=any(i.index is None for _, i in new_items),
     )
     rows: list[Episode] = []
     for position, item in new_items:
@@ -220,7 +228,9 @@ def _free_indexes(*, trial: Trial, reserved: set[int], wanted: bool) -> Iterator
     recorded = Episode.objects.filter(trial=trial).aggregate(n=Count("pk"), top=Max("index"))
     # Max of no rows is None, and a top index of 0 is one episode, not none.
     top = -1 if recorded["top"] is None else recorded["top"]
-    used = set() if recorded["n"] == top + 1 else set(Episode.objects.filter(trial=trial).values_list("index", flat=True))
+    used = (
+        set() if recorded["n"] == top + 1 else set(Episode.objects.filter(trial=trial).values_list("index", flat=True))
+    )
     start = top + 1 if not used else 0
     return (i for i in range(start, trial.episodes_planned) if i not in used and i not in reserved)
 

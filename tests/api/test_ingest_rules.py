@@ -45,7 +45,9 @@ def csv_rows(items: list[dict[str, Any]], extra_header: str = "", extra_cells: s
 
 
 @pytest.mark.parametrize("sizes", BATCHES, ids=["-".join(map(str, b)) for b in BATCHES])
-def test_json_uploads_without_index_take_the_next_indexes(client_a: APIClient, trial_a: Trial, sizes: list[int]) -> None:
+def test_json_uploads_without_index_take_the_next_indexes(
+    client_a: APIClient, trial_a: Trial, sizes: list[int]
+) -> None:
     sent = 0
     for size in sizes:
         batch = [episode_payload(n, events=0) for n in range(sent, sent + size)]
@@ -157,11 +159,16 @@ def test_csv_with_nul_byte_is_400(client_a: APIClient, trial_a: Trial) -> None:
     [(",metric_x", ",nan"), ("", "")],
     ids=["nan-metric", "long-field"],
 )
-def test_browser_upload_of_bad_csv_is_400_naming_the_column(integrator: User, trial_a: Trial, cells: str, column: str) -> None:
+def test_browser_upload_of_bad_csv_is_400_naming_the_column(
+    integrator: User, trial_a: Trial, cells: str, column: str
+) -> None:
     if cells:
         text, where = csv_rows([episode_payload(0)], cells, column), "metric_x"
     else:
-        text, where = f'{HEADER}\nlong,,success,10,2026-11-25T08:00:00Z,,1,fault,drop,,"{"x" * 140_000}"\n', "event_message"
+        text, where = (
+            f'{HEADER}\nlong,,success,10,2026-11-25T08:00:00Z,,1,fault,drop,,"{"x" * 140_000}"\n',
+            "event_message",
+        )
     file = io.BytesIO(text.encode())
     file.name = "results.csv"
     response = client_for(integrator).post(reverse("episode-csv-upload"), {"trial": trial_a.pk, "file": file})

@@ -84,7 +84,9 @@ def test_events_push_nested_too_deeply_is_400_naming_events(client: APIClient, j
 )
 def test_complete_metrics_follow_the_episode_rules(client: APIClient, job: dict[str, Any], metrics: Any) -> None:
     body = json.dumps(_body(job, metrics=metrics), allow_nan=True)
-    response = client.generic("POST", f"/api/v1/agent/jobs/{job['id']}/complete/", body, content_type="application/json")
+    response = client.generic(
+        "POST", f"/api/v1/agent/jobs/{job['id']}/complete/", body, content_type="application/json"
+    )
     assert response.status_code == 400, response.json()
     assert not Episode.objects.exists()
 
