@@ -11,7 +11,7 @@ with the event columns empty; an episode with k events is k rows that repeat the
 | index | no | 0-based position in the trial; empty = next free |
 | outcome | yes | success, failure or aborted |
 | cycle_time_s | yes | seconds, >= 0 |
-| started_at | yes | ISO 8601 with offset, e.g. 2026-11-25T08:00:00Z |
+| started_at | yes | ISO 8601 with a required offset, e.g. 2026-11-25T08:00:00Z |
 | ended_at | no | ISO 8601; empty = started_at + cycle_time_s |
 | event_t_offset_s | per event | seconds since the episode start, <= its duration, non-decreasing |
 | event_kind | per event | intervention, fault or exception |

@@ -185,6 +185,7 @@ def test_browser_upload_of_bad_csv_is_400_naming_the_column(
     [
         ("cycle_time_s", True),
         ("cycle_time_s", False),
+        ("index", True),
         ("external_id", 7),
         ("started_at", "2026-11-25T08:00:00"),
         ("started_at", "0001-01-01T00:00:00Z"),
