@@ -22,7 +22,10 @@ from trials.services import EventInput
 class HeartbeatSerializer(serializers.Serializer[dict[str, Any]]):
     status = serializers.ChoiceField(choices=[RobotStatus.IDLE, RobotStatus.BUSY, RobotStatus.MAINTENANCE])
     software_version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    current_job = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    # Bounded to BIGINT: a larger id would overflow the database driver (a 500) instead of matching nothing.
+    current_job = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=2**63 - 1
+    )
 
 
 class HeartbeatReplySerializer(serializers.Serializer[dict[str, Any]]):

@@ -157,3 +157,9 @@ def test_valid_completion_with_streamed_events_still_records(client: APIClient, 
     assert response.status_code == 201, response.json()
     episode = Episode.objects.get()
     assert episode.metrics["steps"] == 40 and episode.metrics["attempt"] == 1
+
+
+def test_heartbeat_with_a_job_id_beyond_the_database_range_is_400(client: APIClient) -> None:
+    response = client.post("/api/v1/agent/heartbeat/", {"status": "busy", "current_job": 10**30}, format="json")
+    assert response.status_code == 400
+    assert "current_job" in response.json()["errors"]
