@@ -163,3 +163,26 @@ def test_heartbeat_with_a_job_id_beyond_the_database_range_is_400(client: APICli
     response = client.post("/api/v1/agent/heartbeat/", {"status": "busy", "current_job": 10**30}, format="json")
     assert response.status_code == 400
     assert "current_job" in response.json()["errors"]
+
+
+def test_agent_streams_events_in_time_order_and_survives_a_refused_push() -> None:
+    import requests
+
+    from robots.agent import AgentClient, Job
+
+    sent: list[Any] = []
+
+    class Refuses(requests.Session):
+        def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+            sent.append(kwargs["json"])
+            response = requests.Response()
+            response.status_code = 400
+            response._content = b'{"detail": "Invalid input.", "code": "invalid"}'
+            return response
+
+    client = AgentClient("http://127.0.0.1:9", token="unused", retries=0)
+    client.session = Refuses()
+    job = Job(id=1, trial=1, index=0, instruction="", seed=0, episode_timeout_s=10.0, policy_version={})
+    events = [{"kind": "fault", "category": "drop", "t_offset_s": t} for t in (2.0, 1.0)]
+    client.push_events(job, events)  # a 400 on a push is not fatal
+    assert [e["t_offset_s"] for e in sent[0]["events"]] == [1.0, 2.0]
