@@ -13,6 +13,7 @@ from trials.serializers import (
     EpisodeInstantField,
     EventInputSerializer,
     MetricsField,
+    StrictCharField,
     StrictFloatField,
     episode_times_check,
 )
@@ -110,7 +111,7 @@ class CompleteSerializer(LeaseSerializer):
 
 
 class AbortSerializer(LeaseSerializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = StrictCharField(max_length=2000)
     category = serializers.ChoiceField(choices=EventCategory.choices, default=EventCategory.OTHER)
     elapsed_s = StrictFloatField(min_value=0, max_value=MAX_EPISODE_SECONDS, default=0.0)
 

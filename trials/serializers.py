@@ -7,6 +7,7 @@ import math
 from datetime import timedelta
 from typing import Any
 
+from django.db import models
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -52,6 +53,67 @@ def _user(serializer: serializers.Serializer[Any]) -> User | None:
     return getattr(request, "user", None)
 
 
+class StrictFloatField(serializers.FloatField):
+    """A finite number: a JSON number or a decimal string (CSV cells arrive as strings), never a boolean,
+    which DRF's FloatField would store as 1.0 or 0.0."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        _finite(value)
+        return value
+
+
+class StrictCharField(serializers.CharField):
+    """Text that was sent as text: DRF's CharField would turn 7 into "7"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("must be a string")
+        return super().to_internal_value(data)
+
+
+class EpisodeInstantField(serializers.DateTimeField):
+    """An ISO 8601 instant with a UTC offset and a plausible date (trials.episode_rules.instant_problem).
+    DRF's DateTimeField would read a time without an offset in the server's time zone."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise serializers.ValidationError("must be an ISO 8601 string, e.g. 2026-11-25T08:00:00Z")
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.fail("invalid", format="ISO 8601, e.g. 2026-11-25T08:00:00Z")
+        problem = instant_problem(parsed, now=timezone.now())
+        if problem:
+            raise serializers.ValidationError(problem)
+        return parsed
+
+
+class MetricsField(serializers.Field):  # type: ignore[type-arg]
+    """Numbers measured in an episode; the rules are trials.episode_rules (errors keyed by metric name)."""
+
+    default_error_messages = {"invalid": "must be an object of names to numbers"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text", "Flat object of up to 64 names ([A-Za-z][A-Za-z0-9_.-]{0,63}) to finite numbers."
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, int | float]:
+        problems = metrics_problems(data)
+        if problems:
+            raise serializers.ValidationError(problems.pop("") if "" in problems else problems)
+        return dict(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 # --- Tasks ---------------------------------------------------------------------------------------
 
 
@@ -75,6 +137,11 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
 
 class TaskWriteSerializer(serializers.ModelSerializer[Task]):
     """Input for creating (all required fields) or patching (any subset) a task of the caller's organization."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.FloatField: StrictFloatField,
+    }
 
     class Meta:
         model = Task
@@ -160,7 +227,7 @@ class TrialCreateSerializer(serializers.Serializer[dict[str, Any]]):
     episodes_planned = serializers.IntegerField(min_value=1, max_value=MAX_EPISODES_PER_TRIAL)
     seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
     instruction = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    episode_timeout_s = serializers.FloatField(min_value=0.001, max_value=86_400, default=60.0)
+    episode_timeout_s = StrictFloatField(min_value=0.001, max_value=86_400, default=60.0)
     start_runner = serializers.BooleanField(
         default=False,
         help_text="false (default): the trial waits for your uploads. true: TrialBench runs it "
@@ -222,67 +289,6 @@ class EpisodeSerializer(serializers.ModelSerializer[Episode]):
             "created_at",
         ]
         read_only_fields = fields
-
-
-class StrictFloatField(serializers.FloatField):
-    """A finite number: a JSON number or a decimal string (CSV cells arrive as strings), never a boolean,
-    which DRF's FloatField would store as 1.0 or 0.0."""
-
-    def to_internal_value(self, data: Any) -> float:
-        if isinstance(data, bool):
-            self.fail("invalid")
-        value = super().to_internal_value(data)
-        _finite(value)
-        return value
-
-
-class StrictCharField(serializers.CharField):
-    """Text that was sent as text: DRF's CharField would turn 7 into "7"."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            raise serializers.ValidationError("must be a string")
-        return super().to_internal_value(data)
-
-
-class EpisodeInstantField(serializers.DateTimeField):
-    """An ISO 8601 instant with a UTC offset and a plausible date (trials.episode_rules.instant_problem).
-    DRF's DateTimeField would read a time without an offset in the server's time zone."""
-
-    def to_internal_value(self, value: Any) -> Any:
-        if not isinstance(value, str):
-            raise serializers.ValidationError("must be an ISO 8601 string, e.g. 2026-11-25T08:00:00Z")
-        try:
-            parsed = parse_datetime(value.strip())
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            self.fail("invalid", format="ISO 8601, e.g. 2026-11-25T08:00:00Z")
-        problem = instant_problem(parsed, now=timezone.now())
-        if problem:
-            raise serializers.ValidationError(problem)
-        return parsed
-
-
-class MetricsField(serializers.Field):  # type: ignore[type-arg]
-    """Numbers measured in an episode; the rules are trials.episode_rules (errors keyed by metric name)."""
-
-    default_error_messages = {"invalid": "must be an object of names to numbers"}
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "help_text", "Flat object of up to 64 names ([A-Za-z][A-Za-z0-9_.-]{0,63}) to finite numbers."
-        )
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> dict[str, int | float]:
-        problems = metrics_problems(data)
-        if problems:
-            raise serializers.ValidationError(problems.pop("") if "" in problems else problems)
-        return dict(data)
-
-    def to_representation(self, value: Any) -> Any:
-        return value
 
 
 # Fast path for well-formed uploads. DRF validates ~25 fields per episode at ~25 us each, which would

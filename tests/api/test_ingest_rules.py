@@ -227,3 +227,34 @@ def test_csv_naive_started_at_is_400_by_line(client_a: APIClient, trial_a: Trial
     response = csv_upload(client_a, trial_a, f"{HEADER}\na,,success,10,2026-11-25T08:00:00,,,,,,\n")
     assert response.status_code == 400
     assert "started_at" in response.json()["errors"]["line 2"]
+
+
+# --- Siblings: booleans in the other numeric inputs of the trials API --------------------------
+
+
+def test_trial_timeout_true_is_400(client_a: APIClient, trial_a: Trial) -> None:
+    body = {
+        "task": trial_a.task_id,
+        "policy_version": trial_a.policy_version_id,
+        "robot": trial_a.robot_id,
+        "episodes_planned": 5,
+        "episode_timeout_s": True,
+    }
+    response = client_a.post("/api/v1/trials/", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert "episode_timeout_s" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("field", ["manual_cycle_time_s", "takt_time_s", "hours_per_shift"])
+def test_task_float_true_is_400(field: str) -> None:
+    from accounts.models import Role
+    from tests.api.conftest import token_client
+    from tests.factories import UserFactory
+    from trials.models import Task
+
+    body = {"name": "Kitting", "station": "S1", "part": "P", "instruction": "pick", "manual_cycle_time_s": 14.5}
+    body |= {"takt_time_s": 18, "annual_volume": 1000, "labour_cost_per_hour": "48.50", field: True}
+    response = token_client(UserFactory(role=Role.ENGINEER)).post("/api/v1/tasks/", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["errors"]
+    assert not Task.objects.exists()
