@@ -95,18 +95,19 @@ def _blank(value: str | None) -> bool:
 def parse_episodes_csv(text: str) -> tuple[list[dict[str, Any]], list[int], list[list[int]]]:
     """Parse a CSV upload into episode dictionaries in the JSON bulk format (values kept as strings, to be
     validated by the same serializer). Returns (episodes, the first line of each episode, the line of each
-    event per episode) so validation errors can be reported by line. Raises CsvFormatError on a missing
-    header column, rows of one episode that disagree, or a non-numeric metric column."""
+    event per episode) so validation errors can be reported by line. Raises CsvFormatError on a missing,
+    unknown or repeated header column, a cell over MAX_CELL_CHARS, rows of one episode that disagree or are
+    not contiguous, a metric column breaking trials.episode_rules, or text the csv module cannot read."""
     # The csv module's own cell limit (131,072) raises an error naming no column; lift it to the text's
     # size (bounded by the request body limit) and report oversize cells by line and column below.
     if csv.field_size_limit() < len(text) + 1:
         csv.field_size_limit(len(text) + 1)
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     try:
-        return _parse(text)
-    except csv.Error as exc:  # NUL bytes, an unterminated quote at the end...
-        raise CsvFormatError(
-            {f"line {exc.args[1] if len(exc.args) > 1 else '?'}": {"row": [str(exc.args[0])]}}
-        ) from exc
+        return _parse(reader)
+    except csv.Error as exc:  # e.g. a stray carriage return inside an unquoted cell
+        # The reader raises before counting the line it could not read.
+        raise CsvFormatError({f"line {reader.line_num + 1}": {"row": [f"not CSV: {exc}"]}}) from exc
 
 
 def _header_problems(header: list[str]) -> dict[str, list[str]]:
@@ -133,8 +134,7 @@ def _header_problems(header: list[str]) -> dict[str, list[str]]:
     return problems
 
 
-def _parse(text: str) -> tuple[list[dict[str, Any]], list[int], list[list[int]]]:
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+def _parse(reader: csv.DictReader[str]) -> tuple[list[dict[str, Any]], list[int], list[list[int]]]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     problems = _header_problems(header)
     if problems:

@@ -258,3 +258,9 @@ def test_task_float_true_is_400(field: str) -> None:
     assert response.status_code == 400, response.json()
     assert field in response.json()["errors"]
     assert not Task.objects.exists()
+
+
+def test_csv_the_reader_cannot_read_is_400_by_line(client_a: APIClient, trial_a: Trial) -> None:
+    response = csv_upload(client_a, trial_a, f"{HEADER}\na\rb,,success,10,2026-11-25T08:00:00Z,,,,,,\n")
+    assert response.status_code == 400, response.content[:300]
+    assert "row" in response.json()["errors"]["line 2"]
