@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -76,6 +77,13 @@ def episode_csv_upload(request: HttpRequest) -> HttpResponse:
             except APIException as exc:
                 errors = getattr(exc, "errors", None) or (exc.detail if isinstance(exc.detail, dict) else {})
                 problem = {"status": exc.status_code, "detail": _summary(exc), "errors": _flatten(errors)}
+            except IntegrityError:
+                # As the API answers (config/exceptions.py): a constraint the validation did not foresee.
+                problem = {
+                    "status": 409,
+                    "detail": "The file conflicts with recorded data; nothing was written.",
+                    "errors": [],
+                }
     else:
         form = EpisodeCsvUploadForm(initial={"trial": request.GET.get("trial")}, trials=trials)
     context = {

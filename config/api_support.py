@@ -12,12 +12,13 @@ from django.db.models import Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import filters, parsers, serializers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.utils import json
 
 from config.exceptions import PayloadTooLarge
+from config.json_depth import json_too_deep_path
 from config.throttling import TokenRateThrottle
 
 
@@ -78,9 +79,25 @@ class LimitedJSONParser(parsers.JSONParser):
         if len(raw) > limit:
             raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes (API_MAX_BODY_BYTES).")
         try:
-            return json.loads(raw.decode("utf-8"), parse_constant=json.strict_constant)
+            text = raw.decode("utf-8")
+            return json.loads(text, parse_constant=json.strict_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError as exc:
+            raise ValidationError(_too_deep_errors(text)) from exc
+
+
+# No input of the API nests anywhere near this; it only bounds the path quoted in the error.
+MAX_JSON_DEPTH = 64
+
+
+def _too_deep_errors(text: str) -> dict[str, Any]:
+    """Errors naming the field (bulk: position, then field) where a body nests too deeply to parse."""
+    path = json_too_deep_path(text, max_depth=MAX_JSON_DEPTH) or []
+    message = f"nested too deeply (more than {MAX_JSON_DEPTH} levels)"
+    if path and isinstance(path[0], int) and len(path) > 1:
+        return {str(path[0]): {str(path[1]): [message]}}
+    return {str(path[0]) if path else "non_field_errors": [message]}
 
 
 class IntFilter(django_filters.Filter):

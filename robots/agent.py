@@ -113,9 +113,18 @@ class AgentClient:
         return _job(self._call("POST", f"/api/v1/agent/jobs/{job_id}/claim/").json())
 
     def push_events(self, job: Job, events: list[dict[str, Any]]) -> None:
-        self._call(
-            "POST", f"/api/v1/agent/jobs/{job.id}/events/", json={"lease_token": job.lease_token, "events": events}
-        )
+        """Stream events in time order (the server refuses them otherwise). Advisory: the completion carries
+        every event again, so a push the server refuses (400, e.g. an event older than one pushed before) is
+        logged rather than ending the episode."""
+        ordered = sorted(events, key=lambda e: e["t_offset_s"])
+        try:
+            self._call(
+                "POST", f"/api/v1/agent/jobs/{job.id}/events/", json={"lease_token": job.lease_token, "events": ordered}
+            )
+        except (JobConflict, AgentAuthError):
+            raise  # the lease or the token is gone: the episode must stop
+        except RuntimeError as exc:
+            log.warning("job %s: events not streamed (%s); they go with the completion", job.id, exc)
 
     def complete(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
         return self._call(

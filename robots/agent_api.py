@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api_support import LimitedJSONParser
 from policies.models import PolicyVersion
 from robots import services
 from robots.agent_auth import RobotTokenAuthentication
@@ -40,6 +41,8 @@ class AgentView(APIView):
     authentication_classes = [RobotTokenAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes: list[Any] = []  # one agent per token, paced by long-polling; not a bulk client
+    # Bounded body, and a body nested too deeply is a 400 naming the field (DRF's parser lets it be a 500).
+    parser_classes = [LimitedJSONParser]
 
     @property
     def robot(self) -> Robot:
@@ -131,6 +134,8 @@ class EventsView(AgentView):
             )
         except services.AgentJobError as exc:
             return _conflict(exc)
+        except services.AgentInputError as exc:
+            raise ValidationError(exc.errors) from exc
         return Response({"accepted": len(data.validated_data["events"])}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -163,6 +168,8 @@ class CompleteView(AgentView):
             )
         except services.AgentJobError as exc:
             return _conflict(exc)
+        except services.AgentInputError as exc:
+            raise ValidationError(exc.errors) from exc
         return _episode_reply(episode, created)
 
 

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from rest_framework import serializers
 
 from robots.models import AgentJob, RobotStatus
+from trials.episode_rules import MAX_EPISODE_SECONDS, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from trials.models import EpisodeOutcome, EventCategory
-from trials.serializers import MAX_EVENTS_PER_EPISODE, EventInputSerializer
+from trials.serializers import (
+    EpisodeInstantField,
+    EventInputSerializer,
+    MetricsField,
+    StrictCharField,
+    StrictFloatField,
+    episode_times_check,
+)
 from trials.services import EventInput
 
 
 class HeartbeatSerializer(serializers.Serializer[dict[str, Any]]):
     status = serializers.ChoiceField(choices=[RobotStatus.IDLE, RobotStatus.BUSY, RobotStatus.MAINTENANCE])
     software_version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    current_job = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    # Bounded to BIGINT: a larger id would overflow the database driver (a 500) instead of matching nothing.
+    current_job = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=2**63 - 1
+    )
 
 
 class HeartbeatReplySerializer(serializers.Serializer[dict[str, Any]]):
@@ -77,29 +87,33 @@ class LeaseSerializer(serializers.Serializer[dict[str, Any]]):
 class EventsPushSerializer(LeaseSerializer):
     events = EventInputSerializer(many=True, max_length=MAX_EVENTS_PER_EPISODE)
 
+    def validate_events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        problems = event_offset_problems((e["t_offset_s"] for e in events), duration_s=None)
+        if problems:
+            raise serializers.ValidationError({str(p): {"t_offset_s": [m]} for p, m in problems.items()})
+        return events
+
     def to_inputs(self) -> list[EventInput]:
         return [EventInput(**e) for e in self.validated_data["events"]]
 
 
 class CompleteSerializer(LeaseSerializer):
     outcome = serializers.ChoiceField(choices=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE])
-    cycle_time_s = serializers.FloatField(min_value=0, max_value=7 * 24 * 3600)
-    started_at = serializers.DateTimeField()
-    ended_at = serializers.DateTimeField(required=False)
-    metrics = serializers.DictField(required=False, default=dict)
+    # The same fields and checks as an integrator's upload (trials.serializers, trials.episode_rules).
+    cycle_time_s = StrictFloatField(min_value=0, max_value=MAX_EPISODE_SECONDS)
+    started_at = EpisodeInstantField()
+    ended_at = EpisodeInstantField(required=False)
+    metrics = MetricsField(required=False, default=dict)
     events = EventInputSerializer(many=True, required=False, default=list, max_length=MAX_EVENTS_PER_EPISODE)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs["ended_at"] = attrs.get("ended_at") or attrs["started_at"] + timedelta(seconds=attrs["cycle_time_s"])
-        if attrs["ended_at"] < attrs["started_at"]:
-            raise serializers.ValidationError({"ended_at": ["must not be before started_at"]})
-        return attrs
+        return episode_times_check(attrs)
 
 
 class AbortSerializer(LeaseSerializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = StrictCharField(max_length=2000)
     category = serializers.ChoiceField(choices=EventCategory.choices, default=EventCategory.OTHER)
-    elapsed_s = serializers.FloatField(min_value=0, max_value=7 * 24 * 3600, default=0.0)
+    elapsed_s = StrictFloatField(min_value=0, max_value=MAX_EPISODE_SECONDS, default=0.0)
 
 
 class EpisodeRefSerializer(serializers.Serializer[dict[str, Any]]):

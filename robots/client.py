@@ -135,7 +135,8 @@ class TrialBenchClient:
 
     def push_csv(self, trial_id: int, path: str) -> dict[str, int]:
         """Upload a CSV file in the documented layout, split into files of at most 1,000 episodes
-        (rows of one episode stay together). Returns totals {"created", "existing"}."""
+        (rows of one episode stay together). Returns totals {"created", "existing"}. Raises ValueError,
+        before sending anything, when the rows of one episode are not contiguous."""
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
         if not rows:
@@ -143,8 +144,15 @@ class TrialBenchClient:
         header, body = rows[0], [r for r in rows[1:] if any(cell.strip() for cell in r)]
         key = header.index("external_id")
         groups: dict[str, list[list[str]]] = {}
+        previous = None
         for row in body:
-            groups.setdefault(row[key] if key < len(row) else "", []).append(row)
+            external_id = row[key] if key < len(row) else ""
+            if external_id in groups and external_id != previous:
+                # The server refuses rows a, b, a (two episodes sharing an id, or a sorting mistake);
+                # regrouping them here would hide it.
+                raise ValueError(f"{path}: rows of episode {external_id!r} are not contiguous")
+            groups.setdefault(external_id, []).append(row)
+            previous = external_id
         totals = {"created": 0, "existing": 0}
         for chunk in _chunks(list(groups.values()), MAX_BATCH):
             out = io.StringIO()

@@ -14,12 +14,26 @@ from django.utils import timezone
 
 from accounts.tokens import token_generate, token_hash
 from robots.models import AgentJob, AgentJobStatus, Robot, RobotKind, RobotStatus
+from trials.episode_rules import EVENT_END_TOLERANCE_S, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from trials.models import Episode, EpisodeOutcome, EpisodeSource, Trial, TrialStatus
 from trials.services import EpisodeInput, EventInput, episodes_record
 
 
 class AgentJobError(Exception):
     """The agent asked for something the job's state does not allow (taken, lease lost, finished)."""
+
+
+class AgentInputError(ValueError):
+    """The agent's report contradicts what it sent earlier for the job (events out of time order across
+    pushes, a cycle time shorter than its events). `errors` maps fields to messages, as a 400 names them."""
+
+    def __init__(self, errors: dict[str, Any]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _event_key(event: EventInput) -> tuple[Any, ...]:
+    return (event.kind, event.category, round(event.t_offset_s, 6), event.message)
 
 
 @dataclass(frozen=True)
@@ -155,10 +169,23 @@ def _leased_job(robot: Robot, job_id: int, lease_token: str) -> AgentJob:
 
 @transaction.atomic
 def agent_job_events_append(*, robot: Robot, job_id: int, lease_token: str, events: Sequence[EventInput]) -> AgentJob:
-    """Keep events streamed while the episode runs and extend the lease. Returns the job.
-    Raises AgentJob.DoesNotExist or AgentJobError (lease lost)."""
+    """Keep events streamed while the episode runs and extend the lease; events already kept are skipped.
+    Returns the job. Raises AgentJob.DoesNotExist, AgentJobError (lease lost) or AgentInputError (an event
+    earlier than one already kept, too many events)."""
     job = _leased_job(robot, job_id, lease_token)
-    job.streamed_events = [*job.streamed_events, *[e.__dict__ for e in events]]
+    streamed = [EventInput(**e) for e in job.streamed_events]
+    kept = {_event_key(e) for e in streamed}
+    # A push retried after a lost reply re-sends events already kept: they are skipped, not an error.
+    fresh = [e for e in events if _event_key(e) not in kept]
+    last = max((e.t_offset_s for e in streamed), default=0.0)
+    problems = event_offset_problems((e.t_offset_s for e in fresh), duration_s=None, after_s=last)
+    if problems:
+        raise AgentInputError(
+            {"events": {str(events.index(fresh[p])): {"t_offset_s": [m]} for p, m in problems.items()}}
+        )
+    if len(streamed) + len(fresh) > MAX_EVENTS_PER_EPISODE:
+        raise AgentInputError({"events": [f"more than {MAX_EVENTS_PER_EPISODE} events for one episode"]})
+    job.streamed_events = [*job.streamed_events, *[e.__dict__ for e in fresh]]
     _lease_extend(job, timezone.now())
     job.save(update_fields=["streamed_events", "lease_expires_at"])
     return job
@@ -169,7 +196,7 @@ def _merged_events(streamed: list[dict[str, Any]], final: Sequence[EventInput]) 
     seen: set[tuple[Any, ...]] = set()
     merged = []
     for event in [*(EventInput(**e) for e in streamed), *final]:
-        key = (event.kind, event.category, round(event.t_offset_s, 6), event.message)
+        key = _event_key(event)
         if key not in seen:
             seen.add(key)
             merged.append(event)
@@ -179,11 +206,22 @@ def _merged_events(streamed: list[dict[str, Any]], final: Sequence[EventInput]) 
 @transaction.atomic
 def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: AgentResult) -> tuple[Episode, bool]:
     """Record the job's episode. A retried complete (same lease) returns the recorded episode.
-    Returns (episode, created). Raises AgentJob.DoesNotExist or AgentJobError (lease lost)."""
+    Returns (episode, created). Raises AgentJob.DoesNotExist, AgentJobError (lease lost) or AgentInputError
+    (events after the episode's end, counting those streamed)."""
     job = AgentJob.objects.select_for_update().get(pk=job_id, robot=robot)
     if job.status == AgentJobStatus.DONE and job.episode_id and secrets.compare_digest(job.lease_token, lease_token):
         return Episode.objects.get(pk=job.episode_id), False
     job = _leased_job(robot, job_id, lease_token)
+    events = _merged_events(job.streamed_events, result.events)
+    duration = (result.ended_at - result.started_at).total_seconds()
+    late = [e.t_offset_s for e in events if e.t_offset_s > duration + EVENT_END_TOLERANCE_S]
+    if late:
+        field = "cycle_time_s" if late[-1] in {e["t_offset_s"] for e in job.streamed_events} else "events"
+        raise AgentInputError({field: [f"the episode lasts {duration} s but an event is at {late[-1]} s"]})
+    if len(events) > MAX_EVENTS_PER_EPISODE:
+        raise AgentInputError(
+            {"events": [f"{len(events)} events with those streamed; at most {MAX_EVENTS_PER_EPISODE}"]}
+        )
     recorded = episodes_record(
         trial_id=job.trial_id,
         episodes=[
@@ -196,7 +234,7 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
                 ended_at=result.ended_at,
                 source=EpisodeSource.ROBOT_AGENT,
                 metrics={**result.metrics, "robot_id": robot.pk, "attempt": job.attempts},
-                events=_merged_events(job.streamed_events, result.events),
+                events=events,
             )
         ],
     )

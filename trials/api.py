@@ -278,6 +278,8 @@ def record_batch(*, trial: Trial, episodes: list[EpisodeInput], position_names: 
         if exc.field == "trial":
             raise Conflict(str(exc), errors={"trial": [str(exc)]}) from exc
         match = _POSITION.match(str(exc))
+        if match and exc.field == "metrics":  # bad input, not a conflict (the serializers catch it first)
+            raise ValidationError({name(int(match.group(1))): {"metrics": [str(exc)[match.end() :]]}}) from exc
         if match:
             position = int(match.group(1))
             reason = str(exc)[match.end() :]

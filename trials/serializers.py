@@ -7,7 +7,10 @@ import math
 from datetime import timedelta
 from typing import Any
 
+from django.db import models
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from accounts.models import Organization, User
@@ -15,6 +18,13 @@ from policies.models import PolicyVersion
 from policies.selectors import policy_version_list_for_user
 from robots.models import Robot
 from robots.selectors import robot_list_for_user, site_list_for_user
+from trials.episode_rules import (
+    MAX_EPISODE_SECONDS,
+    MAX_EVENTS_PER_EPISODE,
+    event_offset_problems,
+    instant_problem,
+    metrics_problems,
+)
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
     Episode,
@@ -30,12 +40,6 @@ from trials.selectors import task_list_for_user
 from trials.services import TASK_WRITABLE_FIELDS, EpisodeInput, EventInput
 
 MAX_EPISODES_PER_REQUEST = 1000
-MAX_EVENTS_PER_EPISODE = 500
-# Offsets are floats from rigs' clocks: an event stamped a few milliseconds after the recorded end is
-# rounding, not an error.
-EVENT_END_TOLERANCE_S = 1e-3
-# A day: longer is not a cycle time but a unit mistake (ms sent as s), and it keeps date arithmetic in range.
-MAX_EPISODE_SECONDS = 86_400.0
 
 
 def _finite(value: float) -> None:
@@ -47,6 +51,67 @@ def _user(serializer: serializers.Serializer[Any]) -> User | None:
     """The requesting user, or None when there is no request (the schema generator instantiates serializers)."""
     request = serializer.context.get("request")
     return getattr(request, "user", None)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A finite number: a JSON number or a decimal string (CSV cells arrive as strings), never a boolean,
+    which DRF's FloatField would store as 1.0 or 0.0."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        _finite(value)
+        return value
+
+
+class StrictCharField(serializers.CharField):
+    """Text that was sent as text: DRF's CharField would turn 7 into "7"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("must be a string")
+        return super().to_internal_value(data)
+
+
+class EpisodeInstantField(serializers.DateTimeField):
+    """An ISO 8601 instant with a UTC offset and a plausible date (trials.episode_rules.instant_problem).
+    DRF's DateTimeField would read a time without an offset in the server's time zone."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise serializers.ValidationError("must be an ISO 8601 string, e.g. 2026-11-25T08:00:00Z")
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.fail("invalid", format="ISO 8601, e.g. 2026-11-25T08:00:00Z")
+        problem = instant_problem(parsed, now=timezone.now())
+        if problem:
+            raise serializers.ValidationError(problem)
+        return parsed
+
+
+class MetricsField(serializers.Field):  # type: ignore[type-arg]
+    """Numbers measured in an episode; the rules are trials.episode_rules (errors keyed by metric name)."""
+
+    default_error_messages = {"invalid": "must be an object of names to numbers"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text", "Flat object of up to 64 names ([A-Za-z][A-Za-z0-9_.-]{0,63}) to finite numbers."
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, int | float]:
+        problems = metrics_problems(data)
+        if problems:
+            raise serializers.ValidationError(problems.pop("") if "" in problems else problems)
+        return dict(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
 # --- Tasks ---------------------------------------------------------------------------------------
@@ -72,6 +137,11 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
 
 class TaskWriteSerializer(serializers.ModelSerializer[Task]):
     """Input for creating (all required fields) or patching (any subset) a task of the caller's organization."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.FloatField: StrictFloatField,
+    }
 
     class Meta:
         model = Task
@@ -157,7 +227,7 @@ class TrialCreateSerializer(serializers.Serializer[dict[str, Any]]):
     episodes_planned = serializers.IntegerField(min_value=1, max_value=MAX_EPISODES_PER_TRIAL)
     seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
     instruction = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    episode_timeout_s = serializers.FloatField(min_value=0.001, max_value=86_400, default=60.0)
+    episode_timeout_s = StrictFloatField(min_value=0.001, max_value=86_400, default=60.0)
     start_runner = serializers.BooleanField(
         default=False,
         help_text="false (default): the trial waits for your uploads. true: TrialBench runs it "
@@ -273,40 +343,55 @@ class EventInputSerializer(serializers.Serializer[dict[str, Any]]):
     kind = serializers.ChoiceField(choices=EventKind.choices)
     category = serializers.ChoiceField(choices=EventCategory.choices)
     severity = serializers.ChoiceField(choices=EventSeverity.choices, default=EventSeverity.WARNING)
-    t_offset_s = serializers.FloatField(
+    t_offset_s = StrictFloatField(
         min_value=0, max_value=MAX_EPISODE_SECONDS, help_text="Seconds since the episode start."
     )
-    message = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-
-    def validate_t_offset_s(self, value: float) -> float:
-        _finite(value)
-        return value
+    message = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         fast = _event_fast(data) if type(data) is dict else None
         return fast if fast is not None else super().to_internal_value(data)
 
 
+def episode_times_check(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Fill `ended_at` (default started_at + cycle_time_s) and check it and the events' offsets against the
+    start; shared by the integrator's and the agent's input. Returns attrs; raises ValidationError."""
+    started = attrs["started_at"]
+    try:
+        ended = attrs.get("ended_at") or started + timedelta(seconds=attrs["cycle_time_s"])
+    except OverflowError as exc:
+        raise serializers.ValidationError({"started_at": ["too close to the end of the calendar"]}) from exc
+    if ended < started:
+        raise serializers.ValidationError({"ended_at": ["must not be before started_at"]})
+    problem = instant_problem(ended, now=timezone.now())
+    if problem:
+        raise serializers.ValidationError(
+            {"ended_at" if "ended_at" in attrs else "cycle_time_s": [f"the end {problem}"]}
+        )
+    attrs["ended_at"] = ended
+    duration = (ended - started).total_seconds()
+    problems = event_offset_problems((e["t_offset_s"] for e in attrs["events"]), duration_s=duration)
+    if problems:
+        raise serializers.ValidationError({"events": {str(p): {"t_offset_s": [m]} for p, m in problems.items()}})
+    return attrs
+
+
 class EpisodeInputSerializer(serializers.Serializer[dict[str, Any]]):
     """One uploaded episode. `external_id` is the idempotency key: re-sending the same content returns the
     recorded episode; different content under the same id is a 409."""
 
-    external_id = serializers.CharField(max_length=200, help_text="Your id of this episode; unique per trial.")
+    external_id = StrictCharField(max_length=200, help_text="Your id of this episode; unique per trial.")
     index = serializers.IntegerField(
         min_value=0, max_value=MAX_EPISODES_PER_TRIAL - 1, required=False, allow_null=True, default=None
     )
     outcome = serializers.ChoiceField(choices=EpisodeOutcome.choices)
-    cycle_time_s = serializers.FloatField(
+    cycle_time_s = StrictFloatField(
         min_value=0, max_value=MAX_EPISODE_SECONDS, help_text="Seconds from start to end of the attempt (<= 1 day)."
     )
-    started_at = serializers.DateTimeField()
-    ended_at = serializers.DateTimeField(required=False, help_text="Defaults to started_at + cycle_time_s.")
-    metrics = serializers.DictField(required=False, default=dict)
+    started_at = EpisodeInstantField(help_text="ISO 8601 with a UTC offset, from 2000 to a day ahead of now.")
+    ended_at = EpisodeInstantField(required=False, help_text="Defaults to started_at + cycle_time_s.")
+    metrics = MetricsField(required=False, default=dict)
     events = EventInputSerializer(many=True, required=False, default=list, max_length=MAX_EVENTS_PER_EPISODE)
-
-    def validate_cycle_time_s(self, value: float) -> float:
-        _finite(value)
-        return value
 
     def _fast(self, data: dict[str, Any]) -> dict[str, Any] | None:
         """The validated attrs of a plainly well-formed episode, or None to take DRF's path."""
@@ -321,6 +406,7 @@ class EpisodeInputSerializer(serializers.Serializer[dict[str, Any]]):
             and type(data.get("started_at")) is str
             and type(data.get("ended_at", "")) is str
             and type(metrics) is dict
+            and not metrics_problems(metrics)
             and type(events) is list
             and len(events) <= MAX_EVENTS_PER_EPISODE
         ):
@@ -342,7 +428,7 @@ class EpisodeInputSerializer(serializers.Serializer[dict[str, Any]]):
             index=index,
             outcome=data["outcome"],
             cycle_time_s=float(data["cycle_time_s"]),
-            metrics={str(k): v for k, v in metrics.items()},
+            metrics=dict(metrics),
             events=parsed_events,
         )
         return attrs
@@ -352,27 +438,7 @@ class EpisodeInputSerializer(serializers.Serializer[dict[str, Any]]):
         return fast if fast is not None else super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        started = attrs["started_at"]
-        try:
-            ended = attrs.get("ended_at") or started + timedelta(seconds=attrs["cycle_time_s"])
-        except OverflowError as exc:
-            raise serializers.ValidationError({"started_at": ["too close to the end of the calendar"]}) from exc
-        if ended < started:
-            raise serializers.ValidationError({"ended_at": ["must not be before started_at"]})
-        attrs["ended_at"] = ended
-        duration = (ended - started).total_seconds()
-        errors: dict[str, dict[str, list[str]]] = {}
-        previous = 0.0
-        for position, event in enumerate(attrs["events"]):
-            offset = event["t_offset_s"]
-            if offset < previous:
-                errors[str(position)] = {"t_offset_s": [f"events must be in time order: {offset} < {previous}"]}
-            elif offset > duration + EVENT_END_TOLERANCE_S:
-                errors[str(position)] = {"t_offset_s": [f"{offset} s is after the episode's end ({duration} s)"]}
-            previous = max(previous, offset)
-        if errors:
-            raise serializers.ValidationError({"events": errors})
-        return attrs
+        return episode_times_check(attrs)
 
     @staticmethod
     def to_input(attrs: dict[str, Any]) -> EpisodeInput:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from accounts.models import User
 from policies.models import PolicyVersion
 from robots.models import AgentJob, AgentJobStatus, Robot
+from trials.episode_rules import recorded_metrics_problems
 from trials.fit import fit_assess
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
@@ -119,8 +120,15 @@ def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> Recor
     An episode already recorded (same external_id, or same index when it has no external_id) with the
     same content is returned, not duplicated: a retried upload or a redone Celery chunk is harmless.
     Returns created and existing episodes. Raises EpisodeConflictError when a re-sent episode differs
-    from the recorded one, TrialRuleError when an index is out of range, repeated, or the trial is closed.
+    from the recorded one, TrialRuleError when an index is out of range, repeated, the trial is closed,
+    or metrics break trials.episode_rules.
     """
+    for position, item in enumerate(episodes):
+        # The input serializers enforce the metrics rules on what clients send; this keeps every other
+        # writer (runner, agent service, loaders) to them as well, before anything is locked or written.
+        problems = recorded_metrics_problems(item.metrics or {})
+        if problems:
+            raise TrialRuleError(f"#{position}: metrics {problems}", field="metrics")
     # Row lock: concurrent batches for one trial must not pick the same next index.
     trial = Trial.objects.select_for_update().get(pk=trial_id)
     by_external = {
@@ -158,15 +166,18 @@ def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> Recor
     new_items = [(p, item) for p, item in enumerate(episodes) if p not in matches]
     if new_items and trial.status in (TrialStatus.CANCELLED, TrialStatus.FAILED):
         raise TrialRuleError(f"trial {trial.pk} is {trial.status}; it takes no new episodes", field="trial")
-    next_index = (Episode.objects.filter(trial=trial).aggregate(m=Max("index"))["m"] or -1) + 1
     taken = set(by_index)
+    # Explicit indexes are placed first, so an upload without one never takes an index sent in the same batch.
+    auto_free = _free_indexes(
+        trial=trial,
+        reserved={i.index for _, i in new_items if i.index is not None},
+        wanted=any(i.index is None for _, i in new_items),
+    )
     rows: list[Episode] = []
     for position, item in new_items:
         index = item.index
         if index is None:
-            while next_index in taken:
-                next_index += 1
-            index = next_index
+            index = next(auto_free, trial.episodes_planned)  # past the end: reported as outside the trial
         if index in taken:
             raise TrialRuleError(f"#{position}: index {index} is used twice or by another episode", field="index")
         if not 0 <= index < trial.episodes_planned:
@@ -206,6 +217,22 @@ def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> Recor
     if created:
         trial_refresh_status(trial_id=trial.pk)
     return RecordResult(created=created, existing=list(matches.values()))
+
+
+def _free_indexes(*, trial: Trial, reserved: set[int], wanted: bool) -> Iterator[int]:
+    """The trial's unused indexes in rising order (lowest first), skipping `reserved`. The caller holds the
+    trial's row lock. One aggregate when the recorded indexes are 0..n-1 without gaps (every upload without
+    an index keeps them so); the recorded indexes are read only when there are gaps."""
+    if not wanted:
+        return iter(())
+    recorded = Episode.objects.filter(trial=trial).aggregate(n=Count("pk"), top=Max("index"))
+    # Max of no rows is None, and a top index of 0 is one episode, not none.
+    top = -1 if recorded["top"] is None else recorded["top"]
+    used = (
+        set() if recorded["n"] == top + 1 else set(Episode.objects.filter(trial=trial).values_list("index", flat=True))
+    )
+    start = top + 1 if not used else 0
+    return (i for i in range(start, trial.episodes_planned) if i not in used and i not in reserved)
 
 
 # --- Per-trial, per-source running totals (TrialSourceSummary) ----------------------------------

@@ -110,3 +110,18 @@ def test_invalid_data_raises_with_the_servers_field_errors(setup: dict[str, Any]
     bad.write_text(json.dumps([episode_payload(0, cycle_time_s=-1)]))
     assert main(["--server", setup["server"], "--token", setup["token"], "--trial", str(trial["id"]), str(bad)]) == 1
     assert not Episode.objects.filter(trial_id=trial["id"]).exists()
+
+
+def test_push_csv_refuses_non_contiguous_rows_before_sending(tmp_path: Path) -> None:
+    path = tmp_path / "rig.csv"
+    rows = [
+        csv_io.CSV_COLUMNS,
+        ["a", "", "failure", "10", "2026-11-25T08:00:00Z", "", "1", "fault", "drop", "", ""],
+        ["b", "", "success", "10", "2026-11-25T08:01:00Z", "", "", "", "", "", ""],
+        ["a", "", "failure", "10", "2026-11-25T08:00:00Z", "", "2", "fault", "drop", "", ""],
+    ]
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    client = TrialBenchClient("http://127.0.0.1:9", token="unused", retries=0)
+    with pytest.raises(ValueError, match="not contiguous"):
+        client.push_csv(1, str(path))

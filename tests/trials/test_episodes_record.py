@@ -87,3 +87,39 @@ def test_cancelled_trial_takes_no_new_episodes() -> None:
     trial_cancel(trial_id=trial.pk)
     with pytest.raises(TrialRuleError):
         episodes_record(trial_id=trial.pk, episodes=[_episode(0)])
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [{"x": float("nan")}, {"x": {"nested": 1}}, {"video": 3}, {"attempt": "2"}, {"bad name": 1.0}],
+)
+def test_record_refuses_metrics_outside_the_episode_rules(metrics: dict[str, object]) -> None:
+    trial = TrialFactory(episodes_planned=2)
+    item = EpisodeInput(
+        outcome="success",
+        cycle_time_s=1.0,
+        started_at=T0,
+        ended_at=T0 + timedelta(seconds=1),
+        source="simulation",
+        index=0,
+        metrics=metrics,
+    )
+    with pytest.raises(TrialRuleError) as error:
+        episodes_record(trial_id=trial.pk, episodes=[item])
+    assert error.value.field == "metrics"
+    assert not Episode.objects.filter(trial=trial).exists()
+
+
+def test_record_keeps_the_metrics_trialbench_writes_itself() -> None:
+    trial = TrialFactory(episodes_planned=1)
+    metrics = {"steps": 3, "sim_time_s": 1.5, "video": "trials/1/e.gif", "robot_id": 2, "attempt": 1}
+    item = EpisodeInput(
+        outcome="success",
+        cycle_time_s=1.0,
+        started_at=T0,
+        ended_at=T0 + timedelta(seconds=1),
+        source="simulation",
+        index=0,
+        metrics=metrics,
+    )
+    assert episodes_record(trial_id=trial.pk, episodes=[item]).created[0].metrics == metrics
