@@ -84,7 +84,7 @@ def _task_post(**overrides: object) -> dict[str, object]:
         "manual_cycle_time_s": "22",
         "takt_time_s": "25",
         "annual_volume": "210000",
-        "shifts_per_day": "2",
+        "shifts_per_day": "1",
         "hours_per_shift": "8",
         "operating_days_per_year": "230",
         "operators_per_shift": "1",
@@ -179,7 +179,35 @@ def test_engineer_edits_task_and_fit_is_recomputed(world: dict[str, object]) -> 
     response = client_for(world["engineer"]).post(reverse("task-edit", args=[task.pk]), data)
     assert response.status_code == 302
     task.refresh_from_db()
-    assert task.takt_time_s == 30.0 and task.fit_score == 50.0
+    # Takt 30 s over a 22 s manual cycle is 36 % headroom: cycle vs takt 4/5, the rest neutral.
+    assert task.takt_time_s == 30.0 and task.fit_factors["cycle_vs_takt"] == 4
+    assert task.fit_score == 50.0 + 18 * 0.25
+
+
+def test_fit_score_follows_the_tasks_figures_not_a_typed_rating(world: dict[str, object]) -> None:
+    # Issue 13 item 9: manual 30 s, takt 20 s was saved as "takt >= 2x manual" (77/100, Good fit).
+    data = _task_post(manual_cycle_time_s="30", takt_time_s="20", fit_cycle_vs_takt="5", fit_volume="5")
+    response = client_for(world["engineer"]).post(reverse("task-create"), data)
+    assert response.status_code == 302
+    task = Task.objects.get(name="Screw driving A4")
+    assert task.fit_factors["cycle_vs_takt"] == 1 and task.fit_factors["volume"] == 3
+    page = client_for(world["engineer"]).get(response["Location"]).content.decode()
+    assert "Manual cycle ≥ takt" in page and "Takt ≥ 2x manual cycle" not in page
+    assert "Hurts: cycle time vs takt" in page
+
+
+def test_changing_the_figures_alone_recomputes_the_fit(world: dict[str, object]) -> None:
+    task = world["task"]
+    client_for(world["engineer"]).post(
+        reverse("task-edit", args=[task.pk]), _task_post(name=task.name, manual_cycle_time_s="10", takt_time_s="25")
+    )
+    task.refresh_from_db()
+    assert task.fit_factors["cycle_vs_takt"] == 5
+    from trials.services import task_update
+
+    task_update(task=task, fields={"takt_time_s": 9.0})
+    task.refresh_from_db()
+    assert task.fit_factors["cycle_vs_takt"] == 1 and task.fit_score == 50.0 - 9.0
 
 
 def test_duplicate_task_name_is_a_form_error_not_a_500(world: dict[str, object]) -> None:
