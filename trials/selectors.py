@@ -11,10 +11,13 @@ Another organization's object is simply absent from these querysets, so views an
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from django.db import connection, transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -194,6 +197,30 @@ def trial_summary(*, trial: Trial) -> dict[str, Any]:
         "success_interval": wilson_interval(successes=progress["success"], n=done),
         "median_cycle_time_s": float(np.median(cycle_times)) if cycle_times else None,
     }
+
+
+@contextmanager
+def consistent_read() -> Iterator[None]:
+    """Every query inside reads one snapshot of the database, so figures computed by separate queries
+    (a page's header, progress bar and statistics panel) agree while episodes keep arriving.
+    SQLite gives a read transaction one snapshot already; PostgreSQL needs REPEATABLE READ, which
+    must be set before the transaction's first query (hence not inside an outer transaction)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def trial_live(*, trial: Trial) -> dict[str, Any]:
+    """What the live part of a trial page shows: `summary` (trial_summary) and, once the trial has
+    finished, the cycle-time `chart` data and up to four first-success / first-failure `videos`
+    (re-plotting thousands of points on every poll would be wasted work)."""
+    live: dict[str, Any] = {"summary": trial_summary(trial=trial), "chart": None, "videos": []}
+    if trial.is_finished:
+        live["chart"] = trial_cycle_times(trial=trial)
+        live["videos"] = list(episode_list_for_trial(trial=trial).filter(metrics__has_key="video")[:4])
+    return live
 
 
 def trial_cycle_times(*, trial: Trial) -> dict[str, list[float]]:

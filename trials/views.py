@@ -24,11 +24,10 @@ from trials.selectors import (
     episode_list_for_trial,
     task_list_for_user,
     task_search,
-    trial_cycle_times,
     trial_list_for_user,
     trial_list_with_progress,
     trial_list_writable_by_user,
-    trial_summary,
+    trial_live,
 )
 from trials.services import TrialRuleError, task_scope, trial_cancel, trial_schedule
 
@@ -204,15 +203,6 @@ def _episode_page(request: HttpRequest, trial: Trial) -> dict[str, object]:
     }
 
 
-def _finished_extras(trial: Trial) -> dict[str, object]:
-    # Chart data and videos arrive with the final state: re-plotting thousands of points on every
-    # poll would be wasted work.
-    if not trial.is_finished:
-        return {"chart": None, "videos": []}
-    videos = episode_list_for_trial(trial=trial).filter(metrics__has_key="video")
-    return {"chart": trial_cycle_times(trial=trial), "videos": list(videos[:4])}
-
-
 def _can_cancel(request: HttpRequest, trial: Trial) -> bool:
     return (
         can_scope_tasks(request.user)
@@ -229,9 +219,8 @@ def trial_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "trials/trial_detail.html",
         {
             "trial": trial,
-            "summary": trial_summary(trial=trial),
             "can_cancel": _can_cancel(request, trial),
-            **_finished_extras(trial),
+            **trial_live(trial=trial),
             **_episode_page(request, trial),
         },
     )
@@ -240,17 +229,13 @@ def trial_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def trial_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
-    """The live part of the trial page (htmx polls it while the trial runs)."""
+    """The live part of the trial page alone. The trial page itself refreshes it together with the
+    statistics panel (reports.stats_views.trial_stats_panel), from one read, so their counts agree."""
     trial = _visible_trial(request, pk)
     response = render(
         request,
         "trials/_trial_progress.html",
-        {
-            "trial": trial,
-            "summary": trial_summary(trial=trial),
-            "can_cancel": _can_cancel(request, trial),
-            **_finished_extras(trial),
-        },
+        {"trial": trial, "can_cancel": _can_cancel(request, trial), **trial_live(trial=trial)},
     )
     if trial.is_finished:
         # The episode table refreshes at once instead of on its next 2 s poll.

@@ -4,9 +4,11 @@ guards."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -23,7 +25,7 @@ from tests.factories import (
     client_for,
     episodes_make,
 )
-from trials.models import EpisodeOutcome, EpisodeSource, EventCategory, EventKind, TrialStatus
+from trials.models import Episode, EpisodeOutcome, EpisodeSource, EventCategory, EventKind, TrialStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +83,7 @@ def test_panel_shows_every_rate_with_interval_n_and_source(world: dict[str, Any]
     assert "at least 78% success at 95% confidence, exact binomial, n = 40" in html
     assert 'data-testid="stats-source-simulation"' in html and "Simulation" in html
     assert 'data-testid="sprt-simulation"' in html
-    assert 'hx-trigger="every 5s"' in html and "?seen=40&amp;status=running" in html  # a running trial refreshes
+    assert 'hx-trigger="every 1s"' in html and "?seen=40&amp;status=running" in html  # a running trial refreshes
     assert 'id="trial-stats-charts"' in html and f'id="trial{world["trial"].pk}-simulation-cycle"' in html
     # 4 failures so far at the default level 80%: smallest n with BinomCDF(4; n, 0.2) <= 0.05 is 44.
     assert "with the 4 failures seen so far: 44 episodes in all (40 so far" in html
@@ -100,13 +102,54 @@ def test_poll_without_change_is_204(world: dict[str, Any], django_assert_max_num
     client = client_for(world["engineer"])
     url = _panel(world["trial"])
     client.get(url)
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # 5 and the snapshot's savepoint in this test's transaction
         unchanged = client.get(url, {"seen": "40", "status": "running"})
     assert unchanged.status_code == 204 and unchanged.content == b""
     EpisodeFactory(trial=world["trial"], index=40, outcome=EpisodeOutcome.SUCCESS)
     changed = client.get(url, {"seen": "40", "status": "running"})
     assert changed.status_code == 200 and "?seen=41&amp;status=running" in changed.content.decode()
     assert client_for(world["outsider"]).get(url, {"seen": "40", "status": "running"}).status_code == 404
+
+
+def _live_done(html: str) -> int:
+    match = re.search(r'id="trial-live"[^>]*data-done="(\d+)"[^>]*hx-swap-oob="true"', html)
+    assert match, "the panel's refresh carries the trial's live header out of band"
+    return int(match.group(1))
+
+
+def test_live_refresh_shows_one_count_in_header_progress_and_panel(world: dict[str, Any]) -> None:
+    # Issue 13 item 11: the header said 11/30 while the panel still said "1 episode, 0/1".
+    client, trial = client_for(world["engineer"]), world["trial"]
+    for extra in range(3):
+        html = client.get(_panel(trial), {"live": "1"}).content.decode()
+        done = Episode.objects.filter(trial=trial).count()
+        assert _live_done(html) == done
+        assert f"{done} / {trial.episodes_planned} episodes" in html
+        assert f'id="trial-progress" value="{done}"' in html
+        assert f"?seen={done}&amp;status=running&amp;live=1" in html
+        EpisodeFactory(trial=trial, index=40 + extra, outcome=EpisodeOutcome.FAILURE)
+
+
+def test_live_refresh_reads_one_snapshot(world: dict[str, Any], monkeypatch: Any) -> None:
+    from trials import selectors as trial_selectors
+
+    # The header's counts are read inside the same transaction as the panel's (the test's own
+    # transaction is the baseline depth).
+    outer = len(connection.atomic_blocks)
+    depths: list[int] = []
+    real = trial_selectors.trial_summary
+
+    def spy(*, trial: Any) -> dict[str, Any]:
+        depths.append(len(connection.atomic_blocks))
+        return real(trial=trial)
+
+    monkeypatch.setattr(trial_selectors, "trial_summary", spy)
+    client_for(world["engineer"]).get(_panel(world["trial"]), {"live": "1"})
+    assert depths == [outer + 1]
+
+
+def test_panel_without_live_brings_no_header(world: dict[str, Any]) -> None:
+    assert 'id="trial-live"' not in client_for(world["engineer"]).get(_panel(world["trial"])).content.decode()
 
 
 def test_other_organization_gets_404(world: dict[str, Any]) -> None:
