@@ -20,6 +20,13 @@ def can_scope_tasks(user: User) -> bool:
     return bool(user.is_authenticated and (user.is_staff or user.is_superuser or user.has_role(Role.ENGINEER)))
 
 
+def can_use_admin(user: User) -> bool:
+    """Superusers, and staff with at least one model permission: the admin shows others an empty page."""
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    return bool(user.is_superuser or user.get_all_permissions())
+
+
 def engineer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Log-in required, then 403 unless `can_scope_tasks`."""
 
