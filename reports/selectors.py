@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
@@ -644,7 +644,11 @@ def trial_plan(
         for r in Episode.objects.filter(trial__task_id=task.pk)
         .order_by()
         .values("source")
-        .annotate(n=Count("id"), total=Sum("cycle_time_s"))
+        .annotate(
+            n=Count("id"),
+            total=Sum("cycle_time_s"),
+            successes=Count("id", filter=Q(outcome=EpisodeOutcome.SUCCESS)),
+        )
     }
     order = [source] if source else [*REAL_SOURCES, EpisodeSource.SIMULATION.value]
     chosen = next((s for s in order if s in rows and rows[s]["n"]), None)
@@ -655,7 +659,12 @@ def trial_plan(
         failures_allowed=failures_allowed,
         mean_cycle_time_s=mean,
     )
-    return replace(plan, cycle_time_source=chosen)
+    # The same source's success so far, so the page can warn when it is below the target (a plan that
+    # assumes no further failure would then mislead).
+    measured = (
+        stats.success_rate(successes=int(rows[chosen]["successes"]), n=int(rows[chosen]["n"])) if chosen else None
+    )
+    return replace(plan, cycle_time_source=chosen, measured_success=measured)
 
 
 # --------------------------------------------------------------------------------------------------

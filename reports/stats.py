@@ -661,9 +661,20 @@ class TrialPlan(_Serialisable):
     statement: str
     method: str
     cycle_time_source: str | None = None  # which episodes the mean cycle time came from, when measured
+    measured_success: SuccessRate | None = None  # the same source's success so far, when measured
 
 
 MAX_PLANNED_EPISODES = 10_000_000
+
+
+def pct_exact(share: float) -> str:
+    """A share as a percentage with as many decimals (up to two) as it needs: 0.9 -> '90%',
+    0.999 -> '99.9%', 0.9999 -> '99.99%' (never '100%' for a share below 1)."""
+    for decimals in range(3):
+        text = f"{100 * share:.{decimals}f}"
+        if float(text) == round(100 * share, 6) or decimals == 2:
+            return f"{text}%"
+    return f"{100 * share:.2f}%"
 
 
 def _claim_met(n: int, *, failures: int, target: float, confidence: float) -> bool:
@@ -704,12 +715,13 @@ def plan_trial(
     if n > MAX_PLANNED_EPISODES:
         raise ValueError("the claim needs more than 10 million episodes")
     hours = n * mean_cycle_time_s / 3600 if mean_cycle_time_s is not None else None
+    # Robot-hours to two decimals everywhere they are shown (the page repeats this figure).
     time_part = (
-        f" (about {hours:.1f} robot-hours at {mean_cycle_time_s:.1f} s per episode)" if hours is not None else ""
+        f" (about {hours:.2f} robot-hours at {mean_cycle_time_s:.1f} s per episode)" if hours is not None else ""
     )
     statement = (
-        f"Run {n} episodes{time_part} with {'no failure' if c == 0 else f'at most {c} failures'} to show "
-        f"at least {target_success:.0%} success at {confidence:.0%} confidence."
+        f"Run {n:,} episodes{time_part} with {'no failure' if c == 0 else f'at most {c} failures'} to show "
+        f"at least {pct_exact(target_success)} success at {pct_exact(confidence)} confidence."
     )
     method = "success-run / binomial: smallest n with BinomCDF(c; n, 1 - R) <= 1 - C (scipy.stats.binom)"
     return TrialPlan(target_success, confidence, c, n, mean_cycle_time_s, hours, statement, method)

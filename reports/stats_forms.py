@@ -69,9 +69,46 @@ class AcceptanceCriteriaForm(forms.ModelForm):  # type: ignore[type-arg]
 class PlannerForm(forms.Form):
     """The planner's question: episodes to show success >= target at confidence with up to c failures."""
 
-    target = forms.FloatField(min_value=0.5, max_value=0.9999, initial=0.9, label="Success at least")
-    confidence = forms.FloatField(min_value=0.5, max_value=0.9999, initial=0.95, label="Confidence")
-    failures = forms.IntegerField(min_value=0, max_value=1000, initial=0, label="Failures allowed")
+    target = forms.FloatField(
+        min_value=0.5,
+        max_value=0.9999,
+        initial=0.9,
+        label="Success at least",
+        help_text="A share: 0.9 is 90 %.",
+        error_messages={
+            "min_value": "Success at least must be a share between 0.5 and 0.9999 (0.9 is 90 %%).",
+            "max_value": "Success at least must be a share between 0.5 and 0.9999 (0.9 is 90 %%).",
+        },
+    )
+    confidence = forms.FloatField(
+        min_value=0.5,
+        max_value=0.9999,
+        initial=0.95,
+        label="Confidence",
+        error_messages={
+            "min_value": "Confidence must be a share between 0.5 and 0.9999 (0.95 is 95 %%).",
+            "max_value": "Confidence must be a share between 0.5 and 0.9999 (0.95 is 95 %%).",
+        },
+    )
+    failures = forms.IntegerField(
+        min_value=0,
+        max_value=1000,
+        initial=0,
+        label="Failures allowed",
+        error_messages={
+            "min_value": "Failures allowed must be between 0 and 1,000.",
+            "max_value": "Failures allowed must be between 0 and 1,000.",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            # The server checks the range and names it; a browser clamping or refusing the value silently
+            # (step mismatch, out of range) would hide that.
+            field.widget.attrs.update(step="any")
+            field.widget.attrs.pop("max", None)
+            field.widget.attrs.pop("min", None)
 
 
 class CompareForm(forms.Form):

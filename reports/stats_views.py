@@ -38,7 +38,7 @@ from reports.stats_services import (
     acceptance_criteria_save,
     trial_stop_early,
 )
-from trials.models import Episode, Task, Trial
+from trials.models import MAX_EPISODES_PER_TRIAL, Episode, Task, Trial
 from trials.selectors import (
     consistent_read,
     task_list_for_user,
@@ -210,7 +210,27 @@ def planner_fragment(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValueError as exc:  # a claim beyond 10 million episodes
             form.add_error(None, str(exc))
-    return render(request, "reports/stats/_planner.html", {"task": task, "planner_form": form, "plan": plan})
+    context = {
+        "task": task,
+        "planner_form": form,
+        "plan": plan,
+        "max_per_trial": MAX_EPISODES_PER_TRIAL,
+        "trials_needed": -(-plan.episodes_needed // MAX_EPISODES_PER_TRIAL) if plan else None,
+        "below_target": bool(
+            plan
+            and plan.measured_success is not None
+            and plan.measured_success.rate is not None
+            and plan.measured_success.rate < plan.target_success
+        ),
+    }
+    # The schedule page swaps only the answer (hx-target), so fields being typed are never replaced;
+    # bad input is a 400 naming the field (htmx is told to show it, base.html).
+    template = (
+        "reports/stats/_plan_result.html"
+        if request.headers.get("HX-Target") == "plan-result"
+        else "reports/stats/_planner.html"
+    )
+    return render(request, template, context, status=400 if form.errors else 200)
 
 
 @require_GET

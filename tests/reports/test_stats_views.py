@@ -233,8 +233,83 @@ def test_task_planner_form_and_partial(world: dict[str, Any]) -> None:
     # 95% at 90% with one failure allowed: 77 episodes (binomial, smallest n with P(X <= 1) <= 0.10).
     assert "<strong>77 episodes</strong>" in response.content.decode()
     bad = client.get(url, {"target": "2", "confidence": "0.9", "failures": "-1"})
-    assert bad.status_code == 200 and "episodes</strong>" not in bad.content.decode()
-    assert "Ensure this value is less than or equal to 0.9999" in bad.content.decode()
+    assert bad.status_code == 400 and "episodes</strong>" not in bad.content.decode()
+    assert "Success at least must be a share between 0.5 and 0.9999" in bad.content.decode()
+    assert "Failures allowed must be between 0 and 1,000." in bad.content.decode()
+
+
+# --- The planner (issue 13 item 12) ---------------------------------------------------------------
+
+
+def test_planner_swaps_only_its_answer_so_typed_fields_survive(world: dict[str, Any]) -> None:
+    client = client_for(world["engineer"])
+    url = reverse("stats-planner", args=[world["task"].pk])
+    page = client.get(url).content.decode()
+    assert 'hx-target="#plan-result"' in page and 'hx-sync="this:replace"' in page
+    answer = client.get(url, {"target": "0.95", "confidence": "0.95", "failures": "2"}, HTTP_HX_TARGET="plan-result")
+    html = answer.content.decode()
+    assert "<form" not in html and 'id="plan-result"' in html  # the inputs being typed are not replaced
+    # 95 % at 95 % with 2 failures: smallest n with BinomCDF(2; n, 0.05) <= 0.05 is 124.
+    assert "<strong>124 episodes</strong> with at most 2 failures" in html
+
+
+def test_planner_out_of_range_target_is_a_400_naming_the_field(world: dict[str, Any]) -> None:
+    url = reverse("stats-planner", args=[world["task"].pk])
+    response = client_for(world["engineer"]).get(url, {"target": "1.5", "confidence": "0.95", "failures": "0"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'data-testid="plan-error-target"' in html and "episodes</strong>" not in html
+    assert 'value="1.5"' in html  # the value typed is kept, not replaced by a default
+    assert 'max="' not in html  # no browser clamping either
+
+
+def test_planner_shows_shares_with_the_decimals_they_need(world: dict[str, Any]) -> None:
+    url = reverse("stats-planner", args=[world["task"].pk])
+    html = (
+        client_for(world["engineer"])
+        .get(url, {"target": "0.999", "confidence": "0.999", "failures": "0"})
+        .content.decode()
+    )
+    assert "at least 99.9% success at 99.9% confidence" in html and "100%" not in html
+
+
+def test_planner_warns_when_the_claim_needs_more_than_one_trial(world: dict[str, Any]) -> None:
+    url = reverse("stats-planner", args=[world["task"].pk])
+    html = (
+        client_for(world["engineer"])
+        .get(url, {"target": "0.9999", "confidence": "0.8", "failures": "0"})
+        .content.decode()
+    )
+    assert "<strong>16,094 episodes</strong>" in html  # ln 0.2 / ln 0.9999
+    assert 'data-testid="plan-over-cap"' in html and "needs 2 trials" in html
+
+
+def test_planner_robot_hours_agree_between_sentences(world: dict[str, Any]) -> None:
+    from reports import stats
+
+    plan = stats.plan_trial(target_success=0.9, confidence=0.95, mean_cycle_time_s=5.0)
+    assert f"{plan.robot_hours:.2f} robot-hours" in plan.statement  # 29 x 5 s = 0.04 h, not "about 0.0"
+
+
+def test_planner_warns_when_measured_success_is_below_the_target(world: dict[str, Any]) -> None:
+    url = reverse("stats-planner", args=[world["task"].pk])
+    client = client_for(world["engineer"])
+    # The integrator upload (10/10) is the measured source for this task: 100 % is above 90 %.
+    assert (
+        'data-testid="plan-below-target"'
+        not in client.get(url, {"target": "0.9", "confidence": "0.95", "failures": "0"}).content.decode()
+    )
+    trial = TrialFactory(task=world["task"], robot=world["rig"].robot, status=TrialStatus.COMPLETED)
+    for i in range(30):
+        EpisodeFactory(
+            trial=trial,
+            index=i,
+            source=EpisodeSource.INTEGRATOR_UPLOAD,
+            external_id=f"x{i}",
+            outcome=EpisodeOutcome.SUCCESS if i % 3 else EpisodeOutcome.FAILURE,
+        )
+    html = client.get(url, {"target": "0.9", "confidence": "0.95", "failures": "0"}).content.decode()
+    assert 'data-testid="plan-below-target"' in html and "below the 90% target" in html
 
 
 def test_task_partial_for_the_task_page(world: dict[str, Any], django_assert_max_num_queries: Any) -> None:
