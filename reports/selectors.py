@@ -741,12 +741,13 @@ def sequential_levels(
         bounds = [(c.min_success_lower_bound, c.get_name_display()) for c in criteria if c.min_success_lower_bound]
         if bounds:
             rejectable, name = max(bounds)
-            basis = f"{name} criterion: success lower bound {rejectable:.0%}"
+            # Read after "levels from" on the page.
+            basis = f"the {name} criterion's success lower bound of {rejectable:.0%}"
         else:
             rejectable = DEFAULT_REJECTABLE_SUCCESS
-            basis = f"no acceptance criterion sets a success level: default {rejectable:.0%}"
+            basis = f"the default {rejectable:.0%} (no acceptance criterion of the task sets a success level)"
     else:
-        basis = "levels given"
+        basis = "the levels given"
     if acceptable is None:
         acceptable = rejectable + (1 - rejectable) / 2
     if not 0 < rejectable < acceptable < 1:

@@ -149,6 +149,11 @@ class TrialScheduleForm(forms.Form):
         self.fields["robot"].queryset = robot_list_for_user(user=user)
         self.fields["instruction"].widget.attrs["placeholder"] = task.instruction
         self.initial.setdefault("instruction", task.instruction)
+        for name in ("policy_version", "robot"):
+            # One choice: start on it rather than on "---------".
+            choices = list(self.fields[name].queryset.values_list("pk", flat=True)[:2])
+            if len(choices) == 1:
+                self.initial.setdefault(name, choices[0])
 
     def clean_episode_timeout_s(self) -> float | None:
         return _positive(self.cleaned_data.get("episode_timeout_s"), "The episode timeout")

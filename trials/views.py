@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import can_scope_tasks, engineer_required
@@ -248,7 +249,11 @@ def trial_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
 def trial_episodes_fragment(request: HttpRequest, pk: int) -> HttpResponse:
     """The episode table (filters and pages swap it in place; refreshed while the trial runs)."""
     trial = _visible_trial(request, pk)
-    return render(request, "trials/_episode_table.html", {"trial": trial, **_episode_page(request, trial)})
+    response = render(request, "trials/_episode_table.html", {"trial": trial, **_episode_page(request, trial)})
+    # Filters and page live in the trial page's URL, so a reload or a shared link keeps them.
+    query = request.GET.urlencode()
+    response["HX-Replace-Url"] = reverse("trial-detail", args=[trial.pk]) + (f"?{query}" if query else "")
+    return response
 
 
 @require_POST

@@ -422,3 +422,12 @@ def test_no_figures_without_data() -> None:
     episodes_make(all_good, 3, successes=3)
     (block,) = trial_statistics(trial_id=all_good.pk).sources
     assert set(source_figures(block=block, prefix="t")) == {"t-cycle", "t-oee"}  # no failure: no Pareto
+
+
+def test_sprt_sentence_reads_as_english(world: dict[str, Any]) -> None:
+    # Issue 13 item 13: "levels from no acceptance criterion sets a success level".
+    html = client_for(world["engineer"]).get(_panel(world["trial"])).content.decode()
+    assert "levels from the default 80% (no acceptance criterion of the task sets a success level)" in html
+    AcceptanceCriteria.objects.create(task=world["task"], name="fat", min_success_lower_bound=0.85)
+    html = client_for(world["engineer"]).get(_panel(world["trial"])).content.decode()
+    assert re.search(r"levels from the [^<]{1,60} criterion&#x27;s success lower bound of 85%", html)

@@ -511,3 +511,49 @@ def test_task_list_sorts_by_expected_payback_and_shows_it(world: dict[str, objec
     assert page.index(fast.name) < page.index(slow.name) < page.index(unknown.name)
     by_name = client_for(world["engineer"]).get(reverse("task-list") + "?order=name").content.decode()
     assert "Payback P50" not in by_name and by_name.index(slow.name) < by_name.index(fast.name)
+
+
+# --- Smaller defects of issue 13 item 13 ---------------------------------------------------------
+
+
+def test_episode_table_shows_the_date_with_the_time(world: dict[str, object]) -> None:
+    trial = world["trial_a"]
+    episode = trial.episodes.get(index=0)
+    page = client_for(world["engineer"]).get(reverse("trial-detail", args=[trial.pk])).content.decode()
+    assert episode.ended_at.strftime("%Y-%m-%d %H:%M:%S") in page
+
+
+def test_episode_filters_are_kept_in_the_page_url(world: dict[str, object]) -> None:
+    trial, client = world["trial_a"], client_for(world["engineer"])
+    response = client.get(reverse("trial-episodes", args=[trial.pk]), {"outcome": "failure"})
+    assert response["HX-Replace-Url"] == reverse("trial-detail", args=[trial.pk]) + "?outcome=failure"
+    reloaded = client.get(response["HX-Replace-Url"]).content.decode()
+    assert '<option value="failure" selected>' in reloaded
+    assert reverse("episode-detail", args=[trial.pk, 1]) in reloaded
+    assert reverse("episode-detail", args=[trial.pk, 0]) + '"' not in reloaded
+
+
+def test_schedule_form_starts_on_the_only_choice(world: dict[str, object]) -> None:
+    page = client_for(world["engineer"]).get(reverse("trial-create", args=[world["task"].pk])).content.decode()
+    assert f'<option value="{world["robot_a"].pk}" selected>' in page  # the organization's only robot
+
+
+def test_schedule_form_with_several_choices_asks(world: dict[str, object]) -> None:
+    RobotFactory(organization=world["org_a"], name="Second cell")
+    page = client_for(world["engineer"]).get(reverse("trial-create", args=[world["task"].pk])).content.decode()
+    assert f'<option value="{world["robot_a"].pk}" selected>' not in page
+
+
+def test_forbidden_page_is_a_page_with_the_reason(world: dict[str, object]) -> None:
+    response = client_for(world["manager"]).get(reverse("task-create"))
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert 'data-testid="forbidden"' in html and "Only engineers can do this." in html and "<nav" in html
+
+
+def test_favicon_is_served() -> None:
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith(".svg")
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("favicon.svg")
