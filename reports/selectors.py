@@ -307,10 +307,15 @@ def _source_statistics(
     longest_success = stats.longest_run(columns.success, groups=columns.trial)
     longest_clean = stats.longest_run(columns.success & (columns.interventions == 0), groups=columns.trial)
     codes, counts = np.unique(columns.failure_code[~columns.success], return_counts=True)
-    failed_loss: dict[str, int] = defaultdict(int)
+    # The Pareto names each failure's own event category (collision, timeout, safety stop…): the OEE
+    # waterfall's coarser loss groups ("robot fault") would hide which one to fix first.
+    failed_by_category: dict[str, int] = defaultdict(int)
     for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
         category = EVENT_CATEGORIES[code] if 0 <= code < len(EVENT_CATEGORIES) else None
-        failed_loss[stats.LOSS_CATEGORY_BY_EVENT.get(category or "", stats.UNATTRIBUTED)] += count
+        failed_by_category[category or stats.UNATTRIBUTED] += count
+    failed_loss: dict[str, int] = defaultdict(int)  # the OEE waterfall's loss groups
+    for category, count in failed_by_category.items():
+        failed_loss[stats.LOSS_CATEGORY_BY_EVENT.get(category, stats.UNATTRIBUTED)] += count
     mean_attempt = attempt_time_s / n if n else None
     return SourceStatistics(
         source=source,
@@ -327,7 +332,7 @@ def _source_statistics(
         longest_success_run=longest_success,
         longest_run_without_intervention=longest_clean,
         events_by_category=dict(sorted(events_by_category.items())),
-        failures_by_category=stats.pareto(failed_loss),
+        failures_by_category=stats.pareto(failed_by_category),
         throughput=stats.effective_throughput(
             mean_attempt_cycle_s=mean_attempt,
             interventions_per_attempt=interventions / n if n else None,

@@ -11,7 +11,7 @@ from accounts.models import Organization, User
 from policies.selectors import policy_version_list_for_user
 from robots.selectors import robot_list_for_user, site_list_for_user
 from trials.fit import FIT_FACTORS, FIT_RATED_FACTORS, RATING_MAX, RATING_MIN
-from trials.models import MAX_EPISODES_PER_TRIAL, Task, TaskStatus
+from trials.models import MAX_EPISODES_PER_TRIAL, EventCategory, Task, TaskStatus
 from trials.services import TASK_WRITABLE_FIELDS
 
 
@@ -194,6 +194,11 @@ class EpisodeFilterForm(forms.Form):
         required=False,
         label="Faults",
         choices=[("", "With or without faults"), ("yes", "With faults"), ("no", "Without faults")],
+    )
+    category = forms.ChoiceField(
+        required=False,
+        label="Event category",
+        choices=[("", "Any event category"), *EventCategory.choices],
     )
 
     @property

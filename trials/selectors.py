@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
@@ -231,15 +231,20 @@ def trial_cycle_times(*, trial: Trial) -> dict[str, list[float]]:
     return by_outcome
 
 
-def episode_list_for_trial(*, trial: Trial, outcome: str = "", has_faults: bool | None = None) -> QuerySet[Episode]:
+def episode_list_for_trial(
+    *, trial: Trial, outcome: str = "", has_faults: bool | None = None, category: str = ""
+) -> QuerySet[Episode]:
     """A trial's episodes by index, annotated with `intervention_count` and `fault_count`; optionally
-    only one outcome, or only episodes with (True) / without (False) faults."""
+    only one outcome, only episodes with (True) / without (False) faults, or only those with an event
+    of `category` (what a failure Pareto bar names)."""
     episodes = Episode.objects.filter(trial=trial).annotate(
         intervention_count=_count_of(EpisodeEvent.objects.filter(kind=EventKind.INTERVENTION), by="episode"),
         fault_count=_count_of(EpisodeEvent.objects.filter(kind=EventKind.FAULT), by="episode"),
     )
     if outcome:
         episodes = episodes.filter(outcome=outcome)
+    if category:
+        episodes = episodes.filter(Exists(EpisodeEvent.objects.filter(episode_id=OuterRef("pk"), category=category)))
     if has_faults is True:
         episodes = episodes.filter(fault_count__gt=0)
     elif has_faults is False:

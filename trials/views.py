@@ -190,8 +190,10 @@ def _visible_trial(request: HttpRequest, pk: int) -> Trial:
 
 def _episode_page(request: HttpRequest, trial: Trial) -> dict[str, object]:
     form = EpisodeFilterForm(request.GET or None)
-    outcome = form.cleaned_data.get("outcome", "") if form.is_valid() else ""
-    episodes = episode_list_for_trial(trial=trial, outcome=outcome, has_faults=form.has_faults)
+    valid = form.is_valid()
+    outcome = form.cleaned_data.get("outcome", "") if valid else ""
+    category = form.cleaned_data.get("category", "") if valid else ""
+    episodes = episode_list_for_trial(trial=trial, outcome=outcome, has_faults=form.has_faults, category=category)
     page = Paginator(episodes, EPISODES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

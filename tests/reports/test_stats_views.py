@@ -431,3 +431,18 @@ def test_sprt_sentence_reads_as_english(world: dict[str, Any]) -> None:
     AcceptanceCriteria.objects.create(task=world["task"], name="fat", min_success_lower_bound=0.85)
     html = client_for(world["engineer"]).get(_panel(world["trial"])).content.decode()
     assert re.search(r"levels from the [^<]{1,60} criterion&#x27;s success lower bound of 85%", html)
+
+
+def test_failure_pareto_names_each_event_category_and_links_to_its_episodes(world: dict[str, Any]) -> None:
+    # Issue 13 item 13: collision, timeout and workspace stops were lumped together as "robot fault".
+    trial = world["trial"]
+    for i, category in enumerate((EventCategory.COLLISION, EventCategory.TIMEOUT, EventCategory.TIMEOUT)):
+        episode = EpisodeFactory(trial=trial, index=100 + i, outcome=EpisodeOutcome.FAILURE)
+        EpisodeEventFactory(episode=episode, kind=EventKind.FAULT, category=category)
+    html = client_for(world["engineer"]).get(_panel(trial)).content.decode()
+    assert "robot fault" not in html.split('data-testid="pareto-links-simulation"')[1].split("</p>")[0]
+    assert (
+        f'{reverse("trial-detail", args=[trial.pk])}?outcome=failure&amp;category=timeout#episodes">timeout</a> (2)'
+        in html
+    )
+    assert "category=collision#episodes" in html

@@ -557,3 +557,14 @@ def test_favicon_is_served() -> None:
     from django.contrib.staticfiles import finders
 
     assert finders.find("favicon.svg")
+
+
+def test_episode_table_filters_by_event_category(world: dict[str, object]) -> None:
+    trial, client = world["trial_a"], client_for(world["engineer"])
+    page = client.get(reverse("trial-episodes", args=[trial.pk]), {"category": "drop"}).content.decode()
+    assert reverse("episode-detail", args=[trial.pk, 1]) in page  # episode 1 has the drop fault
+    assert reverse("episode-detail", args=[trial.pk, 0]) + '"' not in page
+    assert (
+        "No episode matches"
+        in client.get(reverse("trial-episodes", args=[trial.pk]), {"category": "collision"}).content.decode()
+    )
