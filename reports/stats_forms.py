@@ -111,11 +111,35 @@ class PlannerForm(forms.Form):
             field.widget.attrs.pop("min", None)
 
 
-class CompareForm(forms.Form):
-    """Two trials of one task, A (baseline) and B."""
+# The pickers list the most recent trials; older ones are still reachable with ?a=&b= in the URL.
+COMPARE_CHOICES_MAX = 200
 
-    a = forms.IntegerField(min_value=1, max_value=2**63 - 1, label="Trial A (baseline)")
-    b = forms.IntegerField(min_value=1, max_value=2**63 - 1, label="Trial B")
+
+class CompareForm(forms.Form):
+    """Two trials, A (baseline) and B, picked from the trials the user may see (newest first)."""
+
+    a = forms.TypedChoiceField(coerce=int, label="Trial A (baseline)")
+    b = forms.TypedChoiceField(coerce=int, label="Trial B")
+
+    def __init__(self, *args: Any, trials: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        rows = trials.select_related("task", "policy_version__policy").order_by("-created_at", "-pk")
+        choices = [
+            (
+                str(t.pk),
+                f"#{t.pk} · {t.task.name} · {t.policy_version.policy.name} {t.policy_version.version} · {t.get_status_display().lower()}",
+            )
+            for t in rows[:COMPARE_CHOICES_MAX]
+        ]
+        for name in ("a", "b"):
+            picked = self.data.get(name) if self.is_bound else None
+            extra = []
+            if picked and picked.isdigit() and picked not in {c[0] for c in choices}:
+                # An older trial named in the URL: offered if the user may see it.
+                older = rows.filter(pk=int(picked)).first()
+                if older is not None:
+                    extra = [(str(older.pk), f"#{older.pk} · {older.task.name}")]
+            self.fields[name].choices = [("", "Choose a trial…"), *choices, *extra]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -172,7 +172,13 @@ def task_stats(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "reports/stats/task_stats.html",
-        {**context, "task": task, "criteria": criteria, "trials": trials, "compare_form": CompareForm()},
+        {
+            **context,
+            "task": task,
+            "criteria": criteria,
+            "trials": trials,
+            "compare_form": CompareForm(trials=trial_list_for_user(user=request.user).filter(task_id=pk)),
+        },  # type: ignore[arg-type]
     )
 
 
@@ -237,7 +243,11 @@ def planner_fragment(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def trial_compare(request: HttpRequest) -> HttpResponse:
     """Compare two trials of one task: Barnard's exact test, Newcombe interval, Mann-Whitney."""
-    form = CompareForm(request.GET or None)
+    visible = trial_list_for_user(user=request.user)  # type: ignore[arg-type]
+    named = [int(v) for v in (request.GET.get("a", ""), request.GET.get("b", "")) if v.isdigit()]
+    if named and visible.filter(pk__in=named).count() < len(set(named)):
+        raise Http404("No such trial.")  # another organization's trial, as everywhere else
+    form = CompareForm(request.GET or None, trials=visible)
     comparison = None
     trials: dict[int, Trial] = {}
     if request.GET and form.is_valid():

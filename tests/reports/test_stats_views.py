@@ -338,6 +338,18 @@ def test_compare_two_trials(world: dict[str, Any]) -> None:
     assert hidden.status_code == 404
 
 
+def test_compare_page_picks_trials_from_a_list_and_gives_the_cycle_time_difference(world: dict[str, Any]) -> None:
+    # Issue 13 item 13: raw trial ids in text boxes, and no interval for the cycle-time difference.
+    client = client_for(world["manager"])
+    empty = client.get(reverse("stats-compare")).content.decode()
+    assert '<select name="a"' in empty and f'<option value="{world["trial"].pk}">#{world["trial"].pk} · ' in empty
+    assert f'value="{world["rig"].pk}"' in empty  # the engaged integrator's upload trial of the task is visible too
+    html = client.get(reverse("stats-compare"), {"a": world["other"].pk, "b": world["trial"].pk}).content.decode()
+    shift = html.split('data-testid="cycle-shift">')[1].split("</td>")[0]
+    assert re.fullmatch(r"-?\d+\.\d\d s \(-?\d+\.\d\d to -?\d+\.\d\d s\)", shift), shift
+    assert "Hodges-Lehmann" in html
+
+
 def test_compare_trials_of_different_tasks_is_a_form_error(world: dict[str, Any]) -> None:
     elsewhere = TrialFactory(task=TaskFactory(organization=world["task"].organization))
     response = client_for(world["engineer"]).get(reverse("stats-compare"), {"a": elsewhere.pk, "b": world["trial"].pk})
