@@ -33,6 +33,13 @@ def can_write_shared_policies(user: User) -> bool:
     return is_platform_admin(user)
 
 
+def can_use_admin(user: User) -> bool:
+    """Superusers, and staff with at least one model permission: the admin shows others an empty page."""
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    return bool(user.is_superuser or user.get_all_permissions())
+
+
 def engineer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Log-in required, then 403 unless `can_scope_tasks`."""
 

@@ -168,7 +168,7 @@ def _naive(task_id: int) -> dict[str, object]:
             best, best_clean = max(best, run), max(best_clean, clean)
             if not ok:
                 first = min(evs, key=lambda v: (v.t_offset_s, v.pk)) if evs else None
-                label = stats.LOSS_CATEGORY_BY_EVENT[first.category] if first else stats.UNATTRIBUTED
+                label = first.category if first else stats.UNATTRIBUTED  # the Pareto keeps event categories
                 failed[label] = failed.get(label, 0) + 1
         success = stats.success_rate(successes=len(good), n=len(rows))
         out[source] = {

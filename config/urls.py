@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from reports import views as report_views
@@ -18,6 +20,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", trial_views.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico whatever the page links: send them to the static icon, not a 404.
+    # (resolved per request: the manifest storage knows the hashed name only after collectstatic)
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True), name="favicon"),
     path("api/v1/", include("config.api_urls")),
     path("account/", include("accounts.urls")),
 ]

@@ -133,6 +133,14 @@ def policy_version_register(
     if PolicyVersion.objects.filter(policy=policy, version=version).exists():
         raise PolicyUploadError(f"{policy.name} already has a version {version!r}", field="version")
     data, check = policy_artifact_check(file=file, io_spec=io_spec)
+    # A second version with the same bytes would compare a policy with itself under two names.
+    twin = PolicyVersion.objects.filter(policy=policy, sha256=check.sha256).values_list("version", flat=True).first()
+    if twin is not None:
+        raise PolicyUploadError(
+            f"this artifact is identical (sha256 {check.sha256[:12]}…) to {policy.name} {twin}; "
+            "a new version needs a different file",
+            field="artifact",
+        )
     row = PolicyVersion(
         policy=policy,
         version=version,

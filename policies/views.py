@@ -3,6 +3,8 @@ engineers upload new ONNX versions, checked by policy_version_register."""
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch
@@ -32,7 +34,9 @@ def policy_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def policy_version_detail(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(policy_version_list_for_user(user=request.user).select_related("created_by"), pk=pk)
-    return render(request, "policies/version_detail.html", {"version": version})
+    # JSON, as it is uploaded and as the API returns it (not a Python repr with single quotes and True).
+    io_spec_json = json.dumps(version.io_spec, indent=2, ensure_ascii=False) if version.io_spec else ""
+    return render(request, "policies/version_detail.html", {"version": version, "io_spec_json": io_spec_json})
 
 
 @engineer_required

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
@@ -307,10 +307,15 @@ def _source_statistics(
     longest_success = stats.longest_run(columns.success, groups=columns.trial)
     longest_clean = stats.longest_run(columns.success & (columns.interventions == 0), groups=columns.trial)
     codes, counts = np.unique(columns.failure_code[~columns.success], return_counts=True)
-    failed_loss: dict[str, int] = defaultdict(int)
+    # The Pareto names each failure's own event category (collision, timeout, safety stop…): the OEE
+    # waterfall's coarser loss groups ("robot fault") would hide which one to fix first.
+    failed_by_category: dict[str, int] = defaultdict(int)
     for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
         category = EVENT_CATEGORIES[code] if 0 <= code < len(EVENT_CATEGORIES) else None
-        failed_loss[stats.LOSS_CATEGORY_BY_EVENT.get(category or "", stats.UNATTRIBUTED)] += count
+        failed_by_category[category or stats.UNATTRIBUTED] += count
+    failed_loss: dict[str, int] = defaultdict(int)  # the OEE waterfall's loss groups
+    for category, count in failed_by_category.items():
+        failed_loss[stats.LOSS_CATEGORY_BY_EVENT.get(category, stats.UNATTRIBUTED)] += count
     mean_attempt = attempt_time_s / n if n else None
     return SourceStatistics(
         source=source,
@@ -327,7 +332,7 @@ def _source_statistics(
         longest_success_run=longest_success,
         longest_run_without_intervention=longest_clean,
         events_by_category=dict(sorted(events_by_category.items())),
-        failures_by_category=stats.pareto(failed_loss),
+        failures_by_category=stats.pareto(failed_by_category),
         throughput=stats.effective_throughput(
             mean_attempt_cycle_s=mean_attempt,
             interventions_per_attempt=interventions / n if n else None,
@@ -644,7 +649,11 @@ def trial_plan(
         for r in Episode.objects.filter(trial__task_id=task.pk)
         .order_by()
         .values("source")
-        .annotate(n=Count("id"), total=Sum("cycle_time_s"))
+        .annotate(
+            n=Count("id"),
+            total=Sum("cycle_time_s"),
+            successes=Count("id", filter=Q(outcome=EpisodeOutcome.SUCCESS)),
+        )
     }
     order = [source] if source else [*REAL_SOURCES, EpisodeSource.SIMULATION.value]
     chosen = next((s for s in order if s in rows and rows[s]["n"]), None)
@@ -655,7 +664,12 @@ def trial_plan(
         failures_allowed=failures_allowed,
         mean_cycle_time_s=mean,
     )
-    return replace(plan, cycle_time_source=chosen)
+    # The same source's success so far, so the page can warn when it is below the target (a plan that
+    # assumes no further failure would then mislead).
+    measured = (
+        stats.success_rate(successes=int(rows[chosen]["successes"]), n=int(rows[chosen]["n"])) if chosen else None
+    )
+    return replace(plan, cycle_time_source=chosen, measured_success=measured)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -732,12 +746,13 @@ def sequential_levels(
         bounds = [(c.min_success_lower_bound, c.get_name_display()) for c in criteria if c.min_success_lower_bound]
         if bounds:
             rejectable, name = max(bounds)
-            basis = f"{name} criterion: success lower bound {rejectable:.0%}"
+            # Read after "levels from" on the page.
+            basis = f"the {name} criterion's success lower bound of {rejectable:.0%}"
         else:
             rejectable = DEFAULT_REJECTABLE_SUCCESS
-            basis = f"no acceptance criterion sets a success level: default {rejectable:.0%}"
+            basis = f"the default {rejectable:.0%} (no acceptance criterion of the task sets a success level)"
     else:
-        basis = "levels given"
+        basis = "the levels given"
     if acceptable is None:
         acceptable = rejectable + (1 - rejectable) / 2
     if not 0 < rejectable < acceptable < 1:

@@ -69,16 +69,77 @@ class AcceptanceCriteriaForm(forms.ModelForm):  # type: ignore[type-arg]
 class PlannerForm(forms.Form):
     """The planner's question: episodes to show success >= target at confidence with up to c failures."""
 
-    target = forms.FloatField(min_value=0.5, max_value=0.9999, initial=0.9, label="Success at least")
-    confidence = forms.FloatField(min_value=0.5, max_value=0.9999, initial=0.95, label="Confidence")
-    failures = forms.IntegerField(min_value=0, max_value=1000, initial=0, label="Failures allowed")
+    target = forms.FloatField(
+        min_value=0.5,
+        max_value=0.9999,
+        initial=0.9,
+        label="Success at least",
+        help_text="A share: 0.9 is 90 %.",
+        error_messages={
+            "min_value": "Success at least must be a share between 0.5 and 0.9999 (0.9 is 90 %%).",
+            "max_value": "Success at least must be a share between 0.5 and 0.9999 (0.9 is 90 %%).",
+        },
+    )
+    confidence = forms.FloatField(
+        min_value=0.5,
+        max_value=0.9999,
+        initial=0.95,
+        label="Confidence",
+        error_messages={
+            "min_value": "Confidence must be a share between 0.5 and 0.9999 (0.95 is 95 %%).",
+            "max_value": "Confidence must be a share between 0.5 and 0.9999 (0.95 is 95 %%).",
+        },
+    )
+    failures = forms.IntegerField(
+        min_value=0,
+        max_value=1000,
+        initial=0,
+        label="Failures allowed",
+        error_messages={
+            "min_value": "Failures allowed must be between 0 and 1,000.",
+            "max_value": "Failures allowed must be between 0 and 1,000.",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            # The server checks the range and names it; a browser clamping or refusing the value silently
+            # (step mismatch, out of range) would hide that.
+            field.widget.attrs.update(step="any")
+            field.widget.attrs.pop("max", None)
+            field.widget.attrs.pop("min", None)
+
+
+# The pickers list the most recent trials; older ones are still reachable with ?a=&b= in the URL.
+COMPARE_CHOICES_MAX = 200
 
 
 class CompareForm(forms.Form):
-    """Two trials of one task, A (baseline) and B."""
+    """Two trials, A (baseline) and B, picked from the trials the user may see (newest first)."""
 
-    a = forms.IntegerField(min_value=1, max_value=2**63 - 1, label="Trial A (baseline)")
-    b = forms.IntegerField(min_value=1, max_value=2**63 - 1, label="Trial B")
+    a = forms.TypedChoiceField(coerce=int, label="Trial A (baseline)")
+    b = forms.TypedChoiceField(coerce=int, label="Trial B")
+
+    def __init__(self, *args: Any, trials: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        rows = trials.select_related("task", "policy_version__policy").order_by("-created_at", "-pk")
+        choices = [
+            (
+                str(t.pk),
+                f"#{t.pk} · {t.task.name} · {t.policy_version.policy.name} {t.policy_version.version} · {t.get_status_display().lower()}",
+            )
+            for t in rows[:COMPARE_CHOICES_MAX]
+        ]
+        for name in ("a", "b"):
+            picked = self.data.get(name) if self.is_bound else None
+            extra = []
+            if picked and picked.isdigit() and picked not in {c[0] for c in choices}:
+                # An older trial named in the URL: offered if the user may see it.
+                older = rows.filter(pk=int(picked)).first()
+                if older is not None:
+                    extra = [(str(older.pk), f"#{older.pk} · {older.task.name}")]
+            self.fields[name].choices = [("", "Choose a trial…"), *choices, *extra]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -38,10 +38,18 @@ from reports.stats_services import (
     acceptance_criteria_save,
     trial_stop_early,
 )
-from trials.models import Episode, Task, Trial
-from trials.selectors import task_list_for_user, trial_list_for_user, trial_list_writable_by_user
+from trials.models import MAX_EPISODES_PER_TRIAL, Episode, Task, Trial
+from trials.selectors import (
+    consistent_read,
+    task_list_for_user,
+    trial_list_for_user,
+    trial_list_writable_by_user,
+    trial_live,
+)
 
-PANEL_POLL_SECONDS = 5
+# The panel's refresh is also the trial page's live header and progress bar (one read for all three);
+# an unchanged trial answers 204, so a short interval costs one count query.
+PANEL_POLL_SECONDS = 1
 
 
 def _charts(blocks: Any, prefix: str) -> dict[str, Any]:
@@ -58,14 +66,6 @@ def _trial_panel_or_404(request: HttpRequest, pk: int) -> TrialPanel:
         raise Http404("No such trial.") from exc
 
 
-def _can_stop(request: HttpRequest, panel: TrialPanel) -> bool:
-    return (
-        can_scope_tasks(request.user)  # type: ignore[arg-type]
-        and panel.statistics.status in ("queued", "running")
-        and trial_list_writable_by_user(user=request.user).filter(pk=panel.statistics.trial_id).exists()  # type: ignore[arg-type]
-    )
-
-
 @require_GET
 @login_required
 def trial_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
@@ -73,11 +73,22 @@ def trial_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
     episode count and status it already shows (?seen=&status=) gets 204 when neither changed, so htmx keeps
     the panel (and its charts) as they are."""
     seen, shown_status = request.GET.get("seen"), request.GET.get("status")
-    if seen is not None and shown_status is not None:
-        trial = get_object_or_404(trial_list_for_user(user=request.user), pk=pk)  # type: ignore[arg-type]
-        if trial.status == shown_status and str(Episode.objects.filter(trial_id=trial.pk).count()) == seen:
-            return HttpResponse(status=204)
-    panel = _trial_panel_or_404(request, pk)
+    # One snapshot for the 204 check, the panel and the trial's header and progress bar (swapped in out
+    # of band): figures read by separate queries would disagree while episodes arrive.
+    with consistent_read():
+        if seen is not None and shown_status is not None:
+            trial = get_object_or_404(trial_list_for_user(user=request.user), pk=pk)  # type: ignore[arg-type]
+            if trial.status == shown_status and str(Episode.objects.filter(trial_id=trial.pk).count()) == seen:
+                return HttpResponse(status=204)
+        panel = _trial_panel_or_404(request, pk)
+        trial = get_object_or_404(
+            trial_list_for_user(user=request.user).select_related("task"),  # type: ignore[arg-type]
+            pk=pk,
+        )
+        can_write = can_scope_tasks(request.user) and (  # type: ignore[arg-type]
+            trial_list_writable_by_user(user=request.user).filter(pk=pk).exists()  # type: ignore[arg-type]
+        )
+        live = {"trial": trial, "can_cancel": can_write and not trial.is_finished, **trial_live(trial=trial)}
     running = panel.statistics.status in ("queued", "running")
     context = {
         "panel": panel,
@@ -86,11 +97,16 @@ def trial_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
         "chart_prefix": f"trial{pk}",
         "running": running,
         "poll_seconds": PANEL_POLL_SECONDS,
-        "can_stop": running and _can_stop(request, panel),
+        "can_stop": running and can_write,
         "decided": any(v.verdict.verdict != "keep going" for v in panel.sequential.sources),
         "episodes_shown": sum(b.n_episodes for b in panel.statistics.sources),
+        "live": live if request.GET.get("live") else None,
     }
-    return render(request, "reports/stats/_trial_panel.html", context)
+    response = render(request, "reports/stats/_trial_panel.html", context)
+    if live["trial"].is_finished and request.GET.get("live"):
+        # The episode table refreshes at once instead of on its next poll.
+        response["HX-Trigger"] = "trial-finished"
+    return response
 
 
 @require_POST
@@ -156,7 +172,13 @@ def task_stats(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "reports/stats/task_stats.html",
-        {**context, "task": task, "criteria": criteria, "trials": trials, "compare_form": CompareForm()},
+        {
+            **context,
+            "task": task,
+            "criteria": criteria,
+            "trials": trials,
+            "compare_form": CompareForm(trials=trial_list_for_user(user=request.user).filter(task_id=pk)),
+        },  # type: ignore[arg-type]
     )
 
 
@@ -194,14 +216,38 @@ def planner_fragment(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValueError as exc:  # a claim beyond 10 million episodes
             form.add_error(None, str(exc))
-    return render(request, "reports/stats/_planner.html", {"task": task, "planner_form": form, "plan": plan})
+    context = {
+        "task": task,
+        "planner_form": form,
+        "plan": plan,
+        "max_per_trial": MAX_EPISODES_PER_TRIAL,
+        "trials_needed": -(-plan.episodes_needed // MAX_EPISODES_PER_TRIAL) if plan else None,
+        "below_target": bool(
+            plan
+            and plan.measured_success is not None
+            and plan.measured_success.rate is not None
+            and plan.measured_success.rate < plan.target_success
+        ),
+    }
+    # The schedule page swaps only the answer (hx-target), so fields being typed are never replaced;
+    # bad input is a 400 naming the field (htmx is told to show it, base.html).
+    template = (
+        "reports/stats/_plan_result.html"
+        if request.headers.get("HX-Target") == "plan-result"
+        else "reports/stats/_planner.html"
+    )
+    return render(request, template, context, status=400 if form.errors else 200)
 
 
 @require_GET
 @login_required
 def trial_compare(request: HttpRequest) -> HttpResponse:
     """Compare two trials of one task: Barnard's exact test, Newcombe interval, Mann-Whitney."""
-    form = CompareForm(request.GET or None)
+    visible = trial_list_for_user(user=request.user)  # type: ignore[arg-type]
+    named = [int(v) for v in (request.GET.get("a", ""), request.GET.get("b", "")) if v.isdigit()]
+    if named and visible.filter(pk__in=named).count() < len(set(named)):
+        raise Http404("No such trial.")  # another organization's trial, as everywhere else
+    form = CompareForm(request.GET or None, trials=visible)
     comparison = None
     trials: dict[int, Trial] = {}
     if request.GET and form.is_valid():

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.tokens import token_generate, token_hash
-from robots.models import AgentJob, AgentJobStatus, Robot, RobotKind, RobotStatus
+from robots.models import AgentJob, AgentJobStatus, Robot, RobotKind, RobotStatus, Site
 from trials.episode_rules import EVENT_END_TOLERANCE_S, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from trials.models import Episode, EpisodeOutcome, EpisodeSource, Trial, TrialStatus
 from trials.services import EpisodeInput, EventInput, episodes_record
@@ -44,6 +44,56 @@ class AgentResult:
     ended_at: datetime
     metrics: dict[str, Any]
     events: Sequence[EventInput]
+
+
+class RobotRuleError(ValueError):
+    """A robot cannot be registered as asked; `field` names the input at fault."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def robot_register(
+    *,
+    organization_id: int,
+    name: str,
+    kind: str,
+    sim_cell_key: str = "",
+    site: Site | None = None,
+    model: str = "",
+    known_cell_keys: Sequence[str] = (),
+) -> Robot:
+    """Register a physical robot or a simulated cell for an organization. Returns the robot (a physical
+    one still needs robot_agent_token_issue). Raises RobotRuleError (with `field`) on an empty or
+    duplicate name, an unknown kind, a simulated cell without a known cell key, a cell key on a
+    physical robot, or a site of another organization."""
+    name = name.strip()
+    if not name:
+        raise RobotRuleError("Give the robot a name.", field="name")
+    if kind not in RobotKind.values:
+        raise RobotRuleError(f"Choose physical or simulated, not {kind!r}.", field="kind")
+    if kind == RobotKind.SIMULATED:
+        if not sim_cell_key:
+            raise RobotRuleError("A simulated robot needs a simulation cell.", field="sim_cell_key")
+        if known_cell_keys and sim_cell_key not in known_cell_keys:
+            raise RobotRuleError(f"Unknown simulation cell {sim_cell_key!r}.", field="sim_cell_key")
+    elif sim_cell_key:
+        raise RobotRuleError("Only a simulated robot has a simulation cell.", field="sim_cell_key")
+    if site is not None and site.organization_id != organization_id:
+        raise RobotRuleError("Choose one of your organization's sites.", field="site")
+    with transaction.atomic():
+        if Robot.objects.select_for_update().filter(organization_id=organization_id, name=name).exists():
+            raise RobotRuleError(f"Your organization already has a robot named “{name}”.", field="name")
+        return Robot.objects.create(
+            organization_id=organization_id,
+            name=name,
+            kind=kind,
+            sim_cell_key=sim_cell_key if kind == RobotKind.SIMULATED else "",
+            site=site,
+            model=model.strip(),
+            status=RobotStatus.IDLE if kind == RobotKind.SIMULATED else RobotStatus.OFFLINE,
+        )
 
 
 def robot_agent_token_issue(*, robot: Robot, ttl_days: float | None = None) -> str:

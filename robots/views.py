@@ -1,32 +1,84 @@
-"""Robots pages: the user's organization's robots (integrators see only their own)."""
+"""Robots pages: the user's organization's robots (integrators see only their own). Engineers register
+robots and issue a physical robot's agent token here; the token is shown once, in the response."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
 
-from robots.models import RobotKind
+from accounts.permissions import can_scope_tasks, engineer_required
+from robots.forms import RobotRegisterForm
+from robots.models import Robot, RobotKind
 from robots.selectors import agent_job_counts, agent_job_list_for_robot, robot_is_online, robot_list_for_user
+from robots.services import RobotRuleError, robot_agent_token_issue, robot_register
+from robots.sim import cell_keys
 from trials.models import TrialStatus
 from trials.selectors import trial_list_for_user, trial_list_with_progress
 
 
-@login_required
-def robot_list(request: HttpRequest) -> HttpResponse:
-    robots = robot_list_for_user(user=request.user).annotate(
+def _can_register(request: HttpRequest) -> bool:
+    return can_scope_tasks(request.user) and request.user.organization_id is not None  # type: ignore[arg-type]
+
+
+def _robot_list_page(request: HttpRequest, form: RobotRegisterForm | None, status: int = 200) -> HttpResponse:
+    robots = robot_list_for_user(user=request.user).annotate(  # type: ignore[arg-type]
         trial_count=Count("trials"),
         active_trial_count=Count("trials", filter=Q(trials__status__in=[TrialStatus.QUEUED, TrialStatus.RUNNING])),
     )
-    return render(request, "robots/robot_list.html", {"robots": robots})
+    return render(request, "robots/robot_list.html", {"robots": robots, "form": form}, status=status)
 
 
 @login_required
-def robot_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    robot = get_object_or_404(robot_list_for_user(user=request.user), pk=pk)
-    trials = trial_list_with_progress(trials=trial_list_for_user(user=request.user).filter(robot=robot))[:50]
-    context = {"robot": robot, "trials": trials}
+def robot_list(request: HttpRequest) -> HttpResponse:
+    form = RobotRegisterForm(user=request.user) if _can_register(request) else None  # type: ignore[arg-type]
+    return _robot_list_page(request, form)
+
+
+@require_POST
+@engineer_required
+def robot_create(request: HttpRequest) -> HttpResponse:
+    """Register a robot of the user's organization; a physical one gets its agent token at once."""
+    if request.user.organization_id is None:
+        raise PermissionDenied("A robot belongs to an organization; this account has none.")
+    form = RobotRegisterForm(request.POST, user=request.user)  # type: ignore[arg-type]
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            robot = robot_register(
+                organization_id=request.user.organization_id,
+                name=data["name"],
+                kind=data["kind"],
+                sim_cell_key=data["sim_cell_key"],
+                site=data["site"],
+                model=data["model"],
+                known_cell_keys=cell_keys(),
+            )
+        except RobotRuleError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            messages.success(request, f"Robot “{robot.name}” registered.")
+            return _robot_detail_page(request, robot, token=_first_token(robot))
+    messages.error(request, "The robot was not registered: please correct the fields marked below.")
+    return _robot_list_page(request, form, status=400)
+
+
+def _first_token(robot: Robot) -> str | None:
+    return robot_agent_token_issue(robot=robot) if robot.kind == RobotKind.PHYSICAL else None
+
+
+def _robot_detail_page(request: HttpRequest, robot: Robot, *, token: str | None = None) -> HttpResponse:
+    trials = trial_list_with_progress(trials=trial_list_for_user(user=request.user).filter(robot=robot))[:50]  # type: ignore[arg-type]
+    context: dict[str, object] = {
+        "robot": robot,
+        "trials": trials,
+        "agent_token": token,  # shown in this response only: never stored raw, never redirected
+        "can_issue_token": robot.kind == RobotKind.PHYSICAL and _can_write(request, robot),
+    }
     if robot.kind == RobotKind.PHYSICAL:
         context |= {
             "online": robot_is_online(robot=robot),
@@ -34,3 +86,29 @@ def robot_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "jobs": agent_job_list_for_robot(robot=robot)[:50],
         }
     return render(request, "robots/robot_detail.html", context)
+
+
+def _can_write(request: HttpRequest, robot: Robot) -> bool:
+    user = request.user
+    return can_scope_tasks(user) and (user.is_superuser or robot.organization_id == user.organization_id)  # type: ignore[arg-type, union-attr]
+
+
+@login_required
+def robot_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    robot = get_object_or_404(robot_list_for_user(user=request.user), pk=pk)  # type: ignore[arg-type]
+    return _robot_detail_page(request, robot)
+
+
+@require_POST
+@engineer_required
+def robot_token_issue(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new agent token for a physical robot of the user's organization (the previous one stops working)."""
+    robot = get_object_or_404(robot_list_for_user(user=request.user), pk=pk)  # type: ignore[arg-type]
+    if not _can_write(request, robot):
+        raise PermissionDenied("Only the robot's own organization can issue its agent token.")
+    if robot.kind != RobotKind.PHYSICAL:
+        messages.error(request, "A simulated cell runs on the workers and has no agent token.")
+        return _robot_detail_page(request, robot)
+    token = robot_agent_token_issue(robot=robot)
+    messages.success(request, f"New agent token for “{robot.name}”: the previous one no longer works.")
+    return _robot_detail_page(request, robot, token=token)

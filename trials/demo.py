@@ -13,7 +13,7 @@ from policies.models import Policy
 from policies.services import reference_policy_version_ensure
 from reports.models import CostModel, CostScenario
 from robots.models import Robot, RobotKind, RobotStatus, Site
-from trials.fit import fit_assess
+from trials.fit import fit_assess, fit_ratings_from_figures
 from trials.models import Task, Trial
 from trials.services import trial_schedule
 
@@ -124,6 +124,7 @@ TASKS = (
 )
 
 # An engineer's 1-5 ratings of each task (scales in trials/fit.py), so the demo's task list has a fit order.
+# Cycle time vs takt and volume are replaced by what the task's figures give (fit_ratings_from_figures).
 _FIT_KEYS = ("part_variation", "precision", "cycle_vs_takt", "payload", "safety_exposure", "ergonomics", "volume")
 DEMO_FIT_RATINGS = {
     "Kitting: brackets into assembly trays": dict(zip(_FIT_KEYS, (2, 2, 3, 1, 2, 3, 4), strict=True)),
@@ -183,7 +184,13 @@ def demo_load() -> list[DemoLogin]:
     # The integrator is engaged on two tasks: it reads them and runs trials of them on its own rig.
     engaged = {"Kitting: brackets into assembly trays", "Screw driving: cover plate, 4 screws"}
     for spec in TASKS:
-        ratings = DEMO_FIT_RATINGS[spec["name"]]
+        ratings = DEMO_FIT_RATINGS[spec["name"]] | fit_ratings_from_figures(
+            manual_cycle_time_s=spec["manual_cycle_time_s"],
+            takt_time_s=spec["takt_time_s"],
+            shifts_per_day=spec.get("shifts_per_day", 2),
+            hours_per_shift=spec.get("hours_per_shift", 8.0),
+            operating_days_per_year=spec.get("operating_days_per_year", 230),
+        )
         fit = {"fit_factors": ratings, "fit_score": fit_assess(ratings=ratings).score}
         integrator = orgs["cellworks"] if spec["name"] in engaged else None
         task, _ = Task.objects.update_or_create(

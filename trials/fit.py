@@ -24,6 +24,9 @@ class FitFactor:
     # (e.g. precision needed).
     higher_is_better: bool
     levels: tuple[str, str, str, str, str]  # what ratings 1..5 mean, in the engineer's words
+    # True when the task's own figures (cycle, takt, shifts) decide the rating: it is computed by
+    # fit_ratings_from_figures, never typed, so the score cannot contradict the task's page.
+    derived: bool = False
 
 
 # The weights. Source: the factors are those of the usual integrator feasibility checklists for
@@ -63,6 +66,7 @@ FIT_FACTORS: tuple[FitFactor, ...] = (
         18,
         True,
         ("Manual cycle ≥ takt", "< 10% headroom", "10-30% headroom", "30-100% headroom", "Takt ≥ 2x manual cycle"),
+        derived=True,
     ),
     FitFactor(
         "payload",
@@ -100,11 +104,52 @@ FIT_FACTORS: tuple[FitFactor, ...] = (
         "How much of the year does the task run?",
         10,
         True,
-        ("Occasional batches", "One shift, part-time", "One shift", "Two shifts", "Around the clock"),
+        (
+            "Occasional batches (< 500 h a year)",
+            "One shift, part-time (500-1,500 h)",
+            "One shift (1,500-3,000 h)",
+            "Two shifts (3,000-5,000 h)",
+            "Around the clock (≥ 5,000 h)",
+        ),
+        derived=True,
     ),
 )
 
 FIT_FACTOR_KEYS = tuple(f.key for f in FIT_FACTORS)
+FIT_DERIVED_KEYS = tuple(f.key for f in FIT_FACTORS if f.derived)
+FIT_RATED_FACTORS = tuple(f for f in FIT_FACTORS if not f.derived)
+
+# Upper edges of headroom (takt / manual cycle - 1) for ratings 2, 3 and 4, as the levels above say.
+_TAKT_HEADROOM_EDGES = (0.10, 0.30, 1.00)
+# Upper edges of operating hours a year for volume ratings 1-4, as the levels above say: one full
+# shift is about 8 h x 230 days = 1,840 h, three shifts 5,520 h.
+_VOLUME_HOURS_EDGES = (500.0, 1_500.0, 3_000.0, 5_000.0)
+
+
+def fit_ratings_from_figures(
+    *,
+    manual_cycle_time_s: float,
+    takt_time_s: float,
+    shifts_per_day: int,
+    hours_per_shift: float,
+    operating_days_per_year: int,
+) -> dict[str, int]:
+    """The ratings of the factors the task's figures determine (FIT_DERIVED_KEYS): cycle time vs
+    takt from the headroom takt leaves over the manual cycle, volume from the hours a year it runs.
+    Raises FitRatingError when a figure needed is not positive."""
+    if not manual_cycle_time_s > 0:
+        raise FitRatingError("the manual cycle time must be positive", field="manual_cycle_time_s")
+    if not takt_time_s > 0:
+        raise FitRatingError("the takt time must be positive", field="takt_time_s")
+    headroom = takt_time_s / manual_cycle_time_s - 1.0
+    if headroom <= 0:
+        takt = 1
+    else:
+        takt = 2 + sum(headroom >= edge for edge in _TAKT_HEADROOM_EDGES)
+    hours_a_year = shifts_per_day * hours_per_shift * operating_days_per_year
+    volume = 1 + sum(hours_a_year >= edge for edge in _VOLUME_HOURS_EDGES)
+    return {"cycle_vs_takt": takt, "volume": volume}
+
 
 # Score bands shown next to the number; where the lines fall is a judgement, stated so it can be argued.
 GOOD_FIT_MIN = 70.0
@@ -128,7 +173,7 @@ class FitAssessment:
     score: float  # 0-100
     verdict: str
     factors: tuple[FactorResult, ...]
-    reasons: tuple[str, ...]  # the strongest helps and hurts, in plain words
+    reasons: tuple[str, ...]  # the strongest helps and hurts (and, short of a good fit, the risks), in plain words
 
 
 class FitRatingError(ValueError):
@@ -179,10 +224,11 @@ def fit_assess(*, ratings: Mapping[str, int]) -> FitAssessment:
         verdict = "Possible fit: trial with the risks below in mind"
     else:
         verdict = "Poor fit: trial only with a strong reason"
-    return FitAssessment(score=score, verdict=verdict, factors=tuple(results), reasons=_reasons(results))
+    reasons = _reasons(results, risks_wanted=score < GOOD_FIT_MIN)
+    return FitAssessment(score=score, verdict=verdict, factors=tuple(results), reasons=reasons)
 
 
-def _reasons(results: list[FactorResult]) -> tuple[str, ...]:
+def _reasons(results: list[FactorResult], *, risks_wanted: bool) -> tuple[str, ...]:
     # Rank by points gained or lost against the factor's midpoint, so a heavily weighted factor
     # rated badly is named before a light one.
     def swing(r: FactorResult) -> float:
@@ -192,4 +238,12 @@ def _reasons(results: list[FactorResult]) -> tuple[str, ...]:
     hurts = sorted((r for r in results if r.favourability < 0.5), key=swing)[:2]
     reasons = [f"Helps: {r.label.lower()} — {r.level} (+{swing(r):.0f} vs neutral)" for r in helps]
     reasons += [f"Hurts: {r.label.lower()} — {r.level} ({swing(r):.0f} vs neutral)" for r in hurts]
+    if risks_wanted and not hurts:
+        # A verdict short of "good" promises risks; with nothing below neutral they are the factors
+        # that lost the most points, so the promise is kept.
+        losers = sorted((r for r in results if r.points < r.max_points), key=lambda r: r.points - r.max_points)[:2]
+        reasons += [
+            f"Risk: {r.label.lower()} — {r.level} (loses {r.max_points - r.points:.0f} of {r.max_points:.0f} points)"
+            for r in losers
+        ]
     return tuple(reasons) or ("Every factor is rated neutral.",)

@@ -10,8 +10,8 @@ from django import forms
 from accounts.models import Organization, User
 from policies.selectors import policy_version_list_for_user
 from robots.selectors import robot_list_for_user, site_list_for_user
-from trials.fit import FIT_FACTORS, RATING_MAX, RATING_MIN
-from trials.models import MAX_EPISODES_PER_TRIAL, Task, TaskStatus
+from trials.fit import FIT_FACTORS, FIT_RATED_FACTORS, RATING_MAX, RATING_MIN
+from trials.models import MAX_EPISODES_PER_TRIAL, EventCategory, Task, TaskStatus
 from trials.services import TASK_WRITABLE_FIELDS
 
 
@@ -61,7 +61,9 @@ class TaskForm(forms.ModelForm):
             min_value="Hours per shift must be between 0 and 24.", max_value="Hours per shift must be between 0 and 24."
         )
         saved = (self.instance.fit_factors or {}) if self.instance.pk else {}
-        for factor in FIT_FACTORS:
+        # Cycle time vs takt and volume are computed from the line figures above (trials.fit), so
+        # they are not offered for rating.
+        for factor in FIT_RATED_FACTORS:
             self.fields[f"fit_{factor.key}"] = forms.TypedChoiceField(
                 label=factor.label,
                 help_text=factor.question,
@@ -93,7 +95,11 @@ class TaskForm(forms.ModelForm):
 
     @property
     def fit_fields(self) -> list[forms.BoundField]:
-        return [self[f"fit_{factor.key}"] for factor in FIT_FACTORS]
+        return [self[f"fit_{factor.key}"] for factor in FIT_RATED_FACTORS]
+
+    @property
+    def derived_factors(self) -> list[Any]:
+        return [factor for factor in FIT_FACTORS if factor.derived]
 
     @property
     def task_fields(self) -> dict[str, Any]:
@@ -102,7 +108,7 @@ class TaskForm(forms.ModelForm):
 
     @property
     def fit_ratings(self) -> dict[str, int]:
-        return {factor.key: self.cleaned_data[f"fit_{factor.key}"] for factor in FIT_FACTORS}
+        return {factor.key: self.cleaned_data[f"fit_{factor.key}"] for factor in FIT_RATED_FACTORS}
 
 
 class RobotChoiceField(forms.ModelChoiceField):
@@ -143,6 +149,11 @@ class TrialScheduleForm(forms.Form):
         self.fields["robot"].queryset = robot_list_for_user(user=user)
         self.fields["instruction"].widget.attrs["placeholder"] = task.instruction
         self.initial.setdefault("instruction", task.instruction)
+        for name in ("policy_version", "robot"):
+            # One choice: start on it rather than on "---------".
+            choices = list(self.fields[name].queryset.values_list("pk", flat=True)[:2])
+            if len(choices) == 1:
+                self.initial.setdefault(name, choices[0])
 
     def clean_episode_timeout_s(self) -> float | None:
         return _positive(self.cleaned_data.get("episode_timeout_s"), "The episode timeout")
@@ -183,6 +194,11 @@ class EpisodeFilterForm(forms.Form):
         required=False,
         label="Faults",
         choices=[("", "With or without faults"), ("yes", "With faults"), ("no", "Without faults")],
+    )
+    category = forms.ChoiceField(
+        required=False,
+        label="Event category",
+        choices=[("", "Any event category"), *EventCategory.choices],
     )
 
     @property

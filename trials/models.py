@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -143,6 +144,20 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # A day has 24 hours: 3 shifts x 24 h would triple the labour and volume every figure rests on.
+        shifts, hours = self.shifts_per_day, self.hours_per_shift
+        # Out-of-range values already have their own message (field validators); say one thing at a time.
+        in_range = shifts is not None and hours is not None and 1 <= shifts <= 3 and 0 <= hours <= 24
+        if in_range and shifts * hours > 24:
+            raise ValidationError(
+                {
+                    "hours_per_shift": f"{self.shifts_per_day} shifts × {self.hours_per_shift:g} h is "
+                    f"{self.shifts_per_day * self.hours_per_shift:g} h a day; shifts × hours per shift can be "
+                    f"at most 24 h (at most {24 / self.shifts_per_day:g} h per shift)."
+                }
+            )
 
 
 class TrialQuerySet(models.QuerySet["Trial"]):

@@ -123,6 +123,7 @@ def episode_run(
     timeout_s simulated seconds pass (a timeout fault, failure). Returns an EpisodeRun; `heartbeat`, when
     given, is called now and then with no argument (to renew a lease during a long episode)."""
     started = time.perf_counter()
+    cell.time_limit_s = timeout_s  # the trial's timeout, not the cell's default, ends an episode
     obs = cell.reset(seed=seed, instruction=instruction)
     max_steps = math.ceil(timeout_s / cell.info.control_dt_s) + 1
     frames: list[np.ndarray] = []

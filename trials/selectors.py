@@ -11,11 +11,14 @@ Another organization's object is simply absent from these querysets, so views an
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
@@ -196,6 +199,30 @@ def trial_summary(*, trial: Trial) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def consistent_read() -> Iterator[None]:
+    """Every query inside reads one snapshot of the database, so figures computed by separate queries
+    (a page's header, progress bar and statistics panel) agree while episodes keep arriving.
+    SQLite gives a read transaction one snapshot already; PostgreSQL needs REPEATABLE READ, which
+    must be set before the transaction's first query (hence not inside an outer transaction)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def trial_live(*, trial: Trial) -> dict[str, Any]:
+    """What the live part of a trial page shows: `summary` (trial_summary) and, once the trial has
+    finished, the cycle-time `chart` data and up to four first-success / first-failure `videos`
+    (re-plotting thousands of points on every poll would be wasted work)."""
+    live: dict[str, Any] = {"summary": trial_summary(trial=trial), "chart": None, "videos": []}
+    if trial.is_finished:
+        live["chart"] = trial_cycle_times(trial=trial)
+        live["videos"] = list(episode_list_for_trial(trial=trial).filter(metrics__has_key="video")[:4])
+    return live
+
+
 def trial_cycle_times(*, trial: Trial) -> dict[str, list[float]]:
     """Cycle times (s) of a trial's episodes by outcome, for charts: {'success': [...], ...}."""
     by_outcome: dict[str, list[float]] = {outcome: [] for outcome in EpisodeOutcome.values}
@@ -204,15 +231,20 @@ def trial_cycle_times(*, trial: Trial) -> dict[str, list[float]]:
     return by_outcome
 
 
-def episode_list_for_trial(*, trial: Trial, outcome: str = "", has_faults: bool | None = None) -> QuerySet[Episode]:
+def episode_list_for_trial(
+    *, trial: Trial, outcome: str = "", has_faults: bool | None = None, category: str = ""
+) -> QuerySet[Episode]:
     """A trial's episodes by index, annotated with `intervention_count` and `fault_count`; optionally
-    only one outcome, or only episodes with (True) / without (False) faults."""
+    only one outcome, only episodes with (True) / without (False) faults, or only those with an event
+    of `category` (what a failure Pareto bar names)."""
     episodes = Episode.objects.filter(trial=trial).annotate(
         intervention_count=_count_of(EpisodeEvent.objects.filter(kind=EventKind.INTERVENTION), by="episode"),
         fault_count=_count_of(EpisodeEvent.objects.filter(kind=EventKind.FAULT), by="episode"),
     )
     if outcome:
         episodes = episodes.filter(outcome=outcome)
+    if category:
+        episodes = episodes.filter(Exists(EpisodeEvent.objects.filter(episode_id=OuterRef("pk"), category=category)))
     if has_faults is True:
         episodes = episodes.filter(fault_count__gt=0)
     elif has_faults is False:

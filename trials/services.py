@@ -15,7 +15,7 @@ from accounts.models import User
 from policies.models import PolicyVersion
 from robots.models import AgentJob, AgentJobStatus, Robot
 from trials.episode_rules import recorded_metrics_problems
-from trials.fit import fit_assess
+from trials.fit import FIT_DERIVED_KEYS, FitRatingError, fit_assess, fit_ratings_from_figures
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
     Episode,
@@ -484,8 +484,29 @@ def task_update(*, task: Task, fields: dict[str, Any]) -> Task:
     for name, value in fields.items():
         setattr(task, name, value)
     task.full_clean()
-    task.save(update_fields=[*fields, "updated_at"])
+    update_fields = [*fields, "updated_at"]
+    if task.fit_factors and set(task.fit_factors) >= set(FIT_DERIVED_KEYS):
+        # Changed figures (the REST API patches them alone) would leave the derived factors stale.
+        try:
+            task.fit_factors = task_fit_ratings(task=task, ratings=task.fit_factors)
+            task.fit_score = fit_assess(ratings=task.fit_factors).score
+            update_fields += ["fit_factors", "fit_score"]
+        except FitRatingError:
+            pass  # an incomplete or legacy rating set keeps its stored score; the page shows it unrated
+    task.save(update_fields=update_fields)
     return task
+
+
+def task_fit_ratings(*, task: Task, ratings: dict[str, int]) -> dict[str, int]:
+    """The engineer's ratings with the factors the task's figures determine (cycle time vs takt,
+    volume) computed from those figures; a typed value for them is replaced, never trusted."""
+    return {k: v for k, v in ratings.items() if k not in FIT_DERIVED_KEYS} | fit_ratings_from_figures(
+        manual_cycle_time_s=task.manual_cycle_time_s,
+        takt_time_s=task.takt_time_s,
+        shifts_per_day=task.shifts_per_day,
+        hours_per_shift=task.hours_per_shift,
+        operating_days_per_year=task.operating_days_per_year,
+    )
 
 
 @transaction.atomic
@@ -498,15 +519,17 @@ def task_scope(
     fit_ratings: dict[str, int],
 ) -> Task:
     """Create (task None) or update a task together with its fit assessment, in one transaction.
-    The engineer's ratings are stored in `fit_factors` and the score from trials.fit in `fit_score`.
+    The engineer's ratings, with the factors the figures determine computed (task_fit_ratings), are
+    stored in `fit_factors` and the score from trials.fit in `fit_score`.
     Returns the task. Raises ValidationError (field -> messages) like task_create/task_update, and
     trials.fit.FitRatingError on a missing or out-of-range rating; nothing is saved on either."""
-    assessment = fit_assess(ratings=fit_ratings)
+    fit_assess(ratings={**fit_ratings, **dict.fromkeys(FIT_DERIVED_KEYS, 3)})  # refuse bad ratings before writing
     if task is None:
         task = task_create(organization_id=organization_id, created_by=user, fields=fields)
     else:
         task = task_update(task=task, fields=fields)
-    task.fit_factors = dict(fit_ratings)
-    task.fit_score = assessment.score
+    ratings = task_fit_ratings(task=task, ratings=fit_ratings)
+    task.fit_factors = ratings
+    task.fit_score = fit_assess(ratings=ratings).score
     task.save(update_fields=["fit_factors", "fit_score", "updated_at"])
     return task

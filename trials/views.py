@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import can_scope_tasks, engineer_required
@@ -24,11 +25,10 @@ from trials.selectors import (
     episode_list_for_trial,
     task_list_for_user,
     task_search,
-    trial_cycle_times,
     trial_list_for_user,
     trial_list_with_progress,
     trial_list_writable_by_user,
-    trial_summary,
+    trial_live,
 )
 from trials.services import TrialRuleError, task_scope, trial_cancel, trial_schedule
 
@@ -190,8 +190,10 @@ def _visible_trial(request: HttpRequest, pk: int) -> Trial:
 
 def _episode_page(request: HttpRequest, trial: Trial) -> dict[str, object]:
     form = EpisodeFilterForm(request.GET or None)
-    outcome = form.cleaned_data.get("outcome", "") if form.is_valid() else ""
-    episodes = episode_list_for_trial(trial=trial, outcome=outcome, has_faults=form.has_faults)
+    valid = form.is_valid()
+    outcome = form.cleaned_data.get("outcome", "") if valid else ""
+    category = form.cleaned_data.get("category", "") if valid else ""
+    episodes = episode_list_for_trial(trial=trial, outcome=outcome, has_faults=form.has_faults, category=category)
     page = Paginator(episodes, EPISODES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -202,15 +204,6 @@ def _episode_page(request: HttpRequest, trial: Trial) -> dict[str, object]:
         "episode_query": query.urlencode(),
         "episode_poll_query": request.GET.urlencode(),
     }
-
-
-def _finished_extras(trial: Trial) -> dict[str, object]:
-    # Chart data and videos arrive with the final state: re-plotting thousands of points on every
-    # poll would be wasted work.
-    if not trial.is_finished:
-        return {"chart": None, "videos": []}
-    videos = episode_list_for_trial(trial=trial).filter(metrics__has_key="video")
-    return {"chart": trial_cycle_times(trial=trial), "videos": list(videos[:4])}
 
 
 def _can_cancel(request: HttpRequest, trial: Trial) -> bool:
@@ -229,9 +222,8 @@ def trial_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "trials/trial_detail.html",
         {
             "trial": trial,
-            "summary": trial_summary(trial=trial),
             "can_cancel": _can_cancel(request, trial),
-            **_finished_extras(trial),
+            **trial_live(trial=trial),
             **_episode_page(request, trial),
         },
     )
@@ -240,17 +232,13 @@ def trial_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def trial_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
-    """The live part of the trial page (htmx polls it while the trial runs)."""
+    """The live part of the trial page alone. The trial page itself refreshes it together with the
+    statistics panel (reports.stats_views.trial_stats_panel), from one read, so their counts agree."""
     trial = _visible_trial(request, pk)
     response = render(
         request,
         "trials/_trial_progress.html",
-        {
-            "trial": trial,
-            "summary": trial_summary(trial=trial),
-            "can_cancel": _can_cancel(request, trial),
-            **_finished_extras(trial),
-        },
+        {"trial": trial, "can_cancel": _can_cancel(request, trial), **trial_live(trial=trial)},
     )
     if trial.is_finished:
         # The episode table refreshes at once instead of on its next 2 s poll.
@@ -263,7 +251,11 @@ def trial_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
 def trial_episodes_fragment(request: HttpRequest, pk: int) -> HttpResponse:
     """The episode table (filters and pages swap it in place; refreshed while the trial runs)."""
     trial = _visible_trial(request, pk)
-    return render(request, "trials/_episode_table.html", {"trial": trial, **_episode_page(request, trial)})
+    response = render(request, "trials/_episode_table.html", {"trial": trial, **_episode_page(request, trial)})
+    # Filters and page live in the trial page's URL, so a reload or a shared link keeps them.
+    query = request.GET.urlencode()
+    response["HX-Replace-Url"] = reverse("trial-detail", args=[trial.pk]) + (f"?{query}" if query else "")
+    return response
 
 
 @require_POST

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString
 
+from reports import stats
 from reports.templatetags.report_format import _number as _finite
 from reports.templatetags.report_format import json_script_element, source_label
 
@@ -18,6 +19,13 @@ def pct1(value: Any) -> str:
     """0.8612 -> '86.1%'; '—' for None."""
     number = _finite(value)
     return "—" if number is None else f"{100 * number:.1f}%"
+
+
+@register.filter
+def pct_exact(value: Any) -> str:
+    """0.999 -> '99.9%', 0.9 -> '90%' (as many decimals as the share needs, up to two); '—' for None."""
+    number = _finite(value)
+    return "—" if number is None else stats.pct_exact(number)
 
 
 @register.filter

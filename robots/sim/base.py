@@ -64,6 +64,9 @@ class Cell(Protocol):
     def step(self, action: npt.NDArray[np.float32]) -> Observation:
         """Apply one action for control_dt_s simulated seconds."""
 
+    # Settable: episodes still running after this many simulated seconds end with a timeout fault.
+    time_limit_s: float
+
     def outcome(self) -> CellOutcome:
         """SUCCESS/FAILURE once decided (including timeout and fatal faults), else RUNNING."""
 

@@ -86,3 +86,16 @@ class LoggedCell:
     @property
     def sim_time_s(self) -> float:
         return self._log.t_s
+
+    @property
+    def time_limit_s(self) -> float:
+        """Simulated seconds after which an episode still running ends with a timeout fault."""
+        return self._log.time_limit_s
+
+    @time_limit_s.setter
+    def time_limit_s(self, seconds: float) -> None:
+        # The runner sets the trial's episode timeout here before each reset: a cell made once per
+        # process with its default limit would otherwise end a 60 s trial's episodes at 15 s.
+        if not seconds > 0:
+            raise ValueError("the time limit must be positive")
+        self._log.time_limit_s = float(seconds)

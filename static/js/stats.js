@@ -6,7 +6,11 @@
   const observer = window.ResizeObserver
     ? new ResizeObserver(function (entries) {
         entries.forEach(function (entry) {
-          if (entry.target.dataset.drawn && window.Plotly) Plotly.Plots.resize(entry.target);
+          const target = entry.target;
+          // A live refresh swaps the panel out: a detached or hidden chart cannot be resized (plotly
+          // logs "Resize must be passed a displayed plot div element"), so stop watching it instead.
+          if (!target.isConnected) { observer.unobserve(target); return; }
+          if (target.dataset.drawn && window.Plotly && target.offsetParent !== null) Plotly.Plots.resize(target);
         });
       })
     : null;
@@ -40,4 +44,13 @@
   if (document.readyState === "complete") draw();
   else window.addEventListener("load", draw);
   document.addEventListener("htmx:afterSettle", draw);
+  // Before a swap replaces charts, stop observing and free them (their plotly listeners would outlive them).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const old = event.detail.target;
+    if (!event.detail.shouldSwap || !old || !old.querySelectorAll) return;  // a 204 keeps the charts
+    old.querySelectorAll("[data-drawn]").forEach(function (chart) {
+      if (observer) observer.unobserve(chart);
+      if (window.Plotly) Plotly.purge(chart);
+    });
+  });
 })();

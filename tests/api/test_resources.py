@@ -135,6 +135,7 @@ def test_engineer_creates_and_patches_a_task_of_their_organization(engineer: Use
         ({"status": "dreaming"}, "status"),
         ({"annual_volume": "many"}, "annual_volume"),
         ({"name": None}, "name"),
+        ({"shifts_per_day": 3, "hours_per_shift": 24}, "hours_per_shift"),
     ],
 )
 def test_task_validation_names_the_field_and_saves_nothing(

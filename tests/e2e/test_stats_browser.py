@@ -113,3 +113,73 @@ def test_engineer_reads_the_statistics_and_stops_early(live_server: Any, browser
     page.locator("[data-testid=schedule-planner]").screenshot(path=str(folder / "stats-03-planner.png"))
     assert external == []
     context.close()
+
+
+def test_live_trial_page_shows_one_count_and_logs_no_plotly_error(live_server: Any, browser: Any) -> None:
+    # Issue 13 items 11 and 13: the panel lagged the header by up to 15 episodes (once 33 under 32/400),
+    # and every live refresh logged plotly's "Resize must be passed a displayed plot div element".
+    org = OrganizationFactory()
+    UserFactory(username="lena", organization=org, role=Role.ENGINEER, password=PASSWORD)
+    task = TaskFactory(organization=org)
+    trial = TrialFactory(task=task, robot=RobotFactory(organization=org), episodes_planned=400, status="running")
+    _record(trial, 12, fail_every=4, source=EpisodeSource.SIMULATION)
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(20_000)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: console.append(str(e)))
+    page.goto(f"{live_server.url}/login/?next=/trials/{trial.pk}/")
+    page.fill("#id_username", "lena")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector(f"#trial{trial.pk}-simulation-cycle .main-svg", state="attached")
+    read = (
+        "(() => { const live = document.getElementById('trial-live');"
+        " const panel = document.querySelector('[data-testid=stats-panel]');"
+        " const m = panel.textContent.match(/exact binomial, n = (\\d+)/);"
+        " return [Number(live.dataset.done), Number(document.getElementById('trial-progress').value),"
+        " m ? Number(m[1]) : -1]; })()"
+    )
+    for batch in range(3):
+        _record(trial, 5, fail_every=3, source=EpisodeSource.SIMULATION, start=12 + 5 * batch)
+        expected = 12 + 5 * (batch + 1)
+        page.wait_for_function(f"{read}[0] === {expected}")
+        header, progress, panel = page.evaluate(read)
+        assert header == progress == panel == expected
+        page.set_viewport_size({"width": 900 + 100 * batch, "height": 900})  # resizes between refreshes
+        page.wait_for_timeout(1_500)
+    assert not [m for m in console if "Resize must be passed" in m or "Uncaught" in m], console
+
+
+def test_planner_keeps_every_value_typed_quickly(live_server: Any, browser: Any) -> None:
+    # Issue 13 item 12: typing 0.95 / 0.95 / 2 quickly then Tab left "59 episodes with no failure" (the
+    # form was swapped under the typing; only the failures=0 request was answered).
+    org = OrganizationFactory()
+    UserFactory(username="pia", organization=org, role=Role.ENGINEER, password=PASSWORD)
+    task = TaskFactory(organization=org)
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/login/?next=/tasks/{task.pk}/trials/new/")
+    page.fill("#id_username", "pia")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=plan-answer]")
+    for name, value in (("target", "0.95"), ("confidence", "0.95"), ("failures", "2")):
+        field = page.locator(f"#planner input[name={name}]")
+        field.click()
+        field.press("Control+a")
+        field.press_sequentially(value, delay=15)
+        field.press("Tab")
+    # 95 % at 95 % with at most 2 failures: 124 episodes (smallest n with BinomCDF(2; n, 0.05) <= 0.05).
+    page.wait_for_function("document.querySelector('[data-testid=plan-answer]').textContent.includes('124 episodes')")
+    assert [page.input_value(f"#planner input[name={n}]") for n in ("target", "confidence", "failures")] == [
+        "0.95", "0.95", "2",
+    ]  # fmt: skip
+    field = page.locator("#planner input[name=target]")
+    field.click()
+    field.press("Control+a")
+    field.press_sequentially("1.5", delay=15)
+    field.press("Tab")
+    page.wait_for_selector("[data-testid=plan-error-target]")
+    assert page.input_value("#planner input[name=target]") == "1.5"  # kept, not silently changed
+    assert page.locator("[data-testid=plan-answer]").count() == 0

@@ -37,12 +37,22 @@ def test_good_file_is_stored_content_addressed_with_sha256() -> None:
     assert Path(version.artifact.path).read_bytes() == data
 
 
-def test_same_content_for_second_version_shares_the_stored_file() -> None:
+def test_same_content_in_another_policy_shares_the_stored_file() -> None:
     data, spec, _ = linear_policy()
-    policy = PolicyFactory()
-    a = policy_version_register(policy=policy, version="v1", file=data, io_spec=spec)
-    b = policy_version_register(policy=policy, version="v2", file=data, io_spec=spec)
+    a = policy_version_register(policy=PolicyFactory(), version="v1", file=data, io_spec=spec)
+    b = policy_version_register(policy=PolicyFactory(), version="v1", file=data, io_spec=spec)
     assert a.artifact.name == b.artifact.name
+
+
+def test_identical_artifact_for_a_new_version_of_the_same_policy_is_refused() -> None:
+    # Issue 13 item 13: an upload identical (same sha256) to an existing version was accepted silently.
+    data, spec, _ = linear_policy()
+    policy = PolicyFactory(name="Kitting VLA")
+    policy_version_register(policy=policy, version="v1", file=data, io_spec=spec)
+    with pytest.raises(PolicyUploadError) as info:
+        policy_version_register(policy=policy, version="v2", file=data, io_spec=spec)
+    assert info.value.field == "artifact" and "identical" in str(info.value) and "Kitting VLA v1" in str(info.value)
+    assert PolicyVersion.objects.filter(policy=policy).count() == 1
 
 
 def test_corrupted_file_is_rejected() -> None:

@@ -104,3 +104,20 @@ def test_policy_list_query_count_is_flat(django_assert_max_num_queries) -> None:
     # session, user, role check, nav groups, nav organization, policies, their versions.
     with django_assert_max_num_queries(7):
         assert client.get(reverse("policy-list")).status_code == 200
+
+
+def test_version_page_shows_the_io_spec_as_json() -> None:
+    # Issue 13 item 13: the page showed a Python dict ({'images': [...], 'normalize': True}).
+    import html
+    import json
+
+    from tests.factories import PolicyVersionFactory, UserFactory, client_for
+
+    user = UserFactory(role=Role.ENGINEER)
+    version = PolicyVersionFactory(
+        io_spec={"images": [{"camera": "top", "height": 16}], "normalize": True, "mean": None}
+    )
+    page = client_for(user).get(reverse("policy-version-detail", args=[version.pk])).content.decode()
+    shown = page.split('data-testid="io-spec"><code>')[1].split("</code>")[0]
+    assert json.loads(html.unescape(shown)) == version.io_spec
+    assert "True" not in shown and "None" not in shown

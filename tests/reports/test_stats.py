@@ -441,3 +441,24 @@ def test_cycle_time_distribution_box_plot_and_histogram():
     empty = stats.cycle_time_distribution([])
     assert empty.n == 0 and empty.counts == () and empty.median_s is None
     json.dumps(dist.to_dict())
+
+
+def test_hodges_lehmann_shift_recovers_a_pure_shift() -> None:
+    a = np.array([9.8, 10.4, 11.1, 10.0, 12.3, 10.9, 9.5, 11.7])
+    shift, interval = stats.hodges_lehmann_shift(a, a + 1.5)
+    assert shift == pytest.approx(1.5)
+    assert interval.low < 1.5 < interval.high
+
+
+def test_hodges_lehmann_interval_is_the_kth_pairwise_differences() -> None:
+    # m = n = 10, 95 %: k = floor(50 - 1.96 sqrt(100 * 21 / 12)) = floor(24.07) = 24.
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(10, 1, 10), rng.normal(11, 1, 10)
+    diffs = np.sort((b[None, :] - a[:, None]).ravel())
+    shift, interval = stats.hodges_lehmann_shift(a, b)
+    assert shift == pytest.approx(float(np.median(diffs)))
+    assert (interval.low, interval.high) == (pytest.approx(diffs[23]), pytest.approx(diffs[100 - 24]))
+
+
+def test_hodges_lehmann_needs_both_groups() -> None:
+    assert stats.hodges_lehmann_shift([], [1.0]) is None

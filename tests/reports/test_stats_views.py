@@ -4,9 +4,11 @@ guards."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -23,7 +25,7 @@ from tests.factories import (
     client_for,
     episodes_make,
 )
-from trials.models import EpisodeOutcome, EpisodeSource, EventCategory, EventKind, TrialStatus
+from trials.models import Episode, EpisodeOutcome, EpisodeSource, EventCategory, EventKind, TrialStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +83,7 @@ def test_panel_shows_every_rate_with_interval_n_and_source(world: dict[str, Any]
     assert "at least 78% success at 95% confidence, exact binomial, n = 40" in html
     assert 'data-testid="stats-source-simulation"' in html and "Simulation" in html
     assert 'data-testid="sprt-simulation"' in html
-    assert 'hx-trigger="every 5s"' in html and "?seen=40&amp;status=running" in html  # a running trial refreshes
+    assert 'hx-trigger="every 1s"' in html and "?seen=40&amp;status=running" in html  # a running trial refreshes
     assert 'id="trial-stats-charts"' in html and f'id="trial{world["trial"].pk}-simulation-cycle"' in html
     # 4 failures so far at the default level 80%: smallest n with BinomCDF(4; n, 0.2) <= 0.05 is 44.
     assert "with the 4 failures seen so far: 44 episodes in all (40 so far" in html
@@ -100,13 +102,54 @@ def test_poll_without_change_is_204(world: dict[str, Any], django_assert_max_num
     client = client_for(world["engineer"])
     url = _panel(world["trial"])
     client.get(url)
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # 5 and the snapshot's savepoint in this test's transaction
         unchanged = client.get(url, {"seen": "40", "status": "running"})
     assert unchanged.status_code == 204 and unchanged.content == b""
     EpisodeFactory(trial=world["trial"], index=40, outcome=EpisodeOutcome.SUCCESS)
     changed = client.get(url, {"seen": "40", "status": "running"})
     assert changed.status_code == 200 and "?seen=41&amp;status=running" in changed.content.decode()
     assert client_for(world["outsider"]).get(url, {"seen": "40", "status": "running"}).status_code == 404
+
+
+def _live_done(html: str) -> int:
+    match = re.search(r'id="trial-live"[^>]*data-done="(\d+)"[^>]*hx-swap-oob="true"', html)
+    assert match, "the panel's refresh carries the trial's live header out of band"
+    return int(match.group(1))
+
+
+def test_live_refresh_shows_one_count_in_header_progress_and_panel(world: dict[str, Any]) -> None:
+    # Issue 13 item 11: the header said 11/30 while the panel still said "1 episode, 0/1".
+    client, trial = client_for(world["engineer"]), world["trial"]
+    for extra in range(3):
+        html = client.get(_panel(trial), {"live": "1"}).content.decode()
+        done = Episode.objects.filter(trial=trial).count()
+        assert _live_done(html) == done
+        assert f"{done} / {trial.episodes_planned} episodes" in html
+        assert f'id="trial-progress" value="{done}"' in html
+        assert f"?seen={done}&amp;status=running&amp;live=1" in html
+        EpisodeFactory(trial=trial, index=40 + extra, outcome=EpisodeOutcome.FAILURE)
+
+
+def test_live_refresh_reads_one_snapshot(world: dict[str, Any], monkeypatch: Any) -> None:
+    from trials import selectors as trial_selectors
+
+    # The header's counts are read inside the same transaction as the panel's (the test's own
+    # transaction is the baseline depth).
+    outer = len(connection.atomic_blocks)
+    depths: list[int] = []
+    real = trial_selectors.trial_summary
+
+    def spy(*, trial: Any) -> dict[str, Any]:
+        depths.append(len(connection.atomic_blocks))
+        return real(trial=trial)
+
+    monkeypatch.setattr(trial_selectors, "trial_summary", spy)
+    client_for(world["engineer"]).get(_panel(world["trial"]), {"live": "1"})
+    assert depths == [outer + 1]
+
+
+def test_panel_without_live_brings_no_header(world: dict[str, Any]) -> None:
+    assert 'id="trial-live"' not in client_for(world["engineer"]).get(_panel(world["trial"])).content.decode()
 
 
 def test_other_organization_gets_404(world: dict[str, Any]) -> None:
@@ -190,8 +233,83 @@ def test_task_planner_form_and_partial(world: dict[str, Any]) -> None:
     # 95% at 90% with one failure allowed: 77 episodes (binomial, smallest n with P(X <= 1) <= 0.10).
     assert "<strong>77 episodes</strong>" in response.content.decode()
     bad = client.get(url, {"target": "2", "confidence": "0.9", "failures": "-1"})
-    assert bad.status_code == 200 and "episodes</strong>" not in bad.content.decode()
-    assert "Ensure this value is less than or equal to 0.9999" in bad.content.decode()
+    assert bad.status_code == 400 and "episodes</strong>" not in bad.content.decode()
+    assert "Success at least must be a share between 0.5 and 0.9999" in bad.content.decode()
+    assert "Failures allowed must be between 0 and 1,000." in bad.content.decode()
+
+
+# --- The planner (issue 13 item 12) ---------------------------------------------------------------
+
+
+def test_planner_swaps_only_its_answer_so_typed_fields_survive(world: dict[str, Any]) -> None:
+    client = client_for(world["engineer"])
+    url = reverse("stats-planner", args=[world["task"].pk])
+    page = client.get(url).content.decode()
+    assert 'hx-target="#plan-result"' in page and 'hx-sync="this:replace"' in page
+    answer = client.get(url, {"target": "0.95", "confidence": "0.95", "failures": "2"}, HTTP_HX_TARGET="plan-result")
+    html = answer.content.decode()
+    assert "<form" not in html and 'id="plan-result"' in html  # the inputs being typed are not replaced
+    # 95 % at 95 % with 2 failures: smallest n with BinomCDF(2; n, 0.05) <= 0.05 is 124.
+    assert "<strong>124 episodes</strong> with at most 2 failures" in html
+
+
+def test_planner_out_of_range_target_is_a_400_naming_the_field(world: dict[str, Any]) -> None:
+    url = reverse("stats-planner", args=[world["task"].pk])
+    response = client_for(world["engineer"]).get(url, {"target": "1.5", "confidence": "0.95", "failures": "0"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'data-testid="plan-error-target"' in html and "episodes</strong>" not in html
+    assert 'value="1.5"' in html  # the value typed is kept, not replaced by a default
+    assert 'max="' not in html  # no browser clamping either
+
+
+def test_planner_shows_shares_with_the_decimals_they_need(world: dict[str, Any]) -> None:
+    url = reverse("stats-planner", args=[world["task"].pk])
+    html = (
+        client_for(world["engineer"])
+        .get(url, {"target": "0.999", "confidence": "0.999", "failures": "0"})
+        .content.decode()
+    )
+    assert "at least 99.9% success at 99.9% confidence" in html and "100%" not in html
+
+
+def test_planner_warns_when_the_claim_needs_more_than_one_trial(world: dict[str, Any]) -> None:
+    url = reverse("stats-planner", args=[world["task"].pk])
+    html = (
+        client_for(world["engineer"])
+        .get(url, {"target": "0.9999", "confidence": "0.8", "failures": "0"})
+        .content.decode()
+    )
+    assert "<strong>16,094 episodes</strong>" in html  # ln 0.2 / ln 0.9999
+    assert 'data-testid="plan-over-cap"' in html and "needs 2 trials" in html
+
+
+def test_planner_robot_hours_agree_between_sentences(world: dict[str, Any]) -> None:
+    from reports import stats
+
+    plan = stats.plan_trial(target_success=0.9, confidence=0.95, mean_cycle_time_s=5.0)
+    assert f"{plan.robot_hours:.2f} robot-hours" in plan.statement  # 29 x 5 s = 0.04 h, not "about 0.0"
+
+
+def test_planner_warns_when_measured_success_is_below_the_target(world: dict[str, Any]) -> None:
+    url = reverse("stats-planner", args=[world["task"].pk])
+    client = client_for(world["engineer"])
+    # The integrator upload (10/10) is the measured source for this task: 100 % is above 90 %.
+    assert (
+        'data-testid="plan-below-target"'
+        not in client.get(url, {"target": "0.9", "confidence": "0.95", "failures": "0"}).content.decode()
+    )
+    trial = TrialFactory(task=world["task"], robot=world["rig"].robot, status=TrialStatus.COMPLETED)
+    for i in range(30):
+        EpisodeFactory(
+            trial=trial,
+            index=i,
+            source=EpisodeSource.INTEGRATOR_UPLOAD,
+            external_id=f"x{i}",
+            outcome=EpisodeOutcome.SUCCESS if i % 3 else EpisodeOutcome.FAILURE,
+        )
+    html = client.get(url, {"target": "0.9", "confidence": "0.95", "failures": "0"}).content.decode()
+    assert 'data-testid="plan-below-target"' in html and "below the 90% target" in html
 
 
 def test_task_partial_for_the_task_page(world: dict[str, Any], django_assert_max_num_queries: Any) -> None:
@@ -218,6 +336,18 @@ def test_compare_two_trials(world: dict[str, Any]) -> None:
         reverse("stats-compare"), {"a": world["other"].pk, "b": world["trial"].pk}
     )
     assert hidden.status_code == 404
+
+
+def test_compare_page_picks_trials_from_a_list_and_gives_the_cycle_time_difference(world: dict[str, Any]) -> None:
+    # Issue 13 item 13: raw trial ids in text boxes, and no interval for the cycle-time difference.
+    client = client_for(world["manager"])
+    empty = client.get(reverse("stats-compare")).content.decode()
+    assert '<select name="a"' in empty and f'<option value="{world["trial"].pk}">#{world["trial"].pk} · ' in empty
+    assert f'value="{world["rig"].pk}"' in empty  # the engaged integrator's upload trial of the task is visible too
+    html = client.get(reverse("stats-compare"), {"a": world["other"].pk, "b": world["trial"].pk}).content.decode()
+    shift = html.split('data-testid="cycle-shift">')[1].split("</td>")[0]
+    assert re.fullmatch(r"-?\d+\.\d\d s \(-?\d+\.\d\d to -?\d+\.\d\d s\)", shift), shift
+    assert "Hodges-Lehmann" in html
 
 
 def test_compare_trials_of_different_tasks_is_a_form_error(world: dict[str, Any]) -> None:
@@ -304,3 +434,27 @@ def test_no_figures_without_data() -> None:
     episodes_make(all_good, 3, successes=3)
     (block,) = trial_statistics(trial_id=all_good.pk).sources
     assert set(source_figures(block=block, prefix="t")) == {"t-cycle", "t-oee"}  # no failure: no Pareto
+
+
+def test_sprt_sentence_reads_as_english(world: dict[str, Any]) -> None:
+    # Issue 13 item 13: "levels from no acceptance criterion sets a success level".
+    html = client_for(world["engineer"]).get(_panel(world["trial"])).content.decode()
+    assert "levels from the default 80% (no acceptance criterion of the task sets a success level)" in html
+    AcceptanceCriteria.objects.create(task=world["task"], name="fat", min_success_lower_bound=0.85)
+    html = client_for(world["engineer"]).get(_panel(world["trial"])).content.decode()
+    assert re.search(r"levels from the [^<]{1,60} criterion&#x27;s success lower bound of 85%", html)
+
+
+def test_failure_pareto_names_each_event_category_and_links_to_its_episodes(world: dict[str, Any]) -> None:
+    # Issue 13 item 13: collision, timeout and workspace stops were lumped together as "robot fault".
+    trial = world["trial"]
+    for i, category in enumerate((EventCategory.COLLISION, EventCategory.TIMEOUT, EventCategory.TIMEOUT)):
+        episode = EpisodeFactory(trial=trial, index=100 + i, outcome=EpisodeOutcome.FAILURE)
+        EpisodeEventFactory(episode=episode, kind=EventKind.FAULT, category=category)
+    html = client_for(world["engineer"]).get(_panel(trial)).content.decode()
+    assert "robot fault" not in html.split('data-testid="pareto-links-simulation"')[1].split("</p>")[0]
+    assert (
+        f'{reverse("trial-detail", args=[trial.pk])}?outcome=failure&amp;category=timeout#episodes">timeout</a> (2)'
+        in html
+    )
+    assert "category=collision#episodes" in html

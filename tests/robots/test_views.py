@@ -45,6 +45,116 @@ def test_robot_list_query_count_is_flat(django_assert_max_num_queries) -> None:
         robot = RobotFactory(organization=org, site=SiteFactory(organization=org))
         TrialFactory(robot=robot, task__organization=org)
     client = client_for(UserFactory(organization=org, role=Role.MANAGER))
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # 6: the role check for the registration form
         page = client.get(reverse("robot-list")).content.decode()
     assert page.count("/robots/") >= 20
+
+
+# --- Registering robots and issuing agent tokens in the browser (issue 13 item 14) -------------
+
+
+def test_engineer_registers_a_physical_robot_and_sees_its_token_once() -> None:
+    from accounts.tokens import token_hash
+    from robots.models import Robot
+
+    engineer = UserFactory(role=Role.ENGINEER)
+    client = client_for(engineer)
+    assert 'data-testid="robot-register"' in client.get(reverse("robot-list")).content.decode()
+    response = client.post(reverse("robot-create"), {"name": "UR5e cell 2", "kind": "physical", "model": "UR5e"})
+    assert response.status_code == 200
+    robot = Robot.objects.get(name="UR5e cell 2")
+    assert robot.organization == engineer.organization and robot.kind == "physical"
+    page = response.content.decode()
+    token = page.split('<code class="secret">')[1].split("</code>")[0]
+    assert token_hash(token) == robot.agent_token_sha256  # the secret shown is the one that works
+    assert token not in client.get(reverse("robot-detail", args=[robot.pk])).content.decode()  # shown once
+
+
+def test_engineer_registers_a_simulated_cell_without_a_token() -> None:
+    from robots.models import Robot
+
+    client = client_for(UserFactory(role=Role.ENGINEER))
+    response = client.post(
+        reverse("robot-create"), {"name": "Sim 2", "kind": "simulated", "sim_cell_key": "tabletop-reach-2d"}
+    )
+    assert response.status_code == 200 and 'data-testid="agent-token"' not in response.content.decode()
+    robot = Robot.objects.get(name="Sim 2")
+    assert robot.sim_cell_key == "tabletop-reach-2d" and robot.agent_token_sha256 == ""
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"name": "", "kind": "physical"}, "name", "This field is required."),
+        ({"name": "S", "kind": "simulated"}, "sim_cell_key", "A simulated robot needs a simulation cell."),
+        ({"name": "S", "kind": "simulated", "sim_cell_key": "nope"}, "sim_cell_key", "Select a valid choice."),
+        ({"name": "P", "kind": "physical", "sim_cell_key": "tabletop-reach-2d"}, "sim_cell_key", "Only a simulated"),
+        ({"name": "Taken", "kind": "physical"}, "name", "already has a robot named"),
+    ],
+)
+def test_bad_registration_names_the_field_and_saves_nothing(data: dict[str, str], field: str, message: str) -> None:
+    from robots.models import Robot
+
+    engineer = UserFactory(role=Role.ENGINEER)
+    RobotFactory(organization=engineer.organization, name="Taken")
+    response = client_for(engineer).post(reverse("robot-create"), data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Robot.objects.count() == 1
+
+
+def test_site_of_another_organization_is_refused() -> None:
+    engineer = UserFactory(role=Role.ENGINEER)
+    response = client_for(engineer).post(
+        reverse("robot-create"), {"name": "R", "kind": "physical", "site": SiteFactory().pk}
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.INTEGRATOR])
+def test_readers_cannot_register_or_issue_tokens(role: Role) -> None:
+    from robots.models import Robot
+
+    user = UserFactory(role=role)
+    robot = RobotFactory(organization=user.organization, kind="physical", sim_cell_key="")
+    client = client_for(user)
+    assert 'data-testid="robot-register"' not in client.get(reverse("robot-list")).content.decode()
+    assert 'data-testid="issue-token"' not in client.get(reverse("robot-detail", args=[robot.pk])).content.decode()
+    assert client.post(reverse("robot-create"), {"name": "X", "kind": "physical"}).status_code == 403
+    assert client.post(reverse("robot-token-issue", args=[robot.pk])).status_code == 403
+    assert not Robot.objects.filter(name="X").exists()
+    robot.refresh_from_db()
+    assert robot.agent_token_sha256 == ""
+
+
+def test_engineer_reissues_a_token_and_the_old_one_stops_working() -> None:
+    from accounts.tokens import token_hash
+    from robots.services import robot_agent_token_issue
+
+    engineer = UserFactory(role=Role.ENGINEER)
+    robot = RobotFactory(organization=engineer.organization, kind="physical", sim_cell_key="")
+    old = robot_agent_token_issue(robot=robot)
+    response = client_for(engineer).post(reverse("robot-token-issue", args=[robot.pk]))
+    robot.refresh_from_db()
+    assert response.status_code == 200 and robot.agent_token_sha256 != token_hash(old)
+    new = response.content.decode().split('<code class="secret">')[1].split("</code>")[0]
+    assert token_hash(new) == robot.agent_token_sha256
+
+
+def test_another_organizations_robot_token_is_404() -> None:
+    robot = RobotFactory(kind="physical", sim_cell_key="")
+    assert (
+        client_for(UserFactory(role=Role.ENGINEER)).post(reverse("robot-token-issue", args=[robot.pk])).status_code
+        == 404
+    )
+
+
+def test_admin_link_only_for_users_the_admin_serves() -> None:
+    from django.contrib.auth.models import Permission
+
+    staff_engineer = UserFactory(role=Role.ENGINEER, is_staff=True)  # the demo engineer: staff, no permissions
+    assert 'class="admin-link"' not in client_for(staff_engineer).get(reverse("robot-list")).content.decode()
+    staff_engineer.user_permissions.add(Permission.objects.get(codename="view_robot"))
+    assert 'class="admin-link"' in client_for(staff_engineer).get(reverse("robot-list")).content.decode()
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    assert 'class="admin-link"' in client_for(superuser).get(reverse("robot-list")).content.decode()

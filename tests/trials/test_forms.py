@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from tests.factories import OrganizationFactory, PolicyVersionFactory, RobotFactory, TaskFactory, UserFactory
-from trials.fit import FIT_FACTOR_KEYS
+from trials.fit import FIT_DERIVED_KEYS, FIT_FACTOR_KEYS
 from trials.forms import TaskForm, TrialScheduleForm
 from trials.models import Task, Trial
 
@@ -89,7 +89,26 @@ def test_bad_edit_changes_nothing(engineer) -> None:
 def test_good_task_form_is_valid(engineer) -> None:
     form = TaskForm(GOOD_TASK, user=engineer)
     assert form.is_valid(), form.errors
-    assert form.fit_ratings == dict.fromkeys(FIT_FACTOR_KEYS, 4)
+    assert form.fit_ratings == {k: 4 for k in FIT_FACTOR_KEYS if k not in FIT_DERIVED_KEYS}
+
+
+@pytest.mark.parametrize(("shifts", "hours"), [("3", "24"), ("2", "12.5"), ("3", "8.1")])
+def test_shifts_times_hours_over_24_is_refused_on_hours_per_shift(engineer, shifts: str, hours: str) -> None:
+    # Issue 13 item 9: 3 shifts x 24 h (72 h a day) was accepted.
+    form = TaskForm({**GOOD_TASK, "shifts_per_day": shifts, "hours_per_shift": hours}, user=engineer)
+    assert not form.is_valid()
+    assert set(form.errors) == {"hours_per_shift"}
+    assert "at most 24 h" in form.errors["hours_per_shift"][0]
+
+
+@pytest.mark.parametrize(("shifts", "hours"), [("3", "8"), ("2", "12"), ("1", "24")])
+def test_shifts_times_hours_up_to_24_is_accepted(engineer, shifts: str, hours: str) -> None:
+    assert TaskForm({**GOOD_TASK, "shifts_per_day": shifts, "hours_per_shift": hours}, user=engineer).is_valid()
+
+
+def test_form_does_not_offer_the_factors_the_figures_decide(engineer) -> None:
+    form = TaskForm(user=engineer)
+    assert not {f"fit_{k}" for k in FIT_DERIVED_KEYS} & set(form.fields)
 
 
 def test_task_form_offers_only_the_users_sites(engineer) -> None:

@@ -82,3 +82,24 @@ def test_successful_queryset_filters_outcomes() -> None:
     EpisodeFactory(trial=trial, index=0, outcome="success")
     EpisodeFactory(trial=trial, index=1, outcome="failure")
     assert list(Episode.objects.filter(trial=trial).successful().values_list("index", flat=True)) == [0]
+
+
+def test_migration_recomputes_stored_fit_from_the_task_figures() -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from tests.factories import TaskFactory
+
+    migration = importlib.import_module("trials.migrations.0005_task_fit_from_figures")
+    stale = dict.fromkeys(("part_variation", "precision", "payload", "safety_exposure", "ergonomics"), 3)
+    task = TaskFactory(
+        manual_cycle_time_s=30.0,
+        takt_time_s=20.0,
+        fit_factors=stale | {"cycle_vs_takt": 5, "volume": 3},
+        fit_score=59.0,
+    )
+    migration.recompute(apps, None)
+    task.refresh_from_db()
+    # cycle vs takt 1/5 (-9), volume 2 x 8 h x 230 days = 3,680 h a year: 4/5 (+2.5)
+    assert task.fit_factors["cycle_vs_takt"] == 1 and task.fit_factors["volume"] == 4 and task.fit_score == 43.5

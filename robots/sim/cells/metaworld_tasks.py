@@ -77,6 +77,12 @@ class MetaWorldCell(episode.LoggedCell):
         self._obs = np.zeros(39)
         self._instruction = instructions[0]
 
+    @episode.LoggedCell.time_limit_s.setter  # type: ignore[attr-defined]
+    def time_limit_s(self, seconds: float) -> None:
+        episode.LoggedCell.time_limit_s.fset(self, seconds)  # type: ignore[attr-defined]
+        # Meta-World refuses steps past max_path_length: make room for the whole limit.
+        self._env.max_path_length = max(MAX_STEPS, int(np.ceil(seconds / CONTROL_DT_S)) + 1)
+
     def reset(self, seed: int, instruction: str | None = None) -> Observation:
         """Reset with object and goal positions drawn from the seed; returns the first observation."""
         self._env.seed(seed)
