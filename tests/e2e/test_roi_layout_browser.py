@@ -58,6 +58,8 @@ def manager_world() -> dict[str, Any]:
         _task(org, "Deburring housings", successes=55, n=60, capex="40000", volume=120_000),
         _task(org, "Screw feeding", successes=70, n=80, capex="52000", volume=180_000),
         _task(org, "Box packing", successes=20, n=40, capex="90000", volume=20_000),
+        # Large figures (seven-digit money, four-digit percentages of nothing): the widest tiles.
+        _task(org, "Press line transfer, both shifts", successes=99, n=100, capex="2400000", volume=9_000_000),
     ]
     TaskFactory(organization=org, name="Label checking")  # no cost model: in the table, not in the chart
     return {"manager": manager, "tasks": tasks}
@@ -88,7 +90,7 @@ def test_dashboard_chart_plots_exactly_each_table_row(live_server: Any, browser:
             cls: tr.querySelector('[data-testid=npv] strong') ? tr.querySelector('[data-testid=npv] strong').className : null}))""",
     )
     shown = [r for r in rows if r["npv"] is not None]
-    assert len(shown) == 4 and len(rows) == 5
+    assert len(shown) == 5 and len(rows) == 6
     # What is drawn, read back from the SVG: each marker's pixel position through the axis' own scale, its
     # tick label and its colour, top to bottom.
     plotted = page.evaluate(
@@ -117,7 +119,8 @@ def _boxes_overlap(a: dict[str, float], b: dict[str, float]) -> bool:
     return a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] and b["top"] < a["bottom"]
 
 
-@pytest.mark.parametrize("which", [0, 2])  # a wide Monte Carlo (P90 beyond the horizon) and a narrow one
+# A wide Monte Carlo (P90 beyond the horizon), a narrow one, and seven-digit figures.
+@pytest.mark.parametrize("which", [0, 2, 4])
 def test_one_page_report_fits_the_page_with_every_label(
     live_server: Any, browser: Any, manager_world: Any, which: int
 ) -> None:
@@ -141,6 +144,17 @@ def test_one_page_report_fits_the_page_with_every_label(
     )
     assert outside == []
     assert page.evaluate("document.documentElement.scrollWidth") <= content_width
+    # Plotly does not clip its titles and labels to the chart: each chart's text stays inside its own box.
+    spilled = page.evaluate(
+        """() => [...document.querySelectorAll('.roi-chart')].flatMap(chart => {
+            const c = chart.getBoundingClientRect();
+            return [...chart.querySelectorAll('text')].filter(t => {
+                const r = t.getBoundingClientRect();
+                return r.width > 0 && (r.left < c.left - 1 || r.right > c.right + 1);
+            }).map(t => chart.id + ': ' + t.textContent);
+        })"""
+    )
+    assert spilled == []
     clipped = page.evaluate(
         """() => [...document.querySelectorAll('.kpi *')].filter(e => e.scrollWidth > e.clientWidth + 1)
             .map(e => e.textContent)"""
@@ -159,6 +173,10 @@ def test_one_page_report_fits_the_page_with_every_label(
     assert len(tornado["bars"]) >= 5
     assert sorted(tornado["ticks"]) == sorted(tornado["bars"])  # every bar has its label
 
+    if page.locator("#payback-histogram.roi-chart-note").count():  # nothing pays back: words, no labels
+        assert "None of the" in page.text_content("#payback-histogram")
+        page.context.close()
+        return
     labels = page.evaluate(
         """() => [...document.querySelectorAll('#payback-histogram .annotation')].map(a => {
             const r = a.querySelector('.annotation-text').getBoundingClientRect();
@@ -174,10 +192,11 @@ def test_one_page_report_fits_the_page_with_every_label(
     page.context.close()
 
 
-def test_pdf_renders_on_one_page_inside_its_margins(manager_world: Any) -> None:
+@pytest.mark.parametrize("which", [0, 4])
+def test_pdf_renders_on_one_page_inside_its_margins(manager_world: Any, which: int) -> None:
     from PIL import Image
 
-    task = manager_world["tasks"][0]
+    task = manager_world["tasks"][which]
     response = client_for(manager_world["manager"]).get(f"/reports/tasks/{task.pk}/roi.pdf")
     assert response.status_code == 200, response.content[:200]
     info = subprocess.run(["pdfinfo", "-"], input=response.content, capture_output=True, check=True).stdout.decode()  # noqa: S603,S607
@@ -194,7 +213,7 @@ def test_pdf_renders_on_one_page_inside_its_margins(manager_world: Any) -> None:
     assert width == pytest.approx(210 / 25.4 * dpi, abs=2)
     folder = Path(settings.VAR_DIR) / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
-    image.save(folder / "reports-06-pdf-page.png")
+    image.save(folder / f"reports-06-pdf-page-{which}.png")
     ink = image.point(lambda v: 255 if v < 235 else 0)
     box = ink.getbbox()
     assert box is not None, "the page is blank"
