@@ -184,10 +184,14 @@ def test_one_page_report_fits_the_page_with_every_label(
         })"""
     )
     texts = [label["text"] for label in labels]
+    title = page.evaluate(
+        """() => { const r = document.querySelector('#payback-histogram .gtitle').getBoundingClientRect();
+            return {text: 'title', left: r.left, right: r.right, top: r.top, bottom: r.bottom}; }"""
+    )
     drawn = page.evaluate("() => document.getElementById('payback-histogram').layout.annotations.map(a => a.text)")
     assert sorted(texts) == sorted(drawn) and {"P10", "P50"} <= set(texts)
-    for i, a in enumerate(labels):
-        for b in labels[i + 1 :]:
+    for i, a in enumerate([*labels, title]):
+        for b in [*labels, title][i + 1 :]:
             assert not _boxes_overlap(a, b), (a["text"], b["text"])
     page.context.close()
 
