@@ -3,7 +3,7 @@
 Bulk-generates BENCH_DASHBOARD_EPISODES episodes (default 1,000,000; about three events each) spread over
 BENCH_DASHBOARD_TASKS tasks (default 50) into a throwaway SQLite database with bench_stats' generator, gives
 every task a base cost model with ranges, then times:
-- `task_roi_dashboard` (every task's ROI and a 2,000-draw Monte Carlo from the per-trial summary rows) and
+- `task_roi_dashboard` (every task's ROI and the report's 10,000-draw Monte Carlo from the per-trial summary rows) and
   the whole /reports/ page (the same plus ranking, the plotly figure and the template), on a first load
   (empty cache) and cached; target <= 2 s;
 - one task's `task_roi_inputs` (the database part) and `run_monte_carlo` of 10,000 draws; target <= 100 ms

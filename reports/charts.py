@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
@@ -149,17 +150,30 @@ def cash_flow_figure(*, roi: RoiResult) -> dict[str, Any]:
 
 def histogram_figure(
     *, distribution: Distribution, title: str, x_title: str, marker: float | None = None, marker_text: str = ""
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """The Monte Carlo histogram of one output (bars from the pre-binned counts), P10/P50/P90 marked, and an
-    optional reference line (target payback, zero NPV)."""
+    optional reference line (target payback, zero NPV). None when no draw is finite (nothing pays back within
+    the horizon): the page says so in words instead of drawing empty axes.
+
+    Label layout (why): P50 sits above the plot, P10 and P90 on a second row inside its top edge, P10's
+    text ending at its line and P90's starting at its line, so the three never overlap however close they
+    are; the marker's label sits lower still.
+    """
     edges = distribution.histogram_edges
     counts = distribution.histogram_counts
+    if not counts or sum(counts) == 0:
+        return None
     centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
     widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
     fig = go.Figure()
     fig.add_bar(x=centres, y=list(counts), width=widths, marker_color=BLUE, opacity=0.75, name="draws")
     shapes: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
+    placement = {
+        "P10": {"y": 1, "yanchor": "top", "xanchor": "right"},
+        "P50": {"y": 1, "yanchor": "bottom", "xanchor": "center"},
+        "P90": {"y": 1, "yanchor": "top", "xanchor": "left"},
+    }
     for label, value in (("P10", distribution.p10), ("P50", distribution.p50), ("P90", distribution.p90)):
         if value is None:
             continue
@@ -177,12 +191,13 @@ def histogram_figure(
         annotations.append(
             {
                 "x": value,
-                "y": 1,
                 "yref": "paper",
                 "text": label,
                 "showarrow": False,
-                "yanchor": "bottom",
                 "font": {"size": 10},
+                "bgcolor": "rgba(255,255,255,0.85)",
+                "name": f"quantile-{label}",
+                **placement[label],
             }
         )
     if marker is not None:
@@ -200,12 +215,14 @@ def histogram_figure(
         annotations.append(
             {
                 "x": marker,
-                "y": 0.9,
+                "y": 0.72,
                 "yref": "paper",
                 "text": marker_text,
                 "showarrow": False,
                 "xanchor": "left",
                 "font": {"color": RED, "size": 10},
+                "bgcolor": "rgba(255,255,255,0.85)",
+                "name": "marker",
             }
         )
     fig.update_layout(
@@ -216,6 +233,9 @@ def histogram_figure(
             shapes=shapes,
             annotations=annotations,
             bargap=0.02,
+            # Room on the right for a P90 label that starts at its line near the last bin (reports.js keeps
+            # a right margin above 40 px on the one-page report).
+            margin={"t": 52, "r": 45, "b": 45, "l": 70},
         )
     )
     return _as_dict(fig)
@@ -252,7 +272,9 @@ def tornado_figure(*, tornado: Tornado, top: int = 10) -> dict[str, Any]:
             "Sensitivity of NPV (tornado)",
             barmode="overlay",
             xaxis={"title": {"text": "NPV"}, "gridcolor": "#eef2f6"},
-            yaxis={"automargin": True},
+            # Every bar named: plotly thins category ticks when rows are tight (the one-page report).
+            yaxis={"automargin": True, "tickmode": "array", "tickvals": labels, "ticktext": labels},
+            height=max(220, 90 + 24 * len(bars)),
             shapes=[
                 {
                     "type": "line",
@@ -272,28 +294,53 @@ def tornado_figure(*, tornado: Tornado, top: int = 10) -> dict[str, Any]:
     return _as_dict(fig)
 
 
-def heatmap_figure(*, heatmap: Heatmap, target_months: float) -> dict[str, Any]:
-    """Payback months over utilisation x labour rate; cells beyond the horizon left blank; the target as the
-    colour scale's midpoint so green pays back in time and red does not."""
+NEVER_GREY = "#eaecf0"
+
+
+def heatmap_figure(*, heatmap: Heatmap, target_months: float, horizon_months: int) -> dict[str, Any] | None:
+    """Payback months over utilisation x labour rate, the target as the colour scale's midpoint so green pays
+    back in time and red does not; cells that do not pay back within the horizon grey and marked "never".
+    None when no cell pays back: the page says so in words instead of a blank grid."""
     z = [[v if v is not None and v == v and v != float("inf") else None for v in row] for row in heatmap.payback_months]
     finite = [v for row in z for v in row if v is not None]
-    top = max([*finite, target_months * 2]) if finite else target_months * 2
+    if not finite:
+        return None
+    top = max([*finite, target_months * 2])
+    x = [f"{r:,.2f}" for r in heatmap.labour_cost_per_hour]
+    y = [f"{u:.0%}" for u in heatmap.utilisation]
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=[f"{r:,.2f}" for r in heatmap.labour_cost_per_hour],
-            y=[f"{u:.0%}" for u in heatmap.utilisation],
+            x=x,
+            y=y,
             zmin=0,
             zmax=top,
             colorscale=[[0, GREEN], [min(target_months / top, 1.0), "#fef0c7"], [1, RED]],
             colorbar={"title": {"text": "months"}},
             hovertemplate="utilisation %{y}, labour %{x}/h: payback %{z:.1f} months<extra></extra>",
             texttemplate="%{z:.0f}",
+            name="payback",
         )
     )
+    never = [[0 if v is None else None for v in row] for row in z]
+    if any(v is not None for row in never for v in row):
+        fig.add_trace(
+            go.Heatmap(
+                z=never,
+                x=x,
+                y=y,
+                colorscale=[[0, NEVER_GREY], [1, NEVER_GREY]],
+                showscale=False,
+                text=[["never" if v is not None else "" for v in row] for row in never],
+                texttemplate="%{text}",
+                hovertemplate=f"utilisation %{{y}}, labour %{{x}}/h: no payback within {horizon_months} months"
+                "<extra></extra>",
+                name="never",
+            )
+        )
     fig.update_layout(
         _layout(
-            "Payback (months) by utilisation and labour rate",
+            f"Payback (months) by utilisation and labour rate; grey: not within {horizon_months} months",
             xaxis={"title": {"text": "loaded labour rate per hour"}, "type": "category"},
             yaxis={"title": {"text": "utilisation"}, "type": "category"},
         )
@@ -301,38 +348,59 @@ def heatmap_figure(*, heatmap: Heatmap, target_months: float) -> dict[str, Any]:
     return _as_dict(fig)
 
 
-def dashboard_figure(
-    *, names: Sequence[str], p10: Sequence[float | None], p50: Sequence[float | None], p90: Sequence[float | None]
-) -> dict[str, Any]:
-    """NPV P50 per task with its P10-P90 band as error bars, one row per task (the dashboard's order)."""
-    rows = [(n, a, b, c) for n, a, b, c in zip(names, p10, p50, p90, strict=True) if b is not None][::-1]
+@dataclass(frozen=True, kw_only=True)
+class DashboardPoint:
+    """One row of the dashboard table as the chart draws it: the headline NPV the table shows (the base
+    case) and the Monte Carlo's P10-P90 band, in the table's order."""
+
+    task_id: int
+    label: str
+    npv: float
+    p10: float | None
+    p90: float | None
+
+
+def dashboard_figure(*, points: Sequence[DashboardPoint]) -> dict[str, Any]:
+    """The table's NPV per task (marker, green when >= 0, red below, as the table colours it) with the
+    Monte Carlo P10-P90 band as error bars, one row per table row, top to bottom in the table's order.
+
+    Rows are positions 0..n-1 with the task names as tick labels, so two tasks of the same name stay two
+    rows (a category axis would merge them)."""
+    n = len(points)
     fig = go.Figure()
     fig.add_scatter(
-        y=[r[0] for r in rows],
-        x=[r[2] for r in rows],
+        y=list(range(n)),
+        x=[p.npv for p in points],
+        customdata=[[p.task_id, p.label] for p in points],
         mode="markers",
-        marker={"color": [GREEN if (r[2] or 0) >= 0 else RED for r in rows], "size": 10},
+        marker={"color": [GREEN if p.npv >= 0 else RED for p in points], "size": 10},
         error_x={
             "type": "data",
             "symmetric": False,
-            "array": [(r[3] - r[2]) if r[3] is not None else 0 for r in rows],
-            "arrayminus": [(r[2] - r[1]) if r[1] is not None else 0 for r in rows],
+            "array": [max(p.p90 - p.npv, 0.0) if p.p90 is not None else 0 for p in points],
+            "arrayminus": [max(p.npv - p.p10, 0.0) if p.p10 is not None else 0 for p in points],
             "color": GREY,
             "thickness": 2,
         },
-        hovertemplate="%{y}: NPV P50 %{x:,.0f}<extra></extra>",
+        hovertemplate="%{customdata[1]}: NPV %{x:,.0f}<extra></extra>",
     )
     fig.update_layout(
         _layout(
-            "Expected NPV per task, P10-P90",
-            height=max(220, 60 + 32 * len(rows)),
+            "NPV per task (base case), Monte Carlo P10-P90",
+            height=max(220, 60 + 32 * n),
             xaxis={
                 "title": {"text": "NPV over the horizon"},
                 "zeroline": True,
                 "zerolinecolor": INK,
                 "gridcolor": "#eef2f6",
             },
-            yaxis={"automargin": True},
+            yaxis={
+                "automargin": True,
+                "tickmode": "array",
+                "tickvals": list(range(n)),
+                "ticktext": [p.label for p in points],
+                "autorange": "reversed",
+            },
             margin={"t": 40, "r": 20, "b": 45, "l": 160},
         )
     )

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from reports.models import CostModel, CostScenario
@@ -43,7 +44,7 @@ from reports.roi import (
     roi_heatmap,
     roi_tornado,
 )
-from trials.models import Episode, EpisodeSource, Task, Trial
+from trials.models import Episode, EpisodeSource, Task, Trial, TrialStatus
 from trials.selectors import SummaryTotals, task_list_for_user, trial_list_for_user, trial_source_summaries
 
 REAL_SOURCES = (EpisodeSource.ROBOT_AGENT.value, EpisodeSource.INTEGRATOR_UPLOAD.value)
@@ -146,6 +147,39 @@ def _chosen_totals(by_source: dict[str, SummaryTotals], chosen: tuple[str, ...])
     return total
 
 
+# Up to this many episodes of evidence the ROI (report, dashboard, API) bootstraps the recorded cycle times;
+# above it, the stand-in of _cycle_time_sample.
+EXACT_CYCLE_TIMES = 2_000
+DASHBOARD_EXACT_CYCLE_TIMES = EXACT_CYCLE_TIMES
+
+
+@functools.cache
+def _standard_normal_quantiles(k: int) -> np.ndarray:
+    """k evenly spaced standard normal quantiles, standardised to mean 0 and deviation 1 (read-only: shared
+    by every large task of a dashboard load, computed once per process)."""
+    from scipy.stats import norm
+
+    z = norm.ppf((np.arange(k) + 0.5) / k)
+    z = (z - z.mean()) / z.std()
+    z.flags.writeable = False
+    return z
+
+
+def _cycle_time_sample(*, n: int, mean_s: float, sum_sq: float) -> tuple[float, ...]:
+    """A stand-in for the cycle times of a task with more than EXACT_CYCLE_TIMES episodes: k evenly
+    spaced normal quantiles with the recorded mean, scaled so their bootstrap mean spreads by s / sqrt(n).
+
+    Why: reports.montecarlo bootstraps the *mean* cycle time, and past 2,000 episodes it already rescales
+    m-out-of-n resamples to the n-episode spread (s / sqrt(n)); for such n the sampling distribution of the
+    mean is normal to within the bootstrap's own noise (central limit theorem). The mean, the spread and n
+    come from one database aggregate, so the dashboard never streams a million cycle times.
+    """
+    k = EXACT_CYCLE_TIMES
+    variance = max(sum_sq / n - mean_s * mean_s, 0.0)
+    values = mean_s + np.sqrt(variance) * np.sqrt(k / n) * _standard_normal_quantiles(k)
+    return tuple(np.maximum(values, 0.0).tolist())
+
+
 def task_trial_evidence(
     *,
     task: Task,
@@ -154,7 +188,8 @@ def task_trial_evidence(
     policy_version_id: int | None = None,
 ) -> tuple[TrialEvidence, tuple[str, ...]]:
     """(evidence, sources used) from the task's recorded episodes, in two queries: the trials' summary rows
-    (counts, sums, interventions per trial and source) and the chosen episodes' cycle times.
+    (counts, sums, interventions per trial and source) and the chosen episodes' cycle times (up to
+    EXACT_CYCLE_TIMES episodes; past it the normal stand-in of _cycle_time_sample, as on the dashboard).
 
     `source`: one EpisodeSource value, "real" (robot agent + integrator upload), or None for real when any
     real episode exists else simulation. `user` scopes to the trials the user may read.
@@ -176,17 +211,22 @@ def task_trial_evidence(
     if total.episodes == 0:
         label = " or ".join(EpisodeSource(s).label.lower() for s in chosen)
         raise RoiInputError(f"No episodes recorded yet ({label}): run a trial of this task before computing its ROI.")
-    chosen_episodes = Episode.objects.filter(trial__in=trials.order_by().values("pk"), source__in=chosen)
-    cycle_times = np.fromiter(
-        chosen_episodes.order_by().values_list("cycle_time_s", flat=True).iterator(chunk_size=10_000),
-        dtype=float,
-    )
+    if total.episodes <= EXACT_CYCLE_TIMES:
+        chosen_episodes = Episode.objects.filter(trial__in=trials.order_by().values("pk"), source__in=chosen)
+        # Ordered as the dashboard reads them: the bootstrap resamples by position.
+        sample = tuple(chosen_episodes.order_by("trial_id", "index").values_list("cycle_time_s", flat=True))
+    else:
+        # The dashboard's stand-in, so the report and the dashboard draw the same cycle times: one figure
+        # per task and scenario wherever it is shown (issue 13).
+        sample = _cycle_time_sample(
+            n=total.episodes, mean_s=total.cycle_time_sum_s / total.episodes, sum_sq=total.cycle_time_sq_sum_s2
+        )
     evidence = TrialEvidence(
         successes=total.successes,
         failures=total.episodes - total.successes,
         interventions=total.interventions,
         autonomous_hours=total.cycle_time_sum_s / 3600,
-        cycle_times_s=tuple(cycle_times.tolist()),
+        cycle_times_s=sample,
     )
     return evidence, tuple(s for s in chosen if s in by_source)
 
@@ -338,14 +378,16 @@ def task_roi_by_scenario(
 
 # ------------------------------------------------------------------------------------------- dashboard
 
-DASHBOARD_DRAWS = 2_000
+# The dashboard runs the report's Monte Carlo (same draws, same seed): one figure per task everywhere.
+DASHBOARD_DRAWS = DEFAULT_DRAWS
 
 
 @dataclass(frozen=True, kw_only=True)
 class DashboardRow(JsonResult):
     """One task on the manager dashboard: its ROI and Monte Carlo summary, or the message why there is none.
 
-    `latest_trial_status` is the status of the task's newest visible trial ("" when it has none).
+    `latest_trial_status` is the status of the task's newest visible trial ("" when it has none);
+    `trials_by_status` the number of its visible trials in each status that has any, in TrialStatus order.
     """
 
     task_id: int
@@ -353,6 +395,7 @@ class DashboardRow(JsonResult):
     task_status: str
     trial_count: int
     latest_trial_status: str
+    trials_by_status: tuple[tuple[str, int], ...] = ()
     evidence_sources: tuple[str, ...]
     episodes: int
     payback_target_months: float | None
@@ -364,38 +407,6 @@ class DashboardRow(JsonResult):
 def _chosen_sources(present: set[str]) -> tuple[str, ...]:
     """Real episodes when there are any, else simulation: the same rule as task_trial_evidence."""
     return tuple(s for s in REAL_SOURCES if s in present) or (EpisodeSource.SIMULATION.value,)
-
-
-# Up to this many episodes of evidence a task's dashboard row bootstraps its recorded cycle times, exactly as
-# the report page does; above it, see _cycle_time_sample.
-DASHBOARD_EXACT_CYCLE_TIMES = 2_000
-
-
-@functools.cache
-def _standard_normal_quantiles(k: int) -> np.ndarray:
-    """k evenly spaced standard normal quantiles, standardised to mean 0 and deviation 1 (read-only: shared
-    by every large task of a dashboard load, computed once per process)."""
-    from scipy.stats import norm
-
-    z = norm.ppf((np.arange(k) + 0.5) / k)
-    z = (z - z.mean()) / z.std()
-    z.flags.writeable = False
-    return z
-
-
-def _cycle_time_sample(*, n: int, mean_s: float, sum_sq: float) -> tuple[float, ...]:
-    """A stand-in for the cycle times of a task with more than DASHBOARD_EXACT_CYCLE_TIMES episodes: k evenly
-    spaced normal quantiles with the recorded mean, scaled so their bootstrap mean spreads by s / sqrt(n).
-
-    Why: reports.montecarlo bootstraps the *mean* cycle time, and past 2,000 episodes it already rescales
-    m-out-of-n resamples to the n-episode spread (s / sqrt(n)); for such n the sampling distribution of the
-    mean is normal to within the bootstrap's own noise (central limit theorem). The mean, the spread and n
-    come from one database aggregate, so the dashboard never streams a million cycle times.
-    """
-    k = DASHBOARD_EXACT_CYCLE_TIMES
-    variance = max(sum_sq / n - mean_s * mean_s, 0.0)
-    values = mean_s + np.sqrt(variance) * np.sqrt(k / n) * _standard_normal_quantiles(k)
-    return tuple(np.maximum(values, 0.0).tolist())
 
 
 DASHBOARD_CACHE_SECONDS = 24 * 3600
@@ -424,7 +435,7 @@ def _dashboard_cache_key(
         sorted((r["trial_id"], r["source"], r["episodes"], r["revision"]) for r in summaries),
     ]
     digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
-    return f"roi-dashboard:v2:{digest}"
+    return f"roi-dashboard:v3:{digest}"
 
 
 def task_roi_dashboard(
@@ -443,13 +454,30 @@ def task_roi_dashboard(
     Rows are cached (Django's cache, shared between processes when REDIS_URL is set) under
     _dashboard_cache_key, so a task is recomputed only when its task row, cost model or visible episodes
     change. Evidence follows task_trial_evidence (real episodes preferred, never mixed with simulation) over
-    the trials the user may read; tasks with more than DASHBOARD_EXACT_CYCLE_TIMES episodes bootstrap their
-    cycle time from _cycle_time_sample. Rows come in name order; a task without a cost model or usable
+    the trials the user may read; tasks with more than EXACT_CYCLE_TIMES episodes bootstrap their cycle time
+    from _cycle_time_sample, as the report does. Rows come in name order; a task without a cost model or usable
     evidence carries its message in `error`.
     """
     visible_trials = trial_list_for_user(user=user)
     latest = visible_trials.filter(task=OuterRef("pk")).order_by("-created_at", "-pk").values("status")[:1]
-    tasks = list(task_list_for_user(user=user).annotate(latest_trial_status=Subquery(latest)).order_by("name", "pk"))
+    # Counted per status over the trials the user may read (the same trials as the evidence), in the tasks
+    # query itself: "2 completed, 1 cancelled", not the newest trial's status beside the total.
+    by_status = {
+        f"trials_{status}": Coalesce(
+            Subquery(
+                visible_trials.order_by()
+                .filter(task=OuterRef("pk"), status=status)
+                .values("task")
+                .annotate(n=Count("pk"))
+                .values("n")[:1]
+            ),
+            0,
+        )
+        for status in TrialStatus.values
+    }
+    tasks = list(
+        task_list_for_user(user=user).annotate(latest_trial_status=Subquery(latest), **by_status).order_by("name", "pk")
+    )
     if not tasks:
         return []
     task_ids = [t.pk for t in tasks]
@@ -493,11 +521,17 @@ def task_roi_dashboard(
                 row,
                 task_name=task.name,
                 task_status=task.status,
-                trial_count=int(getattr(task, "trial_count", 0)),
+                trial_count=sum(n for _, n in _trials_by_status(task)),
                 latest_trial_status=task.latest_trial_status or "",
+                trials_by_status=_trials_by_status(task),
             )
         )
     return rows
+
+
+def _trials_by_status(task: Task) -> tuple[tuple[str, int], ...]:
+    counts = ((status, int(getattr(task, f"trials_{status}", 0) or 0)) for status in TrialStatus.values)
+    return tuple((status, n) for status, n in counts if n)
 
 
 def _dashboard_compute(
@@ -514,7 +548,7 @@ def _dashboard_compute(
     by_source = {t.pk: _totals_by_source(summaries.get(t.pk, [])) for t in tasks}
     chosen = {task_id: _chosen_sources(set(b)) for task_id, b in by_source.items()}
     totals = {task_id: _chosen_totals(by_source[task_id], chosen[task_id]) for task_id in by_source}
-    small = [t for t, total in totals.items() if 0 < total.episodes <= DASHBOARD_EXACT_CYCLE_TIMES]
+    small = [t for t, total in totals.items() if 0 < total.episodes <= EXACT_CYCLE_TIMES]
     task_of_trial = {r["trial_id"]: task_id for task_id in small for r in summaries[task_id]}
     small_filter = Q(pk__in=[])
     for task_id in small:
@@ -532,8 +566,9 @@ def _dashboard_compute(
             "task_id": task.pk,
             "task_name": task.name,
             "task_status": task.status,
-            "trial_count": int(getattr(task, "trial_count", 0)),
+            "trial_count": sum(n for _, n in _trials_by_status(task)),
             "latest_trial_status": task.latest_trial_status or "",
+            "trials_by_status": _trials_by_status(task),
             "evidence_sources": sources,
             "episodes": n,
             "payback_target_months": float(cost_model.payback_target_months) if cost_model else None,
@@ -544,7 +579,7 @@ def _dashboard_compute(
                 raise RoiInputError(f"No {label} cost model yet.")
             if n == 0:
                 raise RoiInputError("No episodes recorded yet.")
-            if n <= DASHBOARD_EXACT_CYCLE_TIMES:
+            if n <= EXACT_CYCLE_TIMES:
                 sample = tuple(cycle_times.get(task.pk, np.zeros(0)).tolist())
             else:
                 sample = _cycle_time_sample(n=n, mean_s=total.cycle_time_sum_s / n, sum_sq=total.cycle_time_sq_sum_s2)
@@ -577,41 +612,52 @@ def _dashboard_compute(
 def _cycle_times_by_trial(episodes: QuerySet[Episode], task_of_trial: dict[int, int]) -> dict[int, np.ndarray]:
     """{task id: cycle times} of `episodes` (few: small tasks only), in one query."""
     by_task: dict[int, list[float]] = {}
-    for trial_id, cycle_time_s in episodes.order_by().values_list("trial_id", "cycle_time_s"):
+    for trial_id, cycle_time_s in episodes.order_by("trial_id", "index").values_list("trial_id", "cycle_time_s"):
         by_task.setdefault(task_of_trial[trial_id], []).append(cycle_time_s)
     return {task_id: np.asarray(values, dtype=float) for task_id, values in by_task.items()}
 
 
-def dashboard_traffic_light(*, row: DashboardRow) -> str:
-    """'green' when even the pessimistic P90 payback meets the target, 'amber' when the median does,
-    'red' when not even the median does, 'none' without a result."""
-    if row.monte_carlo is None or row.payback_target_months is None:
+# The traffic light of a task (dashboard row and report verdict), from the headline (deterministic base case)
+# and the Monte Carlo's risk of losing money. Green: pays back within its target and at most a 10 % chance of a
+# negative NPV. Red: the base case loses money, or losing money is at least as likely as not. Amber: the rest
+# (makes money, but slower than the target or with a real chance of a loss).
+LIGHT_GREEN_MAX_P_LOSS = 0.10
+LIGHT_RED_MIN_P_LOSS = 0.50
+LIGHTS = ("green", "amber", "red", "none")
+
+
+def roi_traffic_light(*, roi: RoiResult | None, monte_carlo: MonteCarloResult | None) -> str:
+    """'green', 'amber', 'red' by the rule above; 'none' without a result."""
+    if roi is None or monte_carlo is None:
         return "none"
-    target = row.payback_target_months
-    payback = row.monte_carlo.payback_months
-    if payback.p90 is not None and payback.p90 <= target:
+    p_loss = monte_carlo.p_npv_negative
+    if roi.npv < 0 or p_loss >= LIGHT_RED_MIN_P_LOSS:
+        return "red"
+    if roi.meets_payback_target and p_loss <= LIGHT_GREEN_MAX_P_LOSS:
         return "green"
-    if payback.p50 is not None and payback.p50 <= target:
-        return "amber"
-    return "red"
+    return "amber"
+
+
+def dashboard_traffic_light(*, row: DashboardRow) -> str:
+    """The row's light by roi_traffic_light."""
+    return roi_traffic_light(roi=row.roi, monte_carlo=row.monte_carlo)
 
 
 DASHBOARD_ORDERS = ("npv", "payback", "name")
 
 
 def dashboard_sort(*, rows: list[DashboardRow], order: str = "npv") -> list[DashboardRow]:
-    """Rows ranked by expected NPV (highest first), by median payback (soonest first; never last) or by
-    name; rows without a result always last. Unknown orders rank by NPV."""
+    """Rows ranked by the base-case NPV the table shows (highest first), by its payback (soonest first;
+    never last) or by name; rows without a result always last. Unknown orders rank by NPV."""
     if order == "name":
         return sorted(rows, key=lambda r: r.task_name.lower())
 
     def key(row: DashboardRow) -> tuple[int, float]:
-        mc = row.monte_carlo
-        if mc is None:
+        roi = row.roi
+        if roi is None or row.monte_carlo is None:
             return (2, 0.0)
         if order == "payback":
-            p50 = mc.payback_months.p50
-            return (0, p50) if p50 is not None else (1, -mc.expected_npv)
-        return (0, -mc.expected_npv)
+            return (0, roi.payback_months) if roi.payback_months is not None else (1, -roi.npv)
+        return (0, -roi.npv)
 
     return sorted(rows, key=key)

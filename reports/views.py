@@ -31,9 +31,13 @@ from reports.roi import RoiInputError
 from reports.roi_inputs import (
     DASHBOARD_DRAWS,
     DASHBOARD_ORDERS,
+    LIGHT_GREEN_MAX_P_LOSS,
+    LIGHT_RED_MIN_P_LOSS,
+    LIGHTS,
     TaskRoiReport,
     dashboard_sort,
     dashboard_traffic_light,
+    roi_traffic_light,
     task_roi_dashboard,
     task_roi_report,
 )
@@ -58,17 +62,16 @@ def report_index(request: HttpRequest) -> HttpResponse:
     order = order if order in DASHBOARD_ORDERS else "npv"
     rows = dashboard_sort(rows=task_roi_dashboard(user=request.user, scenario=scenario), order=order)
     table = [{"row": row, "light": dashboard_traffic_light(row=row)} for row in rows]
-    with_result = [r for r in rows if r.monte_carlo is not None]
-    figure = (
-        charts.dashboard_figure(
-            names=[r.task_name for r in with_result],
-            p10=[r.monte_carlo.npv.p10 for r in with_result],  # type: ignore[union-attr]
-            p50=[r.monte_carlo.npv.p50 for r in with_result],  # type: ignore[union-attr]
-            p90=[r.monte_carlo.npv.p90 for r in with_result],  # type: ignore[union-attr]
+    # The chart is drawn from exactly the table's rows (same figure, same order); rows without a result
+    # are in the table with their reason and left out of the chart.
+    points = [
+        charts.DashboardPoint(
+            task_id=r.task_id, label=r.task_name, npv=r.roi.npv, p10=r.monte_carlo.npv.p10, p90=r.monte_carlo.npv.p90
         )
-        if with_result
-        else None
-    )
+        for r in rows
+        if r.roi is not None and r.monte_carlo is not None
+    ]
+    figure = charts.dashboard_figure(points=points) if points else None
     lights = [t["light"] for t in table]
     return render(
         request,
@@ -80,7 +83,8 @@ def report_index(request: HttpRequest) -> HttpResponse:
             "order": order,
             "draws": DASHBOARD_DRAWS,
             "charts": {"dashboard-chart": figure} if figure else {},
-            "counts": {light: lights.count(light) for light in ("green", "amber", "red", "none")},
+            "counts": {light: lights.count(light) for light in LIGHTS},
+            "light_rule": {"green_max": LIGHT_GREEN_MAX_P_LOSS, "red_min": LIGHT_RED_MIN_P_LOSS},
         },
     )
 
@@ -98,27 +102,49 @@ def _report_context(request: HttpRequest, task: Task, scenario: str) -> dict[str
     cost_models = {cm.scenario: cm for cm in CostModel.objects.filter(task=task)}
     cost_model = cost_models.get(scenario)
     figures: dict[str, Any] = {}
+    # A chart that would be empty or degenerate is left out and its reason said in words (chart_notes).
+    chart_notes: dict[str, str] = {}
+    light = "none"
     if report is not None:
         roi, mc = report.roi, report.monte_carlo
-        figures = {
-            "cash-flow-chart": charts.cash_flow_figure(roi=roi),
-            "payback-histogram": charts.histogram_figure(
-                distribution=mc.payback_months,
-                title="Payback over the Monte Carlo draws",
-                x_title="months",
-                marker=mc.target_payback_months,
-                marker_text="target",
-            ),
-            "npv-histogram": charts.histogram_figure(
-                distribution=mc.npv, title="NPV over the Monte Carlo draws", x_title="NPV", marker=0.0, marker_text="0"
-            ),
-        }
+        light = roi_traffic_light(roi=roi, monte_carlo=mc)
+        never = mc.p_never_pays_back
+        payback = charts.histogram_figure(
+            distribution=mc.payback_months,
+            title="Payback over the Monte Carlo draws",
+            # On the axis, not in the title: a long title runs past a half-width chart on the one-page report.
+            x_title="months" + (f" ({never:.0%} of draws never pay back, not shown)" if 0 < never else ""),
+            marker=mc.target_payback_months,
+            marker_text="target",
+        )
+        npv = charts.histogram_figure(
+            distribution=mc.npv, title="NPV over the Monte Carlo draws", x_title="NPV", marker=0.0, marker_text="0"
+        )
+        for key, figure in (
+            ("cash-flow-chart", charts.cash_flow_figure(roi=roi)),
+            ("payback-histogram", payback),
+            ("npv-histogram", npv),
+        ):
+            if figure is not None:
+                figures[key] = figure
+        if payback is None:
+            chart_notes["payback-histogram"] = (
+                f"None of the {mc.draws:,} Monte Carlo draws pays back within the {roi.horizon_months}-month "
+                "horizon, so there is no payback distribution to draw."
+            )
         if report.tornado is not None:
             figures["tornado-chart"] = charts.tornado_figure(tornado=report.tornado)
         if report.heatmap is not None:
-            figures["heatmap-chart"] = charts.heatmap_figure(
-                heatmap=report.heatmap, target_months=roi.payback_target_months
+            heatmap = charts.heatmap_figure(
+                heatmap=report.heatmap, target_months=roi.payback_target_months, horizon_months=roi.horizon_months
             )
+            if heatmap is None:
+                chart_notes["heatmap-chart"] = (
+                    f"At none of the utilisations and labour rates tried does the robot pay back within the "
+                    f"{roi.horizon_months}-month horizon, so the payback map is empty."
+                )
+            else:
+                figures["heatmap-chart"] = heatmap
     assumptions = []
     if cost_model is not None:
         ranges = cost_model.input_ranges or {}
@@ -154,6 +180,8 @@ def _report_context(request: HttpRequest, task: Task, scenario: str) -> dict[str
         "cost_model": cost_model,
         "assumptions": assumptions,
         "charts": figures,
+        "chart_notes": chart_notes,
+        "light": light,
         "can_edit": _can_edit_costs(request, task),
         "source_labels": ", ".join(s.replace("_", " ") for s in report.evidence_sources) if report else "",
     }

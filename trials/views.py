@@ -66,15 +66,18 @@ def task_list(request: HttpRequest) -> HttpResponse:
     paybacks = None
     if order == "payback":
         # The manager dashboard's cached per-task Monte Carlo and its payback ranking (same evidence and
-        # rules as the ROI report): soonest median payback first, tasks without a result last.
+        # rules as the ROI report): soonest base-case payback first (the figure shown, as on the dashboard),
+        # tasks without a result last.
         from reports.roi_inputs import dashboard_sort, task_roi_dashboard
 
         ranked = dashboard_sort(rows=task_roi_dashboard(user=request.user), order="payback")
         rank = {row.task_id: position for position, row in enumerate(ranked)}
         paybacks = {row.task_id: row.monte_carlo.payback_months for row in ranked if row.monte_carlo is not None}
         tasks = sorted(tasks, key=lambda t: rank.get(t.pk, len(rank)))
+        base = {row.task_id: row.roi.payback_months for row in ranked if row.roi is not None}
         for task in tasks:
             task.expected_payback = paybacks.get(task.pk)
+            task.base_payback = base.get(task.pk)
     return render(
         request,
         "trials/task_list.html",

@@ -14,7 +14,9 @@
         // The one-page report is printed on A4: smaller type and margins than on screen.
         fig.layout.font = Object.assign({}, fig.layout.font, { size: 9 });
         fig.layout.title = Object.assign({}, fig.layout.title, { font: { size: 11 } });
-        fig.layout.margin = { t: 28, r: fig.layout.margin && fig.layout.margin.r > 40 ? 45 : 10, b: 32, l: fig.layout.margin && fig.layout.margin.l > 100 ? 90 : 50 };
+        // A figure with a taller top margin carries a row of labels above its plot (the histograms' P50): keep room
+        // for it below the title.
+        fig.layout.margin = { t: fig.layout.margin && fig.layout.margin.t > 45 ? 42 : 28, r: fig.layout.margin && fig.layout.margin.r > 40 ? 45 : 10, b: 32, l: fig.layout.margin && fig.layout.margin.l > 100 ? 90 : 50 };
       }
       Plotly.newPlot(target, fig.data, fig.layout, { displayModeBar: false, responsive: true, staticPlot: document.body.classList.contains("print-page") });
       target.dataset.drawn = "1";

@@ -92,7 +92,7 @@ def test_manager_reads_the_dashboard_and_a_task_report_with_charts(live_server: 
     page.wait_for_selector("h1:has-text('ROI dashboard')")
     rows = page.locator("#dashboard-table tbody tr")
     assert rows.count() == 4
-    assert "2,000 draws per task" in page.text_content("main")
+    assert "10,000 draws, seed 0" in page.text_content("main")  # the report's Monte Carlo
     assert "No base cost model yet." in page.text_content("#dashboard-table")
     _charts_drawn(page, ("dashboard-chart",))
     page.screenshot(path=str(folder / "reports-01-dashboard.png"), full_page=True)

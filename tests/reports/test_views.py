@@ -91,14 +91,116 @@ def test_manager_reads_the_dashboard_with_roi_bands_and_messages(world: dict[str
     assert "C&#x27;s secret task" not in html and "secret task" not in html
     assert "No base cost model yet." in html  # the bare task: a message, not a crash
     assert _roi_url(world["task"]) in html  # click-through
-    assert "2,000 draws per task" in html
+    assert "10,000 draws, seed 0" in html  # the report's Monte Carlo
     assert 'id="roi-charts"' in html and 'id="dashboard-chart"' in html
     row = response.context["table"][0]["row"]
     assert row.task_id == world["task"].pk  # ranked: the task with a result first
     assert row.episodes == 40 and row.evidence_sources == ("simulation",)
     mc = row.monte_carlo
-    assert mc.draws == 2_000 and mc.npv.p10 <= mc.npv.p50 <= mc.npv.p90
+    assert mc.draws == 10_000 and mc.npv.p10 <= mc.npv.p50 <= mc.npv.p90
     assert response.context["table"][0]["light"] in {"green", "amber", "red"}
+
+
+def _bulk_task(org: Any, name: str, *, successes: int, n: int, capex: str, volume: int = 200_000) -> Any:
+    task = TaskFactory(organization=org, name=name, annual_volume=volume, labour_cost_per_hour=Decimal("42.00"))
+    CostModelFactory(task=task, robot_capex=Decimal(capex), input_ranges={"robot_capex": [0, float(capex) * 2]})
+    episodes_make(TrialFactory(task=task, robot=RobotFactory(organization=org)), n, successes=successes)
+    return task
+
+
+def test_dashboard_chart_is_drawn_from_exactly_the_tables_rows(world: dict[str, Any]) -> None:
+    # Issue 13 item 1: a skewed task (a wide capex range) whose Monte Carlo median and mean disagree in sign
+    # must still be plotted at the figure its row shows, in the row's colour and order.
+    org = world["task"].organization
+    _bulk_task(org, "Skewed", successes=30, n=40, capex="60000")
+    _bulk_task(org, "Cheap", successes=38, n=40, capex="20000")
+    response = client_for(world["manager"]).get(reverse("report-index"))
+    table = [t["row"] for t in response.context["table"] if t["row"].roi is not None]
+    trace = response.context["charts"]["dashboard-chart"]["data"][0]
+    yaxis = response.context["charts"]["dashboard-chart"]["layout"]["yaxis"]
+    assert trace["x"] == [r.roi.npv for r in table]
+    assert [c[0] for c in trace["customdata"]] == [r.task_id for r in table]
+    assert yaxis["ticktext"] == [r.task_name for r in table] and yaxis["tickvals"] == trace["y"]
+    assert len(set(trace["y"])) == len(table)
+    colours = trace["marker"]["color"]
+    html = response.content.decode()
+    for row, colour, x in zip(table, colours, trace["x"], strict=True):
+        shown = re.search(
+            rf'<tr data-task="{row.task_id}">.*?data-testid="npv"><strong class="(\w+)">([^<]+)<', html, re.S
+        )
+        assert shown is not None
+        assert float(shown.group(2).replace(",", "").replace("\u2212", "-")) == pytest.approx(x, abs=0.5)
+        assert (shown.group(1) == "neg") == (colour == "#b42318") == (x < 0)
+        mc = row.monte_carlo
+        i = trace["x"].index(x)
+        assert x - trace["error_x"]["arrayminus"][i] == pytest.approx(min(mc.npv.p10, x))
+        assert x + trace["error_x"]["array"][i] == pytest.approx(max(mc.npv.p90, x))
+
+
+def test_report_and_dashboard_show_one_npv_payback_and_light_per_task(world: dict[str, Any]) -> None:
+    # Issue 13 item 2: the same figures on both pages for one scenario.
+    client = client_for(world["manager"])
+    item = next(t for t in client.get(reverse("report-index")).context["table"] if t["row"].task_id == world["task"].pk)
+    report = client.get(_roi_url(world["task"]))
+    assert report.context["report"].roi == item["row"].roi
+    assert report.context["report"].monte_carlo == item["row"].monte_carlo
+    assert report.context["light"] == item["light"]
+    assert f'data-light="{item["light"]}"' in report.content.decode()
+
+
+def test_dashboard_counts_trials_by_status_and_explains_the_lights(world: dict[str, Any]) -> None:
+    from trials.models import TrialStatus
+
+    task = world["task"]
+    task.trials.update(status=TrialStatus.COMPLETED)
+    TrialFactory(task=task, robot=RobotFactory(organization=task.organization), status=TrialStatus.COMPLETED)
+    TrialFactory(task=task, robot=RobotFactory(organization=task.organization), status=TrialStatus.CANCELLED)
+    html = client_for(world["manager"]).get(reverse("report-index")).content.decode()
+    cell = re.search(rf'<tr data-task="{task.pk}">.*?data-testid="trial-counts">(.*?)</td>', html, re.S)
+    assert cell is not None
+    words = re.sub(r"<[^>]+>", " ", cell.group(1)).split()
+    assert words == ["2", "completed", "1", "cancelled"]
+    legend = re.search(r'data-testid="light-legend">(.*?)</div>', html, re.S).group(1)  # type: ignore[union-attr]
+    assert "10%" in legend and "50%" in legend and "target" in legend
+
+
+def test_report_says_in_words_when_nothing_pays_back(world: dict[str, Any]) -> None:
+    # Issue 13 item 4: no empty histogram, no blank heat map.
+    org = world["task"].organization
+    hopeless = TaskFactory(organization=org, name="Hopeless", annual_volume=2_000, labour_cost_per_hour=Decimal("20"))
+    CostModelFactory(task=hopeless, robot_capex=Decimal("400000"))
+    episodes_make(TrialFactory(task=hopeless, robot=RobotFactory(organization=org)), 20, successes=10)
+    response = client_for(world["manager"]).get(_roi_url(hopeless))
+    report = response.context["report"]
+    assert report.monte_carlo.p_never_pays_back == 1.0
+    assert "payback-histogram" not in response.context["charts"]
+    assert "heatmap-chart" not in response.context["charts"]
+    html = response.content.decode()
+    assert html.count('data-testid="chart-note"') == 2
+    assert "None of the 10,000 Monte Carlo draws pays back" in html
+    assert "the payback map is empty" in html
+    assert response.context["light"] == "red"
+    dashboard = client_for(world["manager"]).get(reverse("report-index"))
+    assert next(t["light"] for t in dashboard.context["table"] if t["row"].task_id == hopeless.pk) == "red"
+
+
+def test_heat_map_marks_cells_beyond_the_horizon(world: dict[str, Any]) -> None:
+    from reports.charts import heatmap_figure
+    from reports.roi import Heatmap
+
+    grid = Heatmap(
+        utilisation=(0.5, 0.9),
+        labour_cost_per_hour=(30.0, 50.0),
+        payback_months=((float("inf"), 40.0), (float("inf"), 20.0)),
+        npv=((-1.0, 1.0), (-1.0, 2.0)),
+    )
+    figure = heatmap_figure(heatmap=grid, target_months=24.0, horizon_months=60)
+    assert figure is not None
+    never = next(t for t in figure["data"] if t["name"] == "never")
+    assert never["text"] == [["never", ""], ["never", ""]]
+    assert "not within 60 months" in figure["layout"]["title"]["text"]
+    blank = Heatmap(utilisation=(0.5,), labour_cost_per_hour=(30.0,), payback_months=((float("inf"),),), npv=((-1.0,),))
+    assert heatmap_figure(heatmap=blank, target_months=24.0, horizon_months=60) is None
 
 
 def test_integrator_sees_only_the_tasks_it_is_engaged_on(world: dict[str, Any]) -> None:
