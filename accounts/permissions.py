@@ -34,10 +34,9 @@ def can_write_shared_policies(user: User) -> bool:
 
 
 def can_use_admin(user: User) -> bool:
-    """Superusers, and staff with at least one model permission: the admin shows others an empty page."""
-    if not (user.is_authenticated and user.is_active and user.is_staff):
-        return False
-    return bool(user.is_superuser or user.get_all_permissions())
+    """Only platform administrators: the admin's lists are not scoped per organization, so a tenant's
+    staff user with model permissions would read every organization's rows there."""
+    return is_platform_admin(user)
 
 
 def engineer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

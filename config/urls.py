@@ -4,8 +4,12 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from accounts.permissions import can_use_admin
 from reports import views as report_views
 from trials import views as trial_views
+
+# The admin's lists span every organization: it is for platform administrators (superusers) only.
+admin.site.has_permission = lambda request: can_use_admin(request.user)  # type: ignore[method-assign]
 
 urlpatterns = [
     # The task list is the engineers' home page.

@@ -149,12 +149,16 @@ def test_another_organizations_robot_token_is_404() -> None:
     )
 
 
-def test_admin_link_only_for_users_the_admin_serves() -> None:
+def test_admin_is_for_platform_administrators_only() -> None:
     from django.contrib.auth.models import Permission
 
-    staff_engineer = UserFactory(role=Role.ENGINEER, is_staff=True)  # the demo engineer: staff, no permissions
+    staff_engineer = UserFactory(role=Role.ENGINEER, is_staff=True)
     assert 'class="admin-link"' not in client_for(staff_engineer).get(reverse("robot-list")).content.decode()
+    # A tenant's staff user with model permissions would read every organization's rows in the admin.
     staff_engineer.user_permissions.add(Permission.objects.get(codename="view_robot"))
-    assert 'class="admin-link"' in client_for(staff_engineer).get(reverse("robot-list")).content.decode()
+    client = client_for(staff_engineer)
+    assert 'class="admin-link"' not in client.get(reverse("robot-list")).content.decode()
+    assert client.get("/admin/robots/robot/").status_code == 302  # to the admin's login
     superuser = UserFactory(is_staff=True, is_superuser=True)
     assert 'class="admin-link"' in client_for(superuser).get(reverse("robot-list")).content.decode()
+    assert client_for(superuser).get("/admin/robots/robot/").status_code == 200
