@@ -26,7 +26,7 @@ from trials.models import (
     Task,
     Trial,
 )
-from trials.selectors import task_list_for_user
+from trials.selectors import task_commercial_visible, task_list_for_user
 from trials.services import TASK_WRITABLE_FIELDS, EpisodeInput, EventInput
 
 MAX_EPISODES_PER_REQUEST = 1000
@@ -54,6 +54,21 @@ def _user(serializer: serializers.Serializer[Any]) -> User | None:
 
 class TaskSerializer(serializers.ModelSerializer[Task]):
     trial_count = serializers.IntegerField(read_only=True)
+    labour_cost_per_hour = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="Loaded labour cost per operator hour, in the task's currency; null for an integrator engaged "
+        "on another organization's task (commercial terms stay with the task's organization).",
+    )
+
+    def to_representation(self, instance: Task) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        user = _user(self)
+        if user is not None and not task_commercial_visible(user=user, task=instance):
+            data["labour_cost_per_hour"] = None
+        return data
 
     class Meta:
         model = Task

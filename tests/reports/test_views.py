@@ -101,10 +101,39 @@ def test_manager_reads_the_dashboard_with_roi_bands_and_messages(world: dict[str
     assert response.context["table"][0]["light"] in {"green", "amber", "red"}
 
 
-def test_integrator_sees_only_the_tasks_it_is_engaged_on(world: dict[str, Any]) -> None:
+def test_integrator_dashboard_shows_no_customer_roi(world: dict[str, Any]) -> None:
+    # Engaged on "Kitting brackets", but its NPV and payback are the customer's commercial terms.
     response = client_for(world["integrator"]).get(reverse("report-index"))
-    names = [item["row"].task_name for item in response.context["table"]]
-    assert names == ["Kitting brackets"]
+    assert response.context["table"] == []
+    assert "Kitting brackets" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("role", "commercial"), [("engineer", True), ("manager", True), ("integrator", False), ("outsider", None)]
+)
+def test_roi_page_per_role_evidence_for_all_who_may_read_terms_only_for_the_owner(
+    world: dict[str, Any], role: str, commercial: bool | None
+) -> None:
+    client = client_for(world[role])
+    response = client.get(_roi_url(world["task"]))
+    if commercial is None:  # another organization
+        assert response.status_code == 404
+        assert client.get(_roi_url(world["task"], "report-roi-print")).status_code == 404
+        return
+    assert response.status_code == 200
+    html = response.content.decode()
+    # Everyone who may read the task sees the evidence that exists: the customer's 40 episodes.
+    assert "40 episodes" in html and "No episodes recorded yet" not in html
+    secrets = ("Vendor quote Q-1182", "NPV", 'id="assumptions"', "roi-charts", "42.00")
+    if commercial:
+        assert all(secret in html for secret in secrets[:4])
+    else:
+        assert not [secret for secret in secrets if secret in html]
+        assert response.context["commercial"] is False
+        for name in ("report-roi-print", "report-roi-pdf"):
+            assert client.get(_roi_url(world["task"], name)).status_code == 403
+    task_page = client.get(reverse("task-detail", args=[world["task"].pk])).content.decode()
+    assert ("Loaded labour cost" in task_page) is commercial
 
 
 def test_dashboard_queries_do_not_grow_with_tasks_or_episodes(
@@ -290,7 +319,7 @@ def test_manager_and_integrator_cannot_edit_costs(world: dict[str, Any]) -> None
     assert client_for(world["manager"]).get(url).status_code == 403
     assert client_for(world["manager"]).post(url, _cost_post()).status_code == 403
     integrator = client_for(world["integrator"])
-    assert integrator.get(_roi_url(world["task"])).status_code == 200  # engaged: reads the report
+    assert integrator.get(_roi_url(world["task"])).status_code == 200  # engaged: reads the evidence
     assert integrator.post(url, _cost_post()).status_code == 403
     assert CostModel.objects.get(task=world["task"], scenario="base").robot_capex == Decimal("35000")
 
