@@ -66,7 +66,12 @@ def _as_dict(fig: go.Figure) -> dict[str, Any]:
     return json.loads(fig.to_json())  # type: ignore[no-any-return]
 
 
-def cash_flow_figure(*, roi: RoiResult) -> dict[str, Any]:
+def _in(title: str, currency: str) -> str:
+    """An axis title with the money's ISO 4217 code: "NPV, EUR"."""
+    return f"{title}, {currency}" if currency else title
+
+
+def cash_flow_figure(*, roi: RoiResult, currency: str = "") -> dict[str, Any]:
     """Monthly net cash flow (bars) and the cumulative position (line) over the horizon; the payback month
     and the target marked. Month 0 is the investment."""
     months = list(range(len(roi.monthly_cash_flows)))
@@ -135,8 +140,13 @@ def cash_flow_figure(*, roi: RoiResult) -> dict[str, Any]:
         _layout(
             "Cash flow over the horizon",
             xaxis={"title": {"text": "month"}, "zeroline": False},
-            yaxis={"title": {"text": "cumulative"}, "zeroline": True, "zerolinecolor": INK, "gridcolor": "#eef2f6"},
-            yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "title": {"text": "monthly"}},
+            yaxis={
+                "title": {"text": _in("cumulative", currency)},
+                "zeroline": True,
+                "zerolinecolor": INK,
+                "gridcolor": "#eef2f6",
+            },
+            yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "title": {"text": _in("monthly", currency)}},
             shapes=shapes,
             annotations=annotations,
             showlegend=True,
@@ -221,7 +231,7 @@ def histogram_figure(
     return _as_dict(fig)
 
 
-def tornado_figure(*, tornado: Tornado, top: int = 10) -> dict[str, Any]:
+def tornado_figure(*, tornado: Tornado, top: int = 10, currency: str = "") -> dict[str, Any]:
     """Change in NPV with each input at its low and at its high (the others at base), widest swing on top."""
     bars = list(tornado.bars[:top])[::-1]  # plotly draws the first category at the bottom
     labels = [INPUT_LABELS.get(b.name, b.name) for b in bars]
@@ -251,7 +261,7 @@ def tornado_figure(*, tornado: Tornado, top: int = 10) -> dict[str, Any]:
         _layout(
             "Sensitivity of NPV (tornado)",
             barmode="overlay",
-            xaxis={"title": {"text": "NPV"}, "gridcolor": "#eef2f6"},
+            xaxis={"title": {"text": _in("NPV", currency)}, "gridcolor": "#eef2f6"},
             yaxis={"automargin": True},
             shapes=[
                 {
@@ -272,7 +282,7 @@ def tornado_figure(*, tornado: Tornado, top: int = 10) -> dict[str, Any]:
     return _as_dict(fig)
 
 
-def heatmap_figure(*, heatmap: Heatmap, target_months: float) -> dict[str, Any]:
+def heatmap_figure(*, heatmap: Heatmap, target_months: float, currency: str = "") -> dict[str, Any]:
     """Payback months over utilisation x labour rate; cells beyond the horizon left blank; the target as the
     colour scale's midpoint so green pays back in time and red does not."""
     z = [[v if v is not None and v == v and v != float("inf") else None for v in row] for row in heatmap.payback_months]
@@ -294,7 +304,7 @@ def heatmap_figure(*, heatmap: Heatmap, target_months: float) -> dict[str, Any]:
     fig.update_layout(
         _layout(
             "Payback (months) by utilisation and labour rate",
-            xaxis={"title": {"text": "loaded labour rate per hour"}, "type": "category"},
+            xaxis={"title": {"text": _in("loaded labour rate per hour", currency)}, "type": "category"},
             yaxis={"title": {"text": "utilisation"}, "type": "category"},
         )
     )
@@ -302,7 +312,12 @@ def heatmap_figure(*, heatmap: Heatmap, target_months: float) -> dict[str, Any]:
 
 
 def dashboard_figure(
-    *, names: Sequence[str], p10: Sequence[float | None], p50: Sequence[float | None], p90: Sequence[float | None]
+    *,
+    names: Sequence[str],
+    p10: Sequence[float | None],
+    p50: Sequence[float | None],
+    p90: Sequence[float | None],
+    currency: str = "",
 ) -> dict[str, Any]:
     """NPV P50 per task with its P10-P90 band as error bars, one row per task (the dashboard's order)."""
     rows = [(n, a, b, c) for n, a, b, c in zip(names, p10, p50, p90, strict=True) if b is not None][::-1]
@@ -327,7 +342,7 @@ def dashboard_figure(
             "Expected NPV per task, P10-P90",
             height=max(220, 60 + 32 * len(rows)),
             xaxis={
-                "title": {"text": "NPV over the horizon"},
+                "title": {"text": _in("NPV over the horizon", currency)},
                 "zeroline": True,
                 "zerolinecolor": INK,
                 "gridcolor": "#eef2f6",

@@ -254,6 +254,7 @@ class TaskRoiReport(JsonResult):
 
     task_id: int
     scenario: str
+    currency: str  # ISO 4217 code of every money figure below (the task's organization's)
     evidence_sources: tuple[str, ...]
     episodes: int
     successes: int
@@ -289,6 +290,7 @@ def task_roi_report(
     return TaskRoiReport(
         task_id=task.pk,
         scenario=bundle.scenario,
+        currency=task.currency,
         evidence_sources=bundle.evidence_sources,
         episodes=bundle.evidence.episodes,
         successes=bundle.evidence.successes,
@@ -373,6 +375,7 @@ class DashboardRow(JsonResult):
 
     task_id: int
     task_name: str
+    currency: str  # ISO 4217, the task's organization's
     task_status: str
     trial_count: int
     latest_trial_status: str
@@ -447,7 +450,7 @@ def _dashboard_cache_key(
         sorted((r["trial_id"], r["source"], r["episodes"], r["revision"]) for r in summaries),
     ]
     digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
-    return f"roi-dashboard:v2:{digest}"
+    return f"roi-dashboard:v3:{digest}"
 
 
 def task_roi_dashboard(
@@ -517,6 +520,7 @@ def task_roi_dashboard(
             dataclasses.replace(
                 row,
                 task_name=task.name,
+                currency=task.currency,
                 task_status=task.status,
                 trial_count=int(getattr(task, "trial_count", 0)),
                 latest_trial_status=task.latest_trial_status or "",
@@ -556,6 +560,7 @@ def _dashboard_compute(
         common: dict[str, Any] = {
             "task_id": task.pk,
             "task_name": task.name,
+            "currency": task.currency,
             "task_status": task.status,
             "trial_count": int(getattr(task, "trial_count", 0)),
             "latest_trial_status": task.latest_trial_status or "",

@@ -67,6 +67,8 @@ def report_index(request: HttpRequest) -> HttpResponse:
             p10=[r.monte_carlo.npv.p10 for r in with_result],  # type: ignore[union-attr]
             p50=[r.monte_carlo.npv.p50 for r in with_result],  # type: ignore[union-attr]
             p90=[r.monte_carlo.npv.p90 for r in with_result],  # type: ignore[union-attr]
+            # one axis, one unit: named only when every plotted task shares it (a superuser may mix)
+            currency=with_result[0].currency if len({r.currency for r in with_result}) == 1 else "",
         )
         if with_result
         else None
@@ -125,7 +127,7 @@ def _report_context(request: HttpRequest, task: Task, scenario: str) -> dict[str
     if report is not None:
         roi, mc = report.roi, report.monte_carlo
         figures = {
-            "cash-flow-chart": charts.cash_flow_figure(roi=roi),
+            "cash-flow-chart": charts.cash_flow_figure(roi=roi, currency=task.currency),
             "payback-histogram": charts.histogram_figure(
                 distribution=mc.payback_months,
                 title="Payback over the Monte Carlo draws",
@@ -134,14 +136,18 @@ def _report_context(request: HttpRequest, task: Task, scenario: str) -> dict[str
                 marker_text="target",
             ),
             "npv-histogram": charts.histogram_figure(
-                distribution=mc.npv, title="NPV over the Monte Carlo draws", x_title="NPV", marker=0.0, marker_text="0"
+                distribution=mc.npv,
+                title="NPV over the Monte Carlo draws",
+                x_title=f"NPV, {task.currency}",
+                marker=0.0,
+                marker_text="0",
             ),
         }
         if report.tornado is not None:
-            figures["tornado-chart"] = charts.tornado_figure(tornado=report.tornado)
+            figures["tornado-chart"] = charts.tornado_figure(tornado=report.tornado, currency=task.currency)
         if report.heatmap is not None:
             figures["heatmap-chart"] = charts.heatmap_figure(
-                heatmap=report.heatmap, target_months=roi.payback_target_months
+                heatmap=report.heatmap, target_months=roi.payback_target_months, currency=task.currency
             )
     assumptions = []
     if cost_model is not None:
@@ -180,6 +186,7 @@ def _report_context(request: HttpRequest, task: Task, scenario: str) -> dict[str
         "charts": figures,
         "can_edit": _can_edit_costs(request, task),
         "commercial": True,
+        "currency": task.currency,
         "source_labels": ", ".join(s.replace("_", " ") for s in report.evidence_sources) if report else "",
     }
 

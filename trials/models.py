@@ -144,6 +144,11 @@ class Task(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def currency(self) -> str:
+        """ISO 4217 code of the task's money figures: its organization's."""
+        return self.organization.currency
+
 
 class TrialQuerySet(models.QuerySet["Trial"]):
     def for_organization(self, organization: Organization | None) -> TrialQuerySet:
