@@ -23,6 +23,7 @@ from trials.selectors import task_list_for_user
 _EXAMPLE = {
     "task_id": 12,
     "scenario": "base",
+    "currency": "EUR",
     "evidence_sources": ["simulation"],
     "episodes": 400,
     "successes": 371,
@@ -69,7 +70,8 @@ class TaskRoiView(APIView):
         summary="A task's ROI and its Monte Carlo summary",
         description="Robots needed, FTE freed, net saving, payback, discounted payback, NPV, IRR, cost per good "
         "part and the monthly cash flows of the scenario; the Monte Carlo's P10/P50/P90 of payback and NPV, "
-        "P(payback <= target), P(NPV < 0), with histograms. Money in the task's currency; null = not within "
+        "P(payback <= target), P(NPV < 0), with histograms. Every money figure is in `currency` (ISO 4217, the "
+        "task organization's); null = not within "
         "the horizon (payback) or undefined (IRR). Same functions and figures as the task's ROI page.",
         parameters=[
             OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Task id"),

@@ -59,8 +59,14 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
         decimal_places=2,
         read_only=True,
         allow_null=True,
-        help_text="Loaded labour cost per operator hour, in the task's currency; null for an integrator engaged "
+        help_text="Loaded labour cost per operator hour, in `currency`; null for an integrator engaged "
         "on another organization's task (commercial terms stay with the task's organization).",
+    )
+
+    currency = serializers.CharField(
+        source="organization.currency",
+        read_only=True,
+        help_text="ISO 4217 code of the task's money figures (labour cost, cost model, ROI): its organization's.",
     )
 
     def to_representation(self, instance: Task) -> dict[str, Any]:
@@ -75,6 +81,7 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
         fields = [
             "id",
             "organization",
+            "currency",
             *TASK_WRITABLE_FIELDS,
             "fit_factors",
             "fit_score",
@@ -94,7 +101,10 @@ class TaskWriteSerializer(serializers.ModelSerializer[Task]):
         extra_kwargs = {
             "manual_cycle_time_s": {"min_value": 0.001},
             "takt_time_s": {"min_value": 0.001},
-            "labour_cost_per_hour": {"min_value": 0},
+            "labour_cost_per_hour": {
+                "min_value": 0,
+                "help_text": "Loaded labour cost per operator hour (wage x 1.3-1.6), in the organization's currency.",
+            },
             "operators_per_shift": {"min_value": 0},
         }
         # Name uniqueness per organization is checked by the service (organization is not an input).
