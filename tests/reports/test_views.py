@@ -134,6 +134,8 @@ def test_roi_page_per_role_evidence_for_all_who_may_read_terms_only_for_the_owne
             assert client.get(_roi_url(world["task"], name)).status_code == 403
     task_page = client.get(reverse("task-detail", args=[world["task"].pk])).content.decode()
     assert ("Loaded labour cost" in task_page) is commercial
+    task_list = client.get(reverse("task-list")).content.decode()
+    assert ("42.00" in task_list) is commercial
 
 
 def test_dashboard_queries_do_not_grow_with_tasks_or_episodes(
