@@ -7,7 +7,7 @@ from accounts.services import api_token_revoke
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "slug", "created_at")
+    list_display = ("name", "kind", "currency", "slug", "created_at")
     list_filter = ("kind",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import datetime
+import functools
+
+from babel import Locale
+from babel.numbers import get_currency_name, get_territory_currencies
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
@@ -13,6 +18,23 @@ class Role(models.TextChoices):
     MANAGER = "manager", "Manager"
 
 
+# Money is stored as plain amounts; the organization's ISO 4217 code says what they are. EUR by default
+# (the demo manufacturer is German); a manufacturer elsewhere picks its own.
+DEFAULT_CURRENCY = "EUR"
+
+
+@functools.cache
+def currency_choices() -> list[tuple[str, str]]:
+    """ISO 4217 codes legal tender somewhere today, with English names, from the CLDR data babel ships
+    (historical codes such as DEM excluded). A callable, so the migration does not freeze the list."""
+    today = datetime.datetime.now(tz=datetime.UTC).date()
+    codes: set[str] = set()
+    for territory in Locale("en").territories:
+        codes.update(get_territory_currencies(territory, start_date=today, tender=True))
+    codes.add(DEFAULT_CURRENCY)
+    return sorted((code, f"{code} — {get_currency_name(code, locale='en')}") for code in codes)
+
+
 class Organization(models.Model):
     class Kind(models.TextChoices):
         MANUFACTURER = "manufacturer", "Manufacturer"
@@ -21,6 +43,12 @@ class Organization(models.Model):
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MANUFACTURER)
+    currency = models.CharField(
+        max_length=3,
+        choices=currency_choices,
+        default=DEFAULT_CURRENCY,
+        help_text="ISO 4217 code of every money figure of the organization's tasks (costs, ROI, NPV).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

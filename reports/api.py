@@ -1,12 +1,13 @@
 """REST API of the reports: a task's ROI and its Monte Carlo summary, from the same functions as the pages
 (reports.roi_inputs.task_roi_report). Visibility from trials.selectors (another organization's task is a
-404); a task whose ROI cannot be computed yet (no cost model, no episodes) is a 400 with the reason."""
+404); an integrator engaged on a customer's task reads its evidence (stats API), not its cost model or
+ROI (403); a task whose ROI cannot be computed yet (no cost model, no episodes) is a 400 with the reason."""
 
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import get_object_or_404  # answers 404, not 500, to a non-numeric id
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,13 +16,14 @@ from rest_framework.views import APIView
 from config.api_support import error_responses
 from config.throttling import TokenRateThrottle
 from reports.roi import RoiInputError
-from reports.roi_inputs import task_roi_report
+from reports.roi_inputs import CommercialTermsHidden, task_roi_report
 from reports.serializers import TaskRoiQuerySerializer
 from trials.selectors import task_list_for_user
 
 _EXAMPLE = {
     "task_id": 12,
     "scenario": "base",
+    "currency": "EUR",
     "evidence_sources": ["simulation"],
     "episodes": 400,
     "successes": 371,
@@ -68,7 +70,8 @@ class TaskRoiView(APIView):
         summary="A task's ROI and its Monte Carlo summary",
         description="Robots needed, FTE freed, net saving, payback, discounted payback, NPV, IRR, cost per good "
         "part and the monthly cash flows of the scenario; the Monte Carlo's P10/P50/P90 of payback and NPV, "
-        "P(payback <= target), P(NPV < 0), with histograms. Money in the task's currency; null = not within "
+        "P(payback <= target), P(NPV < 0), with histograms. Every money figure is in `currency` (ISO 4217, the "
+        "task organization's); null = not within "
         "the horizon (payback) or undefined (IRR). Same functions and figures as the task's ROI page.",
         parameters=[
             OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Task id"),
@@ -80,7 +83,7 @@ class TaskRoiView(APIView):
                 description="The ROI report (reports.roi_inputs.TaskRoiReport).",
                 examples=[OpenApiExample("A task in simulation", value=_EXAMPLE)],
             ),
-            **error_responses(400, 401, 404, 429),
+            **error_responses(400, 401, 403, 404, 429),
         },
     )
     def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the path parameter's name
@@ -98,6 +101,8 @@ class TaskRoiView(APIView):
                 seed=params["seed"],
                 details=False,
             )
+        except CommercialTermsHidden as error:
+            raise PermissionDenied(str(error)) from error
         except RoiInputError as error:
             raise ValidationError({"roi": [str(error)]}) from error
         return Response(report.to_dict())

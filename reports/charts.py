@@ -67,7 +67,12 @@ def _as_dict(fig: go.Figure) -> dict[str, Any]:
     return json.loads(fig.to_json())  # type: ignore[no-any-return]
 
 
-def cash_flow_figure(*, roi: RoiResult) -> dict[str, Any]:
+def _in(title: str, currency: str) -> str:
+    """An axis title with the money's ISO 4217 code: "NPV, EUR"."""
+    return f"{title}, {currency}" if currency else title
+
+
+def cash_flow_figure(*, roi: RoiResult, currency: str = "") -> dict[str, Any]:
     """Monthly net cash flow (bars) and the cumulative position (line) over the horizon; the payback month
     and the target marked. Month 0 is the investment."""
     months = list(range(len(roi.monthly_cash_flows)))
@@ -136,8 +141,13 @@ def cash_flow_figure(*, roi: RoiResult) -> dict[str, Any]:
         _layout(
             "Cash flow over the horizon",
             xaxis={"title": {"text": "month"}, "zeroline": False},
-            yaxis={"title": {"text": "cumulative"}, "zeroline": True, "zerolinecolor": INK, "gridcolor": "#eef2f6"},
-            yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "title": {"text": "monthly"}},
+            yaxis={
+                "title": {"text": _in("cumulative", currency)},
+                "zeroline": True,
+                "zerolinecolor": INK,
+                "gridcolor": "#eef2f6",
+            },
+            yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "title": {"text": _in("monthly", currency)}},
             shapes=shapes,
             annotations=annotations,
             showlegend=True,
@@ -241,7 +251,7 @@ def histogram_figure(
     return _as_dict(fig)
 
 
-def tornado_figure(*, tornado: Tornado, top: int = 10) -> dict[str, Any]:
+def tornado_figure(*, tornado: Tornado, top: int = 10, currency: str = "") -> dict[str, Any]:
     """Change in NPV with each input at its low and at its high (the others at base), widest swing on top."""
     bars = list(tornado.bars[:top])[::-1]  # plotly draws the first category at the bottom
     labels = [INPUT_LABELS.get(b.name, b.name) for b in bars]
@@ -271,7 +281,7 @@ def tornado_figure(*, tornado: Tornado, top: int = 10) -> dict[str, Any]:
         _layout(
             "Sensitivity of NPV (tornado)",
             barmode="overlay",
-            xaxis={"title": {"text": "NPV"}, "gridcolor": "#eef2f6"},
+            xaxis={"title": {"text": _in("NPV", currency)}, "gridcolor": "#eef2f6"},
             # Every bar named: plotly thins category ticks when rows are tight (the one-page report).
             yaxis={"automargin": True, "tickmode": "array", "tickvals": labels, "ticktext": labels},
             height=max(220, 90 + 24 * len(bars)),
@@ -297,7 +307,9 @@ def tornado_figure(*, tornado: Tornado, top: int = 10) -> dict[str, Any]:
 NEVER_GREY = "#eaecf0"
 
 
-def heatmap_figure(*, heatmap: Heatmap, target_months: float, horizon_months: int) -> dict[str, Any] | None:
+def heatmap_figure(
+    *, heatmap: Heatmap, target_months: float, horizon_months: int, currency: str = ""
+) -> dict[str, Any] | None:
     """Payback months over utilisation x labour rate, the target as the colour scale's midpoint so green pays
     back in time and red does not; cells that do not pay back within the horizon grey and marked "never".
     None when no cell pays back: the page says so in words instead of a blank grid."""
@@ -341,7 +353,7 @@ def heatmap_figure(*, heatmap: Heatmap, target_months: float, horizon_months: in
     fig.update_layout(
         _layout(
             f"Payback (months) by utilisation and labour rate; grey: not within {horizon_months} months",
-            xaxis={"title": {"text": "loaded labour rate per hour"}, "type": "category"},
+            xaxis={"title": {"text": _in("loaded labour rate per hour", currency)}, "type": "category"},
             yaxis={"title": {"text": "utilisation"}, "type": "category"},
         )
     )
@@ -360,7 +372,7 @@ class DashboardPoint:
     p90: float | None
 
 
-def dashboard_figure(*, points: Sequence[DashboardPoint]) -> dict[str, Any]:
+def dashboard_figure(*, points: Sequence[DashboardPoint], currency: str = "") -> dict[str, Any]:
     """The table's NPV per task (marker, green when >= 0, red below, as the table colours it) with the
     Monte Carlo P10-P90 band as error bars, one row per table row, top to bottom in the table's order.
 
@@ -389,7 +401,7 @@ def dashboard_figure(*, points: Sequence[DashboardPoint]) -> dict[str, Any]:
             "NPV per task (base case), Monte Carlo P10-P90",
             height=max(220, 60 + 32 * n),
             xaxis={
-                "title": {"text": "NPV over the horizon"},
+                "title": {"text": _in("NPV over the horizon", currency)},
                 "zeroline": True,
                 "zerolinecolor": INK,
                 "gridcolor": "#eef2f6",

@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.core.validators import MinValueValidator
 
-from reports.models import COST_MODEL_RANGE_FIELDS, CostModel
+from reports.models import COST_MODEL_MONEY_FIELDS, COST_MODEL_RANGE_FIELDS, CostModel
 from reports.services import COST_MODEL_EDITABLE_FIELDS
 
 
@@ -24,6 +24,11 @@ class InputSpec:
     unit: str
     range_key: str | None
     group: str
+
+    @property
+    def is_money(self) -> bool:
+        """True for an amount in the organization's currency (the unit then reads e.g. "EUR per cell")."""
+        return self.name in COST_MODEL_MONEY_FIELDS or self.name == "labour_rate_override_per_hour"
 
 
 # Money is in the task's currency; "cell" = one robot cell (the ROI multiplies by the cells needed).

@@ -56,7 +56,8 @@ class RangeDistribution(models.TextChoices):
 
 
 class CostModel(models.Model):
-    """ROI assumptions for one task under one named scenario. Money in the task's currency."""
+    """ROI assumptions for one task under one named scenario. Money in the task organization's currency
+    (accounts.models.Organization.currency, ISO 4217)."""
 
     Scenario = CostScenario
     MONEY_FIELDS = COST_MODEL_MONEY_FIELDS

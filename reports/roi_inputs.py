@@ -45,9 +45,28 @@ from reports.roi import (
     roi_tornado,
 )
 from trials.models import Episode, EpisodeSource, Task, Trial, TrialStatus
-from trials.selectors import SummaryTotals, task_list_for_user, trial_list_for_user, trial_source_summaries
+from trials.selectors import (
+    SummaryTotals,
+    task_commercial_visible,
+    task_list_commercial_for_user,
+    trial_list_for_user,
+    trial_source_summaries,
+)
 
 REAL_SOURCES = (EpisodeSource.ROBOT_AGENT.value, EpisodeSource.INTEGRATOR_UPLOAD.value)
+
+
+COMMERCIAL_TERMS_HIDDEN = "The cost model and ROI of a task are shared only within its organization."
+
+
+class CommercialTermsHidden(PermissionError):
+    """The user may read the task (an engaged integrator) but not its commercial terms: cost model, labour
+    cost, ROI. Views and the API answer 403 or show the evidence only."""
+
+
+def _require_commercial(*, task: Task, user: User | None) -> None:
+    if user is not None and not task_commercial_visible(user=user, task=task):
+        raise CommercialTermsHidden(COMMERCIAL_TERMS_HIDDEN)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,8 +263,10 @@ def task_roi_inputs(
     The measured performance is the point estimate of the evidence (observed success rate, mean attempt
     cycle time, interventions per running hour) with the cost model's recovery time.
     Raises RoiInputError with a message for the page when the task has no cost model for the scenario,
-    no episodes, no successful episode, or inputs that make an ROI meaningless.
+    no episodes, no successful episode, or inputs that make an ROI meaningless; CommercialTermsHidden when
+    `user` may read the task but not its commercial terms (an engaged integrator).
     """
+    _require_commercial(task=task, user=user)
     cost_model = CostModel.objects.filter(task=task, scenario=scenario).first()
     if cost_model is None:
         label = CostScenario(scenario).label if scenario in CostScenario.values else scenario
@@ -273,6 +294,7 @@ class TaskRoiReport(JsonResult):
 
     task_id: int
     scenario: str
+    currency: str  # ISO 4217 code of every money figure below (the task's organization's)
     evidence_sources: tuple[str, ...]
     episodes: int
     successes: int
@@ -308,6 +330,7 @@ def task_roi_report(
     return TaskRoiReport(
         task_id=task.pk,
         scenario=bundle.scenario,
+        currency=task.currency,
         evidence_sources=bundle.evidence_sources,
         episodes=bundle.evidence.episodes,
         successes=bundle.evidence.successes,
@@ -344,8 +367,10 @@ def task_roi_by_scenario(
     on one set of evidence; three queries whatever the number of scenarios.
 
     A scenario whose inputs make ROI meaningless carries its message in `error`. Raises RoiInputError when
-    the evidence itself is unusable (no episodes, no success) or the task has no cost model at all.
+    the evidence itself is unusable (no episodes, no success) or the task has no cost model at all;
+    CommercialTermsHidden as task_roi_inputs.
     """
+    _require_commercial(task=task, user=user)
     cost_models = {cm.scenario: cm for cm in CostModel.objects.filter(task=task)}
     if not cost_models:
         raise RoiInputError("No cost model for this task yet: enter its costs to see the ROI.")
@@ -392,6 +417,7 @@ class DashboardRow(JsonResult):
 
     task_id: int
     task_name: str
+    currency: str  # ISO 4217, the task's organization's
     task_status: str
     trial_count: int
     latest_trial_status: str
@@ -476,7 +502,9 @@ def task_roi_dashboard(
         for status in TrialStatus.values
     }
     tasks = list(
-        task_list_for_user(user=user).annotate(latest_trial_status=Subquery(latest), **by_status).order_by("name", "pk")
+        task_list_commercial_for_user(user=user)
+        .annotate(latest_trial_status=Subquery(latest), **by_status)
+        .order_by("name", "pk")
     )
     if not tasks:
         return []
@@ -520,6 +548,7 @@ def task_roi_dashboard(
             dataclasses.replace(
                 row,
                 task_name=task.name,
+                currency=task.currency,
                 task_status=task.status,
                 trial_count=sum(n for _, n in _trials_by_status(task)),
                 latest_trial_status=task.latest_trial_status or "",
@@ -565,6 +594,7 @@ def _dashboard_compute(
         common: dict[str, Any] = {
             "task_id": task.pk,
             "task_name": task.name,
+            "currency": task.currency,
             "task_status": task.status,
             "trial_count": sum(n for _, n in _trials_by_status(task)),
             "latest_trial_status": task.latest_trial_status or "",

@@ -29,6 +29,7 @@ from reports.forms import INPUT_SPECS, CostModelForm, ScenarioForm
 from reports.models import CostModel, CostScenario
 from reports.roi import RoiInputError
 from reports.roi_inputs import (
+    COMMERCIAL_TERMS_HIDDEN,
     DASHBOARD_DRAWS,
     DASHBOARD_ORDERS,
     LIGHT_GREEN_MAX_P_LOSS,
@@ -40,10 +41,11 @@ from reports.roi_inputs import (
     roi_traffic_light,
     task_roi_dashboard,
     task_roi_report,
+    task_trial_evidence,
 )
 from reports.services import cost_model_save
 from trials.models import Task
-from trials.selectors import task_list_for_user, trial_list_for_user
+from trials.selectors import task_commercial_visible, task_list_for_user, trial_list_for_user
 
 
 def _scenario(request: HttpRequest) -> str:
@@ -71,7 +73,13 @@ def report_index(request: HttpRequest) -> HttpResponse:
         for r in rows
         if r.roi is not None and r.monte_carlo is not None
     ]
-    figure = charts.dashboard_figure(points=points) if points else None
+    # one axis, one unit: named only when every plotted task shares it (a superuser may mix)
+    currencies = {r.currency for r in rows if r.roi is not None and r.monte_carlo is not None}
+    figure = (
+        charts.dashboard_figure(points=points, currency=currencies.pop() if len(currencies) == 1 else "")
+        if points
+        else None
+    )
     lights = [t["light"] for t in table]
     return render(
         request,
@@ -92,7 +100,29 @@ def report_index(request: HttpRequest) -> HttpResponse:
 # --- Task ROI report ----------------------------------------------------------------------------
 
 
+def _evidence_context(request: HttpRequest, task: Task, scenario: str) -> dict[str, Any]:
+    """The ROI page of an engaged integrator: the trial evidence that exists, none of the customer's terms."""
+    evidence_error = ""
+    evidence = None
+    sources: tuple[str, ...] = ()
+    try:
+        evidence, sources = task_trial_evidence(task=task, user=request.user)  # type: ignore[arg-type]
+    except RoiInputError as exc:
+        evidence_error = str(exc)
+    return {
+        "task": task,
+        "scenario": scenario,
+        "commercial": False,
+        "evidence": evidence,
+        "evidence_error": evidence_error,
+        "source_labels": ", ".join(s.replace("_", " ") for s in sources),
+        "charts": {},
+    }
+
+
 def _report_context(request: HttpRequest, task: Task, scenario: str) -> dict[str, Any]:
+    if not task_commercial_visible(user=request.user, task=task):  # type: ignore[arg-type]
+        return _evidence_context(request, task, scenario)
     report: TaskRoiReport | None = None
     error = ""
     try:
@@ -118,10 +148,14 @@ def _report_context(request: HttpRequest, task: Task, scenario: str) -> dict[str
             marker_text="target",
         )
         npv = charts.histogram_figure(
-            distribution=mc.npv, title="NPV over the Monte Carlo draws", x_title="NPV", marker=0.0, marker_text="0"
+            distribution=mc.npv,
+            title="NPV over the Monte Carlo draws",
+            x_title=f"NPV, {task.currency}",
+            marker=0.0,
+            marker_text="0",
         )
         for key, figure in (
-            ("cash-flow-chart", charts.cash_flow_figure(roi=roi)),
+            ("cash-flow-chart", charts.cash_flow_figure(roi=roi, currency=task.currency)),
             ("payback-histogram", payback),
             ("npv-histogram", npv),
         ):
@@ -133,10 +167,13 @@ def _report_context(request: HttpRequest, task: Task, scenario: str) -> dict[str
                 "horizon, so there is no payback distribution to draw."
             )
         if report.tornado is not None:
-            figures["tornado-chart"] = charts.tornado_figure(tornado=report.tornado)
+            figures["tornado-chart"] = charts.tornado_figure(tornado=report.tornado, currency=task.currency)
         if report.heatmap is not None:
             heatmap = charts.heatmap_figure(
-                heatmap=report.heatmap, target_months=roi.payback_target_months, horizon_months=roi.horizon_months
+                heatmap=report.heatmap,
+                target_months=roi.payback_target_months,
+                horizon_months=roi.horizon_months,
+                currency=task.currency,
             )
             if heatmap is None:
                 chart_notes["heatmap-chart"] = (
@@ -183,6 +220,8 @@ def _report_context(request: HttpRequest, task: Task, scenario: str) -> dict[str
         "chart_notes": chart_notes,
         "light": light,
         "can_edit": _can_edit_costs(request, task),
+        "commercial": True,
+        "currency": task.currency,
         "source_labels": ", ".join(s.replace("_", " ") for s in report.evidence_sources) if report else "",
     }
 
@@ -190,6 +229,13 @@ def _report_context(request: HttpRequest, task: Task, scenario: str) -> dict[str
 def _can_edit_costs(request: HttpRequest, task: Task) -> bool:
     user = request.user
     return can_scope_tasks(user) and (user.is_superuser or task.organization_id == user.organization_id)  # type: ignore[arg-type,union-attr]
+
+
+def _commercial_task_or_403(request: HttpRequest, pk: int) -> Task:
+    task = get_object_or_404(task_list_for_user(user=request.user), pk=pk)
+    if not task_commercial_visible(user=request.user, task=task):  # type: ignore[arg-type]
+        raise PermissionDenied(COMMERCIAL_TERMS_HIDDEN)
+    return task
 
 
 @login_required
@@ -201,7 +247,7 @@ def task_roi(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def task_roi_print(request: HttpRequest, pk: int) -> HttpResponse:
     """The one-page version (print CSS) a manager hands to a finance director."""
-    task = get_object_or_404(task_list_for_user(user=request.user), pk=pk)
+    task = _commercial_task_or_403(request, pk)
     return render(request, "reports/task_roi_print.html", _report_context(request, task, _scenario(request)))
 
 
@@ -216,7 +262,7 @@ def _file_url(static_path: str) -> str:
 @login_required
 def task_roi_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """The one-page report as a PDF (Chromium prints the same page); 503 with a message if it cannot."""
-    task = get_object_or_404(task_list_for_user(user=request.user), pk=pk)
+    task = _commercial_task_or_403(request, pk)
     scenario = _scenario(request)
     try:
         context = _report_context(request, task, scenario)

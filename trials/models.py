@@ -159,6 +159,11 @@ class Task(models.Model):
                 }
             )
 
+    @property
+    def currency(self) -> str:
+        """ISO 4217 code of the task's money figures: its organization's."""
+        return self.organization.currency
+
 
 class TrialQuerySet(models.QuerySet["Trial"]):
     def for_organization(self, organization: Organization | None) -> TrialQuerySet:

@@ -3,8 +3,11 @@
 Visibility rules (one place, used by pages and API alike):
 - superusers see everything;
 - a task is visible to its owner organization and to the integrator organization engaged on it;
-- trials: the task owner sees every trial of its tasks; anyone sees trials run on its own robots
-  (so an integrator sees only its own robots' trials);
+- trials: the task owner and the integrator engaged on the task see every trial of it (the evidence: an
+  integrator judging a customer's cell needs the customer's trials too); anyone sees trials run on its own
+  robots; only the robot's organization writes to a trial (trial_list_writable_by_user);
+- commercial terms (labour cost, cost models, ROI, NPV, supplier notes) only to the task's own
+  organization: task_commercial_visible / task_list_commercial_for_user, never to the engaged integrator;
 - robots: only the owner organization's.
 Another organization's object is simply absent from these querysets, so views and API answer 404.
 """
@@ -37,13 +40,34 @@ def task_list_for_user(*, user: User) -> QuerySet[Task]:
     return tasks.visible_to_organization(user.organization_id)
 
 
+def task_list_commercial_for_user(*, user: User) -> QuerySet[Task]:
+    """The visible tasks whose commercial terms (labour cost, cost models, ROI) the user may read: its own
+    organization's; an engaged integrator reads the task and its evidence, not the customer's terms."""
+    tasks = task_list_for_user(user=user)
+    if _sees_everything(user):
+        return tasks
+    return tasks.filter(organization_id=user.organization_id)
+
+
+def task_commercial_visible(*, user: User, task: Task) -> bool:
+    """True when `user` may read the commercial terms of `task` (see task_list_commercial_for_user)."""
+    return _sees_everything(user) or (user.organization_id is not None and task.organization_id == user.organization_id)
+
+
+def _trial_visible(org: int | None, prefix: str = "") -> Q:
+    return (
+        Q(**{f"{prefix}task__organization_id": org})
+        | Q(**{f"{prefix}task__integrator_id": org})
+        | Q(**{f"{prefix}robot__organization_id": org})
+    )
+
+
 def trial_list_for_user(*, user: User) -> QuerySet[Trial]:
-    """Trials the user may read."""
+    """Trials the user may read: of its tasks, of tasks it is engaged on as integrator, on its robots."""
     trials = Trial.objects.select_related("task", "robot", "policy_version__policy")
     if _sees_everything(user):
         return trials
-    org = user.organization_id
-    return trials.filter(Q(task__organization_id=org) | Q(robot__organization_id=org))
+    return trials.filter(_trial_visible(user.organization_id))
 
 
 def trial_list_writable_by_user(*, user: User) -> QuerySet[Trial]:
@@ -257,8 +281,7 @@ def episode_list_for_user(*, user: User) -> QuerySet[Episode]:
     episodes = Episode.objects.prefetch_related("events")
     if _sees_everything(user):
         return episodes
-    org = user.organization_id
-    return episodes.filter(Q(trial__task__organization_id=org) | Q(trial__robot__organization_id=org))
+    return episodes.filter(_trial_visible(user.organization_id, "trial__"))
 
 
 def event_list_for_user(*, user: User) -> QuerySet[EpisodeEvent]:
@@ -266,5 +289,4 @@ def event_list_for_user(*, user: User) -> QuerySet[EpisodeEvent]:
     events = EpisodeEvent.objects.select_related("episode")
     if _sees_everything(user):
         return events
-    org = user.organization_id
-    return events.filter(Q(episode__trial__task__organization_id=org) | Q(episode__trial__robot__organization_id=org))
+    return events.filter(_trial_visible(user.organization_id, "episode__trial__"))

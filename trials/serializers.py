@@ -36,7 +36,7 @@ from trials.models import (
     Task,
     Trial,
 )
-from trials.selectors import task_list_for_user
+from trials.selectors import task_commercial_visible, task_list_for_user
 from trials.services import TASK_WRITABLE_FIELDS, EpisodeInput, EventInput
 
 MAX_EPISODES_PER_REQUEST = 1000
@@ -119,12 +119,34 @@ class MetricsField(serializers.Field):  # type: ignore[type-arg]
 
 class TaskSerializer(serializers.ModelSerializer[Task]):
     trial_count = serializers.IntegerField(read_only=True)
+    labour_cost_per_hour = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="Loaded labour cost per operator hour, in `currency`; null for an integrator engaged "
+        "on another organization's task (commercial terms stay with the task's organization).",
+    )
+
+    currency = serializers.CharField(
+        source="organization.currency",
+        read_only=True,
+        help_text="ISO 4217 code of the task's money figures (labour cost, cost model, ROI): its organization's.",
+    )
+
+    def to_representation(self, instance: Task) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        user = _user(self)
+        if user is not None and not task_commercial_visible(user=user, task=instance):
+            data["labour_cost_per_hour"] = None
+        return data
 
     class Meta:
         model = Task
         fields = [
             "id",
             "organization",
+            "currency",
             *TASK_WRITABLE_FIELDS,
             "fit_factors",
             "fit_score",
@@ -149,7 +171,10 @@ class TaskWriteSerializer(serializers.ModelSerializer[Task]):
         extra_kwargs = {
             "manual_cycle_time_s": {"min_value": 0.001},
             "takt_time_s": {"min_value": 0.001},
-            "labour_cost_per_hour": {"min_value": 0},
+            "labour_cost_per_hour": {
+                "min_value": 0,
+                "help_text": "Loaded labour cost per operator hour (wage x 1.3-1.6), in the organization's currency.",
+            },
             "operators_per_shift": {"min_value": 0},
         }
         # Name uniqueness per organization is checked by the service (organization is not an input).

@@ -23,6 +23,7 @@ from trials.forms import EpisodeFilterForm, TaskFilterForm, TaskForm, TrialSched
 from trials.models import Task, Trial, TrialStatus
 from trials.selectors import (
     episode_list_for_trial,
+    task_commercial_visible,
     task_list_for_user,
     task_search,
     trial_list_for_user,
@@ -97,7 +98,13 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "trials/task_detail.html",
-        {"task": task, "fit": _fit_or_none(task), "trials": trials, "can_edit": can_scope_tasks(request.user)},
+        {
+            "task": task,
+            "fit": _fit_or_none(task),
+            "trials": trials,
+            "can_edit": can_scope_tasks(request.user),
+            "commercial": task_commercial_visible(user=request.user, task=task),  # type: ignore[arg-type]
+        },
     )
 
 

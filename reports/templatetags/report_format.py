@@ -22,12 +22,14 @@ def _number(value: Any) -> float | None:
 
 
 @register.filter
-def money(value: Any) -> str:
-    """12345.6 -> '12,346'; negatives with a minus sign; '—' for None."""
+def money(value: Any, currency: str = "") -> str:
+    """12345.6 -> '12,346', with `currency` (an ISO 4217 code) 'EUR 12,346'; negatives with a minus sign;
+    '—' for None. The code rather than a symbol: '$' alone does not say which dollar."""
     number = _number(value)
     if number is None:
         return "—"
-    return f"{number:,.0f}".replace("-", "−")
+    amount = f"{number:,.0f}".replace("-", "−")
+    return f"{currency}\u00a0{amount}" if currency else amount
 
 
 @register.filter

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, Role, User
+from accounts.models import ApiToken, Organization, Role, User
 from accounts.services import api_token_create, api_token_revoke
 from tests.api.conftest import token_client
 from tests.factories import (
@@ -372,3 +373,15 @@ def test_non_numeric_ids_in_paths_are_404_not_500(client_a: APIClient) -> None:
     for path in ("trials/-/cancel/", "trials/abc/episodes/", "trials/x/", "episodes/-/", "tokens/-/revoke/"):
         method = client_a.post if path.endswith(("cancel/", "revoke/")) else client_a.get
         assert method(f"/api/v1/{path}").status_code == 404, path
+
+
+def test_task_api_hides_labour_cost_from_the_engaged_integrator() -> None:
+    customer, integrator_org = OrganizationFactory(), OrganizationFactory(kind=Organization.Kind.INTEGRATOR)
+    task = TaskFactory(organization=customer, integrator=integrator_org, labour_cost_per_hour=Decimal("47.50"))
+    owner = token_client(UserFactory(organization=customer, role=Role.MANAGER)).get(f"/api/v1/tasks/{task.pk}/")
+    assert owner.status_code == 200 and owner.json()["labour_cost_per_hour"] == "47.50"
+    integrator = UserFactory(organization=integrator_org, role=Role.INTEGRATOR)
+    response = token_client(integrator).get(f"/api/v1/tasks/{task.pk}/")
+    assert response.status_code == 200 and response.json()["labour_cost_per_hour"] is None
+    listed = token_client(integrator).get("/api/v1/tasks/").json()["results"]
+    assert [t["labour_cost_per_hour"] for t in listed] == [None]

@@ -75,18 +75,16 @@ def test_scenario_changes_the_figures(world: dict[str, Any]) -> None:
     assert conservative["roi"]["capex"] > base["roi"]["capex"]
 
 
-def test_engaged_integrator_reads_on_its_own_evidence_other_organization_is_404(world: dict[str, Any]) -> None:
-    integrator = token_client(world["integrator"])
-    # Engaged on the task, but the customer's trials are not the integrator's to read: no evidence yet.
-    response = integrator.get(_url(world["task"]), {"draws": 200})
-    assert response.status_code == 400 and "No episodes recorded yet" in response.json()["errors"]["roi"][0]
-    rig = RobotFactory(organization=world["integrator"].organization)
-    trial = TrialFactory(task=world["task"], robot=rig)
-    for i in range(8):
-        EpisodeFactory(trial=trial, index=i, source=EpisodeSource.INTEGRATOR_UPLOAD, external_id=f"rig-{i}")
-    response = integrator.get(_url(world["task"]), {"draws": 200})
-    assert response.status_code == 200
-    assert response.json()["episodes"] == 8 and response.json()["evidence_sources"] == ["integrator_upload"]
+def test_roi_per_role_owner_reads_engaged_integrator_403_other_organization_404(world: dict[str, Any]) -> None:
+    assert token_client(world["engineer"]).get(_url(world["task"]), {"draws": 200}).status_code == 200
+    # Engaged on the task: it reads the evidence (stats API), not the customer's cost model, NPV or notes.
+    response = token_client(world["integrator"]).get(_url(world["task"]), {"draws": 200})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "organization" in body and "npv" not in body and "Q-1182" not in body and "robot_capex" not in body
+    stats = token_client(world["integrator"]).get(f"/api/v1/tasks/{world['task'].pk}/stats/")
+    assert stats.status_code == 200
+    assert sum(block["n_episodes"] for block in stats.json()["statistics"]["sources"]) == 30
     response = token_client(world["outsider"]).get(_url(world["task"]))
     assert response.status_code == 404 and "detail" in response.json()
     assert token_client(world["engineer"]).get("/api/v1/tasks/abc/roi/").status_code == 404

@@ -129,7 +129,9 @@ def test_dashboard_chart_is_drawn_from_exactly_the_tables_rows(world: dict[str, 
             rf'<tr data-task="{row.task_id}">.*?data-testid="npv"><strong class="(\w+)">([^<]+)<', html, re.S
         )
         assert shown is not None
-        assert float(shown.group(2).replace(",", "").replace("\u2212", "-")) == pytest.approx(x, abs=0.5)
+        currency, amount = shown.group(2).split("\u00a0")
+        assert currency == row.currency
+        assert float(amount.replace(",", "").replace("\u2212", "-")) == pytest.approx(x, abs=0.5)
         assert (shown.group(1) == "neg") == (colour == "#b42318") == (x < 0)
         mc = row.monte_carlo
         i = trace["x"].index(x)
@@ -203,10 +205,41 @@ def test_heat_map_marks_cells_beyond_the_horizon(world: dict[str, Any]) -> None:
     assert heatmap_figure(heatmap=blank, target_months=24.0, horizon_months=60) is None
 
 
-def test_integrator_sees_only_the_tasks_it_is_engaged_on(world: dict[str, Any]) -> None:
+def test_integrator_dashboard_shows_no_customer_roi(world: dict[str, Any]) -> None:
+    # Engaged on "Kitting brackets", but its NPV and payback are the customer's commercial terms.
     response = client_for(world["integrator"]).get(reverse("report-index"))
-    names = [item["row"].task_name for item in response.context["table"]]
-    assert names == ["Kitting brackets"]
+    assert response.context["table"] == []
+    assert "Kitting brackets" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("role", "commercial"), [("engineer", True), ("manager", True), ("integrator", False), ("outsider", None)]
+)
+def test_roi_page_per_role_evidence_for_all_who_may_read_terms_only_for_the_owner(
+    world: dict[str, Any], role: str, commercial: bool | None
+) -> None:
+    client = client_for(world[role])
+    response = client.get(_roi_url(world["task"]))
+    if commercial is None:  # another organization
+        assert response.status_code == 404
+        assert client.get(_roi_url(world["task"], "report-roi-print")).status_code == 404
+        return
+    assert response.status_code == 200
+    html = response.content.decode()
+    # Everyone who may read the task sees the evidence that exists: the customer's 40 episodes.
+    assert "40 episodes" in html and "No episodes recorded yet" not in html
+    secrets = ("Vendor quote Q-1182", "NPV", 'id="assumptions"', "roi-charts", "42.00")
+    if commercial:
+        assert all(secret in html for secret in secrets[:4])
+    else:
+        assert not [secret for secret in secrets if secret in html]
+        assert response.context["commercial"] is False
+        for name in ("report-roi-print", "report-roi-pdf"):
+            assert client.get(_roi_url(world["task"], name)).status_code == 403
+    task_page = client.get(reverse("task-detail", args=[world["task"].pk])).content.decode()
+    assert ("Loaded labour cost" in task_page) is commercial
+    task_list = client.get(reverse("task-list")).content.decode()
+    assert ("42.00" in task_list) is commercial
 
 
 def test_dashboard_queries_do_not_grow_with_tasks_or_episodes(
@@ -392,7 +425,7 @@ def test_manager_and_integrator_cannot_edit_costs(world: dict[str, Any]) -> None
     assert client_for(world["manager"]).get(url).status_code == 403
     assert client_for(world["manager"]).post(url, _cost_post()).status_code == 403
     integrator = client_for(world["integrator"])
-    assert integrator.get(_roi_url(world["task"])).status_code == 200  # engaged: reads the report
+    assert integrator.get(_roi_url(world["task"])).status_code == 200  # engaged: reads the evidence
     assert integrator.post(url, _cost_post()).status_code == 403
     assert CostModel.objects.get(task=world["task"], scenario="base").robot_capex == Decimal("35000")
 

@@ -466,8 +466,11 @@ def test_engaged_integrator_reads_the_customers_task_but_cannot_edit_it(world: d
     client = client_for(world["integrator"])
     assert client.get(reverse("task-detail", args=[task.pk])).status_code == 200
     assert client.get(reverse("task-edit", args=[task.pk])).status_code == 403
-    # The customer's trial on the customer's robot stays invisible to the integrator.
-    assert client.get(reverse("trial-detail", args=[world["trial_a"].pk])).status_code == 404
+    # The customer's trial is evidence the integrator reads, but only the robot's organization cancels it.
+    assert client.get(reverse("trial-detail", args=[world["trial_a"].pk])).status_code == 200
+    assert client.post(reverse("trial-cancel", args=[world["trial_a"].pk])).status_code in (403, 404)
+    world["trial_a"].refresh_from_db()
+    assert world["trial_a"].status != "cancelled"
 
 
 def test_superuser_sees_every_organization(world: dict[str, object]) -> None:
