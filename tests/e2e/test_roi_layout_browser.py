@@ -77,7 +77,9 @@ def _login(browser: Any, live_server: Any, next_url: str) -> Any:
 
 
 def _number(text: str) -> float:
-    return float(text.strip().replace(",", "").replace("\u2212", "-"))
+    """'EUR 12,346' or '−1,234' as a float: the money filter puts the ISO 4217 code first."""
+    amount = text.strip().split("\u00a0")[-1]
+    return float(amount.replace(",", "").replace("\u2212", "-"))
 
 
 def test_dashboard_chart_plots_exactly_each_table_row(live_server: Any, browser: Any, manager_world: Any) -> None:
