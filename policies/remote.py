@@ -42,12 +42,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import re
 import socket
 import statistics
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -58,6 +60,7 @@ from PIL import Image
 
 from robots.sim.base import CellInfo, Observation
 
+log = logging.getLogger(__name__)
 DEFAULT_OBSERVATION_KEYS = {"observation/image": "camera:front", "observation/state": "state", "prompt": "prompt"}
 _SOURCE = re.compile(r"^(camera:(?P<camera>[\w-]+)(?P<chw>:chw)?|state(?P<slice>\[(?P<a>\d*):(?P<b>\d*)\])?|prompt)$")
 
@@ -536,6 +539,8 @@ class RestEpisode(_ChunkedEpisode):
     def _payload(self, obs: Observation) -> dict[str, Any]:
         keys = rest_observation_keys(self.config, obs)
         size = self.config.image_size or (224, 224)  # OpenVLA's input size
+        # The episode's instruction is the prompt (as the openpi path), whatever the observation carries.
+        obs = dataclasses.replace(obs, instruction=self.instruction)
         payload = observation_to_request(obs, dataclasses.replace(self.config, observation_keys=keys, image_size=size))
         if self.config.unnorm_key:
             payload["unnorm_key"] = self.config.unnorm_key
@@ -613,15 +618,26 @@ class _CellLike(Protocol):
     def reset(self, seed: int, instruction: str | None = None) -> Observation: ...
 
 
-def remote_policy_preflight(*, policy: object, cell: _CellLike, seed: int, instruction: str) -> str:
-    """Check, before a trial's first episode, that a remote policy's actions fit the cell: an action_map
-    of the cell's size, the server's declared action_dim (openpi metadata), and the size of one real
-    reply to the cell's first observation. Anything that is not a RemotePolicy passes. Returns a note
-    ("" when all was checked); raises RemoteConfigError, saying what to set, when the sizes differ.
-    A server that cannot be reached or fails now is not a mismatch: the note says so and the episodes
-    go on (each one lost to infrastructure is re-run)."""
-    if not isinstance(policy, RemotePolicy):
+def remote_policy_preflight(*, version: Any, cell: Callable[[], _CellLike], seed: int, instruction: str) -> str:
+    """Check, before a trial's first episode, that a remote policy version's actions fit the cell: an
+    action_map of the cell's size, the server's declared action_dim (openpi metadata), and the size of
+    one real reply to the cell's first observation. `version` has `kind`, `endpoint_url` and
+    `remote_config` (a PolicyVersion); `cell` makes the cell (only called for a remote version).
+    Returns a note ("" when all was checked or the version is not remote). Raises RemoteConfigError,
+    saying what to set, when the sizes differ or the config is bad. A server that cannot be reached or
+    fails now is not a mismatch: the note says so, and the episodes go on (each one lost to
+    infrastructure is re-run)."""
+    if version.kind not in ("openpi", "rest"):
         return ""
+    policy = remote_policy(kind=version.kind, endpoint_url=version.endpoint_url, remote_config=version.remote_config)
+    made = cell()
+    note = _preflight(policy, made, seed=seed, instruction=instruction)
+    if note:
+        log.warning("%s (cell %s)", note, made.info.key)
+    return note
+
+
+def _preflight(policy: RemotePolicy, cell: _CellLike, *, seed: int, instruction: str) -> str:
     want = cell.info.action_dim
     config = policy.config
     hint = f"set remote_config.action_map to the {want} server components the cell takes (README: remote policies)"

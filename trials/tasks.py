@@ -35,7 +35,7 @@ def trial_start_task(trial_id: int) -> None:
     """Hand a scheduled trial to the runner; a trial the runner cannot start is failed, with why."""
     try:
         runner.trial_start(trial_id=trial_id)
-    except NotImplementedError as exc:
+    except (NotImplementedError, RemoteConfigError) as exc:  # RemoteConfigError: the pre-flight check
         trial_fail(trial_id=trial_id, reason=str(exc))
 
 
