@@ -612,6 +612,17 @@ def remote_policy(*, kind: str, endpoint_url: str, remote_config: dict[str, Any]
     return RemotePolicy(kind=kind, endpoint_url=endpoint_url, config=RemoteConfig.parse(remote_config))
 
 
+def remote_endpoint_check(*, kind: str, endpoint_url: str) -> None:
+    """Raises RemoteConfigError saying what is wrong with a remote version's endpoint_url: the scheme
+    for its kind, a host, and (REST) the `/act` path OpenVLA-style servers listen on."""
+    parts = urlsplit(endpoint_url)
+    schemes = ("ws", "wss") if kind == "openpi" else ("http", "https")
+    if parts.scheme not in schemes or not parts.hostname:
+        raise RemoteConfigError(f"endpoint_url must be a {' or '.join(s + '://' for s in schemes)} URL with a host")
+    if kind == "rest" and not parts.path.rstrip("/").endswith("/act"):
+        raise RemoteConfigError("endpoint_url of a REST policy must end in /act (e.g. http://gpu-box:8000/act)")
+
+
 class _CellLike(Protocol):
     info: CellInfo
 

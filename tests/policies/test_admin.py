@@ -61,3 +61,48 @@ def test_admin_add_shows_io_mismatch_on_io_spec(admin_client) -> None:
     assert response.status_code == 200
     assert "the io_spec needs" in response.content.decode()
     assert not PolicyVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "url", "config", "field"),
+    [
+        ("rest", "http://gpu-box:8000", {}, "endpoint_url"),
+        ("openpi", "http://gpu-box:8000", {}, "endpoint_url"),
+        ("rest", "http://gpu-box:8000/act", {"action_map": [0, -2]}, "remote_config"),
+        ("openpi", "ws://gpu-box:8000", {"timeout_s": -1}, "remote_config"),
+    ],
+)
+def test_admin_add_remote_version_names_the_bad_field(
+    admin_client, kind: str, url: str, config: dict, field: str
+) -> None:  # type: ignore[no-untyped-def]
+    response = admin_client.post(
+        reverse("admin:policies_policyversion_add"),
+        {
+            "policy": PolicyFactory().pk,
+            "version": "remote",
+            "kind": kind,
+            "io_spec": "{}",
+            "remote_config": json.dumps(config),
+            "endpoint_url": url,
+            "notes": "",
+        },
+    )
+    assert response.status_code == 200 and not PolicyVersion.objects.exists()
+    assert field in response.context["adminform"].form.errors
+
+
+def test_admin_add_accepts_a_valid_remote_version(admin_client) -> None:  # type: ignore[no-untyped-def]
+    response = admin_client.post(
+        reverse("admin:policies_policyversion_add"),
+        {
+            "policy": PolicyFactory().pk,
+            "version": "openvla",
+            "kind": "rest",
+            "io_spec": "{}",
+            "remote_config": json.dumps({"action_map": [0, 1, 2, 6]}),
+            "endpoint_url": "http://gpu-box:8000/act",
+            "notes": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert PolicyVersion.objects.get().remote_config == {"action_map": [0, 1, 2, 6]}
