@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json_numpy
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from policies.models import PolicyVersion
 from tests.factories import PolicyVersionFactory, TrialFactory
@@ -64,3 +65,21 @@ def test_trial_start_accepts_remote_actions_mapped_to_the_cell(
         trial_start_task(trial.pk)
     trial.refresh_from_db()
     assert trial.status != TrialStatus.FAILED and TrialChunk.objects.filter(trial=trial).exists()
+
+
+@pytest.mark.django_db
+def test_chunk_failing_every_retry_names_the_chunk_and_its_episodes(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from trials import runner
+    from trials.tasks import CHUNK_MAX_RETRIES, trial_run_chunk_task
+
+    trial = TrialFactory(episodes_planned=30)
+    chunk = TrialChunk.objects.create(trial=trial, first_index=20, stop_index=30, enqueued_at=timezone.now())
+
+    def broken(*, chunk_id: int) -> None:
+        raise RuntimeError("simulator exploded")
+
+    monkeypatch.setattr(runner, "chunk_run", broken)
+    trial_run_chunk_task.apply(args=[chunk.pk], retries=CHUNK_MAX_RETRIES)
+    trial.refresh_from_db()
+    assert trial.status == TrialStatus.FAILED
+    assert trial.status_message.startswith(f"chunk {chunk.pk} (episodes 20-29) failed {CHUNK_MAX_RETRIES + 1} times")
