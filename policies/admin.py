@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from accounts.permissions import is_platform_admin
 from policies.models import Policy, PolicyVersion
+from policies.remote import RemoteConfigError, remote_endpoint_check, remote_policy
 from policies.services import PolicyUploadError, policy_artifact_check, policy_version_register
 
 
@@ -32,6 +33,16 @@ class PolicyVersionAddForm(forms.ModelForm):
                 policy_artifact_check(file=upload, io_spec=data.get("io_spec"))
             except PolicyUploadError as exc:
                 self.add_error(exc.field if exc.field in self.fields else None, str(exc))
+        elif data.get("kind") in (PolicyVersion.Kind.OPENPI, PolicyVersion.Kind.REST):
+            # A bad remote_config or URL is a field error here, not a failed trial later.
+            try:
+                remote_policy(kind=data["kind"], endpoint_url="", remote_config=data.get("remote_config"))
+            except RemoteConfigError as exc:
+                self.add_error("remote_config", str(exc))
+            try:
+                remote_endpoint_check(kind=data["kind"], endpoint_url=data.get("endpoint_url") or "")
+            except RemoteConfigError as exc:
+                self.add_error("endpoint_url", str(exc))
         return data
 
 

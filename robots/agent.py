@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import requests
 
-from policies.remote import PolicyUnreachable, remote_policy
+from policies.remote import PolicyInfrastructureError, PolicyReplyError, remote_policy
 from robots.interface import RobotInterface, SimulatedRobot
 from robots.sim.base import Fault, Observation
 
@@ -238,11 +238,14 @@ class Agent:
                     self.client.push_events(job, events[pushed:])
                     pushed = len(events)
                     last_push = time.monotonic()
-        except PolicyUnreachable as exc:
+        except (PolicyInfrastructureError, PolicyReplyError) as exc:
+            # A server error or an unusable reply must not crash the agent: the episode ends with the
+            # reason, in the exception's category when the server knows it.
+            fallback = "policy_unreachable" if isinstance(exc, PolicyInfrastructureError) else "other"
             events.append(
                 {
                     "kind": "exception",
-                    "category": "policy_unreachable",
+                    "category": exc.category if exc.category in KNOWN_CATEGORIES else fallback,
                     "severity": "error",
                     "t_offset_s": self.robot.elapsed_s(),
                     "message": str(exc)[:2000],

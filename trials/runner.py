@@ -36,7 +36,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from policies.models import PolicyVersion
-from policies.remote import PolicyUnreachable, RemotePolicy, remote_policy
+from policies.remote import PolicyUnreachable, RemotePolicy, remote_policy, remote_policy_preflight
 from policies.runtime import LoadedPolicy, policy_load
 from robots.models import RobotKind
 from robots.services import agent_jobs_create
@@ -221,13 +221,19 @@ def trial_start(*, trial_id: int) -> list[int]:
     committed). Idempotent: a trial that already has chunks is left to them and the reaper.
     Returns the ids of the chunks enqueued. A physical robot's trial becomes jobs for its agent instead
     (robots.services.agent_jobs_create); nothing is enqueued."""
-    trial = Trial.objects.select_related("robot").get(pk=trial_id)
+    trial = Trial.objects.select_related("robot", "policy_version").get(pk=trial_id)
     if trial.robot.kind != RobotKind.SIMULATED:
         # A physical robot's episodes become jobs that its agent takes over the REST API.
         agent_jobs_create(trial=trial)
         return []
     if trial.is_finished:
         return []
+    remote_policy_preflight(
+        version=trial.policy_version,
+        cell=lambda: cell_for(trial.robot.sim_cell_key),
+        seed=int(trial.seed),
+        instruction=trial.instruction,
+    )
     size = max(1, int(settings.TRIAL_CHUNK_EPISODES))
     with transaction.atomic():
         Trial.objects.select_for_update().get(pk=trial_id)  # one starter at a time per trial

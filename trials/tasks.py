@@ -35,7 +35,7 @@ def trial_start_task(trial_id: int) -> None:
     """Hand a scheduled trial to the runner; a trial the runner cannot start is failed, with why."""
     try:
         runner.trial_start(trial_id=trial_id)
-    except NotImplementedError as exc:
+    except (NotImplementedError, RemoteConfigError) as exc:  # RemoteConfigError: the pre-flight check
         trial_fail(trial_id=trial_id, reason=str(exc))
 
 
@@ -54,11 +54,13 @@ def trial_run_chunk_task(self: Any, chunk_id: int) -> dict[str, Any]:
         trial_fail(trial_id=trial_id, reason=f"{type(exc).__name__}: {exc}")
         raise
     except Exception as exc:
-        trial_id = TrialChunk.objects.values_list("trial_id", flat=True).get(pk=chunk_id)
+        trial_id, first, stop = TrialChunk.objects.values_list("trial_id", "first_index", "stop_index").get(pk=chunk_id)
         if self.request.retries >= CHUNK_MAX_RETRIES:
+            # Name the chunk and its episode indices: a chunk id alone read as an episode number.
             trial_fail(
                 trial_id=trial_id,
-                reason=f"episodes {chunk_id} failed {CHUNK_MAX_RETRIES + 1} times: {type(exc).__name__}: {exc}",
+                reason=f"chunk {chunk_id} (episodes {first}-{stop - 1}) failed {CHUNK_MAX_RETRIES + 1} times: "
+                f"{type(exc).__name__}: {exc}",
             )
             raise
         runner.chunk_release(chunk_id=chunk_id)

@@ -72,15 +72,55 @@ def test_tenant_staff_with_every_policy_permission_cannot_use_the_policy_admin()
     staff.user_permissions.set(Permission.objects.filter(content_type__app_label="policies"))
     client = client_for(staff)
     shared = PolicyFactory(organization=None)
-    assert (
-        client.get(reverse("admin:policies_policy_change", args=[shared.pk])).status_code == 302
-    )  # the whole admin is for platform administrators
-    assert (
-        client.get(reverse("admin:policies_policyversion_add")).status_code == 302
-    )  # the whole admin is for platform administrators
-    assert (
-        client.get(reverse("admin:policies_policy_changelist")).status_code == 302
-    )  # the whole admin is for platform administrators
+    # The whole admin is for platform administrators: others are sent to its login.
+    assert client.get(reverse("admin:policies_policy_change", args=[shared.pk])).status_code == 302
+    assert client.get(reverse("admin:policies_policyversion_add")).status_code == 302
+    assert client.get(reverse("admin:policies_policy_changelist")).status_code == 302
     data, spec, _ = linear_policy()
     _post(client, data=data, spec=spec)
     assert not PolicyVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "url", "config", "field"),
+    [
+        ("rest", "http://gpu-box:8000", {}, "endpoint_url"),
+        ("openpi", "http://gpu-box:8000", {}, "endpoint_url"),
+        ("rest", "http://gpu-box:8000/act", {"action_map": [0, -2]}, "remote_config"),
+        ("openpi", "ws://gpu-box:8000", {"timeout_s": -1}, "remote_config"),
+    ],
+)
+def test_admin_add_remote_version_names_the_bad_field(
+    admin_client, kind: str, url: str, config: dict, field: str
+) -> None:  # type: ignore[no-untyped-def]
+    response = admin_client.post(
+        reverse("admin:policies_policyversion_add"),
+        {
+            "policy": PolicyFactory().pk,
+            "version": "remote",
+            "kind": kind,
+            "io_spec": "{}",
+            "remote_config": json.dumps(config),
+            "endpoint_url": url,
+            "notes": "",
+        },
+    )
+    assert response.status_code == 200 and not PolicyVersion.objects.exists()
+    assert field in response.context["adminform"].form.errors
+
+
+def test_admin_add_accepts_a_valid_remote_version(admin_client) -> None:  # type: ignore[no-untyped-def]
+    response = admin_client.post(
+        reverse("admin:policies_policyversion_add"),
+        {
+            "policy": PolicyFactory().pk,
+            "version": "openvla",
+            "kind": "rest",
+            "io_spec": "{}",
+            "remote_config": json.dumps({"action_map": [0, 1, 2, 6]}),
+            "endpoint_url": "http://gpu-box:8000/act",
+            "notes": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert PolicyVersion.objects.get().remote_config == {"action_map": [0, 1, 2, 6]}
