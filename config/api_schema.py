@@ -1,0 +1,53 @@
+"""The OpenAPI generator of the API (REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]): drf-spectacular's AutoSchema,
+plus what every TrialBench view does without saying so in its own annotations, so the schema cannot drift
+from the behaviour one view at a time:
+
+- the error responses each operation can give (config/exceptions.py's shape): 401 when it needs a token,
+  404 when its path names a row, 400 when it takes parameters or a body, 403 when it writes, 413 and 415
+  when it takes a body, 429 when it is throttled;
+- path ids are database ids: integers from 1 to the BIGINT maximum (anything else is a 404).
+
+An operation's own `@extend_schema(responses=...)` wins over these defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import permissions
+
+from config.api_support import ERRORS, MAX_ID
+
+
+class ApiAutoSchema(AutoSchema):
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
+                parameter["schema"].update(minimum=1, maximum=MAX_ID)
+        responses = operation["responses"]
+        for status_code in self._error_statuses(operation):
+            if str(status_code) not in responses:
+                responses[str(status_code)] = self._get_response_for_code(ERRORS[status_code], str(status_code))
+        return operation
+
+    def _error_statuses(self, operation: dict[str, Any]) -> list[int]:
+        parameters = operation.get("parameters", [])
+        has_body = "requestBody" in operation
+        statuses = []
+        if any(requirement for requirement in operation.get("security", [])):
+            statuses.append(401)
+        if any(p["in"] == "path" for p in parameters):
+            statuses.append(404)
+        if has_body or any(p["in"] == "query" for p in parameters):
+            statuses.append(400)
+        if self.method not in permissions.SAFE_METHODS:
+            statuses.append(403)
+        if has_body:
+            statuses += [413, 415]
+        if self.view.get_throttles():
+            statuses.append(429)
+        return statuses
