@@ -5,7 +5,11 @@ from the behaviour one view at a time:
 - the error responses each operation can give (config/exceptions.py's shape): 401 when it needs a token,
   404 when its path names a row, 400 when it takes parameters or a body, 403 when it writes, 413 and 415
   when it takes a body, 429 when it is throttled;
-- path ids are database ids: integers from 1 to the BIGINT maximum (anything else is a 404).
+- path ids are database ids: integers from 1 to the BIGINT maximum (anything else is a 404);
+- a text input that may not be blank holds a character other than whitespace (DRF trims it first), and
+  no input text holds NUL (DRF rejects it);
+- a decimal sent as a string has at least one digit, and no sign when it may not be negative (drf-spectacular's
+  own pattern also matches "" and "-", which the server rejects).
 
 An operation's own `@extend_schema(responses=...)` wins over these defaults.
 """
@@ -15,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import permissions
+from rest_framework import permissions, serializers
 
 from config.api_support import ERRORS, MAX_ID
 
@@ -34,13 +38,34 @@ class ApiAutoSchema(AutoSchema):
                 responses[str(status_code)] = self._get_response_for_code(ERRORS[status_code], str(status_code))
         return operation
 
+    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.DecimalField) and schema.get("type") == "string" and "pattern" in schema:
+            places = field.decimal_places or 0
+            whole = (field.max_digits - places) if field.max_digits is not None else None
+            digits = rf"\d{{1,{whole}}}" if whole is not None else r"\d+"
+            number = rf"{digits}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}}" if places else digits
+            sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+            schema["pattern"] = f"^{sign}(?:{number})$"
+        if (
+            direction == "request"
+            and type(field) is serializers.CharField
+            and not {"pattern", "format", "enum"} & set(schema)
+        ):
+            if field.allow_blank or not field.trim_whitespace:
+                schema["pattern"] = r"^[^\x00]*$"
+            else:
+                schema["pattern"] = r"^[^\x00]*[^\s\x00][^\x00]*$"
+        return schema
+
     def _error_statuses(self, operation: dict[str, Any]) -> list[int]:
         parameters = operation.get("parameters", [])
         has_body = "requestBody" in operation
         statuses = []
         if any(requirement for requirement in operation.get("security", [])):
             statuses.append(401)
-        if any(p["in"] == "path" for p in parameters):
+        # A cursor this API did not make is a 404 as well (DRF's CursorPagination: no such page).
+        if any(p["in"] == "path" or p["name"] == "cursor" for p in parameters):
             statuses.append(404)
         if has_body or any(p["in"] == "query" for p in parameters):
             statuses.append(400)

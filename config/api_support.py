@@ -66,8 +66,8 @@ READ_ERRORS = error_responses(400, 401, 404, 429)
 
 class ApiCursorPagination(CursorPagination):
     """Stable pages for sync clients: `?cursor=` from `next`, `?page_size=` from 1 to 1000.
-    Unlike DRF's, a page size that is not such an integer, or a cursor this API did not make, is a 400
-    naming the parameter, not silently the default page (nor a 404 on a list)."""
+    Unlike DRF's, a page size that is not such an integer is a 400 naming the parameter, not silently the
+    default page. A cursor this API did not make is DRF's 404 (no such page)."""
 
     page_size = 100
     page_size_query_param = "page_size"
@@ -82,21 +82,13 @@ class ApiCursorPagination(CursorPagination):
             raise ValidationError({self.page_size_query_param: [f"Must be an integer from 1 to {self.max_page_size}."]})
         return int(raw)
 
-    def decode_cursor(self, request: Request) -> Any:
-        try:
-            return super().decode_cursor(request)
-        except Exception as exc:  # DRF raises NotFound; a bad cursor is bad input, not a missing list
-            raise ValidationError(
-                {self.cursor_query_param: ["Invalid cursor: pass on a `next` or `previous` link."]}
-            ) from exc
-
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [
             {
                 "name": self.cursor_query_param,
                 "required": False,
                 "in": "query",
-                "description": "Opaque position from a `next` or `previous` link.",
+                "description": "Opaque position from a `next` or `previous` link; any other value is a 404.",
                 "schema": {"type": "string"},
             },
             {
@@ -190,6 +182,17 @@ class SinceFilterSet(django_filters.FilterSet):
         label="Only rows created or changed at or after this instant: RFC 3339 with an offset "
         "(e.g. 2026-11-25T00:00:00Z).",
     )
+
+    def is_valid(self) -> bool:
+        """Also rejects a parameter given with an empty value unless it is a free-text one: `?kind=` or
+        `?site=` names no kind and no site, and silently meaning "all" would hide a client's bug."""
+        valid = super().is_valid()
+        for name, declared in self.filters.items():
+            if self.data.get(name) == "" and not isinstance(declared, django_filters.CharFilter):
+                if name in self.form.fields and name not in self.form.errors:
+                    self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+        return valid
 
     def filter_since(self, queryset: QuerySet[Any], name: str, value: Any) -> QuerySet[Any]:
         condition = Q()

@@ -22,6 +22,7 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -90,6 +91,7 @@ def error_response(status_code: int, detail: str, *, code: str | None = None) ->
     return JsonResponse({"detail": detail, "code": code or CODE_BY_STATUS[status_code]}, status=status_code)
 
 
+@csrf_exempt  # it changes nothing; without this, a POST with a session cookie got Django's HTML 403 instead
 def api_route_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Catch-all of /api/: a path no API route matches is a JSON 404, whatever the method and DEBUG.
     Since the catch-all stops APPEND_SLASH from redirecting, the reply names the slashed path if that exists."""

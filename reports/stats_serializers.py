@@ -43,7 +43,7 @@ class CompareQuerySerializer(serializers.Serializer[dict[str, Any]]):
     """?a=, ?b=, ?source= of GET /api/v1/trials/compare/."""
 
     a = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Trial A (the baseline).")
-    b = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Trial B, of the same task.")
+    b = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Trial B, of the same task; not a (a = b is a 400).")
     source = serializers.ChoiceField(
         choices=EpisodeSource.choices, required=False, help_text="Compare only episodes of this source."
     )
