@@ -3,7 +3,7 @@ plus what every TrialBench view does without saying so in its own annotations, s
 from the behaviour one view at a time:
 
 - the error responses each operation can give (config/exceptions.py's shape): 401 when it needs a token,
-  404 when its path names a row, 400 when it takes parameters or a body, 403 when it writes, 413 and 415
+  404 when its path names a row, 400 when it takes parameters or a body, 403 and 409 when it writes, 413 and 415
   when it takes a body, 429 when it is throttled;
 - path ids are database ids: integers from 1 to the BIGINT maximum (anything else is a 404);
 - a text input that may not be blank holds a character other than whitespace (DRF trims it first), and
@@ -70,7 +70,8 @@ class ApiAutoSchema(AutoSchema):
         if has_body or any(p["in"] == "query" for p in parameters):
             statuses.append(400)
         if self.method not in permissions.SAFE_METHODS:
-            statuses.append(403)
+            # 409: a write may meet a duplicate or a constraint (config/exceptions.py maps both).
+            statuses += [403, 409]
         if has_body:
             statuses += [413, 415]
         if self.view.get_throttles():

@@ -37,8 +37,7 @@ logger = logging.getLogger(__name__)
 def _translate(exc: Exception) -> Exception:
     """Map Django-level exceptions onto DRF ones so they get a 4xx and the common shape."""
     if isinstance(exc, DjangoValidationError):
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return exceptions.ValidationError(errors)
+        return _translate_validation(exc)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge(str(exc))
     if isinstance(exc, ObjectDoesNotExist | Http404):
@@ -50,6 +49,31 @@ def _translate(exc: Exception) -> Exception:
         # server, is at fault and a retry may succeed.
         return Conflict("The request conflicts with recorded data (a constraint was violated); retry or change it.")
     return exc
+
+
+_UNIQUE_CODES = {"unique", "unique_together"}
+
+
+def _translate_validation(exc: DjangoValidationError) -> Exception:
+    """A model's full_clean() errors as DRF's, keyed like DRF's (`non_field_errors`, not Django's `__all__`).
+    A duplicate of a recorded row (unique, unique_together) is a 409 keyed by the field that makes it one,
+    e.g. a task's `name` within its organization: the input is well formed, the recorded data conflicts."""
+    if not hasattr(exc, "error_dict"):
+        return exceptions.ValidationError({"non_field_errors": exc.messages})
+    errors: dict[str, list[str]] = {}
+    unique = True
+    for field, field_errors in exc.error_dict.items():
+        for error in field_errors:
+            key = "non_field_errors" if field == "__all__" else field
+            if error.code in _UNIQUE_CODES:
+                fields = (error.params or {}).get("unique_check") or ()
+                key = fields[-1] if field == "__all__" and fields else key
+            else:
+                unique = False
+            errors.setdefault(key, []).extend(error.messages)
+    if unique:
+        return Conflict("Already recorded: " + " ".join(m for ms in errors.values() for m in ms), errors=errors)
+    return exceptions.ValidationError(errors)
 
 
 def _code(exc: Exception, status_code: int) -> str:
