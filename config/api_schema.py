@@ -6,8 +6,8 @@ from the behaviour one view at a time:
   404 when its path names a row, 400 when it takes parameters or a body, 403 and 409 when it writes, 413 and 415
   when it takes a body, 429 when it is throttled;
 - path ids are database ids: integers from 1 to the BIGINT maximum (anything else is a 404);
-- a text input that may not be blank holds a character other than whitespace (DRF trims it first), and
-  no input text holds NUL (DRF rejects it);
+- text inputs as DRF reads them: surrounding whitespace trimmed before the blank and length checks, and
+  no NUL character (DRF rejects it);
 - a decimal sent as a string has at least one digit, and no sign when it may not be negative (drf-spectacular's
   own pattern also matches "" and "-", which the server rejects).
 
@@ -22,6 +22,14 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import permissions, serializers
 
 from config.api_support import ERRORS, MAX_ID
+
+# What str.strip() removes (DRF trims with it), spelled out: `\s` differs between regex engines (ECMA 262,
+# Python's re, and schemathesis, which reads patterns as ASCII).
+_SPACE_POINTS = [n for n in range(0x3001) if chr(n).isspace()]
+_SPACE = "".join(
+    f"\\u{n:04x}" if n - 1 not in _SPACE_POINTS else f"-\\u{n:04x}" if n + 1 not in _SPACE_POINTS else ""
+    for n in _SPACE_POINTS
+)
 
 
 class ApiAutoSchema(AutoSchema):
@@ -47,16 +55,32 @@ class ApiAutoSchema(AutoSchema):
             number = rf"{digits}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}}" if places else digits
             sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
             schema["pattern"] = f"^{sign}(?:{number})$"
-        if (
-            direction == "request"
-            and type(field) is serializers.CharField
-            and not {"pattern", "format", "enum"} & set(schema)
-        ):
-            if field.allow_blank or not field.trim_whitespace:
-                schema["pattern"] = r"^[^\x00]*$"
-            else:
-                schema["pattern"] = r"^[^\x00]*[^\s\x00][^\x00]*$"
         return schema
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        self._direction = direction  # for _insert_field_validators, which is not told
+        return super()._map_basic_serializer(serializer, direction)
+
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        super()._insert_field_validators(field, schema)
+        if getattr(self, "_direction", None) != "request" or type(field) is not serializers.CharField:
+            return
+        if {"pattern", "format", "enum", "oneOf"} & set(schema):
+            return
+        if not field.trim_whitespace:
+            schema["pattern"] = r"^[^\x00]*$"
+            return
+        # DRF trims surrounding whitespace before checking blank and length: so says the pattern, which
+        # replaces minLength and maxLength (they would count the untrimmed text).
+        limit = schema.pop("maxLength", None)
+        schema.pop("minLength", None)
+        space, text = f"[{_SPACE}]*", rf"[^{_SPACE}\x00]"
+        inner = r"[^\x00]*" if limit is None else rf"[^\x00]{{0,{max(limit - 2, 0)}}}"
+        core = text if limit == 1 else rf"{text}(?:{inner}{text})?"
+        trimmed = f"{space}{core}{space}"
+        schema["pattern"] = f"^(?:{space}|{trimmed})$" if field.allow_blank else f"^{trimmed}$"
+        rule = "Surrounding whitespace is trimmed" + (f"; then at most {limit} characters." if limit else ".")
+        schema["description"] = f"{schema['description']} {rule}" if schema.get("description") else rule
 
     def _error_statuses(self, operation: dict[str, Any]) -> list[int]:
         parameters = operation.get("parameters", [])
