@@ -172,6 +172,7 @@ SPECTACULAR_SETTINGS = {
         "TrialStatusEnum": "trials.models.TrialStatus",
         "EpisodeOutcomeEnum": "trials.models.EpisodeOutcome",
         "EventKindEnum": "trials.models.EventKind",
+        "ErrorCodeEnum": "config.errors.ERROR_CODES",
     },
 }
 
