@@ -5,6 +5,7 @@ from the behaviour one view at a time:
 - the error responses each operation can give (config/exceptions.py's shape): 401 when it needs a token,
   404 when its path names a row, 400 when it takes parameters or a body, 403 and 409 when it writes, 413 and 415
   when it takes a body, 429 when it is throttled;
+- list bodies state their bounds (minItems, maxItems), and a POST or PUT body is required;
 - path ids are database ids: integers from 1 to the BIGINT maximum (anything else is a 404);
 - text inputs as DRF reads them: surrounding whitespace trimmed before the blank and length checks, and
   no NUL character (DRF rejects it);
@@ -40,6 +41,8 @@ class ApiAutoSchema(AutoSchema):
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
                 parameter["schema"].update(minimum=1, maximum=MAX_ID)
+        if "requestBody" in operation and self.method in ("POST", "PUT"):
+            operation["requestBody"]["required"] = True  # every POST body here has required fields
         responses = operation["responses"]
         for status_code in self._error_statuses(operation):
             if str(status_code) not in responses:
@@ -55,6 +58,15 @@ class ApiAutoSchema(AutoSchema):
             number = rf"{digits}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}}" if places else digits
             sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
             schema["pattern"] = f"^{sign}(?:{number})$"
+        return schema
+
+    def _unwrap_list_serializer(self, serializer: Any, direction: str) -> dict[str, Any] | None:
+        schema = super()._unwrap_list_serializer(serializer, direction)
+        if schema is not None and isinstance(serializer, serializers.ListSerializer):
+            if serializer.min_length is not None:
+                schema["minItems"] = serializer.min_length
+            if serializer.max_length is not None:
+                schema["maxItems"] = serializer.max_length
         return schema
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:

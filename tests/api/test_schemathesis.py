@@ -24,6 +24,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.transport.serialization import Binary
 
 from accounts.models import Role
 from accounts.services import api_token_create
@@ -143,7 +144,7 @@ def _cross_field_constraints(case: Any, world: dict[str, Any]) -> None:
         if not 0.0001 <= case.query.get("rejectable", 1) < acceptable:  # given together, rejectable below
             case.query["rejectable"] = max(acceptable / 2, 0.0001)
     if label == "POST /api/v1/trials/{trial_pk}/episodes/csv/" and "file" in body:
-        body["file"] = csv_io.template_csv().encode()  # UTF-8 CSV in the documented layout
+        body["file"] = Binary(csv_io.template_csv().encode())  # UTF-8 CSV in the documented layout
     if label == "POST /api/v1/tokens/" and body.get("expires_at"):
         body["expires_at"] = "2999-12-31T00:00:00Z"  # must be in the future
 
