@@ -24,7 +24,6 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.transport.serialization import Binary
 
 from accounts.models import Role
 from accounts.services import api_token_create
@@ -42,14 +41,14 @@ from tests.factories import (
     TrialFactory,
     UserFactory,
 )
-from trials import csv_io
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Failures that belong to open work elsewhere: (operations, mode, failure titles, message pattern, why). One is
-# reported as a warning when every failure of an operation matches it; any other failure still fails the test.
-# Whether the generator meets it depends on the schema, so each also has a strict xfail test of its exact
-# request in tests/api/test_errors.py, which fails once the fix lands, saying to remove both.
+# Failures that belong to open work elsewhere, or to what OpenAPI cannot state: (operations, mode, failure
+# titles, message pattern, why). One is reported as a warning when every failure of an operation matches it;
+# any other failure still fails the test. Whether the generator meets a defect depends on the schema, so each
+# defect also has a strict xfail test of its exact request in tests/api/test_errors.py, which fails once the
+# fix lands, saying to remove both.
 KNOWN_OPEN: list[tuple[str, str, set[str], str, str]] = [
     (
         "POST /api/v1/agent/jobs/{job_id}/events/",
@@ -67,11 +66,20 @@ KNOWN_OPEN: list[tuple[str, str, set[str], str, str]] = [
         "issue 14 item 4 (h-ingest, loose types): DRF's CharField takes a JSON number for a text field "
         '(`"software_version": 0` is stored as "0")',
     ),
+    (
+        "POST /api/v1/trials/{trial_pk}/episodes/csv/",
+        "positive",
+        {"Schema-valid request rejected"},
+        r'"errors":\{"(file|line \d+)"',
+        "not a defect: OpenAPI cannot say that the file must be UTF-8 CSV in the template's layout, so a "
+        "generated file is a 400 naming `file` or a line (tests/api/test_csv.py covers the CSV rules)",
+    ),
 ]
 # Cases per operation and mode; SCHEMATHESIS_EXAMPLES=200 for a deeper run by hand.
 EXAMPLES_PER_MODE = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 # Unset: the same cases on every run (derandomized). SCHEMATHESIS_SEED=<n>: other cases, reproducibly.
 SEED = os.environ.get("SCHEMATHESIS_SEED")
+ONLY = os.environ.get("SCHEMATHESIS_ONLY", "")  # run only operations whose label contains this (debugging)
 BUDGET_S = 240  # a guard against a runaway run; 15 cases per operation and mode take 30-60 s on 2 cores
 
 
@@ -130,21 +138,22 @@ def _cross_field_constraints(case: Any, world: dict[str, Any]) -> None:
     for name, value in world["references"].get(label, {}).items():
         if name in body:
             body[name] = value
-    for name in ("started_at", "ended_at"):
-        # A plausible past instant: how far back or ahead an episode may be dated is the ingest rules' to say.
-        if isinstance(body.get(name), str) and not 2000 <= _instant(body[name]).year <= 2025:
-            body[name] = "2020" + body[name][4:]
-    if label == "POST /api/v1/agent/jobs/{job_id}/complete/" and body.get("ended_at") and body.get("started_at"):
-        if _instant(body["ended_at"]) < _instant(body["started_at"]):
-            body["ended_at"], body["started_at"] = body["started_at"], body["ended_at"]
+    # Episodes, uploaded (one or a list) or completed by the agent: a plausible past start, and an end not
+    # before it (how far back or ahead an episode may be dated is the ingest rules' to say).
+    episodes = case.body if isinstance(case.body, list) else [body]
+    for episode in (e for e in episodes if isinstance(e, dict)):
+        for name in ("started_at", "ended_at"):
+            if isinstance(episode.get(name), str) and not 2000 <= _instant(episode[name]).year <= 2025:
+                episode[name] = "2020" + episode[name][4:]
+        start, end = episode.get("started_at"), episode.get("ended_at")
+        if isinstance(start, str) and isinstance(end, str) and _instant(end) < _instant(start):
+            episode["ended_at"], episode["started_at"] = start, end
     if label == "GET /api/v1/trials/compare/" and case.query and case.query.get("a") == case.query.get("b"):
         case.query["b"] = case.query["a"] % MAX_ID + 1  # tests/reports/test_stats_api.py: a = b is a 400
     if label == "GET /api/v1/trials/{id}/stats/" and case.query and "acceptable" in case.query:
         acceptable = case.query["acceptable"]
         if not 0.0001 <= case.query.get("rejectable", 1) < acceptable:  # given together, rejectable below
             case.query["rejectable"] = max(acceptable / 2, 0.0001)
-    if label == "POST /api/v1/trials/{trial_pk}/episodes/csv/" and "file" in body:
-        body["file"] = Binary(csv_io.template_csv().encode())  # UTF-8 CSV in the documented layout
     if label == "POST /api/v1/tokens/" and body.get("expires_at"):
         body["expires_at"] = "2999-12-31T00:00:00Z"  # must be in the future
 
@@ -186,7 +195,8 @@ def _exercise(operation: Any, mode: GenerationMode, world: dict[str, Any]) -> in
     def run(case: Any) -> None:
         nonlocal sent
         sent += 1
-        if mode == GenerationMode.POSITIVE:
+        # The case's own mode, not the strategy's: a "positive" strategy can draw a case that is not.
+        if case.meta is not None and not case.meta.generation.mode.is_negative:
             _cross_field_constraints(case, world)
         if case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER):
             # The Authorization header is the one made invalid (or left out): send it as generated.
@@ -211,6 +221,8 @@ def test_every_operation_conforms_to_its_schema_and_never_errors(api_world: dict
     started = time.monotonic()
     for result in schema.get_all_operations():
         operation = result.ok()
+        if ONLY not in operation.label:
+            continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
                 sent[operation.label] = sent.get(operation.label, 0) + _exercise(operation, mode, api_world)
@@ -223,4 +235,5 @@ def test_every_operation_conforms_to_its_schema_and_never_errors(api_world: dict
         assert time.monotonic() - started < BUDGET_S, f"schemathesis run exceeded {BUDGET_S}s"
     assert not failures, f"{len(failures)} failures\n\n" + "\n\n".join(failures)
     assert all(sent.values()), f"operations never called: {[label for label, n in sent.items() if not n]}"
-    assert len([label for label in sent if " /api/v1/agent/" in label]) == 7, sorted(sent)
+    if not ONLY:
+        assert len([label for label in sent if " /api/v1/agent/" in label]) == 7, sorted(sent)
