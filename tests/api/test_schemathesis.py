@@ -117,6 +117,7 @@ def api_world(live_server: Any) -> dict[str, Any]:
         },
     }
     return {
+        "episodes_planned": trial.episodes_planned,
         "references": references,
         "user_token": raw,
         "robot_token": robot_agent_token_issue(robot=arm),
@@ -148,10 +149,30 @@ def _cross_field_constraints(case: Any, world: dict[str, Any]) -> None:
     # Episodes, uploaded (one or a list) or completed by the agent: a plausible past start, and an end not
     # before it (how far back or ahead an episode may be dated is the ingest rules' to say).
     episodes = case.body if isinstance(case.body, list) else [body]
-    for episode in (e for e in episodes if isinstance(e, dict)):
+    if label == "POST /api/v1/agent/jobs/{job_id}/events/":
+        episodes = [body]  # a push of events: the same order rule
+    seen_ids: set[Any] = set()
+    seen_indexes: set[Any] = set()
+    for position, episode in enumerate(e for e in episodes if isinstance(e, dict)):
+        if label == "POST /api/v1/trials/{trial_pk}/episodes/":
+            # Indexes within the trial's plan, and no index or external_id twice in one batch.
+            if isinstance(episode.get("index"), int):
+                episode["index"] %= world["episodes_planned"]
+                episode["index"] = None if episode["index"] in seen_indexes else episode["index"]
+            seen_indexes.add(episode.get("index"))
+            if episode.get("external_id") in seen_ids:
+                episode["external_id"] = f"batch-{position}"
+            seen_ids.add(episode.get("external_id"))
         for name in ("started_at", "ended_at"):
             if isinstance(episode.get(name), str) and not 2000 <= _instant(episode[name]).year <= 2025:
                 episode[name] = "2020" + episode[name][4:]
+        events = [e for e in episode.get("events", []) if isinstance(e, dict)] if "events" in episode else []
+        offsets = [e["t_offset_s"] for e in events if type(e.get("t_offset_s")) in (int, float)]
+        if len(offsets) == len(events) and events:
+            # Events in time order, within the episode's cycle time.
+            episode["events"] = sorted(events, key=lambda e: e["t_offset_s"])
+            if type(episode.get("cycle_time_s")) in (int, float):
+                episode["cycle_time_s"] = max(episode["cycle_time_s"], max(offsets))
         start, end = episode.get("started_at"), episode.get("ended_at")
         if isinstance(start, str) and isinstance(end, str) and _instant(end) < _instant(start):
             episode["ended_at"], episode["started_at"] = start, end
