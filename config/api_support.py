@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import django_filters
@@ -10,23 +12,33 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse
-from rest_framework import filters, parsers, serializers
-from rest_framework.exceptions import ParseError, ValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
+from rest_framework import filters, serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
-from rest_framework.utils import json
 
-from config.exceptions import PayloadTooLarge
-from config.json_depth import json_too_deep_path
+from config.errors import ERROR_CODES, PayloadTooLarge
+from config.parsers import LimitedJSONParser
 from config.throttling import TokenRateThrottle
+
+__all__ = ["LimitedJSONParser"]  # re-exported: the apps' views import it from here
+
+# Database ids are BIGINT primary keys from 1; a larger or smaller id names nothing.
+MAX_ID = 2**63 - 1
 
 
 class ErrorSerializer(serializers.Serializer[dict[str, Any]]):
     """The one error shape of the API (config/exceptions.py)."""
 
     detail = serializers.CharField()
-    code = serializers.CharField()
+    code = serializers.ChoiceField(
+        choices=ERROR_CODES,
+        help_text="One per status (400 invalid, 403 permission_denied, 404 not_found, 405 method_not_allowed, "
+        "409 conflict, 413 payload_too_large, 415 unsupported_media_type, 429 throttled), except 400 "
+        "parse_error (the body is not JSON) and 401: not_authenticated (no token) or authentication_failed "
+        "(a wrong, expired or revoked token).",
+    )
     errors = serializers.DictField(required=False, help_text="Field -> messages; bulk: index -> field -> messages.")
 
 
@@ -37,6 +49,9 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="Not found, or not visible to your organization."),
     409: OpenApiResponse(ErrorSerializer, description="Conflicts with recorded data; nothing was written."),
     413: OpenApiResponse(ErrorSerializer, description="Body larger than API_MAX_BODY_BYTES (8 MiB by default)."),
+    415: OpenApiResponse(
+        ErrorSerializer, description="Body not of a documented content type (JSON, CSV upload: multipart)."
+    ),
     429: OpenApiResponse(ErrorSerializer, description="Throttled; retry after the `Retry-After` header's seconds."),
 }
 
@@ -50,12 +65,40 @@ READ_ERRORS = error_responses(400, 401, 404, 429)
 
 
 class ApiCursorPagination(CursorPagination):
-    """Stable pages for sync clients: `?cursor=` from `next`, `?page_size=` up to 1000."""
+    """Stable pages for sync clients: `?cursor=` from `next`, `?page_size=` from 1 to 1000.
+    Unlike DRF's, a page size that is not such an integer is a 400 naming the parameter, not silently the
+    default page. A cursor this API did not make is DRF's 404 (no such page)."""
 
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
     ordering = "-created_at"
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError({self.page_size_query_param: [f"Must be an integer from 1 to {self.max_page_size}."]})
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Opaque position from a `next` or `previous` link; any other value is a 404.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Results per page (default {self.page_size}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size, "default": self.page_size},
+            },
+        ]
 
 
 def body_limit_check(request: Request) -> None:
@@ -69,58 +112,87 @@ def body_limit_check(request: Request) -> None:
         raise PayloadTooLarge(f"Request body is {declared} bytes; the limit is {limit} bytes (API_MAX_BODY_BYTES).")
 
 
-class LimitedJSONParser(parsers.JSONParser):
-    """JSONParser that reads at most API_MAX_BODY_BYTES, so a chunked body without a Content-Length
-    cannot exhaust memory either; raises PayloadTooLarge (413) beyond it."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
-        limit = settings.API_MAX_BODY_BYTES
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes (API_MAX_BODY_BYTES).")
-        try:
-            text = raw.decode("utf-8")
-            return json.loads(text, parse_constant=json.strict_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
-        except RecursionError as exc:
-            raise ValidationError(_too_deep_errors(text)) from exc
-
-
-# No input of the API nests anywhere near this; it only bounds the path quoted in the error.
-MAX_JSON_DEPTH = 64
-
-
-def _too_deep_errors(text: str) -> dict[str, Any]:
-    """Errors naming the field (bulk: position, then field) where a body nests too deeply to parse."""
-    path = json_too_deep_path(text, max_depth=MAX_JSON_DEPTH) or []
-    message = f"nested too deeply (more than {MAX_JSON_DEPTH} levels)"
-    if path and isinstance(path[0], int) and len(path) > 1:
-        return {str(path[0]): {str(path[1]): [message]}}
-    return {str(path[0]) if path else "non_field_errors": [message]}
-
-
 class IntFilter(django_filters.Filter):
-    """An integer filter bounded to the database's BIGINT range, so a fuzzed 10**30 is a 400, not a 500."""
+    """An integer filter, by default an id (1 to the BIGINT maximum), so a fuzzed 10**30 is a 400, not a 500;
+    its bounds are in the schema."""
 
     field_class = forms.IntegerField
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("min_value", 0)
-        kwargs.setdefault("max_value", 2**63 - 1)
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
+        extend_schema_field({"type": "integer", "minimum": kwargs["min_value"], "maximum": kwargs["max_value"]})(self)
+
+
+# RFC 3339 date-time (what OpenAPI's `format: date-time` means): a date, a time and an offset, nothing less.
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+)
+
+
+class InstantField(forms.Field):
+    """An RFC 3339 instant as an aware UTC datetime. A time without an offset is rejected: the server's zone
+    is no guess to make for a sync client. Instants beyond datetime's range after applying the offset
+    (year 1 at +01:00) become its first or last representable instant, which filters the same."""
+
+    default_error_messages = {"invalid": "Enter an RFC 3339 date-time with an offset, e.g. 2026-11-25T08:00:00Z."}
+
+    def to_python(self, value: Any) -> datetime | None:
+        if value in self.empty_values:
+            return None
+        match = _RFC3339.fullmatch(str(value).strip())
+        if match is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+        fraction, zulu, sign, offset_h, offset_m = match.groups()[6:]
+        try:
+            offset = timedelta(hours=int(offset_h or 0), minutes=int(offset_m or 0))
+            local = datetime(
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                min(second, 59),  # a leap second (:60) is its minute's last second here
+                int((fraction or "0")[:6].ljust(6, "0")),
+                tzinfo=timezone(-offset if sign == "-" else offset),
+            )
+        except ValueError as exc:  # day 31 of a 30-day month, hour 25, offset of 24 h or more
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
+        try:
+            return local.astimezone(UTC)
+        except OverflowError:
+            return datetime.min.replace(tzinfo=UTC) if year == 1 else datetime.max.replace(tzinfo=UTC)
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class InstantFilter(django_filters.Filter):
+    field_class = InstantField
 
 
 class SinceFilterSet(django_filters.FilterSet):
-    """Adds `?since=<ISO 8601>`: rows created or changed at or after that instant (for sync).
+    """Adds `?since=<RFC 3339>`: rows created or changed at or after that instant (for sync).
     Subclasses list the timestamp fields in `since_fields`."""
 
     since_fields: tuple[str, ...] = ("created_at",)
 
-    since = django_filters.IsoDateTimeFilter(
+    since = InstantFilter(
         method="filter_since",
-        label="Only rows created or changed at or after this ISO 8601 instant (e.g. 2026-11-25T00:00:00Z).",
+        label="Only rows created or changed at or after this instant: RFC 3339 with an offset "
+        "(e.g. 2026-11-25T00:00:00Z).",
     )
+
+    def is_valid(self) -> bool:
+        """Also rejects a parameter given with an empty value unless it is a free-text one: `?kind=` or
+        `?site=` names no kind and no site, and silently meaning "all" would hide a client's bug."""
+        valid = super().is_valid()
+        for name, declared in self.filters.items():
+            if self.data.get(name) == "" and not isinstance(declared, django_filters.CharFilter):
+                if name in self.form.fields and name not in self.form.errors:
+                    self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+        return valid
 
     def filter_since(self, queryset: QuerySet[Any], name: str, value: Any) -> QuerySet[Any]:
         condition = Q()

@@ -169,7 +169,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api_schema.ApiAutoSchema",
+    # The API speaks JSON only (the CSV upload declares its multipart parser itself).
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     # Per token (config/throttling.py), counted in the default cache: per process with LocMemCache.
@@ -188,12 +191,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Separate request and response components, so a request says what it must hold (minLength of a
+    # required string, no read-only fields) and schemathesis generates only what the server accepts.
+    "COMPONENT_SPLIT_REQUEST": True,
     # Readable names for choice sets that share a field name across models.
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "trials.models.TaskStatus",
         "TrialStatusEnum": "trials.models.TrialStatus",
         "EpisodeOutcomeEnum": "trials.models.EpisodeOutcome",
         "EventKindEnum": "trials.models.EventKind",
+        "ErrorCodeEnum": "config.errors.ERROR_CODES",
     },
 }
 

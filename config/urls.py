@@ -2,9 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from accounts.permissions import can_use_admin
+from config import exceptions as api_errors
 from reports import views as report_views
 from trials import views as trial_views
 
@@ -29,4 +30,12 @@ urlpatterns = [
     path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True), name="favicon"),
     path("api/v1/", include("config.api_urls")),
     path("account/", include("accounts.urls")),
+    # Last: any other path under /api/ is a JSON 404, not Django's HTML page (api_route_not_found).
+    re_path(r"^api/", api_errors.api_route_not_found),
 ]
+
+# Django's own error pages stay HTML for the site and become the API's JSON error under /api/.
+handler400 = api_errors.handler400
+handler403 = api_errors.handler403
+handler404 = api_errors.handler404
+handler500 = api_errors.handler500

@@ -1,19 +1,21 @@
 """REST API of the reports: a task's ROI and its Monte Carlo summary, from the same functions as the pages
 (reports.roi_inputs.task_roi_report). Visibility from trials.selectors (another organization's task is a
 404); an integrator engaged on a customer's task reads its evidence (stats API), not its cost model or
-ROI (403); a task whose ROI cannot be computed yet (no cost model, no episodes) is a 400 with the reason."""
+ROI (403); a task whose ROI cannot be computed yet (no cost model, no episodes) is a 409 with the reason:
+the request is valid, the task's recorded state does not allow an answer yet."""
 
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import get_object_or_404  # answers 404, not 500, to a non-numeric id
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_support import error_responses
+from config.api_support import ERRORS, error_responses
+from config.exceptions import Conflict
 from config.throttling import TokenRateThrottle
 from reports.roi import RoiInputError
 from reports.roi_inputs import CommercialTermsHidden, task_roi_report
@@ -84,6 +86,11 @@ class TaskRoiView(APIView):
                 examples=[OpenApiExample("A task in simulation", value=_EXAMPLE)],
             ),
             **error_responses(400, 401, 403, 404, 429),
+            409: OpenApiResponse(
+                ERRORS[409].response,
+                description="The ROI cannot be computed yet (no cost model for the scenario, no episodes of the "
+                "source, no success): `errors.roi` says what to enter or run.",
+            ),
         },
     )
     def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the path parameter's name
@@ -104,5 +111,5 @@ class TaskRoiView(APIView):
         except CommercialTermsHidden as error:
             raise PermissionDenied(str(error)) from error
         except RoiInputError as error:
-            raise ValidationError({"roi": [str(error)]}) from error
+            raise Conflict(str(error), errors={"roi": [str(error)]}) from error
         return Response(report.to_dict())

@@ -20,7 +20,8 @@ class TrialStatsQuerySerializer(serializers.Serializer[dict[str, Any]]):
         required=False,
         min_value=0.0001,
         max_value=0.9999,
-        help_text="SPRT: success rate that should pass. Default: halfway from the rejectable level to 100%.",
+        help_text="SPRT: success rate that should pass; given only with `rejectable`, and greater than it. "
+        "Default: halfway from the rejectable level to 100%.",
     )
     rejectable = serializers.FloatField(
         required=False,
@@ -43,7 +44,9 @@ class CompareQuerySerializer(serializers.Serializer[dict[str, Any]]):
     """?a=, ?b=, ?source= of GET /api/v1/trials/compare/."""
 
     a = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Trial A (the baseline).")
-    b = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Trial B, of the same task.")
+    b = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="Trial B, of the same task; not a (a = b is a 400)."
+    )
     source = serializers.ChoiceField(
         choices=EpisodeSource.choices, required=False, help_text="Compare only episodes of this source."
     )

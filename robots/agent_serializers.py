@@ -81,7 +81,10 @@ class AgentJobSerializer(serializers.ModelSerializer[AgentJob]):
 
 
 class LeaseSerializer(serializers.Serializer[dict[str, Any]]):
-    lease_token = serializers.CharField(max_length=64)
+    # Hex as the claim issued it: checked here, since compare_digest raises on non-ASCII text (a 500).
+    lease_token = serializers.RegexField(
+        r"^[0-9a-f]{1,64}$", max_length=64, help_text="The lease_token of the claim (lowercase hex)."
+    )
 
 
 class EventsPushSerializer(LeaseSerializer):

@@ -307,7 +307,10 @@ def record_batch(*, trial: Trial, episodes: list[EpisodeInput], position_names: 
 
 EPISODE_UPLOAD = PolymorphicProxySerializer(
     component_name="EpisodeUpload",
-    serializers=[EpisodeInputSerializer, EpisodeInputSerializer(many=True)],
+    serializers=[
+        EpisodeInputSerializer,
+        EpisodeInputSerializer(many=True, min_length=1, max_length=MAX_EPISODES_PER_REQUEST),
+    ],
     resource_type_field_name=None,
     many=False,
 )

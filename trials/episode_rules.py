@@ -3,8 +3,8 @@ CSV over the API and in the browser, the robot agent's `events/` and `complete/`
 serializers, the CSV parser and the services call these and turn the messages into 400s naming the field.
 
 `metrics` is a flat JSON object: at most MAX_METRICS names, each matching METRIC_NAME (a letter, then up to
-63 letters, digits, `_`, `.` or `-`), each value a finite number (an integer within +-2**53, where floats are
-still exact, or a finite float; booleans, strings, null, lists and objects are refused). Names the server
+63 letters, digits, `_`, `.` or `-`), each value a finite number within +-2**53 (where integers are still exact
+as floats; booleans, strings, null, lists and objects are refused). Names the server
 writes itself (RESERVED_METRIC_NAMES) cannot be sent.
 """
 
@@ -50,10 +50,11 @@ def metric_value_problem(value: Any) -> str | None:
     """Why `value` cannot be a metric value, or None. Never recurses, so any nesting depth is cheap."""
     if isinstance(value, bool):
         return "must be a number, not a boolean"
-    if isinstance(value, int):
-        return None if -MAX_EXACT_INT <= value <= MAX_EXACT_INT else "integers must lie within +-2**53"
-    if isinstance(value, float):
-        return None if math.isfinite(value) else "must be a finite number (not NaN or infinity)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number (not NaN or infinity)"
+    if isinstance(value, int | float):
+        # One bound for integers and floats alike, so the API schema can state it (minimum/maximum).
+        return None if -MAX_EXACT_INT <= value <= MAX_EXACT_INT else "must lie within +-2**53"
     return f"must be a number, not {_json_type(value)}"
 
 

@@ -32,8 +32,8 @@ class TrialFilter(SinceFilterSet):
 
 class EpisodeFilter(SinceFilterSet):
     trial = IntFilter(field_name="trial_id")
-    index_min = IntFilter(field_name="index", lookup_expr="gte")
-    index_max = IntFilter(field_name="index", lookup_expr="lte")
+    index_min = IntFilter(field_name="index", lookup_expr="gte", min_value=0)
+    index_max = IntFilter(field_name="index", lookup_expr="lte", min_value=0)
 
     class Meta:
         model = Episode

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Organization, User
@@ -21,6 +22,10 @@ from robots.selectors import robot_list_for_user, site_list_for_user
 from trials.episode_rules import (
     MAX_EPISODE_SECONDS,
     MAX_EVENTS_PER_EPISODE,
+    MAX_EXACT_INT,
+    MAX_METRICS,
+    METRIC_NAME,
+    RESERVED_METRIC_NAMES,
     event_offset_problems,
     instant_problem,
     metrics_problems,
@@ -93,6 +98,20 @@ class EpisodeInstantField(serializers.DateTimeField):
         return parsed
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": MAX_METRICS,
+        # patternProperties rather than propertyNames, which schema-driven generators ignore; the reserved
+        # names (RESERVED_METRIC_NAMES) are said in the description.
+        "patternProperties": {
+            f"^{METRIC_NAME.pattern}$": {"type": "number", "minimum": -MAX_EXACT_INT, "maximum": MAX_EXACT_INT}
+        },
+        "additionalProperties": False,
+        "description": "Flat object of up to 64 names to finite numbers within +-2**53; names written by "
+        f"TrialBench ({', '.join(sorted(RESERVED_METRIC_NAMES))}) cannot be sent.",
+    }
+)
 class MetricsField(serializers.Field):  # type: ignore[type-arg]
     """Numbers measured in an episode; the rules are trials.episode_rules (errors keyed by metric name)."""
 

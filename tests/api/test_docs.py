@@ -18,7 +18,7 @@ def test_schema_documents_ingest_errors_limits_and_token_auth() -> None:
     schema = yaml.safe_load(response.content)
     upload = schema["paths"]["/api/v1/trials/{trial_pk}/episodes/"]["post"]
     assert {"200", "201", "400", "401", "403", "404", "409", "413", "429"} <= set(upload["responses"])
-    body = schema["components"]["schemas"]["EpisodeUpload"]
+    body = schema["components"]["schemas"]["EpisodeUploadRequest"]  # request components: COMPONENT_SPLIT_REQUEST
     assert len(body["oneOf"]) == 2 and body["oneOf"][1]["type"] == "array"
     assert schema["components"]["securitySchemes"]["tokenAuth"] == {
         "type": "apiKey",
@@ -26,7 +26,7 @@ def test_schema_documents_ingest_errors_limits_and_token_auth() -> None:
         "name": "Authorization",
         "description": schema["components"]["securitySchemes"]["tokenAuth"]["description"],
     }
-    event = schema["components"]["schemas"]["EventInput"]["properties"]
+    event = schema["components"]["schemas"]["EventInputRequest"]["properties"]
     assert event["t_offset_s"]["minimum"] == 0
     assert "/api/v1/trials/{trial_pk}/episodes/csv/" in schema["paths"]
 

@@ -122,7 +122,7 @@ def test_engineer_creates_and_patches_a_task_of_their_organization(engineer: Use
     patched = engineer_client.patch(f"/api/v1/tasks/{task.pk}/", {"takt_time_s": 20}, format="json")
     assert patched.status_code == 200 and patched.json()["takt_time_s"] == 20
     duplicate = engineer_client.post("/api/v1/tasks/", TASK_BODY, format="json")
-    assert duplicate.status_code == 400 and duplicate.json()["errors"]
+    assert duplicate.status_code == 409 and list(duplicate.json()["errors"]) == ["name"]
 
 
 @pytest.mark.parametrize(

@@ -1,25 +1,35 @@
-"""Property-based run of every operation of the live OpenAPI schema (schemathesis) against a real
-server (pytest-django's live_server): no 5xx, and every documented response matches its schema.
-Bounded: a few valid and a few invalid examples per operation, no shrinking, so it takes seconds.
+"""Property-based run of every operation of the live OpenAPI schema (schemathesis, every check it has)
+against a real server (pytest-django's live_server): no 5xx, every response documented and matching its
+schema, invalid input rejected, valid input accepted, 401 without credentials, 405 with `Allow` for an
+undocumented method. The agent operations run with a robot's own token, the rest with a user's.
+Bounded: a few valid and a few invalid examples per operation, no shrinking.
 
 Driven through `APIOperation.as_strategy` rather than `schema.parametrize()`: the latter's lazy fixture
 loader does not run on pytest 9."""
 
 from __future__ import annotations
 
+import fnmatch
+import os
+import re
 import time
+import warnings
+from datetime import datetime
 from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.parameters import ParameterLocation
 
 from accounts.models import Role
 from accounts.services import api_token_create
+from config.api_support import MAX_ID
+from robots.models import AgentJob, RobotKind
+from robots.services import agent_jobs_create, robot_agent_token_issue
 from tests.factories import (
     EpisodeEventFactory,
     EpisodeFactory,
@@ -34,62 +44,228 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-EXAMPLES_PER_MODE = 4
-BUDGET_S = 150  # a guard against a runaway run; it takes 40-60 s on a 2-core machine
+# Failures that belong to open work elsewhere, or to what OpenAPI cannot state: (operations, mode, failure
+# titles, message pattern, why). One is reported as a warning when every failure of an operation matches it;
+# any other failure still fails the test. Whether the generator meets a defect depends on the schema, so each
+# defect also has a strict xfail test of its exact request in tests/api/test_errors.py, which fails once the
+# fix lands, saying to remove both.
+KNOWN_OPEN: list[tuple[str, str, set[str], str, str]] = [
+    *(
+        (
+            label,
+            "negative",
+            {"Server error", "Undocumented status code"},
+            r"\[500\] Internal Server Error",
+            "issue 14 item 2 (h-ingest): an event whose `kind`, `category` or `severity` is a JSON object or "
+            "array is a 500 (TypeError: unhashable type in trials.serializers._event_fast)",
+        )
+        for label in (
+            "POST /api/v1/agent/jobs/{job_id}/events/",
+            "POST /api/v1/agent/jobs/{job_id}/complete/",
+            "POST /api/v1/trials/{trial_pk}/episodes/",
+        )
+    ),
+    (
+        "POST *",
+        "negative",
+        {"Schema-violating request accepted"},
+        r"violates `type` at /properties/\w+ \(was string, became (integer|number)\)",
+        "issue 14 item 4 (h-ingest, loose types): DRF's CharField takes a JSON number for a text field "
+        '(`"software_version": 0` is stored as "0")',
+    ),
+    (
+        "POST /api/v1/trials/{trial_pk}/episodes/csv/",
+        "positive",
+        {"Schema-valid request rejected"},
+        r'"errors":\{"(file|line \d+)"',
+        "not a defect: OpenAPI cannot say that the file must be UTF-8 CSV in the template's layout, so a "
+        "generated file is a 400 naming `file` or a line (tests/api/test_csv.py covers the CSV rules)",
+    ),
+]
+# Cases per operation and mode; SCHEMATHESIS_EXAMPLES=200 for a deeper run by hand.
+EXAMPLES_PER_MODE = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
+# Unset: the same cases on every run (derandomized). SCHEMATHESIS_SEED=<n>: other cases, reproducibly.
+SEED = os.environ.get("SCHEMATHESIS_SEED")
+ONLY = os.environ.get("SCHEMATHESIS_ONLY", "")  # run only operations whose label contains this (debugging)
+BUDGET_S = 240  # a guard against a runaway run; 15 cases per operation and mode take 30-60 s on 2 cores
 
 
 @pytest.fixture
 def api_world(live_server: Any) -> dict[str, Any]:
-    """An engineer's organization with a site, robot, task, trial, episodes and events, and a token."""
+    """An engineer's organization with a site, simulated and physical robots, a task, trials, episodes,
+    events and agent jobs; a user token and the physical robot's agent token."""
     org = OrganizationFactory()
     user = UserFactory(organization=org, role=Role.ENGINEER)
     site = SiteFactory(organization=org)
-    robot = RobotFactory(organization=org, site=site)
-    trial = TrialFactory(
-        task=TaskFactory(organization=org, site=site), robot=robot, policy_version=PolicyVersionFactory()
-    )
+    task = TaskFactory(organization=org, site=site)
+    trial = TrialFactory(task=task, robot=RobotFactory(organization=org, site=site))
     for index in range(3):
         EpisodeEventFactory(episode=EpisodeFactory(trial=trial, index=index, external_id=f"x{index}"))
+    arm = RobotFactory(organization=org, site=site, kind=RobotKind.PHYSICAL, sim_cell_key="")
+    agent_trial = TrialFactory(task=task, robot=arm, policy_version=PolicyVersionFactory(), episodes_planned=3)
+    agent_jobs_create(trial=agent_trial)
     _, raw = api_token_create(user=user, name="schemathesis")
-    return {"token": raw, "trial": trial.pk, "url": live_server.url}
+    references = {
+        "POST /api/v1/tasks/": {"site": site.pk, "integrator": None},
+        "PATCH /api/v1/tasks/{id}/": {"site": site.pk, "integrator": None},
+        # The runner itself is covered by the worker tests; here the trial waits for uploads.
+        "POST /api/v1/trials/": {
+            "task": task.pk,
+            "robot": trial.robot_id,
+            "policy_version": trial.policy_version_id,
+            "start_runner": False,
+        },
+    }
+    return {
+        "episodes_planned": trial.episodes_planned,
+        "references": references,
+        "user_token": raw,
+        "robot_token": robot_agent_token_issue(robot=arm),
+        "trial": trial.pk,
+        "job": AgentJob.objects.filter(trial=agent_trial).order_by("index").first().pk,  # type: ignore[union-attr]
+        "url": live_server.url,
+    }
+
+
+def _fixed_path(path: str, world: dict[str, Any]) -> dict[str, Any] | None:
+    """Path parameters pinned to real rows, so validation and ingest paths run, not only 404s."""
+    if "{trial_pk}" in path:
+        return {"trial_pk": world["trial"]}
+    if "{job_id}" in path:
+        return {"job_id": world["job"]}
+    return None
+
+
+def _cross_field_constraints(case: Any, world: dict[str, Any]) -> None:
+    """Rules between values, against the clock or the database, that JSON Schema cannot state: a positive
+    case is made to follow them. Each is documented on its operation, and its 400 is tested with the
+    operation's own tests. References to other rows point at real ones (as path ids do): a schema-valid id
+    that names nothing is a 400 naming the field."""
+    label = case.operation.label
+    body = case.body if isinstance(case.body, dict) else {}
+    for name, value in world["references"].get(label, {}).items():
+        if name in body:
+            body[name] = value
+    # Episodes, uploaded (one or a list) or completed by the agent: a plausible past start, and an end not
+    # before it (how far back or ahead an episode may be dated is the ingest rules' to say).
+    episodes = case.body if isinstance(case.body, list) else [body]
+    if label == "POST /api/v1/agent/jobs/{job_id}/events/":
+        episodes = [body]  # a push of events: the same order rule
+    seen_ids: set[Any] = set()
+    seen_indexes: set[Any] = set()
+    for position, episode in enumerate(e for e in episodes if isinstance(e, dict)):
+        if label == "POST /api/v1/trials/{trial_pk}/episodes/":
+            # Indexes within the trial's plan, and no index or external_id twice in one batch.
+            if isinstance(episode.get("index"), int):
+                episode["index"] %= world["episodes_planned"]
+                episode["index"] = None if episode["index"] in seen_indexes else episode["index"]
+            seen_indexes.add(episode.get("index"))
+            if episode.get("external_id") in seen_ids:
+                episode["external_id"] = f"batch-{position}"
+            seen_ids.add(episode.get("external_id"))
+        for name in ("started_at", "ended_at"):
+            if isinstance(episode.get(name), str) and not 2000 <= _instant(episode[name]).year <= 2025:
+                episode[name] = "2020" + episode[name][4:]
+        events = [e for e in episode.get("events", []) if isinstance(e, dict)] if "events" in episode else []
+        offsets = [e["t_offset_s"] for e in events if type(e.get("t_offset_s")) in (int, float)]
+        if len(offsets) == len(events) and events:
+            # Events in time order, within the episode's cycle time.
+            episode["events"] = sorted(events, key=lambda e: e["t_offset_s"])
+            if type(episode.get("cycle_time_s")) in (int, float):
+                episode["cycle_time_s"] = max(episode["cycle_time_s"], max(offsets))
+        start, end = episode.get("started_at"), episode.get("ended_at")
+        if isinstance(start, str) and isinstance(end, str) and _instant(end) < _instant(start):
+            episode["ended_at"], episode["started_at"] = start, end
+    if label == "GET /api/v1/trials/compare/" and case.query and case.query.get("a") == case.query.get("b"):
+        case.query["b"] = case.query["a"] % MAX_ID + 1  # tests/reports/test_stats_api.py: a = b is a 400
+    if label == "GET /api/v1/trials/{id}/stats/" and case.query and "acceptable" in case.query:
+        acceptable = case.query["acceptable"]
+        if not 0.0001 <= case.query.get("rejectable", 1) < acceptable:  # given together, rejectable below
+            case.query["rejectable"] = max(acceptable / 2, 0.0001)
+    if label.split(" ")[1].startswith("/api/v1/tasks/") and label.split(" ")[0] in {"POST", "PUT", "PATCH"}:
+        shifts, hours = body.get("shifts_per_day"), body.get("hours_per_shift")
+        if type(shifts) is int and type(hours) in (int, float) and shifts >= 1 and shifts * hours > 24:
+            body["hours_per_shift"] = 24 / shifts  # shifts x hours per shift at most a day (a 400 on hours_per_shift)
+    if label == "POST /api/v1/tokens/" and body.get("expires_at"):
+        body["expires_at"] = "2999-12-31T00:00:00Z"  # must be in the future
+
+
+def _known_open(label: str, mode: str, exc: BaseException) -> str | None:
+    """Why this failure is known and open elsewhere, or None."""
+    for pattern, known_mode, titles, message, why in KNOWN_OPEN:
+        if fnmatch.fnmatchcase(label, pattern) and mode == known_mode:
+            parts = list(getattr(exc, "exceptions", [exc]))
+            if all(getattr(f, "title", None) in titles for f in parts) and re.search(message, str(exc)):
+                return why
+    return None
+
+
+def _instant(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
+    except ValueError:  # a leap second (:60) is valid RFC 3339 that Python cannot hold
+        return datetime.fromisoformat(value[:17] + "59" + value[19:])
+
+
+def _exercise(operation: Any, mode: GenerationMode, world: dict[str, Any]) -> int:
+    """Send EXAMPLES_PER_MODE cases of one operation and mode through every check. Returns how many were sent;
+    raises the checks' failures."""
+    token = world["robot_token"] if operation.path.startswith("/api/v1/agent/") else world["user_token"]
+    headers = {"Authorization": f"Token {token}"}
+    sent = 0
+
+    @settings(
+        max_examples=EXAMPLES_PER_MODE,
+        deadline=None,
+        derandomize=SEED is None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @seed(int(SEED or 0))
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=_fixed_path(operation.path, world)))
+    def run(case: Any) -> None:
+        nonlocal sent
+        sent += 1
+        # The case's own mode, not the strategy's: a "positive" strategy can draw a case that is not.
+        if case.meta is not None and not case.meta.generation.mode.is_negative:
+            _cross_field_constraints(case, world)
+        if case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER):
+            # The Authorization header is the one made invalid (or left out): send it as generated.
+            case.call_and_validate()
+        else:
+            # Explicit headers: the real token replaces a generated one, and schemathesis knows it is valid,
+            # so its auth check also probes the operation without a token and with a wrong one (a 401 each).
+            case.call_and_validate(headers=headers)
+
+    try:
+        run()
+    except Unsatisfiable:
+        # Nothing to make invalid: an operation without parameters or body has no negative cases.
+        assert mode == GenerationMode.NEGATIVE, operation.label
+    return sent
 
 
 def test_every_operation_conforms_to_its_schema_and_never_errors(api_world: dict[str, Any]) -> None:
     schema = schemathesis.openapi.from_url(f"{api_world['url']}/api/v1/schema/")
-    headers = {"Authorization": f"Token {api_world['token']}"}
     failures: list[str] = []
-    calls = 0
+    sent: dict[str, int] = {}
     started = time.monotonic()
     for result in schema.get_all_operations():
         operation = result.ok()
-        # Trial-scoped operations hit a real trial, so validation and ingest paths run, not only 404s.
-        fixed = {"trial_pk": api_world["trial"]} if "{trial_pk}" in operation.path else None
+        if ONLY not in operation.label:
+            continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @settings(
-                max_examples=EXAMPLES_PER_MODE,
-                deadline=None,
-                derandomize=True,
-                database=None,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=operation.as_strategy(generation_mode=mode, path_parameters=fixed))
-            def run(case: Any) -> None:
-                nonlocal calls
-                calls += 1
-                # The security scheme is an Authorization header, so negative cases may carry a fuzzed one;
-                # authentication failures are covered elsewhere, here the real token goes with every case.
-                case.headers = {**(case.headers or {}), **headers}
-                case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
-
             try:
-                run()
-            except Unsatisfiable:
-                # Nothing to make invalid: an operation without parameters or body has no negative cases.
-                assert mode == GenerationMode.NEGATIVE, operation.label
-            except Exception as exc:  # collect every operation's failure, then fail once with all of them
-                failures.append(f"{operation.label} [{mode.value}]: {str(exc)[:1500]}")
+                sent[operation.label] = sent.get(operation.label, 0) + _exercise(operation, mode, api_world)
+            except (Exception, FailureGroup) as exc:  # collect every operation's failures, then fail once
+                why = _known_open(operation.label, mode.value, exc)
+                if why is not None:
+                    warnings.warn(f"known open failure of {operation.label} [{mode.value}]: {why}", stacklevel=1)
+                else:
+                    failures.append(f"{operation.label} [{mode.value}]: {str(exc)[:1500]}")
         assert time.monotonic() - started < BUDGET_S, f"schemathesis run exceeded {BUDGET_S}s"
-    assert calls > 100, f"only {calls} requests were made"
-    assert not failures, "\n\n".join(failures)
+    assert not failures, f"{len(failures)} failures\n\n" + "\n\n".join(failures)
+    assert all(sent.values()), f"operations never called: {[label for label, n in sent.items() if not n]}"
+    if not ONLY:
+        assert len([label for label in sent if " /api/v1/agent/" in label]) == 7, sorted(sent)

@@ -1,4 +1,4 @@
-"""GET /api/v1/tasks/{id}/roi/: the same figures as the page, token-scoped, 400/404 JSON, in the schema."""
+"""GET /api/v1/tasks/{id}/roi/: the same figures as the page, token-scoped, 400/404/409 JSON, in the schema."""
 
 from __future__ import annotations
 
@@ -111,16 +111,16 @@ def test_bad_query_is_400_with_field_errors(world: dict[str, Any], params: dict[
     assert field in response.json()["errors"]
 
 
-def test_task_without_cost_model_or_evidence_is_400_with_the_reason(world: dict[str, Any]) -> None:
+def test_task_without_cost_model_or_evidence_is_409_with_the_reason(world: dict[str, Any]) -> None:
     client = token_client(world["engineer"])
     response = client.get(_url(world["bare"]))
-    assert response.status_code == 400
+    assert response.status_code == 409 and response.json()["code"] == "conflict"
     assert "No base cost model" in response.json()["errors"]["roi"][0]
     CostModelFactory(task=world["bare"])
     response = client.get(_url(world["bare"]))
-    assert response.status_code == 400 and "No episodes recorded yet" in response.json()["errors"]["roi"][0]
+    assert response.status_code == 409 and "No episodes recorded yet" in response.json()["errors"]["roi"][0]
     response = client.get(_url(world["task"]), {"source": "robot_agent"})
-    assert response.status_code == 400 and "robot agent" in response.json()["errors"]["roi"][0]
+    assert response.status_code == 409 and "robot agent" in response.json()["errors"]["roi"][0]
 
 
 def test_roi_endpoint_is_in_the_openapi_schema(world: dict[str, Any]) -> None:
