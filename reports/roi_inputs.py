@@ -124,6 +124,7 @@ SUMMARY_FIELDS = (
     "cycle_time_sum_s",
     "cycle_time_sq_sum_s2",
     "interventions",
+    "lost",
     "revision",
 )
 
@@ -176,7 +177,7 @@ def task_trial_evidence(
     if total.episodes == 0:
         label = " or ".join(EpisodeSource(s).label.lower() for s in chosen)
         raise RoiInputError(f"No episodes recorded yet ({label}): run a trial of this task before computing its ROI.")
-    chosen_episodes = Episode.objects.filter(trial__in=trials.order_by().values("pk"), source__in=chosen)
+    chosen_episodes = Episode.objects.counted().filter(trial__in=trials.order_by().values("pk"), source__in=chosen)
     cycle_times = np.fromiter(
         chosen_episodes.order_by().values_list("cycle_time_s", flat=True).iterator(chunk_size=10_000),
         dtype=float,
@@ -520,7 +521,7 @@ def _dashboard_compute(
     for task_id in small:
         trial_ids = sorted({r["trial_id"] for r in summaries[task_id] if r["source"] in chosen[task_id]})
         small_filter |= Q(trial_id__in=trial_ids, source__in=chosen[task_id])
-    cycle_times = _cycle_times_by_trial(Episode.objects.filter(small_filter), task_of_trial) if small else {}
+    cycle_times = _cycle_times_by_trial(Episode.objects.counted().filter(small_filter), task_of_trial) if small else {}
 
     rows: list[DashboardRow] = []
     for task in tasks:

@@ -58,12 +58,13 @@ def trial_run_chunk_task(self: Any, chunk_id: int) -> dict[str, Any]:
         if self.request.retries >= CHUNK_MAX_RETRIES:
             trial_fail(
                 trial_id=trial_id,
-                reason=f"episodes {chunk_id} failed {CHUNK_MAX_RETRIES + 1} times: {type(exc).__name__}: {exc}",
+                reason=f"chunk {chunk_id} failed {CHUNK_MAX_RETRIES + 1} times: {type(exc).__name__}: {exc}",
             )
             raise
-        runner.chunk_release(chunk_id=chunk_id)
-        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
-    return {"ran": result.ran, "skipped": result.skipped, "stopped": result.stopped}
+        countdown = 2 ** (self.request.retries + 1)
+        runner.chunk_release(chunk_id=chunk_id, retry_in_s=countdown)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    return {"ran": result.ran, "skipped": result.skipped, "lost": result.lost, "stopped": result.stopped}
 
 
 @shared_task(acks_late=True)
