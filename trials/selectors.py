@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
@@ -222,6 +222,34 @@ def trial_cycle_times(*, trial: Trial) -> dict[str, list[float]]:
     for outcome, cycle_time_s in Episode.objects.counted().filter(trial=trial).values_list("outcome", "cycle_time_s"):
         by_outcome[outcome].append(cycle_time_s)
     return by_outcome
+
+
+def trial_first_videos(*, trial: Trial) -> list[Episode]:
+    """The trial's first success and first failure by index (at most one each, in that order), when that
+    episode has a video; one query. Several chunks may have kept a video for a candidate first: the lowest
+    index of each outcome is the truth whichever worker finished first."""
+    first: dict[str, Episode] = {}
+    for episode in (
+        Episode.objects.filter(trial=trial, outcome__in=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE])
+        .filter(index__in=Subquery(_first_index_of_outcomes(trial)))
+        .order_by("index")
+    ):
+        first.setdefault(episode.outcome, episode)
+    return [
+        first[o]
+        for o in (EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE)
+        if o in first and (first[o].metrics or {}).get("video")
+    ]
+
+
+def _first_index_of_outcomes(trial: Trial) -> QuerySet[Episode, dict[str, Any]]:
+    return (
+        Episode.objects.filter(trial=trial, outcome__in=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE])
+        .order_by()
+        .values("outcome")
+        .annotate(first=Min("index"))
+        .values("first")
+    )
 
 
 def episode_list_for_trial(*, trial: Trial, outcome: str = "", has_faults: bool | None = None) -> QuerySet[Episode]:

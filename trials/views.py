@@ -25,6 +25,7 @@ from trials.selectors import (
     task_list_for_user,
     task_search,
     trial_cycle_times,
+    trial_first_videos,
     trial_list_for_user,
     trial_list_with_progress,
     trial_list_writable_by_user,
@@ -209,8 +210,7 @@ def _finished_extras(trial: Trial) -> dict[str, object]:
     # poll would be wasted work.
     if not trial.is_finished:
         return {"chart": None, "videos": []}
-    videos = episode_list_for_trial(trial=trial).filter(metrics__has_key="video")
-    return {"chart": trial_cycle_times(trial=trial), "videos": list(videos[:4])}
+    return {"chart": trial_cycle_times(trial=trial), "videos": trial_first_videos(trial=trial)}
 
 
 def _can_cancel(request: HttpRequest, trial: Trial) -> bool:
