@@ -82,7 +82,9 @@ class EventsPushSerializer(LeaseSerializer):
 
 
 class CompleteSerializer(LeaseSerializer):
-    outcome = serializers.ChoiceField(choices=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE])
+    # `lost`: the policy server, the robot interface or the agent failed, not the policy; the episode is
+    # counted in no figure and the job goes back to the queue (same seed) up to TRIAL_LOST_EPISODE_RETRIES.
+    outcome = serializers.ChoiceField(choices=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE, EpisodeOutcome.LOST])
     cycle_time_s = serializers.FloatField(min_value=0, max_value=7 * 24 * 3600)
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(required=False)
