@@ -33,19 +33,26 @@ def _env(media: Path) -> dict[str, str]:
 
 
 def _blocked_media(tmp_path: Path) -> tuple[Path, Path]:
-    # MEDIA_ROOT under a regular file: writing the first video fails (NotADirectoryError, a transient
-    # error the task retries with a countdown) until the file is removed.
-    blocker = tmp_path / "blocker"
+    # A regular file where the videos' folder goes: writing the first video fails (NotADirectoryError,
+    # a transient error the task retries with a countdown) until the file is removed.
+    media = tmp_path / "media"
+    media.mkdir()
+    blocker = media / "trials"
     blocker.write_text("not a folder")
-    return blocker, blocker / "media"
+    return blocker, media
 
 
 def _kill_in_countdown_then_recover(
-    trial: Trial, start: Callable[[], WorkerProcess], blocker: Path, publish: Callable[[], None]
+    trial: Trial,
+    start: Callable[[], WorkerProcess],
+    blocker: Path,
+    publish: Callable[[], None],
+    held: Callable[[], bool] = lambda: True,
 ) -> tuple[WorkerProcess, float]:
     first = start()
     publish()
     wait_until(lambda: "Retry in" in first.log(), timeout=60, interval=0.05, what="a chunk in its retry countdown")
+    wait_until(held, timeout=10, interval=0.02, what="the worker to hold the retry message")
     first.kill()
     assert not Episode.objects.filter(trial=trial).exists()
     blocker.unlink()
@@ -95,7 +102,12 @@ def test_chunk_killed_in_its_retry_countdown_recovers_on_the_filesystem_broker(
     blocker, media = _blocked_media(tmp_path)
     settings.MEDIA_ROOT = media
     trial = reach_trial(episodes=10)
+    queue = tmp_path / "broker" / "queue"  # embedded_broker_worker's folder
     worker, killed_at = _kill_in_countdown_then_recover(
-        trial, lambda: embedded_broker_worker(**_env(media)), blocker, lambda: trial_start_task.delay(trial.pk)
+        trial,
+        lambda: embedded_broker_worker(**_env(media)),
+        blocker,
+        lambda: trial_start_task.delay(trial.pk),
+        held=lambda: not any(queue.iterdir()),  # the worker took every message, the retry's included
     )
     _assert_recovered(trial, worker, killed_at, 10)
