@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Case, Count, F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
@@ -266,6 +266,17 @@ def episode_list_for_trial(*, trial: Trial, outcome: str = "", has_faults: bool 
     elif has_faults is False:
         episodes = episodes.filter(fault_count=0)
     return episodes.order_by("index")
+
+
+def episode_at_index(*, trial: Trial, index: int) -> Episode | None:
+    """The episode shown at `index`: its counted episode, else its latest lost attempt, else None (an index
+    holds one counted episode and any number of lost attempts)."""
+    return (
+        episode_list_for_trial(trial=trial)
+        .filter(index=index)
+        .order_by(Case(When(outcome=EpisodeOutcome.LOST, then=Value(1)), default=Value(0)), "-pk")
+        .first()
+    )
 
 
 def episode_list_for_user(*, user: User) -> QuerySet[Episode]:
