@@ -7,12 +7,15 @@ Design (the simplest we found that survives `kill -9` on both brokers):
   for each index: stop if the trial was cancelled or failed; skip if the episode exists; run the episode
   (cell.reset(seed=trial.seed + index) -> {policy -> action -> cell.step} until an outcome or
   trial.episode_timeout_s simulated seconds); record it with episodes_record (idempotent per
-  (trial, index)); renew the lease. A chunk that loses its lease (the reaper gave it to another worker)
+  (trial, index)); renew the lease. An episode lost to infrastructure (policy server unreachable or
+  erroring, simulator exception) is recorded as `lost` and re-run at the same index with the same seed
+  after a growing pause, up to episode_attempts_max() attempts per index across workers. A chunk that loses its lease (the reaper gave it to another worker)
   stops; an episode recorded meanwhile by the other worker is kept, never duplicated.
 - `chunks_reap` (run by every worker on start and every TRIAL_REAPER_INTERVAL_S, and as a Celery task
   for beat) re-enqueues running chunks whose lease is older than TRIAL_CHUNK_LEASE_S (worker killed),
   queued chunks nobody took within TRIAL_CHUNK_QUEUED_LEASE_S (a message lost with its worker on the
-  filesystem broker), and starts trials left queued without chunks. Each re-enqueue is a conditional
+  filesystem broker), queued chunks whose retry was due (`retry_at`) more than a lease ago (the retry
+  message waited out its countdown in a worker that died), and starts trials left queued without chunks. Each re-enqueue is a conditional
   UPDATE, so two reapers never both re-enqueue the same chunk.
 Redis may also redeliver a killed worker's message after its visibility timeout; that duplicate finds
 the chunk claimed or its episodes recorded, and does nothing.
