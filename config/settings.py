@@ -278,6 +278,13 @@ TRIAL_CHUNK_EPISODES = env_int("TRIAL_CHUNK_EPISODES", 10)
 TRIAL_CHUNK_LEASE_S = env_float("TRIAL_CHUNK_LEASE_S", 60.0)
 TRIAL_CHUNK_QUEUED_LEASE_S = env_float("TRIAL_CHUNK_QUEUED_LEASE_S", 3600.0)
 TRIAL_REAPER_INTERVAL_S = env_float("TRIAL_REAPER_INTERVAL_S", 15.0)
+# An episode lost to infrastructure (policy server unreachable or erroring, simulator exception, agent
+# crash) is recorded as `lost`, counted in no figure, and re-run with the same seed up to
+# TRIAL_LOST_EPISODE_RETRIES times; the runner waits TRIAL_LOST_RETRY_DELAY_S before the first re-run,
+# doubling up to TRIAL_LOST_RETRY_MAX_DELAY_S, so a restarted server gets the episodes back.
+TRIAL_LOST_EPISODE_RETRIES = env_int("TRIAL_LOST_EPISODE_RETRIES", 3)
+TRIAL_LOST_RETRY_DELAY_S = env_float("TRIAL_LOST_RETRY_DELAY_S", 2.0)
+TRIAL_LOST_RETRY_MAX_DELAY_S = env_float("TRIAL_LOST_RETRY_MAX_DELAY_S", 30.0)
 
 # --- Robot agents (robots/services.py) --------------------------------------------------------
 # A leased job whose agent sends neither heartbeat nor events for AGENT_LEASE_S goes back to the

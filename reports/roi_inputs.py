@@ -144,6 +144,7 @@ SUMMARY_FIELDS = (
     "cycle_time_sum_s",
     "cycle_time_sq_sum_s2",
     "interventions",
+    "lost",
     "revision",
 )
 
@@ -231,7 +232,7 @@ def task_trial_evidence(
         label = " or ".join(EpisodeSource(s).label.lower() for s in chosen)
         raise RoiInputError(f"No episodes recorded yet ({label}): run a trial of this task before computing its ROI.")
     if total.episodes <= EXACT_CYCLE_TIMES:
-        chosen_episodes = Episode.objects.filter(trial__in=trials.order_by().values("pk"), source__in=chosen)
+        chosen_episodes = Episode.objects.counted().filter(trial__in=trials.order_by().values("pk"), source__in=chosen)
         # Ordered as the dashboard reads them: the bootstrap resamples by position.
         sample = tuple(chosen_episodes.order_by("trial_id", "index").values_list("cycle_time_s", flat=True))
     else:
@@ -583,7 +584,7 @@ def _dashboard_compute(
     for task_id in small:
         trial_ids = sorted({r["trial_id"] for r in summaries[task_id] if r["source"] in chosen[task_id]})
         small_filter |= Q(trial_id__in=trial_ids, source__in=chosen[task_id])
-    cycle_times = _cycle_times_by_trial(Episode.objects.filter(small_filter), task_of_trial) if small else {}
+    cycle_times = _cycle_times_by_trial(Episode.objects.counted().filter(small_filter), task_of_trial) if small else {}
 
     rows: list[DashboardRow] = []
     for task in tasks:

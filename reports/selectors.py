@@ -80,6 +80,7 @@ class TrialStatistics(_Serialisable):
     recovery_time_s: float
     recovery_time_source: str
     sources: tuple[SourceStatistics, ...]
+    episodes_lost: int  # lost to infrastructure: in no figure above, said in `note`
     note: str | None
 
 
@@ -112,6 +113,7 @@ class TaskStatistics(_Serialisable):
     sources: tuple[SourceStatistics, ...]
     by_policy_version: tuple[PolicyVersionSummary, ...]
     sim_to_real: tuple[SimToRealGap, ...]
+    episodes_lost: int  # lost to infrastructure: in no figure above, said in `note`
     note: str | None
 
 
@@ -251,8 +253,14 @@ def _stream_columns(episodes: QuerySet[Episode], *, with_events: bool = True) ->
     )
 
 
-def _events_by_category(episodes: QuerySet[Episode]) -> dict[str, dict[str, int]]:
-    """{source: {category: events}} grouped in the database, in one query.
+_LOST_CODE = -1  # marks the UNION ALL part that counts lost episodes instead of events
+
+
+def _events_by_category(
+    episodes: QuerySet[Episode], lost: QuerySet[Episode] | None = None
+) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """({source: {category: events}}, {source: episodes lost to infrastructure}) grouped in the database,
+    in one query (the lost count rides along so the statistics stay a fixed number of queries).
 
     One grouped part per source, glued with UNION ALL: each part filters events by the ids of that
     source's episodes and reads only the (episode, category) index, where grouping by the episode's
@@ -266,10 +274,21 @@ def _events_by_category(episodes: QuerySet[Episode]) -> dict[str, dict[str, int]
         .values_list("source_code", "category", "n")
         for code, source in enumerate(SOURCES)
     ]
+    if lost is not None:
+        parts.append(
+            lost.order_by()
+            .values("source")
+            .annotate(n=Count("id"), source_code=Value(_LOST_CODE, output_field=IntegerField()))
+            .values_list("source_code", "source", "n")
+        )
     out: dict[str, dict[str, int]] = defaultdict(dict)
+    lost_by_source: dict[str, int] = {}
     for code, category, n in parts[0].union(*parts[1:], all=True):
-        out[SOURCES[code]][category] = n
-    return out
+        if code == _LOST_CODE:
+            lost_by_source[category] = n
+        else:
+            out[SOURCES[code]][category] = n
+    return out, lost_by_source
 
 
 def _recovery_time(task_id: int) -> tuple[float, str]:
@@ -352,11 +371,15 @@ def _source_statistics(
 
 def _statistics_by_source(
     *, episodes: QuerySet[Episode], task: Task, recovery_time_s: float, source: str | None
-) -> tuple[tuple[SourceStatistics, ...], _Columns]:
-    """Two queries: events grouped by category, and the streamed per-episode columns."""
+) -> tuple[tuple[SourceStatistics, ...], _Columns, int]:
+    """Two queries: events grouped by category (with the lost episodes' count), and the streamed
+    per-episode columns. `episodes` may include lost ones: they are counted apart, never in a figure.
+    Returns (blocks, columns, episodes lost)."""
     if source is not None:
         episodes = episodes.filter(source=source)
-    events = _events_by_category(episodes)
+    lost = episodes.lost()
+    episodes = episodes.counted()
+    events, lost_by_source = _events_by_category(episodes, lost)
     columns = _stream_columns(episodes)
     present = [s for i, s in enumerate(SOURCES) if (columns.source == i).any()] or ([source] if source else [])
     blocks = tuple(
@@ -370,7 +393,17 @@ def _statistics_by_source(
         )
         for s in present
     )
-    return blocks, columns
+    return blocks, columns, sum(lost_by_source.values())
+
+
+def _lost_note(lost: int) -> str:
+    return f"{lost} episode{'s' if lost != 1 else ''} lost to infrastructure, not counted."
+
+
+def _with_lost(note: str | None, lost: int) -> str | None:
+    if not lost:
+        return note
+    return f"{note} {_lost_note(lost)}" if note else _lost_note(lost)
 
 
 def _get_trial(trial_id: int, user: User | None) -> Trial:
@@ -387,7 +420,7 @@ def _trial_statistics(*, trial_id: int, source: str | None, user: User | None) -
     _check_source(source)
     trial = _get_trial(trial_id, user)
     recovery_s, recovery_src = _recovery_time(trial.task_id)
-    blocks, columns = _statistics_by_source(
+    blocks, columns, lost = _statistics_by_source(
         episodes=Episode.objects.filter(trial_id=trial.pk), task=trial.task, recovery_time_s=recovery_s, source=source
     )
     note = None
@@ -404,7 +437,8 @@ def _trial_statistics(*, trial_id: int, source: str | None, user: User | None) -
         recovery_time_s=recovery_s,
         recovery_time_source=recovery_src,
         sources=blocks,
-        note=note,
+        episodes_lost=lost,
+        note=_with_lost(note, lost),
     )
     return result, columns
 
@@ -433,7 +467,9 @@ def task_statistics(*, task_id: int, source: str | None = None, user: User | Non
 def _task_statistics(*, task: Task, source: str | None) -> tuple[TaskStatistics, _Columns]:
     recovery_s, recovery_src = _recovery_time(task.pk)
     episodes = Episode.objects.filter(trial__task_id=task.pk)
-    blocks, columns = _statistics_by_source(episodes=episodes, task=task, recovery_time_s=recovery_s, source=source)
+    blocks, columns, lost = _statistics_by_source(
+        episodes=episodes, task=task, recovery_time_s=recovery_s, source=source
+    )
     versions = PolicyVersion.objects.filter(pk__in=np.unique(columns.version).tolist())
     labels = {pk: f"{name} {version}" for pk, version, name in versions.values_list("pk", "version", "policy__name")}
     summaries: list[PolicyVersionSummary] = []
@@ -496,7 +532,8 @@ def _task_statistics(*, task: Task, source: str | None) -> tuple[TaskStatistics,
         sources=blocks,
         by_policy_version=tuple(summaries),
         sim_to_real=tuple(gaps),
-        note=note,
+        episodes_lost=lost,
+        note=_with_lost(note, lost),
     )
     return result, columns
 
@@ -518,7 +555,7 @@ def trials_compare(
     a, b = found[trial_a_id], found[trial_b_id]
     if a.task_id != b.task_id:
         raise ValueError("the two trials must be of the same task")
-    episodes = Episode.objects.filter(trial_id__in=[a.pk, b.pk])
+    episodes = Episode.objects.counted().filter(trial_id__in=[a.pk, b.pk])
     if source is not None:
         episodes = episodes.filter(source=source)
     columns = _stream_columns(episodes, with_events=False)
@@ -570,7 +607,7 @@ def trial_sequential_verdict(
         alpha=alpha, beta=beta,
     )  # fmt: skip
     trial = _get_trial(trial_id, user)
-    episodes = Episode.objects.filter(trial_id=trial.pk)
+    episodes = Episode.objects.counted().filter(trial_id=trial.pk)
     if source is not None:
         episodes = episodes.filter(source=source)
     columns = _stream_columns(episodes, with_events=False)
@@ -646,7 +683,8 @@ def trial_plan(
     task = tasks.get(pk=task_id)
     rows = {
         r["source"]: r
-        for r in Episode.objects.filter(trial__task_id=task.pk)
+        for r in Episode.objects.counted()
+        .filter(trial__task_id=task.pk)
         .order_by()
         .values("source")
         .annotate(

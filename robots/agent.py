@@ -224,6 +224,8 @@ class Agent:
         last_push = time.monotonic()
         controller = None
         steps = 0
+        lost: tuple[str, str] | None = None
+        reply_error: PolicyReplyError | None = None
         try:
             controller = policy.episode(instruction=job.instruction)
             while self.robot.done() is None and self.robot.elapsed_s() < job.episode_timeout_s:
@@ -238,25 +240,42 @@ class Agent:
                     self.client.push_events(job, events[pushed:])
                     pushed = len(events)
                     last_push = time.monotonic()
-        except (PolicyInfrastructureError, PolicyReplyError) as exc:
-            # A server error or an unusable reply must not crash the agent: the episode ends with the
-            # reason, in the exception's category when the server knows it.
-            fallback = "policy_unreachable" if isinstance(exc, PolicyInfrastructureError) else "other"
-            events.append(
-                {
-                    "kind": "exception",
-                    "category": exc.category if exc.category in KNOWN_CATEGORIES else fallback,
-                    "severity": "error",
-                    "t_offset_s": self.robot.elapsed_s(),
-                    "message": str(exc)[:2000],
-                }
-            )
+        except PolicyInfrastructureError as exc:
+            # The server, not the policy: reported `lost`, so TrialBench counts it nowhere and re-runs it.
+            lost = (getattr(exc, "category", "policy_unreachable"), str(exc))
+        except PolicyReplyError as exc:
+            reply_error = exc
+        except (JobConflict, AgentAuthError):
+            raise  # TrialBench took the job back or the token is gone: nothing to report
+        except Exception as exc:  # the robot interface or this agent broke: not the policy's doing
+            log.exception("job %s: episode lost to an agent error", job.id)
+            lost = ("agent_crash", f"agent error: {exc!r}")
         finally:
             if controller is not None and hasattr(controller, "close"):
                 controller.close()
         events.extend(_event(f) for f in self.robot.drain_events())
         outcome = self.robot.done()
-        if outcome is None and not any(e["category"] == "policy_unreachable" for e in events):
+        if lost is not None:
+            events.append(
+                {
+                    "kind": "exception",
+                    "category": lost[0],
+                    "severity": "error",
+                    "t_offset_s": self.robot.elapsed_s(),
+                    "message": f"lost to infrastructure, not counted: {lost[1]}"[:2000],
+                }
+            )
+        elif reply_error is not None:
+            events.append(
+                {
+                    "kind": "fault",
+                    "category": "policy_error",
+                    "severity": "error",
+                    "t_offset_s": self.robot.elapsed_s(),
+                    "message": str(reply_error)[:2000],
+                }
+            )
+        elif outcome is None:
             events.append(
                 {
                     "kind": "fault",
@@ -270,7 +289,11 @@ class Agent:
         metrics = {"steps": steps, **(controller.latency_summary() if controller is not None else {})}
         events.sort(key=lambda e: e["t_offset_s"])
         return {
-            "outcome": "success" if outcome == "success" else "failure",
+            "outcome": "lost"
+            if lost is not None
+            else "success"
+            if outcome == "success" and not reply_error
+            else "failure",
             "cycle_time_s": elapsed,
             "started_at": started_at.isoformat(),
             "metrics": metrics,

@@ -101,7 +101,9 @@ class EventsPushSerializer(LeaseSerializer):
 
 
 class CompleteSerializer(LeaseSerializer):
-    outcome = serializers.ChoiceField(choices=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE])
+    # `lost`: the policy server, the robot interface or the agent failed, not the policy; the episode is
+    # counted in no figure and the job goes back to the queue (same seed) up to TRIAL_LOST_EPISODE_RETRIES.
+    outcome = serializers.ChoiceField(choices=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE, EpisodeOutcome.LOST])
     # The same fields and checks as an integrator's upload (trials.serializers, trials.episode_rules).
     cycle_time_s = StrictFloatField(min_value=0, max_value=MAX_EPISODE_SECONDS)
     started_at = EpisodeInstantField()

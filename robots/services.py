@@ -15,8 +15,14 @@ from django.utils import timezone
 from accounts.tokens import token_generate, token_hash
 from robots.models import AgentJob, AgentJobStatus, Robot, RobotKind, RobotStatus, Site
 from trials.episode_rules import EVENT_END_TOLERANCE_S, MAX_EVENTS_PER_EPISODE, event_offset_problems
-from trials.models import Episode, EpisodeOutcome, EpisodeSource, Trial, TrialStatus
-from trials.services import EpisodeInput, EventInput, episodes_record
+from trials.models import Episode, EpisodeOutcome, EpisodeSource, EventCategory, Trial, TrialStatus
+from trials.services import (
+    EpisodeInput,
+    EventInput,
+    episode_attempts_max,
+    episode_lost_attempts,
+    episodes_record,
+)
 
 
 class AgentJobError(Exception):
@@ -261,6 +267,15 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
     job = AgentJob.objects.select_for_update().get(pk=job_id, robot=robot)
     if job.status == AgentJobStatus.DONE and job.episode_id and secrets.compare_digest(job.lease_token, lease_token):
         return Episode.objects.get(pk=job.episode_id), False
+    if (
+        job.status == AgentJobStatus.PENDING
+        and job.lease_token
+        and secrets.compare_digest(job.lease_token, lease_token)
+    ):
+        # A retried report of a lost attempt after which the job went back to the queue.
+        lost = Episode.objects.filter(trial_id=job.trial_id, external_id=_lost_external_id(job)).first()
+        if lost is not None:
+            return lost, False
     job = _leased_job(robot, job_id, lease_token)
     events = _merged_events(job.streamed_events, result.events)
     duration = (result.ended_at - result.started_at).total_seconds()
@@ -272,12 +287,14 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
         raise AgentInputError(
             {"events": [f"{len(events)} events with those streamed; at most {MAX_EVENTS_PER_EPISODE}"]}
         )
+    is_lost = result.outcome == EpisodeOutcome.LOST
     recorded = episodes_record(
         trial_id=job.trial_id,
         episodes=[
             EpisodeInput(
                 index=job.index,
-                external_id=f"agent-job-{job.pk}",
+                # Each lost attempt is its own row beside the index's eventual counted episode.
+                external_id=_lost_external_id(job) if is_lost else f"agent-job-{job.pk}",
                 outcome=result.outcome,
                 cycle_time_s=result.cycle_time_s,
                 started_at=result.started_at,
@@ -289,6 +306,16 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
         ],
     )
     episode = recorded.episodes[0]
+    if is_lost:
+        attempts = episode_lost_attempts(trial_id=job.trial_id, indexes=[job.index]).get(job.index, 0)
+        if attempts < episode_attempts_max():
+            # Run it again (same seed) when the agent or server is back; the token stays so a retried
+            # report of this attempt is recognised.
+            job.status = AgentJobStatus.PENDING
+            job.lease_expires_at = None
+            job.streamed_events = []
+            job.save(update_fields=["status", "lease_expires_at", "streamed_events"])
+            return episode, bool(recorded.created)
     job.status = AgentJobStatus.DONE
     job.episode = episode
     job.finished_at = timezone.now()
@@ -297,11 +324,27 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
     return episode, bool(recorded.created)
 
 
+def _lost_external_id(job: AgentJob) -> str:
+    return f"agent-job-{job.pk}-lost-{job.attempts}"
+
+
+# Abort categories that are the infrastructure's doing: the episode is lost (re-run), not aborted.
+INFRASTRUCTURE_CATEGORIES = frozenset(
+    {
+        EventCategory.POLICY_UNREACHABLE,
+        EventCategory.POLICY_SERVER_ERROR,
+        EventCategory.SIMULATOR_ERROR,
+        EventCategory.AGENT_CRASH,
+    }
+)
+
+
 def agent_job_abort(
     *, robot: Robot, job_id: int, lease_token: str, reason: str, category: str = "other", elapsed_s: float = 0.0
 ) -> tuple[Episode, bool]:
     """The agent gave the episode up (e-stop, fault it cannot recover): recorded as an aborted
-    episode with the reason as an event. Returns (episode, created)."""
+    episode with the reason as an event; with an infrastructure category (policy server unreachable or
+    erroring, simulator error, agent crash) as a lost one, which is re-run. Returns (episode, created)."""
     now = timezone.now()
     elapsed = max(0.0, float(elapsed_s))
     return agent_job_complete(
@@ -309,7 +352,7 @@ def agent_job_abort(
         job_id=job_id,
         lease_token=lease_token,
         result=AgentResult(
-            outcome=EpisodeOutcome.ABORTED,
+            outcome=EpisodeOutcome.LOST if category in INFRASTRUCTURE_CATEGORIES else EpisodeOutcome.ABORTED,
             cycle_time_s=elapsed,
             started_at=now - timedelta(seconds=elapsed),
             ended_at=now,

@@ -32,6 +32,13 @@ class EpisodeOutcome(models.TextChoices):
     SUCCESS = "success", "Success"
     FAILURE = "failure", "Failure"
     ABORTED = "aborted", "Aborted"
+    # Infrastructure (policy server down or erroring, simulator exception, agent crash) ended the attempt:
+    # it says nothing about the policy, so it is excluded from every rate, test and ROI input and re-run.
+    LOST = "lost", "Lost to infrastructure"
+
+
+# Outcomes that count as evidence about the policy (every rate, test, claim and ROI input).
+COUNTED_OUTCOMES = (EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE, EpisodeOutcome.ABORTED)
 
 
 class EpisodeSource(models.TextChoices):
@@ -55,6 +62,10 @@ class EventCategory(models.TextChoices):
     PERCEPTION = "perception", "Perception"
     SAFETY_STOP = "safety_stop", "Safety stop"
     POLICY_UNREACHABLE = "policy_unreachable", "Policy server unreachable"
+    POLICY_SERVER_ERROR = "policy_server_error", "Policy server error"
+    POLICY_ERROR = "policy_error", "Policy gave an unusable action"
+    SIMULATOR_ERROR = "simulator_error", "Simulator error"
+    AGENT_CRASH = "agent_crash", "Robot agent crashed"
     OTHER = "other", "Other"
 
 
@@ -233,6 +244,13 @@ class EpisodeQuerySet(models.QuerySet["Episode"]):
     def successful(self) -> EpisodeQuerySet:
         return self.filter(outcome=EpisodeOutcome.SUCCESS)
 
+    def counted(self) -> EpisodeQuerySet:
+        """Episodes that are evidence about the policy: all but those lost to infrastructure."""
+        return self.exclude(outcome=EpisodeOutcome.LOST)
+
+    def lost(self) -> EpisodeQuerySet:
+        return self.filter(outcome=EpisodeOutcome.LOST)
+
 
 class Episode(models.Model):
     """One attempt of the task within a trial."""
@@ -258,7 +276,13 @@ class Episode(models.Model):
     class Meta:
         ordering = ["trial_id", "index"]
         constraints = [
-            models.UniqueConstraint(fields=["trial", "index"], name="episode_unique_index_per_trial"),
+            # One counted episode per index; lost attempts at that index (re-run with the same seed) stay
+            # beside it as history.
+            models.UniqueConstraint(
+                fields=["trial", "index"],
+                condition=~Q(outcome=EpisodeOutcome.LOST),
+                name="episode_unique_counted_index_per_trial",
+            ),
             models.UniqueConstraint(
                 fields=["trial", "external_id"],
                 condition=Q(external_id__isnull=False),
@@ -323,6 +347,9 @@ class TrialSourceSummary(models.Model):
     cycle_time_sum_s = models.FloatField(default=0.0, help_text="Sum of the episodes' cycle times (s).")
     cycle_time_sq_sum_s2 = models.FloatField(default=0.0, help_text="Sum of the squared cycle times (s^2).")
     interventions = models.PositiveIntegerField(default=0, help_text="Events of kind intervention.")
+    lost = models.PositiveIntegerField(
+        default=0, help_text="Attempts lost to infrastructure: not in episodes, successes or any sum above."
+    )
     revision = models.PositiveBigIntegerField(default=0)
 
     class Meta:
@@ -364,6 +391,9 @@ class TrialChunk(models.Model):
     claim = models.CharField(max_length=64, blank=True, help_text="Token of the worker holding the lease.")
     enqueued_at = models.DateTimeField()
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When a failed attempt's retry message is due. The message lives in a worker's memory during its
+    # countdown; if that worker dies, the reaper re-enqueues the chunk a lease after this time.
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["trial_id", "first_index"]

@@ -7,12 +7,15 @@ Design (the simplest we found that survives `kill -9` on both brokers):
   for each index: stop if the trial was cancelled or failed; skip if the episode exists; run the episode
   (cell.reset(seed=trial.seed + index) -> {policy -> action -> cell.step} until an outcome or
   trial.episode_timeout_s simulated seconds); record it with episodes_record (idempotent per
-  (trial, index)); renew the lease. A chunk that loses its lease (the reaper gave it to another worker)
+  (trial, index)); renew the lease. An episode lost to infrastructure (policy server unreachable or
+  erroring, simulator exception) is recorded as `lost` and re-run at the same index with the same seed
+  after a growing pause, up to episode_attempts_max() attempts per index across workers. A chunk that loses its lease (the reaper gave it to another worker)
   stops; an episode recorded meanwhile by the other worker is kept, never duplicated.
 - `chunks_reap` (run by every worker on start and every TRIAL_REAPER_INTERVAL_S, and as a Celery task
   for beat) re-enqueues running chunks whose lease is older than TRIAL_CHUNK_LEASE_S (worker killed),
   queued chunks nobody took within TRIAL_CHUNK_QUEUED_LEASE_S (a message lost with its worker on the
-  filesystem broker), and starts trials left queued without chunks. Each re-enqueue is a conditional
+  filesystem broker), queued chunks whose retry was due (`retry_at`) more than a lease ago (the retry
+  message waited out its countdown in a worker that died), and starts trials left queued without chunks. Each re-enqueue is a conditional
   UPDATE, so two reapers never both re-enqueue the same chunk.
 Redis may also redeliver a killed worker's message after its visibility timeout; that duplicate finds
 the chunk claimed or its episodes recorded, and does nothing.
@@ -36,17 +39,34 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from policies.models import PolicyVersion
-from policies.remote import PolicyUnreachable, RemotePolicy, remote_policy, remote_policy_preflight
+from policies.remote import (
+    PolicyInfrastructureError,
+    PolicyReplyError,
+    RemotePolicy,
+    remote_policy,
+    remote_policy_preflight,
+)
 from policies.runtime import LoadedPolicy, policy_load
 from robots.models import RobotKind
 from robots.services import agent_jobs_create
 from robots.sim import Cell, CellOutcome, cell_make
-from trials.models import ChunkState, Episode, EpisodeSource, EventCategory, Trial, TrialChunk, TrialStatus
+from trials.models import (
+    ChunkState,
+    Episode,
+    EpisodeOutcome,
+    EpisodeSource,
+    EventCategory,
+    Trial,
+    TrialChunk,
+    TrialStatus,
+)
 from trials.services import (
     EpisodeConflictError,
     EpisodeInput,
     EventInput,
     TrialRuleError,
+    episode_attempts_max,
+    episode_lost_attempts,
     episodes_record,
     trial_mark_running,
     trial_refresh_status,
@@ -124,30 +144,47 @@ def episode_run(
     given, is called now and then with no argument (to renew a lease during a long episode)."""
     started = time.perf_counter()
     cell.time_limit_s = timeout_s  # the trial's timeout, not the cell's default, ends an episode
-    obs = cell.reset(seed=seed, instruction=instruction)
+    try:
+        obs = cell.reset(seed=seed, instruction=instruction)
+    except Exception as exc:  # the simulator's own failure says nothing about the policy
+        return _lost_run(index, started, EventCategory.SIMULATOR_ERROR, f"simulator failed at reset: {exc!r}")
     max_steps = math.ceil(timeout_s / cell.info.control_dt_s) + 1
     frames: list[np.ndarray] = []
     camera = cell.info.cameras[0] if cell.info.cameras else None
     steps = 0
     last_beat = started
     controller = None
-    unreachable: PolicyUnreachable | None = None
+    lost: tuple[str, str] | None = None  # (event category, message): infrastructure ended the episode
+    reply_error: PolicyReplyError | None = None
     try:
         controller = policy.episode(instruction=instruction)
         while cell.outcome() is CellOutcome.RUNNING and cell.sim_time_s < timeout_s - 1e-9 and steps < max_steps:
             if keep_frames and camera and steps % VIDEO_EVERY_N_STEPS == 0 and len(frames) < VIDEO_MAX_FRAMES:
                 frames.append(obs.images[camera])
-            obs = cell.step(controller.act(obs))
+            action = controller.act(obs)
+            try:
+                obs = cell.step(action)
+            except Exception as exc:
+                lost = (EventCategory.SIMULATOR_ERROR, f"simulator failed at step {steps}: {exc!r}")
+                break
             steps += 1
             if heartbeat is not None and time.perf_counter() - last_beat > 5.0:
                 heartbeat()
                 last_beat = time.perf_counter()
-    except PolicyUnreachable as exc:
-        # A remote policy server that is down fails this episode, not the trial: the rest still run.
-        unreachable = exc
+    except PolicyInfrastructureError as exc:
+        # A policy server that is down or erroring loses this episode (re-run later), never fails it.
+        category = getattr(exc, "category", EventCategory.POLICY_UNREACHABLE)
+        lost = (category if category in _CATEGORIES else EventCategory.POLICY_UNREACHABLE, str(exc))
+    except PolicyReplyError as exc:
+        # The server answered with something that is not an action: the policy failed this episode.
+        reply_error = exc
     finally:
         if controller is not None and hasattr(controller, "close"):
             controller.close()
+    if lost is not None:
+        run = _lost_run(index, started, lost[0], lost[1], sim_time_s=float(cell.sim_time_s), steps=steps)
+        run.latency = controller.latency_summary() if controller is not None else {}
+        return run
     if keep_frames and camera:
         frames.append(obs.images[camera])
     result = cell.outcome()
@@ -161,14 +198,14 @@ def episode_run(
         )
         for f in cell.faults()
     ]
-    if unreachable is not None:
+    if reply_error is not None:
         events.append(
             EventInput(
-                kind="exception",
-                category=EventCategory.POLICY_UNREACHABLE,
+                kind="fault",
+                category=EventCategory.POLICY_ERROR,
                 t_offset_s=float(cell.sim_time_s),
                 severity="error",
-                message=str(unreachable)[:2000],
+                message=str(reply_error)[:2000],
             )
         )
     elif result is CellOutcome.RUNNING:
@@ -182,7 +219,7 @@ def episode_run(
                 message=f"no success within the trial's episode timeout of {timeout_s:g} s",
             )
         )
-    outcome = "success" if result is CellOutcome.SUCCESS and unreachable is None else "failure"
+    outcome = "success" if result is CellOutcome.SUCCESS and reply_error is None else "failure"
     return EpisodeRun(
         index=index,
         outcome=outcome,
@@ -192,6 +229,28 @@ def episode_run(
         latency=controller.latency_summary() if controller is not None else {},
         faults=events,
         frames=frames,
+    )
+
+
+def _lost_run(
+    index: int, started: float, category: str, message: str, *, sim_time_s: float = 0.0, steps: int = 0
+) -> EpisodeRun:
+    return EpisodeRun(
+        index=index,
+        outcome=EpisodeOutcome.LOST,
+        sim_time_s=round(max(0.0, sim_time_s), 6),
+        steps=steps,
+        wall_time_s=time.perf_counter() - started,
+        latency={},
+        faults=[
+            EventInput(
+                kind="exception",
+                category=category,
+                t_offset_s=max(0.0, sim_time_s),
+                severity="error",
+                message=f"lost to infrastructure, not counted: {message}"[:2000],
+            )
+        ],
     )
 
 
@@ -265,7 +324,7 @@ def _claim(chunk: TrialChunk, lease_s: float) -> str | None:
     taken = (
         TrialChunk.objects.filter(free, pk=chunk.pk)
         .exclude(state=ChunkState.DONE)
-        .update(state=ChunkState.RUNNING, claim=token, heartbeat_at=now, attempts=F("attempts") + 1)
+        .update(state=ChunkState.RUNNING, claim=token, heartbeat_at=now, retry_at=None, attempts=F("attempts") + 1)
     )
     return token if taken else None
 
@@ -279,10 +338,11 @@ def _renew(chunk_id: int, token: str) -> None:
 class ChunkResult:
     ran: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)  # one entry per lost attempt
     stopped: str = ""
 
 
-def _record(trial: Trial, run: EpisodeRun, started_at: Any, video: str | None) -> None:
+def _record(trial: Trial, run: EpisodeRun, *, started_at: Any, video: str | None) -> None:
     metrics: dict[str, Any] = {
         "steps": run.steps,
         "sim_time_s": run.sim_time_s,
@@ -309,16 +369,41 @@ def _record(trial: Trial, run: EpisodeRun, started_at: Any, video: str | None) -
     )
 
 
-def _video_wanted(trial_id: int) -> set[str]:
-    """Outcomes ('success', 'failure') that have no video yet in this trial."""
-    have = set(Episode.objects.filter(trial_id=trial_id, metrics__has_key="video").values_list("outcome", flat=True))
-    return {"success", "failure"} - have
+def _could_be_first(trial_id: int, index: int, outcomes: set[str]) -> set[str]:
+    """Of `outcomes`, those no counted episode before `index` has: this episode could be the trial's first
+    of them, so it keeps a video. Chunks run in parallel, so the first of an outcome is settled per trial
+    by index (the page shows the lowest index), never by which worker finished first."""
+    if not outcomes:
+        return set()
+    earlier = set(
+        Episode.objects.filter(trial_id=trial_id, index__lt=index, outcome__in=outcomes)
+        .order_by()
+        .values_list("outcome", flat=True)
+        .distinct()
+    )
+    return outcomes - earlier
+
+
+def _pause(seconds: float, chunk_id: int, token: str) -> str | None:
+    """Wait before re-running a lost episode, keeping the lease; returns the trial's status when it
+    finished meanwhile (stop), else None. Raises ChunkLeaseLost."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(1.0, left))
+        _renew(chunk_id, token)
+        status = Trial.objects.filter(chunks__pk=chunk_id).values_list("status", flat=True).first()
+        if status in Trial.FINISHED_STATUSES:
+            return str(status)
+    return None
 
 
 def chunk_run(*, chunk_id: int) -> ChunkResult:
-    """Run the missing episodes of a chunk (see the module docstring). Returns what it ran and skipped,
-    and why it stopped early ("" when it finished). Raises PolicySpecError/NotImplementedError when the
-    trial cannot run at all, and whatever the cell or policy raise (the task retries, then fails the trial)."""
+    """Run the missing episodes of a chunk (see the module docstring). An episode lost to infrastructure
+    is recorded as `lost` and re-run with the same seed after a growing pause, up to
+    episode_attempts_max() attempts per index (counting those of earlier workers). Returns what it ran
+    and skipped, and why it stopped early ("" when it finished). Raises PolicySpecError/NotImplementedError
+    when the trial cannot run at all, and whatever the cell or policy raise (the task retries, then fails
+    the trial)."""
     result = ChunkResult()
     lease_s = float(settings.TRIAL_CHUNK_LEASE_S)
     chunk = TrialChunk.objects.select_related("trial__robot", "trial__policy_version").get(pk=chunk_id)
@@ -336,18 +421,21 @@ def chunk_run(*, chunk_id: int) -> ChunkResult:
     trial_mark_running(trial_id=trial.pk)
     media = Path(settings.MEDIA_ROOT)
     # Read once per chunk, not per episode: a redelivered chunk skips what is already recorded (a
-    # worker that took over meanwhile is caught by episodes_record's conflict check), and once this
-    # trial has both videos no later episode needs frames. Short episodes (~0.2 s) made these
-    # per-episode queries a measurable share of the runner's overhead.
+    # worker that took over meanwhile is caught by episodes_record's conflict check).
+    indexes = range(chunk.first_index, chunk.stop_index)
     recorded = set(
-        Episode.objects.filter(trial_id=trial.pk, index__gte=chunk.first_index, index__lt=chunk.stop_index).values_list(
-            "index", flat=True
-        )
+        Episode.objects.counted()
+        .filter(trial_id=trial.pk, index__gte=chunk.first_index, index__lt=chunk.stop_index)
+        .values_list("index", flat=True)
     )
-    wanted = _video_wanted(trial.pk)
+    lost_before = episode_lost_attempts(trial_id=trial.pk, indexes=indexes)
+    attempts_max = episode_attempts_max()
+    # Outcomes whose first (by index) may still be in this chunk; once an earlier index has one, every
+    # later index of the chunk has it too, so the set only shrinks.
+    maybe_first = {str(EpisodeOutcome.SUCCESS), str(EpisodeOutcome.FAILURE)}
     last_renewal = time.monotonic()
     try:
-        for index in range(chunk.first_index, chunk.stop_index):
+        for index in indexes:
             # One read per episode both sees a cancel and notices a lost lease; the lease itself is
             # renewed (a write) only every lease_s / 10.
             claim, status = TrialChunk.objects.values_list("claim", "trial__status").get(pk=chunk_id)
@@ -359,38 +447,55 @@ def chunk_run(*, chunk_id: int) -> ChunkResult:
             if index in recorded:
                 result.skipped.append(index)
                 continue
-            if wanted:
-                wanted = _video_wanted(trial.pk)  # another worker may have stored one meanwhile
-            started_at = timezone.now()
-            run = episode_run(
-                cell=cell,
-                policy=policy,
-                seed=int(trial.seed) + index,
-                index=index,
-                instruction=trial.instruction,
-                timeout_s=float(trial.episode_timeout_s),
-                keep_frames=bool(wanted),
-                heartbeat=lambda: _renew(chunk_id, token),
-            )
-            video = None
-            if run.outcome in wanted and run.frames:
-                relative = f"trials/{trial.pk}/episode-{index:05d}-{run.outcome}.gif"
-                gif_write(
-                    frames=run.frames,
-                    path=media / relative,
-                    fps=1.0 / (cell.info.control_dt_s * VIDEO_EVERY_N_STEPS),
+            maybe_first = _could_be_first(trial.pk, index, maybe_first)
+            attempts = lost_before.get(index, 0)
+            while attempts < attempts_max:
+                started_at = timezone.now()
+                run = episode_run(
+                    cell=cell,
+                    policy=policy,
+                    seed=int(trial.seed) + index,
+                    index=index,
+                    instruction=trial.instruction,
+                    timeout_s=float(trial.episode_timeout_s),
+                    keep_frames=bool(maybe_first),
+                    heartbeat=lambda: _renew(chunk_id, token),
                 )
-                video = relative
-            try:
-                _record(trial, run, started_at, video)
-            except EpisodeConflictError:
-                # Another worker recorded this index while we ran it (it took over our lease): keep theirs.
-                result.skipped.append(index)
-                continue
-            except TrialRuleError as exc:
-                result.stopped = str(exc)
+                video = None
+                if run.outcome in maybe_first and run.frames:
+                    relative = f"trials/{trial.pk}/episode-{index:05d}-{run.outcome}.gif"
+                    gif_write(
+                        frames=run.frames,
+                        path=media / relative,
+                        fps=1.0 / (cell.info.control_dt_s * VIDEO_EVERY_N_STEPS),
+                    )
+                    video = relative
+                try:
+                    _record(trial, run, started_at=started_at, video=video)
+                except EpisodeConflictError:
+                    # Another worker recorded this index while we ran it (it took over our lease): keep theirs.
+                    result.skipped.append(index)
+                    break
+                if run.outcome != EpisodeOutcome.LOST:
+                    result.ran.append(index)
+                    break
+                attempts += 1
+                result.lost.append(index)
+                logger.warning("trial %s episode %s lost (%s/%s): %s", trial.pk, index, attempts, attempts_max,
+                               run.faults[0].message if run.faults else "")  # fmt: skip
+                if attempts >= attempts_max:
+                    break
+                delay = min(
+                    float(settings.TRIAL_LOST_RETRY_MAX_DELAY_S),
+                    float(settings.TRIAL_LOST_RETRY_DELAY_S) * 2 ** (attempts - 1),
+                )
+                finished = _pause(delay, chunk_id, token)
+                last_renewal = time.monotonic()
+                if finished:
+                    result.stopped = f"trial is {finished}"
+                    break
+            if result.stopped:
                 break
-            result.ran.append(index)
             if time.monotonic() - last_renewal > lease_s / 10:
                 _renew(chunk_id, token)
                 last_renewal = time.monotonic()
@@ -398,14 +503,19 @@ def chunk_run(*, chunk_id: int) -> ChunkResult:
             TrialChunk.objects.filter(pk=chunk_id, claim=token).update(state=ChunkState.DONE)
     except ChunkLeaseLost as exc:
         result.stopped = str(exc)
+    except TrialRuleError as exc:
+        result.stopped = str(exc)
     trial_refresh_status(trial_id=trial.pk)
     return result
 
 
-def chunk_release(*, chunk_id: int) -> None:
-    """Give a chunk back to the queue after a failed attempt (its task will retry). Returns nothing."""
+def chunk_release(*, chunk_id: int, retry_in_s: float = 0.0) -> None:
+    """Give a chunk back to the queue after a failed attempt; its task retries in `retry_in_s`. The retry
+    message waits out its countdown inside a worker: `retry_at` lets the reaper re-enqueue the chunk a
+    lease after it was due if that worker died. Returns nothing."""
+    now = timezone.now()
     TrialChunk.objects.filter(pk=chunk_id).exclude(state=ChunkState.DONE).update(
-        state=ChunkState.QUEUED, enqueued_at=timezone.now(), claim=""
+        state=ChunkState.QUEUED, enqueued_at=now, claim="", retry_at=now + timedelta(seconds=max(0.0, retry_in_s))
     )
 
 
@@ -420,14 +530,16 @@ def chunks_reap(*, now: Any = None) -> list[int]:
     stale = TrialChunk.objects.filter(trial__status__in=active).filter(
         Q(state=ChunkState.RUNNING, heartbeat_at__lt=now - lease)
         | Q(state=ChunkState.QUEUED, enqueued_at__lt=now - queued_lease)
+        # A retry due more than a lease ago that no worker claimed: its message died with its worker.
+        | Q(state=ChunkState.QUEUED, retry_at__lt=now - lease)
     )
     reaped: list[int] = []
-    for chunk in stale.only("pk", "state", "heartbeat_at", "enqueued_at"):
+    for chunk in stale.only("pk", "state", "heartbeat_at", "enqueued_at", "retry_at"):
         # Compare-and-set on what we read: of several reapers, one wins each chunk.
         won = (
             TrialChunk.objects.filter(
                 pk=chunk.pk, state=chunk.state, heartbeat_at=chunk.heartbeat_at, enqueued_at=chunk.enqueued_at
-            ).update(state=ChunkState.QUEUED, enqueued_at=now, heartbeat_at=None, claim="")
+            ).update(state=ChunkState.QUEUED, enqueued_at=now, heartbeat_at=None, claim="", retry_at=None)
             == 1
         )
         if won:

@@ -21,11 +21,34 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EventKind, Task, Trial, TrialSourceSummary
+from trials.models import (
+    COUNTED_OUTCOMES,
+    Episode,
+    EpisodeEvent,
+    EpisodeOutcome,
+    EventKind,
+    Task,
+    Trial,
+    TrialSourceSummary,
+)
 
 
 def _sees_everything(user: User) -> bool:
@@ -79,12 +102,15 @@ def trial_list_writable_by_user(*, user: User) -> QuerySet[Trial]:
 
 
 def trial_progress(*, trial: Trial) -> dict[str, int]:
-    """Episodes recorded so far by outcome, in one query: {'done', 'success', 'failure', 'aborted'}."""
+    """Episodes recorded so far by outcome, in one query: {'done', 'success', 'failure', 'aborted', 'lost'}.
+    `done` counts only episodes that are evidence about the policy; `lost` the attempts lost to
+    infrastructure (not counted in any figure, shown beside them)."""
     counts = Episode.objects.filter(trial=trial).aggregate(
-        done=Count("id"),
+        done=Count("id", filter=~Q(outcome=EpisodeOutcome.LOST)),
         success=Count("id", filter=Q(outcome=EpisodeOutcome.SUCCESS)),
         failure=Count("id", filter=Q(outcome=EpisodeOutcome.FAILURE)),
         aborted=Count("id", filter=Q(outcome=EpisodeOutcome.ABORTED)),
+        lost=Count("id", filter=Q(outcome=EpisodeOutcome.LOST)),
     )
     return {key: int(value or 0) for key, value in counts.items()}
 
@@ -98,6 +124,7 @@ class SummaryTotals:
     cycle_time_sum_s: float = 0.0
     cycle_time_sq_sum_s2: float = 0.0
     interventions: int = 0
+    lost: int = 0  # attempts lost to infrastructure: in none of the figures above
 
     def as_fields(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,6 +136,7 @@ class SummaryTotals:
         self.cycle_time_sum_s += other.cycle_time_sum_s
         self.cycle_time_sq_sum_s2 += other.cycle_time_sq_sum_s2
         self.interventions += other.interventions
+        self.lost += other.lost
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> SummaryTotals:
@@ -119,6 +147,7 @@ class SummaryTotals:
             cycle_time_sum_s=float(row["cycle_time_sum_s"]),
             cycle_time_sq_sum_s2=float(row["cycle_time_sq_sum_s2"]),
             interventions=int(row["interventions"]),
+            lost=int(row.get("lost", 0)),
         )
 
 
@@ -126,15 +155,17 @@ def trial_source_totals(*, trial_ids: list[int]) -> dict[tuple[int, str], Summar
     """{(trial id, source): totals} aggregated afresh from Episode and EpisodeEvent for `trial_ids`, in two
     queries (a full scan of those trials' episodes and events: for rebuilding summaries, not for pages)."""
     out: dict[tuple[int, str], SummaryTotals] = {}
+    counted = ~Q(outcome=EpisodeOutcome.LOST)
     for row in (
         Episode.objects.filter(trial_id__in=trial_ids)
         .order_by()
         .values("trial_id", "source")
         .annotate(
-            n=Count("id"),
+            n=Count("id", filter=counted),
             successes=Count("id", filter=Q(outcome=EpisodeOutcome.SUCCESS)),
-            running_s=Sum("cycle_time_s"),
-            sum_sq=Sum(F("cycle_time_s") * F("cycle_time_s")),
+            running_s=Sum("cycle_time_s", filter=counted),
+            sum_sq=Sum(F("cycle_time_s") * F("cycle_time_s"), filter=counted),
+            lost=Count("id", filter=~counted),
         )
     ):
         out[(row["trial_id"], row["source"])] = SummaryTotals(
@@ -142,9 +173,11 @@ def trial_source_totals(*, trial_ids: list[int]) -> dict[tuple[int, str], Summar
             successes=int(row["successes"]),
             cycle_time_sum_s=float(row["running_s"] or 0.0),
             cycle_time_sq_sum_s2=float(row["sum_sq"] or 0.0),
+            lost=int(row["lost"]),
         )
     for row in (
         EpisodeEvent.objects.filter(episode__trial_id__in=trial_ids, kind=EventKind.INTERVENTION)
+        .exclude(episode__outcome=EpisodeOutcome.LOST)
         .order_by()
         .values("episode__trial_id", "episode__source")
         .annotate(n=Count("id"))
@@ -198,7 +231,7 @@ def _count_of(rows: QuerySet[Any], *, by: str) -> Coalesce:
 def trial_list_with_progress(*, trials: QuerySet[Trial]) -> QuerySet[Trial]:
     """The trials annotated with `episodes_done` and `episodes_success`, in the same query."""
     return trials.annotate(
-        episodes_done=_count_of(Episode.objects.all(), by="trial"),
+        episodes_done=_count_of(Episode.objects.counted(), by="trial"),
         episodes_success=_count_of(Episode.objects.filter(outcome=EpisodeOutcome.SUCCESS), by="trial"),
     )
 
@@ -208,7 +241,7 @@ def trial_summary(*, trial: Trial) -> dict[str, Any]:
     `success_rate` (0-1, None before the first episode) with `success_interval` (Wilson 95%, an
     Interval or None) and `median_cycle_time_s` (None likewise)."""
     progress = trial_progress(trial=trial)
-    cycle_times = list(Episode.objects.filter(trial=trial).values_list("cycle_time_s", flat=True))
+    cycle_times = list(Episode.objects.counted().filter(trial=trial).values_list("cycle_time_s", flat=True))
     done = progress["done"]
     # Every rate shown carries its interval and n (the maths lives in the ORM-free reports.stats).
     from reports.stats import wilson_interval
@@ -238,21 +271,50 @@ def consistent_read() -> Iterator[None]:
 
 def trial_live(*, trial: Trial) -> dict[str, Any]:
     """What the live part of a trial page shows: `summary` (trial_summary) and, once the trial has
-    finished, the cycle-time `chart` data and up to four first-success / first-failure `videos`
+    finished, the cycle-time `chart` data and the first-success and first-failure `videos` (trial_first_videos)
     (re-plotting thousands of points on every poll would be wasted work)."""
     live: dict[str, Any] = {"summary": trial_summary(trial=trial), "chart": None, "videos": []}
     if trial.is_finished:
         live["chart"] = trial_cycle_times(trial=trial)
-        live["videos"] = list(episode_list_for_trial(trial=trial).filter(metrics__has_key="video")[:4])
+        live["videos"] = trial_first_videos(trial=trial)
     return live
 
 
 def trial_cycle_times(*, trial: Trial) -> dict[str, list[float]]:
-    """Cycle times (s) of a trial's episodes by outcome, for charts: {'success': [...], ...}."""
-    by_outcome: dict[str, list[float]] = {outcome: [] for outcome in EpisodeOutcome.values}
-    for outcome, cycle_time_s in Episode.objects.filter(trial=trial).values_list("outcome", "cycle_time_s"):
+    """Cycle times (s) of a trial's counted episodes by outcome, for charts: {'success': [...], ...}
+    (lost attempts' times are the infrastructure's, not the policy's)."""
+    by_outcome: dict[str, list[float]] = {outcome: [] for outcome in COUNTED_OUTCOMES}
+    for outcome, cycle_time_s in Episode.objects.counted().filter(trial=trial).values_list("outcome", "cycle_time_s"):
         by_outcome[outcome].append(cycle_time_s)
     return by_outcome
+
+
+def trial_first_videos(*, trial: Trial) -> list[Episode]:
+    """The trial's first success and first failure by index (at most one each, in that order), when that
+    episode has a video; one query. Several chunks may have kept a video for a candidate first: the lowest
+    index of each outcome is the truth whichever worker finished first."""
+    first: dict[str, Episode] = {}
+    for episode in (
+        Episode.objects.filter(trial=trial, outcome__in=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE])
+        .filter(index__in=Subquery(_first_index_of_outcomes(trial)))
+        .order_by("index")
+    ):
+        first.setdefault(episode.outcome, episode)
+    return [
+        first[o]
+        for o in (EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE)
+        if o in first and (first[o].metrics or {}).get("video")
+    ]
+
+
+def _first_index_of_outcomes(trial: Trial) -> QuerySet[Episode, dict[str, Any]]:
+    return (
+        Episode.objects.filter(trial=trial, outcome__in=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE])
+        .order_by()
+        .values("outcome")
+        .annotate(first=Min("index"))
+        .values("first")
+    )
 
 
 def episode_list_for_trial(
@@ -274,6 +336,17 @@ def episode_list_for_trial(
     elif has_faults is False:
         episodes = episodes.filter(fault_count=0)
     return episodes.order_by("index")
+
+
+def episode_at_index(*, trial: Trial, index: int) -> Episode | None:
+    """The episode shown at `index`: its counted episode, else its latest lost attempt, else None (an index
+    holds one counted episode and any number of lost attempts)."""
+    return (
+        episode_list_for_trial(trial=trial)
+        .filter(index=index)
+        .order_by(Case(When(outcome=EpisodeOutcome.LOST, then=Value(1)), default=Value(0)), "-pk")
+        .first()
+    )
 
 
 def episode_list_for_user(*, user: User) -> QuerySet[Episode]:

@@ -251,6 +251,7 @@ class TrialProgressSerializer(serializers.Serializer[dict[str, int]]):
     success = serializers.IntegerField()
     failure = serializers.IntegerField()
     aborted = serializers.IntegerField()
+    lost = serializers.IntegerField(help_text="Attempts lost to infrastructure: not in `done` nor in any rate.")
 
 
 class TrialDetailSerializer(TrialSerializer):

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Max
+from django.db.models import Count, Exists, F, Max, OuterRef
 from django.utils import timezone
 
 from accounts.models import User
@@ -137,13 +138,21 @@ def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> Recor
             trial=trial, external_id__in=[e.external_id for e in episodes if e.external_id is not None]
         )
     }
+    # Only counted episodes hold their index: lost attempts sit beside the re-run of the same index.
     by_index = {
         e.index: e
-        for e in Episode.objects.filter(trial=trial, index__in=[e.index for e in episodes if e.index is not None])
+        for e in Episode.objects.counted().filter(
+            trial=trial, index__in=[e.index for e in episodes if e.index is not None]
+        )
     }
     matches: dict[int, Episode] = {}
     for position, item in enumerate(episodes):
-        found = by_external.get(item.external_id) if item.external_id is not None else by_index.get(item.index)  # type: ignore[arg-type]
+        if item.external_id is not None:
+            found = by_external.get(item.external_id)
+        elif item.outcome == EpisodeOutcome.LOST:
+            found = None  # each lost attempt without an id is a new attempt, never "the same" as another
+        else:
+            found = by_index.get(item.index)  # type: ignore[arg-type]
         if found is not None:
             matches[position] = found
     existing_events: dict[int, list[EpisodeEvent]] = {}
@@ -176,15 +185,32 @@ def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> Recor
     rows: list[Episode] = []
     for position, item in new_items:
         index = item.index
-        if index is None:
+        if item.outcome == EpisodeOutcome.LOST:
+            if index is None:
+                raise TrialRuleError(
+                    f"#{position}: a lost episode needs the index it was attempting (it is re-run there)",
+                    field="index",
+                )
+            if index in taken:
+                raise TrialRuleError(
+                    f"#{position}: index {index} already has a counted episode; nothing is lost there",
+                    field="index",
+                )
+            if not 0 <= index < trial.episodes_planned:
+                raise TrialRuleError(
+                    f"#{position}: index {index} is outside the trial's 0..{trial.episodes_planned - 1}",
+                    field="index",
+                )
+        elif index is None:
             index = next(auto_free, trial.episodes_planned)  # past the end: reported as outside the trial
-        if index in taken:
+        if index in taken and item.outcome != EpisodeOutcome.LOST:
             raise TrialRuleError(f"#{position}: index {index} is used twice or by another episode", field="index")
         if not 0 <= index < trial.episodes_planned:
             raise TrialRuleError(
                 f"#{position}: index {index} is outside the trial's 0..{trial.episodes_planned - 1}", field="index"
             )
-        taken.add(index)
+        if item.outcome != EpisodeOutcome.LOST:
+            taken.add(index)
         rows.append(
             Episode(
                 trial=trial,
@@ -225,11 +251,14 @@ def _free_indexes(*, trial: Trial, reserved: set[int], wanted: bool) -> Iterator
     an index keeps them so); the recorded indexes are read only when there are gaps."""
     if not wanted:
         return iter(())
-    recorded = Episode.objects.filter(trial=trial).aggregate(n=Count("pk"), top=Max("index"))
+    # Lost attempts leave their index to be filled: only counted episodes use one.
+    recorded = Episode.objects.counted().filter(trial=trial).aggregate(n=Count("pk"), top=Max("index"))
     # Max of no rows is None, and a top index of 0 is one episode, not none.
     top = -1 if recorded["top"] is None else recorded["top"]
     used = (
-        set() if recorded["n"] == top + 1 else set(Episode.objects.filter(trial=trial).values_list("index", flat=True))
+        set()
+        if recorded["n"] == top + 1
+        else set(Episode.objects.counted().filter(trial=trial).values_list("index", flat=True))
     )
     start = top + 1 if not used else 0
     return (i for i in range(start, trial.episodes_planned) if i not in used and i not in reserved)
@@ -252,13 +281,16 @@ def _summaries_add(*, episodes: Sequence[Episode], events: Sequence[EpisodeEvent
 
     for episode in episodes:
         row = totals(episode.trial_id, episode.source)
+        if episode.outcome == EpisodeOutcome.LOST:
+            row.lost += 1  # beside the figures, never in them
+            continue
         cycle = float(episode.cycle_time_s)
         row.episodes += 1
         row.successes += int(episode.outcome == EpisodeOutcome.SUCCESS)
         row.cycle_time_sum_s += cycle
         row.cycle_time_sq_sum_s2 += cycle * cycle
     for event in events:
-        if event.kind == EventKind.INTERVENTION:
+        if event.kind == EventKind.INTERVENTION and event.episode.outcome != EpisodeOutcome.LOST:
             totals(event.episode.trial_id, event.episode.source).interventions += 1
     for (trial_id, source), delta in sorted(deltas.items()):
         updated = TrialSourceSummary.objects.filter(trial_id=trial_id, source=source).update(
@@ -267,6 +299,7 @@ def _summaries_add(*, episodes: Sequence[Episode], events: Sequence[EpisodeEvent
             cycle_time_sum_s=F("cycle_time_sum_s") + delta.cycle_time_sum_s,
             cycle_time_sq_sum_s2=F("cycle_time_sq_sum_s2") + delta.cycle_time_sq_sum_s2,
             interventions=F("interventions") + delta.interventions,
+            lost=F("lost") + delta.lost,
             revision=F("revision") + 1,
         )
         if not updated:
@@ -413,14 +446,23 @@ def trial_refresh_status(*, trial_id: int) -> Trial:
     trial = Trial.objects.select_for_update().get(pk=trial_id)
     if trial.is_finished:
         return trial
-    done = trial_progress(trial=trial)["done"]
+    progress = trial_progress(trial=trial)
+    done = progress["done"]
     now = timezone.now()
     fields: set[str] = set()
-    if done > 0 and trial.status == TrialStatus.QUEUED:
+    if (done > 0 or progress["lost"] > 0) and trial.status == TrialStatus.QUEUED:
         trial.status = TrialStatus.RUNNING
         trial.started_at = trial.started_at or now
         fields |= {"status", "started_at"}
-    if done >= trial.episodes_planned:
+    given_up = trial_indexes_given_up(trial_id=trial.pk) if done < trial.episodes_planned and progress["lost"] else []
+    if done + len(given_up) >= trial.episodes_planned:
+        if given_up:
+            trial.status_message = (
+                f"{done} of {trial.episodes_planned} episodes counted: {len(given_up)} lost to infrastructure "
+                f"{episode_attempts_max()} times each (episodes {', '.join(map(str, given_up[:10]))}"
+                f"{', ...' if len(given_up) > 10 else ''}), not counted"
+            )
+            fields.add("status_message")
         trial.status = TrialStatus.COMPLETED
         trial.started_at = trial.started_at or now
         trial.finished_at = now
@@ -428,6 +470,41 @@ def trial_refresh_status(*, trial_id: int) -> Trial:
     if fields:
         trial.save(update_fields=sorted(fields))
     return trial
+
+
+def episode_attempts_max() -> int:
+    """Attempts per episode index before a trial gives up on it: the first, plus
+    settings.TRIAL_LOST_EPISODE_RETRIES re-runs of an attempt lost to infrastructure."""
+    return 1 + max(0, int(settings.TRIAL_LOST_EPISODE_RETRIES))
+
+
+def trial_indexes_given_up(*, trial_id: int) -> list[int]:
+    """Indexes of the trial with no counted episode and episode_attempts_max() lost attempts: nothing
+    re-runs them any more. Returns them sorted."""
+    counted = Episode.objects.counted().filter(trial_id=trial_id, index=OuterRef("index"))
+    return list(
+        Episode.objects.lost()
+        .filter(trial_id=trial_id)
+        .exclude(Exists(counted))
+        .order_by()
+        .values("index")
+        .annotate(n=Count("id"))
+        .filter(n__gte=episode_attempts_max())
+        .order_by("index")
+        .values_list("index", flat=True)
+    )
+
+
+def episode_lost_attempts(*, trial_id: int, indexes: Iterable[int]) -> dict[int, int]:
+    """{index: lost attempts recorded} for those of `indexes` that have any."""
+    return dict(
+        Episode.objects.lost()
+        .filter(trial_id=trial_id, index__in=list(indexes))
+        .order_by()
+        .values("index")
+        .annotate(n=Count("id"))
+        .values_list("index", "n")
+    )
 
 
 def trial_mark_running(*, trial_id: int) -> Trial:

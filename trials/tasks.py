@@ -63,9 +63,10 @@ def trial_run_chunk_task(self: Any, chunk_id: int) -> dict[str, Any]:
                 f"{type(exc).__name__}: {exc}",
             )
             raise
-        runner.chunk_release(chunk_id=chunk_id)
-        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
-    return {"ran": result.ran, "skipped": result.skipped, "stopped": result.stopped}
+        countdown = 2 ** (self.request.retries + 1)
+        runner.chunk_release(chunk_id=chunk_id, retry_in_s=countdown)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    return {"ran": result.ran, "skipped": result.skipped, "lost": result.lost, "stopped": result.stopped}
 
 
 @shared_task(acks_late=True)

@@ -22,6 +22,7 @@ from trials.fit import FIT_FACTOR_KEYS, FitRatingError, fit_assess
 from trials.forms import EpisodeFilterForm, TaskFilterForm, TaskForm, TrialScheduleForm
 from trials.models import Task, Trial, TrialStatus
 from trials.selectors import (
+    episode_at_index,
     episode_list_for_trial,
     task_commercial_visible,
     task_list_for_user,
@@ -284,7 +285,9 @@ def trial_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def episode_detail(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     trial = _visible_trial(request, pk)
-    episode = get_object_or_404(episode_list_for_trial(trial=trial), index=index)
+    episode = episode_at_index(trial=trial, index=index)
+    if episode is None:
+        raise Http404("no such episode")
     return render(
         request,
         "trials/episode_detail.html",
@@ -298,8 +301,8 @@ def episode_video(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     """The GIF the runner stored for an episode (first success / first failure of a trial), served
     only to users who may see the trial."""
     trial = _visible_trial(request, pk)
-    episode = get_object_or_404(episode_list_for_trial(trial=trial), index=index)
-    relative = (episode.metrics or {}).get("video")
+    episode = episode_at_index(trial=trial, index=index)
+    relative = (episode.metrics or {}).get("video") if episode is not None else None
     media = Path(settings.MEDIA_ROOT).resolve()
     path = (media / str(relative)).resolve() if relative else None
     # The path comes from the database, but check it stays inside this trial's media folder anyway.

@@ -14,7 +14,7 @@ import os
 import re
 import time
 import warnings
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -176,6 +176,12 @@ def _cross_field_constraints(case: Any, world: dict[str, Any]) -> None:
         start, end = episode.get("started_at"), episode.get("ended_at")
         if isinstance(start, str) and isinstance(end, str) and _instant(end) < _instant(start):
             episode["ended_at"], episode["started_at"] = start, end
+            start, end = end, start
+        if isinstance(start, str) and isinstance(end, str) and offsets and len(offsets) == len(events):
+            # Events within the episode: an end given explicitly lasts at least as long as its last event.
+            last = _instant(start) + timedelta(seconds=max(offsets))
+            if _instant(end) < last:
+                episode["ended_at"] = last.isoformat()
     if label == "GET /api/v1/trials/compare/" and case.query and case.query.get("a") == case.query.get("b"):
         case.query["b"] = case.query["a"] % MAX_ID + 1  # tests/reports/test_stats_api.py: a = b is a 400
     if label == "GET /api/v1/trials/{id}/stats/" and case.query and "acceptable" in case.query:

@@ -188,7 +188,7 @@ def _run_sim_trial(version: PolicyVersion, episodes: int, monkeypatch) -> Trial:
     return trial
 
 
-def test_trial_with_remote_openpi_policy_completes_and_dead_server_fails_episodes_cleanly(
+def test_trial_with_remote_openpi_policy_completes_and_dead_server_loses_episodes_cleanly(
     settings,
     tmp_path,
     procs,
@@ -213,9 +213,12 @@ def test_trial_with_remote_openpi_policy_completes_and_dead_server_fails_episode
     )
     assert not EpisodeEvent.objects.filter(episode__trial=served, category="policy_unreachable").exists()
 
-    procs[-1].kill()  # the GPU box goes away
+    procs[-1].kill()  # the GPU box goes away: its episodes are lost, re-run, then given up, never failures
+    settings.TRIAL_LOST_EPISODE_RETRIES = 1
+    settings.TRIAL_LOST_RETRY_DELAY_S = 0.0
     orphaned = _run_sim_trial(remote, 3, monkeypatch)
     assert orphaned.status == TrialStatus.COMPLETED
+    assert "3 lost to infrastructure" in orphaned.status_message
     outcomes = list(Episode.objects.filter(trial=orphaned).values_list("outcome", flat=True))
-    assert outcomes == ["failure"] * 3
-    assert EpisodeEvent.objects.filter(episode__trial=orphaned, category="policy_unreachable").count() == 3
+    assert outcomes == ["lost"] * 6
+    assert EpisodeEvent.objects.filter(episode__trial=orphaned, category="policy_unreachable").count() == 6

@@ -222,3 +222,47 @@ def test_robot_page_shows_online_state_and_job_queue(
     with django_assert_max_num_queries(20):
         page = client.get(f"/robots/{robot.pk}/").content.decode()
     assert "online" in page and "1 pending, 1 leased" in page
+
+
+def test_lost_episode_goes_back_to_the_queue_and_is_counted_nowhere(trial: Any, robot: Robot, settings) -> None:
+    settings.TRIAL_LOST_EPISODE_RETRIES = 1
+    client = _agent(robot)
+    job = _claim(client)
+    lost = _complete(
+        client,
+        job,
+        outcome="lost",
+        events=[{"kind": "exception", "category": "policy_unreachable", "t_offset_s": 0.5, "message": "refused"}],
+    )
+    assert lost.status_code == 201, lost.content
+    assert _complete(client, job, outcome="lost", events=[
+        {"kind": "exception", "category": "policy_unreachable", "t_offset_s": 0.5, "message": "refused"}
+    ]).json()["created"] is False  # fmt: skip
+    assert AgentJob.objects.get(pk=job["id"]).status == AgentJobStatus.PENDING
+    again = _claim(client)
+    assert (again["id"], again["seed"]) == (job["id"], job["seed"])  # the same episode, the same seed
+    assert _complete(client, again).status_code == 201
+    assert AgentJob.objects.get(pk=job["id"]).status == AgentJobStatus.DONE
+    assert list(Episode.objects.filter(trial=trial, index=job["index"]).values_list("outcome", flat=True)) == [
+        "lost",
+        "success",
+    ]
+    from trials.selectors import trial_summary
+
+    summary = trial_summary(trial=trial)
+    assert (summary["done"], summary["success"], summary["lost"]) == (1, 1, 1)
+
+
+def test_abort_for_an_agent_crash_is_lost_and_gives_up_after_the_limit(trial: Any, robot: Robot, settings) -> None:
+    settings.TRIAL_LOST_EPISODE_RETRIES = 0
+    client = _agent(robot)
+    job = _claim(client)
+    reply = client.post(
+        f"/api/v1/agent/jobs/{job['id']}/abort/",
+        {"lease_token": job["lease_token"], "reason": "robot driver crashed", "category": "agent_crash"},
+        format="json",
+    )
+    assert reply.status_code == 201
+    episode = Episode.objects.get(pk=reply.json()["episode"])
+    assert episode.outcome == "lost" and episode.events.get().category == "agent_crash"
+    assert AgentJob.objects.get(pk=job["id"]).status == AgentJobStatus.DONE  # no retries left

@@ -577,3 +577,34 @@ def test_episode_table_filters_by_event_category(world: dict[str, object]) -> No
         "No episode matches"
         in client.get(reverse("trial-episodes", args=[trial.pk]), {"category": "collision"}).content.decode()
     )
+
+
+def test_trial_page_counts_lost_episodes_beside_the_figures_and_shows_one_card_per_outcome(
+    world: dict[str, object], settings, tmp_path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    trial = world["trial_a"]
+    for episode in trial.episodes.all():
+        relative = f"trials/{trial.pk}/episode-{episode.index:05d}.gif"
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b"GIF89a")
+        episode.metrics = {"video": relative}
+        episode.save(update_fields=["metrics"])
+    # A later chunk kept a video of its own first success; episode 0 is still the trial's first.
+    EpisodeFactory(trial=trial, index=3, outcome=EpisodeOutcome.SUCCESS, metrics={"video": "x.gif"})
+    EpisodeFactory(trial=trial, index=1, outcome=EpisodeOutcome.LOST, cycle_time_s=0.0)
+    EpisodeFactory(trial=trial, index=2, outcome=EpisodeOutcome.LOST, cycle_time_s=0.0)
+    Trial.objects.filter(pk=trial.pk).update(status=TrialStatus.COMPLETED)
+    client = client_for(world["manager"])
+    page = client.get(reverse("trial-detail", args=[trial.pk])).content.decode()
+    assert "2 episodes lost to infrastructure, not counted." in page
+    assert "3 / 4 episodes" in page  # lost attempts are not done
+    assert page.count("First success") == 1 and page.count("First failure") == 1
+    assert (
+        reverse("episode-video", args=[trial.pk, 0]) in page
+        and reverse("episode-video", args=[trial.pk, 3]) not in page
+    )
+    # An index with a lost attempt and its counted re-run shows the counted one (not a 500).
+    assert client.get(reverse("episode-detail", args=[trial.pk, 1])).status_code == 200
+    assert client.get(reverse("episode-video", args=[trial.pk, 1])).status_code == 200
+    assert client.get(reverse("episode-detail", args=[trial.pk, 2])).status_code == 200  # only lost there
