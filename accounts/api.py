@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiToken, User
 from accounts.services import api_token_create, api_token_revoke
-from config.api_support import READ_ERRORS, ApiViewMixin, error_responses
+from config.api_support import READ_ERRORS, ApiViewMixin, StrictCharField, StrictModelSerializer, error_responses
 from config.throttling import TokenRateThrottle
 
 
@@ -34,7 +34,7 @@ class ApiTokenAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ign
         }
 
 
-class MeSerializer(serializers.ModelSerializer[User]):
+class MeSerializer(StrictModelSerializer[User]):
     organization = serializers.CharField(source="organization.name", allow_null=True, read_only=True)
     organization_id = serializers.IntegerField(allow_null=True, read_only=True)
     roles = serializers.SerializerMethodField()
@@ -48,7 +48,7 @@ class MeSerializer(serializers.ModelSerializer[User]):
         return sorted(user.roles)
 
 
-class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
+class ApiTokenSerializer(StrictModelSerializer[ApiToken]):
     active = serializers.SerializerMethodField()
 
     class Meta:
@@ -62,7 +62,7 @@ class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
 
 
 class ApiTokenCreateSerializer(serializers.Serializer[dict[str, Any]]):
-    name = serializers.CharField(max_length=100, help_text="What the token is for, e.g. 'rig 3 uploader'.")
+    name = StrictCharField(max_length=100, help_text="What the token is for, e.g. 'rig 3 uploader'.")
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
     def validate_expires_at(self, value: Any) -> Any:

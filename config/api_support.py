@@ -10,6 +10,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
+from django.db import models
 from django.db.models import Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
@@ -26,6 +27,25 @@ __all__ = ["LimitedJSONParser"]  # re-exported: the apps' views import it from h
 
 # Database ids are BIGINT primary keys from 1; a larger or smaller id names nothing.
 MAX_ID = 2**63 - 1
+
+
+class StrictCharField(serializers.CharField):
+    """Text that was sent as text: DRF's CharField would turn 7 into "7"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("must be a string")
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(serializers.ModelSerializer[Any]):
+    """ModelSerializer whose text fields take only JSON strings: DRF's CharField would store 0 as "0"."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
 
 
 class ErrorSerializer(serializers.Serializer[dict[str, Any]]):

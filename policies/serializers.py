@@ -3,19 +3,18 @@ may hold credentials for the policy server, so it is not exposed."""
 
 from __future__ import annotations
 
-from rest_framework import serializers
-
+from config.api_support import StrictModelSerializer
 from policies.models import Policy, PolicyVersion
 
 
-class PolicySerializer(serializers.ModelSerializer[Policy]):
+class PolicySerializer(StrictModelSerializer[Policy]):
     class Meta:
         model = Policy
         fields = ["id", "organization", "name", "description", "created_at"]
         read_only_fields = fields
 
 
-class PolicyVersionSerializer(serializers.ModelSerializer[PolicyVersion]):
+class PolicyVersionSerializer(StrictModelSerializer[PolicyVersion]):
     class Meta:
         model = PolicyVersion
         fields = [

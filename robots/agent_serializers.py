@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from config.api_support import StrictCharField, StrictModelSerializer
 from robots.models import AgentJob, RobotStatus
 from trials.episode_rules import MAX_EPISODE_SECONDS, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from trials.models import EpisodeOutcome, EventCategory
@@ -13,7 +14,6 @@ from trials.serializers import (
     EpisodeInstantField,
     EventInputSerializer,
     MetricsField,
-    StrictCharField,
     StrictFloatField,
     episode_times_check,
 )
@@ -22,7 +22,7 @@ from trials.services import EventInput
 
 class HeartbeatSerializer(serializers.Serializer[dict[str, Any]]):
     status = serializers.ChoiceField(choices=[RobotStatus.IDLE, RobotStatus.BUSY, RobotStatus.MAINTENANCE])
-    software_version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    software_version = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
     # Bounded to BIGINT: a larger id would overflow the database driver (a 500) instead of matching nothing.
     current_job = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=1, max_value=2**63 - 1
@@ -51,7 +51,7 @@ class PolicyRefSerializer(serializers.Serializer[dict[str, Any]]):
         return f"/api/v1/agent/policy-versions/{version.pk}/artifact/" if version.kind == "onnx" else None
 
 
-class AgentJobSerializer(serializers.ModelSerializer[AgentJob]):
+class AgentJobSerializer(StrictModelSerializer[AgentJob]):
     task = serializers.CharField(source="trial.task.name")
     instruction = serializers.CharField(source="trial.instruction")
     seed = serializers.SerializerMethodField(help_text="Trial seed + episode index: reset the cell with it.")

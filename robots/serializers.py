@@ -3,19 +3,18 @@ The agent's token hash is never exposed."""
 
 from __future__ import annotations
 
-from rest_framework import serializers
-
+from config.api_support import StrictModelSerializer
 from robots.models import Robot, Site
 
 
-class SiteSerializer(serializers.ModelSerializer[Site]):
+class SiteSerializer(StrictModelSerializer[Site]):
     class Meta:
         model = Site
         fields = ["id", "organization", "name", "city", "country", "timezone", "created_at"]
         read_only_fields = fields
 
 
-class RobotSerializer(serializers.ModelSerializer[Robot]):
+class RobotSerializer(StrictModelSerializer[Robot]):
     class Meta:
         model = Robot
         fields = [

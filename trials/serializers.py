@@ -15,6 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Organization, User
+from config.api_support import StrictCharField, StrictModelSerializer
 from policies.models import PolicyVersion
 from policies.selectors import policy_version_list_for_user
 from robots.models import Robot
@@ -68,15 +69,6 @@ class StrictFloatField(serializers.FloatField):
         value = super().to_internal_value(data)
         _finite(value)
         return value
-
-
-class StrictCharField(serializers.CharField):
-    """Text that was sent as text: DRF's CharField would turn 7 into "7"."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            raise serializers.ValidationError("must be a string")
-        return super().to_internal_value(data)
 
 
 class EpisodeInstantField(serializers.DateTimeField):
@@ -136,7 +128,7 @@ class MetricsField(serializers.Field):  # type: ignore[type-arg]
 # --- Tasks ---------------------------------------------------------------------------------------
 
 
-class TaskSerializer(serializers.ModelSerializer[Task]):
+class TaskSerializer(StrictModelSerializer[Task]):
     trial_count = serializers.IntegerField(read_only=True)
     labour_cost_per_hour = serializers.DecimalField(
         max_digits=10,
@@ -176,7 +168,7 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
         read_only_fields = fields
 
 
-class TaskWriteSerializer(serializers.ModelSerializer[Task]):
+class TaskWriteSerializer(StrictModelSerializer[Task]):
     """Input for creating (all required fields) or patching (any subset) a task of the caller's organization."""
 
     serializer_field_mapping = {
@@ -222,7 +214,7 @@ class TaskWriteSerializer(serializers.ModelSerializer[Task]):
 # --- Trials --------------------------------------------------------------------------------------
 
 
-class TrialSerializer(serializers.ModelSerializer[Trial]):
+class TrialSerializer(StrictModelSerializer[Trial]):
     scheduled_by = serializers.CharField(source="scheduled_by.username", read_only=True, allow_null=True)
 
     class Meta:
@@ -271,7 +263,7 @@ class TrialCreateSerializer(serializers.Serializer[dict[str, Any]]):
     robot = serializers.PrimaryKeyRelatedField(queryset=Robot.objects.none())
     episodes_planned = serializers.IntegerField(min_value=1, max_value=MAX_EPISODES_PER_TRIAL)
     seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
-    instruction = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    instruction = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
     episode_timeout_s = StrictFloatField(min_value=0.001, max_value=86_400, default=60.0)
     start_runner = serializers.BooleanField(
         default=False,
@@ -300,21 +292,21 @@ class TrialCreateSerializer(serializers.Serializer[dict[str, Any]]):
 # --- Episodes and events -------------------------------------------------------------------------
 
 
-class EventSerializer(serializers.ModelSerializer[EpisodeEvent]):
+class EventSerializer(StrictModelSerializer[EpisodeEvent]):
     class Meta:
         model = EpisodeEvent
         fields = ["id", "episode", "kind", "category", "severity", "t_offset_s", "message"]
         read_only_fields = fields
 
 
-class EpisodeEventNestedSerializer(serializers.ModelSerializer[EpisodeEvent]):
+class EpisodeEventNestedSerializer(StrictModelSerializer[EpisodeEvent]):
     class Meta:
         model = EpisodeEvent
         fields = ["kind", "category", "severity", "t_offset_s", "message"]
         read_only_fields = fields
 
 
-class EpisodeSerializer(serializers.ModelSerializer[Episode]):
+class EpisodeSerializer(StrictModelSerializer[Episode]):
     events = EpisodeEventNestedSerializer(many=True, read_only=True)
 
     class Meta:
@@ -368,7 +360,11 @@ def _event_fast(data: dict[str, Any]) -> dict[str, Any] | None:
     severity, offset = data.get("severity", EventSeverity.WARNING.value), data.get("t_offset_s")
     message = data.get("message", "")
     if (
-        kind in _KINDS
+        # Type first: a JSON object or list is unhashable, so a set lookup alone would raise (a 500).
+        type(kind) is str
+        and type(category) is str
+        and type(severity) is str
+        and kind in _KINDS
         and category in _CATEGORIES
         and severity in _SEVERITIES
         and _plain_seconds(offset)
@@ -504,7 +500,7 @@ class EpisodeInputSerializer(serializers.Serializer[dict[str, Any]]):
 class IngestItemResultSerializer(serializers.Serializer[dict[str, Any]]):
     id = serializers.IntegerField()
     index = serializers.IntegerField()
-    external_id = serializers.CharField()
+    external_id = StrictCharField()
     status = serializers.ChoiceField(choices=["created", "existing"])
 
 

@@ -240,10 +240,9 @@ def test_schema_request_bodies_are_json_only(schema: dict[str, Any]) -> None:
             assert not content or content == expected, (method, path, content)
 
 
-# --- Known open elsewhere (KNOWN_OPEN in tests/api/test_schemathesis.py): remove both when these pass ---
+# --- Found by schemathesis with every check (issue 14 items 2 and 4) ---
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 2, h-ingest: trials.serializers._event_fast hashes the value")
 def test_event_kind_of_the_wrong_json_type_is_a_400() -> None:
     robot = RobotFactory(kind=RobotKind.PHYSICAL, sim_cell_key="")
     agent_jobs_create(trial=TrialFactory(robot=robot, task__organization=robot.organization, episodes_planned=1))
@@ -255,7 +254,6 @@ def test_event_kind_of_the_wrong_json_type_is_a_400() -> None:
     assert agent.post(f"/api/v1/agent/jobs/{job.pk}/events/", sent, format="json").status_code == 400
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 4, h-ingest: DRF's CharField accepts JSON numbers")
 def test_a_number_for_a_text_field_is_a_400() -> None:
     robot = RobotFactory(kind=RobotKind.PHYSICAL, sim_cell_key="")
     agent = APIClient()

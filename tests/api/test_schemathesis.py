@@ -44,35 +44,10 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Failures that belong to open work elsewhere, or to what OpenAPI cannot state: (operations, mode, failure
-# titles, message pattern, why). One is reported as a warning when every failure of an operation matches it;
-# any other failure still fails the test. Whether the generator meets a defect depends on the schema, so each
-# defect also has a strict xfail test of its exact request in tests/api/test_errors.py, which fails once the
-# fix lands, saying to remove both.
+# Failures that come from what OpenAPI cannot state: (operations, mode, failure titles, message pattern,
+# why). One is reported as a warning when every failure of an operation matches it; any other failure still
+# fails the test.
 KNOWN_OPEN: list[tuple[str, str, set[str], str, str]] = [
-    *(
-        (
-            label,
-            "negative",
-            {"Server error", "Undocumented status code"},
-            r"\[500\] Internal Server Error",
-            "issue 14 item 2 (h-ingest): an event whose `kind`, `category` or `severity` is a JSON object or "
-            "array is a 500 (TypeError: unhashable type in trials.serializers._event_fast)",
-        )
-        for label in (
-            "POST /api/v1/agent/jobs/{job_id}/events/",
-            "POST /api/v1/agent/jobs/{job_id}/complete/",
-            "POST /api/v1/trials/{trial_pk}/episodes/",
-        )
-    ),
-    (
-        "POST *",
-        "negative",
-        {"Schema-violating request accepted"},
-        r"violates `type` at /properties/\w+ \(was string, became (integer|number)\)",
-        "issue 14 item 4 (h-ingest, loose types): DRF's CharField takes a JSON number for a text field "
-        '(`"software_version": 0` is stored as "0")',
-    ),
     (
         "POST /api/v1/trials/{trial_pk}/episodes/csv/",
         "positive",
