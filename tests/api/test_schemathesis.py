@@ -135,9 +135,12 @@ def _cross_field_constraints(case: Any, world: dict[str, Any]) -> None:
                 episode["index"] %= world["episodes_planned"]
                 episode["index"] = None if episode["index"] in seen_indexes else episode["index"]
             seen_indexes.add(episode.get("index"))
-            if episode.get("external_id") in seen_ids:
-                episode["external_id"] = f"batch-{position}"
-            seen_ids.add(episode.get("external_id"))
+            # Compared as the server reads them: trimmed ("a" and "a " are one id).
+            external_id = episode.get("external_id")
+            key = external_id.strip() if isinstance(external_id, str) else external_id
+            if key in seen_ids:
+                key = episode["external_id"] = f"schemathesis-batch-{position}"
+            seen_ids.add(key)
         for name in ("started_at", "ended_at"):
             if isinstance(episode.get(name), str) and not 2000 <= _instant(episode[name]).year <= 2025:
                 episode[name] = "2020" + episode[name][4:]
