@@ -4,7 +4,7 @@ validate; writes go through trials/services.py."""
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.db import models
@@ -87,7 +87,8 @@ class EpisodeInstantField(serializers.DateTimeField):
         problem = instant_problem(parsed, now=timezone.now())
         if problem:
             raise serializers.ValidationError(problem)
-        return parsed
+        # Stored in UTC: RFC 3339 allows offsets up to +-23:59, PostgreSQL's timestamptz only +-15:59.
+        return parsed.astimezone(UTC)
 
 
 @extend_schema_field(

@@ -264,3 +264,17 @@ def test_csv_the_reader_cannot_read_is_400_by_line(client_a: APIClient, trial_a:
     response = csv_upload(client_a, trial_a, f"{HEADER}\na\rb,,success,10,2026-11-25T08:00:00Z,,,,,,\n")
     assert response.status_code == 400, response.content[:300]
     assert "row" in response.json()["errors"]["line 2"]
+
+
+def test_an_offset_beyond_postgresqls_range_is_stored_as_the_same_instant_in_utc(
+    client_a: APIClient, trial_a: Trial
+) -> None:
+    # RFC 3339 allows offsets up to +-23:59; PostgreSQL's timestamptz only +-15:59 (it was a 500 there).
+    from datetime import UTC, datetime, timedelta, timezone
+
+    episode = episode_payload(0, events=0) | {"started_at": "2020-04-30T14:27:49.96+16:36"}
+    response = client_a.post(url(trial_a), [episode], format="json")
+    assert response.status_code == 201, response.json()
+    stored = Episode.objects.get(trial=trial_a).started_at
+    sent = datetime(2020, 4, 30, 14, 27, 49, 960000, tzinfo=timezone(timedelta(hours=16, minutes=36)))
+    assert stored == sent and stored.astimezone(UTC).utcoffset() == timedelta(0)
