@@ -54,13 +54,16 @@ def test_task_table_and_trial_chart_fit_a_phone(live_server: Any, browser: Any) 
     page.goto(f"{live_server.url}/trials/{trial.pk}/")
     page.wait_for_selector("#cycle-chart .main-svg")
     assert page.evaluate(FITS), page.evaluate("document.documentElement.scrollWidth")
-    overlap = page.evaluate(
+    # Plotly draws the title and legend after the plot's first SVG, and a live refresh may redraw the chart:
+    # wait until both are there, then measure them in the same tick.
+    overlap = page.wait_for_function(
         "(() => { const c = document.getElementById('cycle-chart');"
-        " const t = c.querySelector('.gtitle').getBoundingClientRect();"
-        " const l = c.querySelector('.legend').getBoundingClientRect();"
-        " return !(t.right <= l.left || l.right <= t.left || t.bottom <= l.top || l.bottom <= t.top); })()"
-    )
-    assert not overlap
+        " const tt = c && c.querySelector('.gtitle'), ll = c && c.querySelector('.legend');"
+        " if (!tt || !ll) return null;"
+        " const t = tt.getBoundingClientRect(), l = ll.getBoundingClientRect();"
+        " return {overlap: !(t.right <= l.left || l.right <= t.left || t.bottom <= l.top || l.bottom <= t.top)}; })()"
+    ).json_value()
+    assert not overlap["overlap"]
     # One set of bins for every outcome (failure bins started at -2.5 s while successes' did not).
     bins = page.evaluate(
         "(() => document.getElementById('cycle-chart')._fullData.map(d => [d.xbins.start, d.xbins.size]))()"

@@ -329,7 +329,7 @@ def test_compare_two_trials(world: dict[str, Any]) -> None:
     html = response.content.decode()
     assert "success rate is higher" in html  # 36/40 vs 12/20: Barnard p < 0.05
     assert "Mann-Whitney" in html
-    assert client.get(reverse("stats-compare"), {"a": "x", "b": "1"}).status_code == 400
+    assert client.get(reverse("stats-compare"), {"a": "x", "b": world["trial"].pk}).status_code == 400
     same = client.get(reverse("stats-compare"), {"a": world["trial"].pk, "b": world["trial"].pk})
     assert same.status_code == 400 and "two different trials" in same.content.decode()
     hidden = client_for(world["outsider"]).get(
