@@ -66,30 +66,25 @@ class AcceptanceCriteriaForm(forms.ModelForm):  # type: ignore[type-arg]
         return data
 
 
+def _share_field(*, label: str, initial: float, help_text: str = "") -> forms.FloatField:
+    """A share between 0.5 and 0.9999 whose error names the field and shows an example."""
+    # Django %-formats error messages with the field's limit, hence the doubled percent sign.
+    message = f"{label} must be a share between 0.5 and 0.9999 ({initial:g} is {initial * 100:g} %)".replace("%", "%%") + "."
+    return forms.FloatField(
+        min_value=0.5,
+        max_value=0.9999,
+        initial=initial,
+        label=label,
+        help_text=help_text,
+        error_messages={"min_value": message, "max_value": message},
+    )
+
+
 class PlannerForm(forms.Form):
     """The planner's question: episodes to show success >= target at confidence with up to c failures."""
 
-    target = forms.FloatField(
-        min_value=0.5,
-        max_value=0.9999,
-        initial=0.9,
-        label="Success at least",
-        help_text="A share: 0.9 is 90 %.",
-        error_messages={
-            "min_value": "Success at least must be a share between 0.5 and 0.9999 (0.9 is 90 %%).",
-            "max_value": "Success at least must be a share between 0.5 and 0.9999 (0.9 is 90 %%).",
-        },
-    )
-    confidence = forms.FloatField(
-        min_value=0.5,
-        max_value=0.9999,
-        initial=0.95,
-        label="Confidence",
-        error_messages={
-            "min_value": "Confidence must be a share between 0.5 and 0.9999 (0.95 is 95 %%).",
-            "max_value": "Confidence must be a share between 0.5 and 0.9999 (0.95 is 95 %%).",
-        },
-    )
+    target = _share_field(label="Success at least", initial=0.9, help_text="A share: 0.9 is 90 %.")
+    confidence = _share_field(label="Confidence", initial=0.95)
     failures = forms.IntegerField(
         min_value=0,
         max_value=1000,
