@@ -69,7 +69,9 @@ class AcceptanceCriteriaForm(forms.ModelForm):  # type: ignore[type-arg]
 def _share_field(*, label: str, initial: float, help_text: str = "") -> forms.FloatField:
     """A share between 0.5 and 0.9999 whose error names the field and shows an example."""
     # Django %-formats error messages with the field's limit, hence the doubled percent sign.
-    message = f"{label} must be a share between 0.5 and 0.9999 ({initial:g} is {initial * 100:g} %)".replace("%", "%%") + "."
+    message = (
+        f"{label} must be a share between 0.5 and 0.9999 ({initial:g} is {initial * 100:g} %)".replace("%", "%%") + "."
+    )
     return forms.FloatField(
         min_value=0.5,
         max_value=0.9999,
