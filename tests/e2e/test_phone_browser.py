@@ -65,7 +65,8 @@ def test_task_table_and_trial_chart_fit_a_phone(live_server: Any, browser: Any) 
     ).json_value()
     assert not overlap["overlap"]
     # One set of bins for every outcome (failure bins started at -2.5 s while successes' did not).
-    bins = page.evaluate(
-        "(() => document.getElementById('cycle-chart')._fullData.map(d => [d.xbins.start, d.xbins.size]))()"
-    )
+    bins = page.wait_for_function(
+        "(() => { const c = document.getElementById('cycle-chart');"
+        " return c && c._fullData ? c._fullData.map(d => [d.xbins.start, d.xbins.size]) : null; })()"
+    ).json_value()
     assert len(bins) == 2 and bins[0] == bins[1] and bins[0][0] >= 0, bins
