@@ -4,6 +4,7 @@ on Redis and on the embedded filesystem broker alike."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,15 @@ def _blocked_media(tmp_path: Path) -> tuple[Path, Path]:
     return blocker, media
 
 
+def _retry_message_taken(worker: WorkerProcess) -> bool:
+    """Whether the worker has taken back the retry message it published: "Retry in" is logged when the
+    message is sent, and until the worker receives it again it sits in the broker, where the next worker
+    would take it straight away and the reaper would have nothing to recover."""
+    log = worker.log()
+    retried = re.search(r"\[([0-9a-f-]{36})\] retry: Retry in", log)
+    return retried is not None and log.count(f"[{retried.group(1)}] received") >= 2
+
+
 def _kill_in_countdown_then_recover(
     trial: Trial,
     start: Callable[[], WorkerProcess],
@@ -52,7 +62,8 @@ def _kill_in_countdown_then_recover(
     first = start()
     publish()
     wait_until(lambda: "Retry in" in first.log(), timeout=60, interval=0.05, what="a chunk in its retry countdown")
-    wait_until(held, timeout=10, interval=0.02, what="the worker to hold the retry message")
+    wait_until(lambda: _retry_message_taken(first), timeout=10, interval=0.02, what="the retry message taken back")
+    wait_until(held, timeout=10, interval=0.02, what="the worker to hold every message")
     first.kill()
     assert not Episode.objects.filter(trial=trial).exists()
     blocker.unlink()
