@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiToken, User
 from accounts.services import api_token_create, api_token_revoke
-from config.api_support import READ_ERRORS, ApiViewMixin, StrictCharField, StrictModelSerializer, error_responses
-from config.throttling import TokenRateThrottle
+from common.api_support import READ_ERRORS, ApiViewMixin, StrictCharField, StrictModelSerializer, error_responses
+from common.throttling import TokenRateThrottle
 
 
 class ApiTokenAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]

@@ -18,7 +18,7 @@ from rest_framework.exceptions import APIException
 from accounts.forms import ApiTokenForm, EpisodeCsvUploadForm
 from accounts.models import ApiToken, Role
 from accounts.services import api_token_create, api_token_revoke
-from config.api_support import body_limit_check
+from common.api_support import body_limit_check
 from trials.api import ingest_csv
 from trials.selectors import trial_list_writable_by_user
 
@@ -78,7 +78,7 @@ def episode_csv_upload(request: HttpRequest) -> HttpResponse:
                 errors = getattr(exc, "errors", None) or (exc.detail if isinstance(exc.detail, dict) else {})
                 problem = {"status": exc.status_code, "detail": _summary(exc), "errors": _flatten(errors)}
             except IntegrityError:
-                # As the API answers (config/exceptions.py): a constraint the validation did not foresee.
+                # As the API answers (common/exceptions.py): a constraint the validation did not foresee.
                 problem = {
                     "status": 409,
                     "detail": "The file conflicts with recorded data; nothing was written.",

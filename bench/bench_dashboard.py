@@ -84,7 +84,7 @@ def _measure() -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from reports.montecarlo import run_monte_carlo
+    from core.montecarlo import run_monte_carlo
     from reports.roi_inputs import task_roi_dashboard, task_roi_inputs
 
     task, manager = _world()

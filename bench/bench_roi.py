@@ -1,6 +1,6 @@
 """Monte Carlo ROI of one task, 10,000 draws: median time of several runs against the 100 ms target.
 
-Pure maths (reports.roi / reports.montecarlo are ORM-free), so no database is touched. Also times the
+Pure maths (core.roi / core.montecarlo are ORM-free), so no database is touched. Also times the
 single-scenario ROI, the break-even search, the heatmap and the tornado, which a task report calls together.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from reports.montecarlo import TrialEvidence, run_monte_carlo
-from reports.roi import (
+from core.montecarlo import TrialEvidence, run_monte_carlo
+from core.roi import (
     CostInputs,
     InputRange,
     RoiInputs,

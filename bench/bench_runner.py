@@ -87,11 +87,11 @@ def main() -> None:
     import django
 
     django.setup()
+    from core.policy.onnx_runtime import policy_load
+    from core.sim import cell_make
     from policies.reference.evaluate import artifact_paths, rollout
-    from policies.runtime import policy_load
     from policies.services import reference_policy_version_ensure
     from robots.models import Robot, RobotKind
-    from robots.sim import cell_make
     from tests.factories import TaskFactory
     from trials.models import Episode, Trial, TrialStatus
     from trials.tasks import trial_start_task

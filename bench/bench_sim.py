@@ -18,7 +18,7 @@ DEFAULT_EPISODES = 5
 
 
 def main() -> None:
-    from robots.sim import CellOutcome, cell_keys, cell_make
+    from core.sim import CellOutcome, cell_keys, cell_make
 
     print(f"{'cell':34} {'episodes':>8} {'success':>8} {'steps/s':>8} {'cpu s/ep':>9} {'sim s/ep':>9}")
     for key in cell_keys():

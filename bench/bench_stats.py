@@ -138,7 +138,7 @@ def _generate() -> tuple[int, int, int]:
 
 def _naive(task_id: int) -> dict[str, object]:
     """The same figures, per row in Python from model instances (what the selectors avoid)."""
-    from reports import stats
+    from core import stats
     from reports.selectors import _recovery_time
     from trials.models import Episode, EpisodeEvent, EventKind, Task
 

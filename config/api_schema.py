@@ -2,7 +2,7 @@
 plus what every TrialBench view does without saying so in its own annotations, so the schema cannot drift
 from the behaviour one view at a time:
 
-- the error responses each operation can give (config/exceptions.py's shape): 401 when it needs a token,
+- the error responses each operation can give (common/exceptions.py's shape): 401 when it needs a token,
   404 when its path names a row, 400 when it takes parameters or a body, 403 and 409 when it writes, 413 and 415
   when it takes a body, 429 when it is throttled;
 - list bodies state their bounds (minItems, maxItems), and a POST or PUT body is required;
@@ -22,7 +22,7 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import permissions, serializers
 
-from config.api_support import ERRORS, MAX_ID
+from common.api_support import ERRORS, MAX_ID
 
 # What str.strip() removes (DRF trims with it), spelled out: `\s` differs between regex engines (ECMA 262,
 # Python's re, and schemathesis, which reads patterns as ASCII).
@@ -108,7 +108,7 @@ class ApiAutoSchema(AutoSchema):
         if has_body or any(p["in"] == "query" for p in parameters):
             statuses.append(400)
         if self.method not in permissions.SAFE_METHODS:
-            # 409: a write may meet a duplicate or a constraint (config/exceptions.py maps both).
+            # 409: a write may meet a duplicate or a constraint (common/exceptions.py maps both).
             statuses += [403, 409]
         if has_body:
             statuses += [413, 415]

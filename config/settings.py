@@ -171,11 +171,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "config.api_schema.ApiAutoSchema",
     # The API speaks JSON only (the CSV upload declares its multipart parser itself).
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
-    # Per token (config/throttling.py), counted in the default cache: per process with LocMemCache.
+    "EXCEPTION_HANDLER": "common.exceptions.api_exception_handler",
+    # Per token (common/throttling.py), counted in the default cache: per process with LocMemCache.
     "DEFAULT_THROTTLE_RATES": {
         "api": env_str("API_THROTTLE_RATE", "1200/min"),
         "ingest": env_str("API_INGEST_THROTTLE_RATE", "300/min"),
@@ -200,7 +200,7 @@ SPECTACULAR_SETTINGS = {
         "TrialStatusEnum": "trials.models.TrialStatus",
         "EpisodeOutcomeEnum": "trials.models.EpisodeOutcome",
         "EventKindEnum": "trials.models.EventKind",
-        "ErrorCodeEnum": "config.errors.ERROR_CODES",
+        "ErrorCodeEnum": "common.errors.ERROR_CODES",
     },
 }
 

@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path, re_path
 
 from accounts.permissions import can_use_admin
-from config import exceptions as api_errors
+from common import exceptions as api_errors
 from reports import views as report_views
 from trials import views as trial_views
 

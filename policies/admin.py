@@ -7,8 +7,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.permissions import is_platform_admin
+from core.policy.remote import RemoteConfigError, remote_endpoint_check, remote_policy
 from policies.models import Policy, PolicyVersion
-from policies.remote import RemoteConfigError, remote_endpoint_check, remote_policy
 from policies.services import PolicyUploadError, policy_artifact_check, policy_version_register
 
 

@@ -3,7 +3,7 @@ may hold credentials for the policy server, so it is not exposed."""
 
 from __future__ import annotations
 
-from config.api_support import StrictModelSerializer
+from common.api_support import StrictModelSerializer
 from policies.models import Policy, PolicyVersion
 
 

@@ -19,14 +19,14 @@ from django.db import IntegrityError, transaction
 from google.protobuf.message import DecodeError
 
 from accounts.models import User
-from policies.models import Policy, PolicyVersion, policy_artifact_path
-from policies.runtime import (
+from core.policy.onnx_runtime import (
     ExternalDataError,
     PolicySpecError,
     dummy_observation,
     model_external_data_check,
     policy_from_bytes,
 )
+from policies.models import Policy, PolicyVersion, policy_artifact_path
 from policies.selectors import policy_list_writable_by
 
 

@@ -14,10 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_support import ERRORS, error_responses
-from config.exceptions import Conflict
-from config.throttling import TokenRateThrottle
-from reports.roi import RoiInputError
+from common.api_support import ERRORS, error_responses
+from common.exceptions import Conflict
+from common.throttling import TokenRateThrottle
+from core.roi import RoiInputError
 from reports.roi_inputs import CommercialTermsHidden, task_roi_report
 from reports.serializers import TaskRoiQuerySerializer
 from trials.selectors import task_list_for_user

@@ -1,7 +1,7 @@
 """Plotly figures of the ROI pages, built in Python (plotly) and drawn in the browser by the vendored
 plotly.js (static/vendor/plotly, cartesian bundle: bar, scatter, heatmap; no CDN).
 
-Every builder takes a result of reports.roi / reports.montecarlo and returns the figure as a plain dict
+Every builder takes a result of core.roi / core.montecarlo and returns the figure as a plain dict
 ({"data": [...], "layout": {...}}), ready for json_script.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from reports.montecarlo import Distribution
-from reports.roi import Heatmap, RoiResult, Tornado
+from core.montecarlo import Distribution
+from core.roi import Heatmap, RoiResult, Tornado
 
 INK = "#1f2a44"
 BLUE = "#2563eb"
@@ -24,7 +24,7 @@ RED = "#b42318"
 GREY = "#98a2b3"
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12, "color": INK}
 
-# Labels of the inputs the tornado swings (reports.roi.TORNADO_PARAMS).
+# Labels of the inputs the tornado swings (core.roi.TORNADO_PARAMS).
 INPUT_LABELS = {
     "success_rate": "Success rate",
     "attempt_cycle_time_s": "Cycle time",

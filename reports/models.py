@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from reports import stats
+from core import stats
 from trials.models import EpisodeSource, Task
 
 
@@ -288,7 +288,7 @@ class AcceptanceCriteria(models.Model):
         return f"{self.task} — {self.get_name_display()}"
 
     def to_criteria(self, *, takt_time_s: float) -> stats.AcceptanceCriteria:
-        """The pure criteria for reports.stats (cycle time limit = `takt_time_s` when the p90 flag is set).
+        """The pure criteria for core.stats (cycle time limit = `takt_time_s` when the p90 flag is set).
 
         Raises ValueError when a stored value is out of range (the constraints prevent it)."""
         return stats.AcceptanceCriteria(

@@ -1,6 +1,6 @@
-"""Reads that turn a task's CostModel and its recorded episodes into the pure inputs of reports.roi.
+"""Reads that turn a task's CostModel and its recorded episodes into the pure inputs of core.roi.
 
-Pages and the API call `task_roi_inputs` and then `reports.roi` / `reports.montecarlo`, so every figure
+Pages and the API call `task_roi_inputs` and then `core.roi` / `core.montecarlo`, so every figure
 comes from the same functions. A fixed number of queries whatever the number of episodes: counts, sums and
 intervention counts come from the per-trial, per-source running totals (trials.models.TrialSourceSummary,
 kept by episodes_record) and cycle times are streamed as one column where the bootstrap needs them.
@@ -26,9 +26,8 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from reports.models import CostModel, CostScenario
-from reports.montecarlo import DEFAULT_DRAWS, MonteCarloResult, TrialEvidence, run_monte_carlo
-from reports.roi import (
+from core.montecarlo import DEFAULT_DRAWS, MonteCarloResult, TrialEvidence, run_monte_carlo
+from core.roi import (
     BreakEven,
     CostInputs,
     Heatmap,
@@ -44,6 +43,7 @@ from reports.roi import (
     roi_heatmap,
     roi_tornado,
 )
+from reports.models import CostModel, CostScenario
 from trials.models import Episode, EpisodeSource, Task, Trial, TrialStatus
 from trials.selectors import (
     SummaryTotals,
@@ -189,7 +189,7 @@ def _cycle_time_sample(*, n: int, mean_s: float, sum_sq: float) -> tuple[float, 
     """A stand-in for the cycle times of a task with more than EXACT_CYCLE_TIMES episodes: k evenly
     spaced normal quantiles with the recorded mean, scaled so their bootstrap mean spreads by s / sqrt(n).
 
-    Why: reports.montecarlo bootstraps the *mean* cycle time, and past 2,000 episodes it already rescales
+    Why: core.montecarlo bootstraps the *mean* cycle time, and past 2,000 episodes it already rescales
     m-out-of-n resamples to the n-episode spread (s / sqrt(n)); for such n the sampling distribution of the
     mean is normal to within the bootstrap's own noise (central limit theorem). The mean, the spread and n
     come from one database aggregate, so the dashboard never streams a million cycle times.
@@ -259,7 +259,7 @@ def task_roi_inputs(
     user: User | None = None,
     policy_version_id: int | None = None,
 ) -> TaskRoiInputs:
-    """Everything reports.roi and reports.montecarlo need for one task and scenario, in three queries.
+    """Everything core.roi and core.montecarlo need for one task and scenario, in three queries.
 
     The measured performance is the point estimate of the evidence (observed success rate, mean attempt
     cycle time, interventions per running hour) with the cost model's recovery time.

@@ -23,8 +23,8 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, S
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from core import stats
 from policies.models import PolicyVersion
-from reports import stats
 from reports.models import AcceptanceCriteria, CostModel, CostScenario
 from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventCategory, EventKind, Task, Trial
 from trials.selectors import task_list_for_user, trial_list_for_user

@@ -6,8 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.montecarlo import DEFAULT_DRAWS
 from reports.models import CostScenario
-from reports.montecarlo import DEFAULT_DRAWS
 from trials.models import EpisodeSource
 
 MIN_API_DRAWS = 100

@@ -21,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_support import error_responses
-from config.throttling import TokenRateThrottle
+from common.api_support import error_responses
+from common.throttling import TokenRateThrottle
 from reports.selectors import task_panel, trial_panel, trial_plan, trials_compare
 from reports.stats_serializers import MAX_ID, CompareQuerySerializer, PlanQuerySerializer, TrialStatsQuerySerializer
 from trials.models import Task, Trial
@@ -194,7 +194,7 @@ class TaskPlanView(APIView):
         parameters=[_id_param("Task"), PlanQuerySerializer],
         responses={
             200: _ok(
-                "reports.stats.TrialPlan",
+                "core.stats.TrialPlan",
                 {
                     "target_success": 0.9,
                     "confidence": 0.95,

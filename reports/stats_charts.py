@@ -12,9 +12,9 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.stats import OEEBreakdown, ParetoBar
 from reports.charts import BLUE, FONT, GREEN, GREY, INK, RED
 from reports.selectors import SourceStatistics
-from reports.stats import OEEBreakdown, ParetoBar
 
 AMBER = "#b54708"
 

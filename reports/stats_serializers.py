@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from reports.stats import CONFIDENCE
+from core.stats import CONFIDENCE
 from trials.models import EpisodeSource
 
 MAX_ID = 2**63 - 1

@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import can_scope_tasks, engineer_required
-from reports import stats
+from core import stats
 from reports.models import AcceptanceCriteria
 from reports.selectors import (
     DEFAULT_PLAN_TARGET,

@@ -23,11 +23,11 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
 from accounts.permissions import can_scope_tasks, engineer_required
+from core.roi import RoiInputError
 from reports import charts
 from reports.exports import PdfUnavailable, episodes_csv, events_csv, html_to_pdf
 from reports.forms import INPUT_SPECS, CostModelForm, ScenarioForm
 from reports.models import CostModel, CostScenario
-from reports.roi import RoiInputError
 from reports.roi_inputs import (
     COMMERCIAL_TERMS_HIDDEN,
     DASHBOARD_DRAWS,

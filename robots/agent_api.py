@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_support import LimitedJSONParser
+from common.api_support import LimitedJSONParser
 from policies.models import PolicyVersion
 from robots import services
 from robots.agent_auth import RobotTokenAuthentication

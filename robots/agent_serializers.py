@@ -6,9 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from config.api_support import StrictCharField, StrictModelSerializer
+from common.api_support import StrictCharField, StrictModelSerializer
+from core.episode_rules import MAX_EPISODE_SECONDS, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from robots.models import AgentJob, RobotStatus
-from trials.episode_rules import MAX_EPISODE_SECONDS, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from trials.models import EpisodeOutcome, EventCategory
 from trials.serializers import (
     EpisodeInstantField,
@@ -104,7 +104,7 @@ class CompleteSerializer(LeaseSerializer):
     # `lost`: the policy server, the robot interface or the agent failed, not the policy; the episode is
     # counted in no figure and the job goes back to the queue (same seed) up to TRIAL_LOST_EPISODE_RETRIES.
     outcome = serializers.ChoiceField(choices=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE, EpisodeOutcome.LOST])
-    # The same fields and checks as an integrator's upload (trials.serializers, trials.episode_rules).
+    # The same fields and checks as an integrator's upload (trials.serializers, core.episode_rules).
     cycle_time_s = StrictFloatField(min_value=0, max_value=MAX_EPISODE_SECONDS)
     started_at = EpisodeInstantField()
     ended_at = EpisodeInstantField(required=False)

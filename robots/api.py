@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
-from config.api_support import READ_ERRORS, ApiViewMixin, IntFilter, SinceFilterSet
+from common.api_support import READ_ERRORS, ApiViewMixin, IntFilter, SinceFilterSet
 from robots.models import Robot, Site
 from robots.selectors import robot_list_for_user, site_list_for_user
 from robots.serializers import RobotSerializer, SiteSerializer

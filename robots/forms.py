@@ -7,9 +7,9 @@ from typing import Any
 from django import forms
 
 from accounts.models import User
+from core.sim import cell_keys
 from robots.models import RobotKind
 from robots.selectors import site_list_for_user
-from robots.sim import cell_keys
 
 
 class RobotRegisterForm(forms.Form):

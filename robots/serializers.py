@@ -3,7 +3,7 @@ The agent's token hash is never exposed."""
 
 from __future__ import annotations
 
-from config.api_support import StrictModelSerializer
+from common.api_support import StrictModelSerializer
 from robots.models import Robot, Site
 
 

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.tokens import token_generate, token_hash
+from core.episode_rules import EVENT_END_TOLERANCE_S, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from robots.models import AgentJob, AgentJobStatus, Robot, RobotKind, RobotStatus, Site
-from trials.episode_rules import EVENT_END_TOLERANCE_S, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from trials.models import Episode, EpisodeOutcome, EpisodeSource, EventCategory, Trial, TrialStatus
 from trials.services import (
     EpisodeInput,

@@ -12,11 +12,11 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import can_scope_tasks, engineer_required
+from core.sim import cell_keys
 from robots.forms import RobotRegisterForm
 from robots.models import Robot, RobotKind
 from robots.selectors import agent_job_counts, agent_job_list_for_robot, robot_is_online, robot_list_for_user
 from robots.services import RobotRuleError, robot_agent_token_issue, robot_register
-from robots.sim import cell_keys
 from trials.models import TrialStatus
 from trials.selectors import trial_list_for_user, trial_list_with_progress
 

@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Role, User
-from config.api_support import (
+from common.api_support import (
     ERRORS,
     READ_ERRORS,
     ApiViewMixin,
@@ -36,9 +36,9 @@ from config.api_support import (
     body_limit_check,
     error_responses,
 )
-from config.exceptions import Conflict
-from config.throttling import IngestRateThrottle, TokenRateThrottle
-from trials import csv_io
+from common.exceptions import Conflict
+from common.throttling import IngestRateThrottle, TokenRateThrottle
+from core import episode_csv
 from trials.filters import EpisodeFilter, EventFilter, TaskFilter, TrialFilter
 from trials.models import Episode, EpisodeEvent, Task, Trial
 from trials.selectors import (
@@ -407,8 +407,8 @@ def ingest_csv(*, trial: Trial, raw: bytes) -> Response:
     except UnicodeDecodeError as exc:
         raise ValidationError({"file": ["The file is not UTF-8 text."]}) from exc
     try:
-        items, first_lines, event_lines = csv_io.parse_episodes_csv(text)
-    except csv_io.CsvFormatError as exc:
+        items, first_lines, event_lines = episode_csv.parse_episodes_csv(text)
+    except episode_csv.CsvFormatError as exc:
         raise ValidationError(exc.errors) from exc
     if not items:
         raise ValidationError({"file": ["No episode rows after the header."]})
@@ -465,7 +465,7 @@ class EpisodeViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet[Episode]):
     )
     @action(detail=False, methods=["get"], url_path="csv-template", pagination_class=None, filter_backends=[])
     def csv_template(self, request: Request) -> HttpResponse:
-        response = HttpResponse(csv_io.template_csv(), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(episode_csv.template_csv(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="trialbench-episodes-template.csv"'
         return response
 

@@ -9,11 +9,11 @@ from django.db import transaction
 
 from accounts.models import Organization, Role, User
 from accounts.services import user_create
+from core.fit import fit_assess, fit_ratings_from_figures
 from policies.models import Policy
 from policies.services import reference_policy_version_ensure
 from reports.models import CostModel, CostScenario
 from robots.models import Robot, RobotKind, RobotStatus, Site
-from trials.fit import fit_assess, fit_ratings_from_figures
 from trials.models import Task, Trial
 from trials.services import trial_schedule
 
@@ -123,7 +123,7 @@ TASKS = (
     },
 )
 
-# An engineer's 1-5 ratings of each task (scales in trials/fit.py), so the demo's task list has a fit order.
+# An engineer's 1-5 ratings of each task (scales in core/fit.py), so the demo's task list has a fit order.
 # Cycle time vs takt and volume are replaced by what the task's figures give (fit_ratings_from_figures).
 _FIT_KEYS = ("part_variation", "precision", "cycle_vs_takt", "payload", "safety_exposure", "ergonomics", "volume")
 DEMO_FIT_RATINGS = {

@@ -4,7 +4,7 @@ nothing instead of revealing, through a validation error, whether it exists."""
 
 from __future__ import annotations
 
-from config.api_support import IntFilter, SinceFilterSet
+from common.api_support import IntFilter, SinceFilterSet
 from trials.models import Episode, EpisodeEvent, Task, Trial
 
 

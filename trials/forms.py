@@ -8,9 +8,9 @@ from typing import Any
 from django import forms
 
 from accounts.models import Organization, User
+from core.fit import FIT_FACTORS, FIT_RATED_FACTORS, RATING_MAX, RATING_MIN
 from policies.selectors import policy_version_list_for_user
 from robots.selectors import robot_list_for_user, site_list_for_user
-from trials.fit import FIT_FACTORS, FIT_RATED_FACTORS, RATING_MAX, RATING_MIN
 from trials.models import MAX_EPISODES_PER_TRIAL, EventCategory, Task, TaskStatus
 from trials.services import TASK_WRITABLE_FIELDS
 
@@ -61,7 +61,7 @@ class TaskForm(forms.ModelForm):
             min_value="Hours per shift must be between 0 and 24.", max_value="Hours per shift must be between 0 and 24."
         )
         saved = (self.instance.fit_factors or {}) if self.instance.pk else {}
-        # Cycle time vs takt and volume are computed from the line figures above (trials.fit), so
+        # Cycle time vs takt and volume are computed from the line figures above (core.fit), so
         # they are not offered for rating.
         for factor in FIT_RATED_FACTORS:
             self.fields[f"fit_{factor.key}"] = forms.TypedChoiceField(

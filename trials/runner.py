@@ -38,18 +38,18 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from policies.models import PolicyVersion
-from policies.remote import (
+from core.policy.onnx_runtime import LoadedPolicy, policy_load
+from core.policy.remote import (
     PolicyInfrastructureError,
     PolicyReplyError,
     RemotePolicy,
     remote_policy,
     remote_policy_preflight,
 )
-from policies.runtime import LoadedPolicy, policy_load
+from core.sim import Cell, CellOutcome, cell_make
+from policies.models import PolicyVersion
 from robots.models import RobotKind
 from robots.services import agent_jobs_create
-from robots.sim import Cell, CellOutcome, cell_make
 from trials.models import (
     ChunkState,
     Episode,

@@ -243,8 +243,8 @@ def trial_summary(*, trial: Trial) -> dict[str, Any]:
     progress = trial_progress(trial=trial)
     cycle_times = list(Episode.objects.counted().filter(trial=trial).values_list("cycle_time_s", flat=True))
     done = progress["done"]
-    # Every rate shown carries its interval and n (the maths lives in the ORM-free reports.stats).
-    from reports.stats import wilson_interval
+    # Every rate shown carries its interval and n (the maths lives in the ORM-free core.stats).
+    from core.stats import wilson_interval
 
     return {
         **progress,

@@ -15,12 +15,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Organization, User
-from config.api_support import StrictCharField, StrictModelSerializer
-from policies.models import PolicyVersion
-from policies.selectors import policy_version_list_for_user
-from robots.models import Robot
-from robots.selectors import robot_list_for_user, site_list_for_user
-from trials.episode_rules import (
+from common.api_support import StrictCharField, StrictModelSerializer
+from core.episode_rules import (
     MAX_EPISODE_SECONDS,
     MAX_EVENTS_PER_EPISODE,
     MAX_EXACT_INT,
@@ -31,6 +27,10 @@ from trials.episode_rules import (
     instant_problem,
     metrics_problems,
 )
+from policies.models import PolicyVersion
+from policies.selectors import policy_version_list_for_user
+from robots.models import Robot
+from robots.selectors import robot_list_for_user, site_list_for_user
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
     Episode,
@@ -72,7 +72,7 @@ class StrictFloatField(serializers.FloatField):
 
 
 class EpisodeInstantField(serializers.DateTimeField):
-    """An ISO 8601 instant with a UTC offset and a plausible date (trials.episode_rules.instant_problem).
+    """An ISO 8601 instant with a UTC offset and a plausible date (core.episode_rules.instant_problem).
     DRF's DateTimeField would read a time without an offset in the server's time zone."""
 
     def to_internal_value(self, value: Any) -> Any:
@@ -106,7 +106,7 @@ class EpisodeInstantField(serializers.DateTimeField):
     }
 )
 class MetricsField(serializers.Field):  # type: ignore[type-arg]
-    """Numbers measured in an episode; the rules are trials.episode_rules (errors keyed by metric name)."""
+    """Numbers measured in an episode; the rules are core.episode_rules (errors keyed by metric name)."""
 
     default_error_messages = {"invalid": "must be an object of names to numbers"}
 

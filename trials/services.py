@@ -13,10 +13,10 @@ from django.db.models import Count, Exists, F, Max, OuterRef
 from django.utils import timezone
 
 from accounts.models import User
+from core.episode_rules import recorded_metrics_problems
+from core.fit import FIT_DERIVED_KEYS, FitRatingError, fit_assess, fit_ratings_from_figures
 from policies.models import PolicyVersion
 from robots.models import AgentJob, AgentJobStatus, Robot
-from trials.episode_rules import recorded_metrics_problems
-from trials.fit import FIT_DERIVED_KEYS, FitRatingError, fit_assess, fit_ratings_from_figures
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
     Episode,
@@ -122,7 +122,7 @@ def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> Recor
     same content is returned, not duplicated: a retried upload or a redone Celery chunk is harmless.
     Returns created and existing episodes. Raises EpisodeConflictError when a re-sent episode differs
     from the recorded one, TrialRuleError when an index is out of range, repeated, the trial is closed,
-    or metrics break trials.episode_rules.
+    or metrics break core.episode_rules.
     """
     for position, item in enumerate(episodes):
         # The input serializers enforce the metrics rules on what clients send; this keeps every other
@@ -597,9 +597,9 @@ def task_scope(
 ) -> Task:
     """Create (task None) or update a task together with its fit assessment, in one transaction.
     The engineer's ratings, with the factors the figures determine computed (task_fit_ratings), are
-    stored in `fit_factors` and the score from trials.fit in `fit_score`.
+    stored in `fit_factors` and the score from core.fit in `fit_score`.
     Returns the task. Raises ValidationError (field -> messages) like task_create/task_update, and
-    trials.fit.FitRatingError on a missing or out-of-range rating; nothing is saved on either."""
+    core.fit.FitRatingError on a missing or out-of-range rating; nothing is saved on either."""
     fit_assess(ratings={**fit_ratings, **dict.fromkeys(FIT_DERIVED_KEYS, 3)})  # refuse bad ratings before writing
     if task is None:
         task = task_create(organization_id=organization_id, created_by=user, fields=fields)

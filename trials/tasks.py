@@ -11,8 +11,8 @@ from celery.signals import worker_ready, worker_shutting_down
 from django.conf import settings
 from django.db import close_old_connections
 
-from policies.remote import RemoteConfigError
-from policies.runtime import PolicySpecError
+from core.policy.onnx_runtime import PolicySpecError
+from core.policy.remote import RemoteConfigError
 from trials import runner
 from trials.models import TrialChunk
 from trials.services import trial_fail, trial_refresh_status

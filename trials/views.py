@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import can_scope_tasks, engineer_required
-from trials.fit import FIT_FACTOR_KEYS, FitRatingError, fit_assess
+from core.fit import FIT_FACTOR_KEYS, FitRatingError, fit_assess
 from trials.forms import EpisodeFilterForm, TaskFilterForm, TaskForm, TrialScheduleForm
 from trials.models import Task, Trial, TrialStatus
 from trials.selectors import (

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from policies.runtime import LoadedPolicy, policy_load
-from robots.sim import Cell, CellOutcome, Observation
+from core.policy.onnx_runtime import LoadedPolicy, policy_load
+from core.sim import Cell, CellOutcome, Observation
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 # Episode seeds: training demos and DAgger rollouts use seeds below HELD_OUT_SEED_BASE; evaluation only

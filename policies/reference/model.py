@@ -8,7 +8,7 @@ coordinates of 32 attention maps; concatenated with an instruction projection an
 state -> MLP -> tanh action in [-1, 1].
 
 In training, the first attention maps also get a cross-entropy loss towards where the cell says the
-task's key objects are (robots.sim Cell.training_keypoints: the target part, the tray). At run time the
+task's key objects are (core.sim Cell.training_keypoints: the target part, the tray). At run time the
 policy sees only the image, the instruction and the proprio state.
 """
 

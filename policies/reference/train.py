@@ -8,7 +8,7 @@ Per cell:
 2. behaviour cloning (MSE on tanh outputs, Adam) plus an attention loss: the first attention maps are
    pulled towards where the cell says the target part and the tray are in the image
    (cell.training_keypoints(), privileged labels used in training only);
-3. DAgger rounds: the current policy (exported to ONNX and run by policies.runtime, exactly as a worker
+3. DAgger rounds: the current policy (exported to ONNX and run by core.policy.onnx_runtime, exactly as a worker
    runs it) drives, the expert labels every visited state, the data is aggregated and training resumes;
    the model kept is the one that did best driving alone on training-range seeds;
 4. export to ONNX (dynamic batch), a parity fixture (inputs + torch outputs) for the export test, and
@@ -42,6 +42,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from core.policy.onnx_runtime import instruction_encode, policy_from_bytes  # noqa: E402
+from core.sim import Cell, cell_make  # noqa: E402
 from policies.reference.evaluate import (  # noqa: E402
     ARTIFACTS,
     HELD_OUT_SEED_BASE,
@@ -51,8 +53,6 @@ from policies.reference.evaluate import (  # noqa: E402
     success_rate,
 )
 from policies.reference.model import ReferenceVLA  # noqa: E402
-from policies.runtime import instruction_encode, policy_from_bytes  # noqa: E402
-from robots.sim import Cell, cell_make  # noqa: E402
 
 INSTRUCTION_DIM = 128
 IMAGE_MEAN, IMAGE_STD = 0.5, 0.25
@@ -195,7 +195,7 @@ def attention_loss(logits: torch.Tensor, keypoints: torch.Tensor, grid: torch.Te
 
 
 def _image_batch(images: torch.Tensor) -> torch.Tensor:
-    # Same as policies.runtime: [0, 1] then (x - mean) / std, NCHW.
+    # Same as core.policy.onnx_runtime: [0, 1] then (x - mean) / std, NCHW.
     return ((images.float() / 255.0 - IMAGE_MEAN) / IMAGE_STD).permute(0, 3, 1, 2).contiguous()
 
 
@@ -263,7 +263,7 @@ def train(
 
 
 def io_spec(cell: Cell, stats: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The io_spec (policies.runtime format 1) of a reference model for this cell."""
+    """The io_spec (core.policy.onnx_runtime format 1) of a reference model for this cell."""
     h, w, _ = cell.info.image_shape
     a = cell.info.action_dim
     return {
@@ -339,7 +339,7 @@ def dagger_round(cell: Cell, plan: CellPlan, data: Dataset, onnx_bytes: bytes, s
 
 def parity_fixture(model: ReferenceVLA, cell: Cell, stats: dict[str, np.ndarray], path: Path) -> None:
     """Save a few real observations with the torch model's actions for them (the export test compares
-    the ONNX artifact, run through policies.runtime, against these)."""
+    the ONNX artifact, run through core.policy.onnx_runtime, against these)."""
     rng = np.random.default_rng(7)
     images, states, texts = [], [], []
     for seed in range(HELD_OUT_SEED_BASE - 8, HELD_OUT_SEED_BASE):

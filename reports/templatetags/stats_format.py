@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString
 
-from reports import stats
+from core import stats
 from reports.templatetags.report_format import _number as _finite
 from reports.templatetags.report_format import json_script_element, source_label
 

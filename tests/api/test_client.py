@@ -1,4 +1,4 @@
-"""robots/client.py against a real live server: batches, CSV splitting, and retries that never duplicate."""
+"""core/client.py against a real live server: batches, CSV splitting, and retries that never duplicate."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import requests
 
 from accounts.models import Role
 from accounts.services import api_token_create
-from robots.client import TrialBenchClient, TrialBenchError, main
+from core import episode_csv
+from core.client import TrialBenchClient, TrialBenchError, main
 from tests.api.conftest import episode_payload
 from tests.factories import OrganizationFactory, PolicyVersionFactory, RobotFactory, TaskFactory, UserFactory
-from trials import csv_io
 from trials.models import Episode, EpisodeEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,7 +83,7 @@ def test_push_csv_splits_by_episode_and_is_idempotent(setup: dict[str, Any], tmp
     path = tmp_path / "rig.csv"
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(csv_io.CSV_COLUMNS)
+        writer.writerow(episode_csv.CSV_COLUMNS)
         for n in range(1200):
             start = f"2026-11-25T08:{n // 60 % 60:02d}:{n % 60:02d}Z"
             writer.writerow([f"r{n}", "", "failure", "10", start, "", "1.5", "fault", "drop", "error", "a"])
@@ -115,7 +115,7 @@ def test_invalid_data_raises_with_the_servers_field_errors(setup: dict[str, Any]
 def test_push_csv_refuses_non_contiguous_rows_before_sending(tmp_path: Path) -> None:
     path = tmp_path / "rig.csv"
     rows = [
-        csv_io.CSV_COLUMNS,
+        episode_csv.CSV_COLUMNS,
         ["a", "", "failure", "10", "2026-11-25T08:00:00Z", "", "1", "fault", "drop", "", ""],
         ["b", "", "success", "10", "2026-11-25T08:01:00Z", "", "", "", "", "", ""],
         ["a", "", "failure", "10", "2026-11-25T08:00:00Z", "", "2", "fault", "drop", "", ""],

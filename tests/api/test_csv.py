@@ -8,12 +8,12 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from trials import csv_io
+from core import episode_csv
 from trials.models import Episode, EpisodeEvent, Trial
 
 pytestmark = pytest.mark.django_db
 
-HEADER = ",".join(csv_io.CSV_COLUMNS)
+HEADER = ",".join(episode_csv.CSV_COLUMNS)
 
 
 def upload(client: APIClient, trial: Trial, text: str) -> object:
@@ -30,10 +30,10 @@ def test_template_download_is_the_documented_layout(client_a: APIClient) -> None
 
 
 def test_uploading_the_template_records_its_episodes_and_events_once(client_a: APIClient, trial_a: Trial) -> None:
-    first = upload(client_a, trial_a, csv_io.template_csv())
+    first = upload(client_a, trial_a, episode_csv.template_csv())
     assert first.status_code == 201, first.json()
     assert first.json()["created"] == 2
-    again = upload(client_a, trial_a, csv_io.template_csv())
+    again = upload(client_a, trial_a, episode_csv.template_csv())
     assert again.status_code == 200 and again.json()["existing"] == 2
     assert Episode.objects.filter(trial=trial_a).count() == 2
     events = EpisodeEvent.objects.filter(episode__external_id="rig3-000002").order_by("t_offset_s")
@@ -83,8 +83,8 @@ def test_missing_or_unknown_header_columns_are_named(client_a: APIClient, trial_
 
 
 def test_conflicting_reupload_is_409_by_line(client_a: APIClient, trial_a: Trial) -> None:
-    upload(client_a, trial_a, csv_io.template_csv())
-    changed = csv_io.template_csv().replace("11.8", "12.9")
+    upload(client_a, trial_a, episode_csv.template_csv())
+    changed = episode_csv.template_csv().replace("11.8", "12.9")
     response = upload(client_a, trial_a, changed)
     assert response.status_code == 409
     assert list(response.json()["errors"]) == ["line 2"]
@@ -101,9 +101,9 @@ def test_not_utf8_and_missing_file_are_400(client_a: APIClient, trial_a: Trial) 
 
 @override_settings(API_MAX_BODY_BYTES=300)
 def test_oversize_csv_is_413(client_a: APIClient, trial_a: Trial) -> None:
-    assert upload(client_a, trial_a, csv_io.template_csv() * 3).status_code == 413
+    assert upload(client_a, trial_a, episode_csv.template_csv() * 3).status_code == 413
 
 
 def test_csv_upload_to_another_organizations_trial_is_404(client_b: APIClient, trial_a: Trial) -> None:
-    assert upload(client_b, trial_a, csv_io.template_csv()).status_code == 404
+    assert upload(client_b, trial_a, episode_csv.template_csv()).status_code == 404
     assert not Episode.objects.exists()

@@ -1,5 +1,5 @@
-"""The API speaks JSON only, in one error shape with one closed set of `code`s (config/exceptions.py), and its
-OpenAPI schema states the constraints the server enforces (config/api_schema.py, config/api_support.py)."""
+"""The API speaks JSON only, in one error shape with one closed set of `code`s (common/exceptions.py), and its
+OpenAPI schema states the constraints the server enforces (config/api_schema.py, common/api_support.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from accounts.models import Role, User
-from config.errors import ERROR_CODES
+from common.errors import ERROR_CODES
 from robots.models import AgentJob, RobotKind
 from robots.services import agent_job_claim, agent_jobs_create, robot_agent_token_issue
 from tests.api.conftest import token_client

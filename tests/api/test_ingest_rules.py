@@ -12,14 +12,14 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from core import episode_csv
 from tests.api.conftest import episode_payload
 from tests.factories import client_for
-from trials import csv_io
 from trials.models import Episode, Trial
 
 pytestmark = pytest.mark.django_db
 
-HEADER = ",".join(csv_io.CSV_COLUMNS)
+HEADER = ",".join(episode_csv.CSV_COLUMNS)
 BATCHES = [[1, 1, 1], [1, 2], [2, 1, 1]]
 
 

@@ -1,10 +1,10 @@
-"""config/json_depth.py: the path to where a JSON text nests too deeply, strings and escapes ignored."""
+"""core/json_depth.py: the path to where a JSON text nests too deeply, strings and escapes ignored."""
 
 from __future__ import annotations
 
 import json
 
-from config.json_depth import json_too_deep_path
+from core.json_depth import json_too_deep_path
 
 
 def test_path_names_positions_and_keys_down_to_the_too_deep_container() -> None:

@@ -27,7 +27,7 @@ from schemathesis.core.parameters import ParameterLocation
 
 from accounts.models import Role
 from accounts.services import api_token_create
-from config.api_support import MAX_ID
+from common.api_support import MAX_ID
 from robots.models import AgentJob, RobotKind
 from robots.services import agent_jobs_create, robot_agent_token_issue
 from tests.factories import (

@@ -12,8 +12,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Role, User
+from core import episode_csv
 from tests.factories import UserFactory
-from trials import csv_io
 from trials.models import Episode, Trial
 
 pytestmark = pytest.mark.django_db
@@ -69,11 +69,11 @@ def test_browser_csv_upload_records_once_and_shows_errors_by_line(trial_a: Trial
         file.name = "rig.csv"
         return browser.post("/account/uploads/csv/", {"trial": trial_a.pk, "file": file})
 
-    first, again = post(csv_io.template_csv()), post(csv_io.template_csv())
+    first, again = post(episode_csv.template_csv()), post(episode_csv.template_csv())
     assert first.status_code == 200 and "2</strong> new episodes" in first.content.decode()
     assert "2</strong> already there" in again.content.decode()
     assert Episode.objects.filter(trial=trial_a).count() == 2
-    bad = post(csv_io.template_csv().replace("14.2", "-1"))
+    bad = post(episode_csv.template_csv().replace("14.2", "-1"))
     assert bad.status_code == 400
     assert "line 3" in bad.content.decode() and "Nothing was written" in bad.content.decode()
 
@@ -81,7 +81,7 @@ def test_browser_csv_upload_records_once_and_shows_errors_by_line(trial_a: Trial
 def test_browser_csv_upload_offers_only_own_trials_and_refuses_managers(trial_a: Trial) -> None:
     browser = Client()
     browser.force_login(UserFactory(role=Role.INTEGRATOR))
-    file = io.BytesIO(csv_io.template_csv().encode())
+    file = io.BytesIO(episode_csv.template_csv().encode())
     file.name = "rig.csv"
     response = browser.post("/account/uploads/csv/", {"trial": trial_a.pk, "file": file})
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()

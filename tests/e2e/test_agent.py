@@ -1,5 +1,5 @@
 """Connected robots end to end: a real agent process over real HTTP, killed mid-episode and restarted;
-and trials whose policy is served by a real `policies.serve` process, including one that dies."""
+and trials whose policy is served by a real `core.policy.serve` process, including one that dies."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from policies import runtime
+from core.policy import onnx_runtime
 from policies.models import PolicyVersion
 from robots.models import AgentJob, AgentJobStatus, RobotKind, RobotStatus
 from robots.services import robot_agent_token_issue
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path / "media"
-    runtime.cache_clear()
+    onnx_runtime.cache_clear()
 
 
 class Proc:
@@ -76,7 +76,7 @@ def test_agent_runs_trial_over_http_and_survives_being_killed_mid_episode(
     args = [
         sys.executable,
         "-m",
-        "robots.agent",
+        "core.agent",
         "--server",
         live_server.url,
         "--token",
@@ -140,7 +140,7 @@ def test_revoked_agent_token_stops_the_agent(live_server, tmp_path) -> None:  # 
         [
             sys.executable,
             "-m",
-            "robots.agent",
+            "core.agent",
             "--server",
             live_server.url,
             "--token",
@@ -161,7 +161,7 @@ def test_revoked_agent_token_stops_the_agent(live_server, tmp_path) -> None:  # 
 def _serve(version: PolicyVersion, tmp_path: Path, settings, procs: list[Proc]) -> str:  # type: ignore[no-untyped-def]
     port = free_port()
     proc = Proc(
-        [sys.executable, "-m", "policies.serve", str(version.pk), "--port", str(port)],
+        [sys.executable, "-m", "core.policy.serve", str(version.pk), "--port", str(port)],
         tmp_path / f"serve-{port}.log",
         subprocess_env(MEDIA_ROOT=str(settings.MEDIA_ROOT)),
     )

@@ -12,12 +12,12 @@ import pytest
 from django.conf import settings
 
 from accounts.models import Organization, Role
-from policies import runtime
+from core.fit import FIT_DERIVED_KEYS, FIT_FACTOR_KEYS
+from core.policy import onnx_runtime
 from robots.models import Robot, RobotKind, Site
 from tests.factories import UserFactory
 from tests.support import WorkerProcess
 from tests.trials.runner_support import FAST_CELL, reach_policy_version
-from trials.fit import FIT_DERIVED_KEYS, FIT_FACTOR_KEYS
 from trials.models import Episode, Task, Trial, TrialStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
@@ -47,7 +47,7 @@ def test_engineer_scopes_a_task_and_watches_a_simulated_trial_finish(
     tmp_path: Path,
 ) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
-    runtime.cache_clear()
+    onnx_runtime.cache_clear()
     org = Organization.objects.create(name="Nordwerk Components", slug="nordwerk")
     Site.objects.create(organization=org, name="Plant Augsburg")
     robot = Robot.objects.create(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
-from policies import runtime
+from core.policy import onnx_runtime
 from tests.support import WorkerProcess, wait_until
 from tests.trials.runner_support import reach_trial
 from trials.models import Episode, Trial, TrialStatus
@@ -92,7 +92,7 @@ def _assert_recovered(trial: Trial, worker: WorkerProcess, killed_at: float, n: 
 def test_chunk_killed_in_its_retry_countdown_recovers_on_redis(
     start_worker: Callable[..., WorkerProcess], redis_url: str, settings, tmp_path: Path
 ) -> None:
-    runtime.cache_clear()
+    onnx_runtime.cache_clear()
     blocker, media = _blocked_media(tmp_path)
     settings.MEDIA_ROOT = media
     trial = reach_trial(episodes=10)
@@ -109,7 +109,7 @@ def test_chunk_killed_in_its_retry_countdown_recovers_on_redis(
 def test_chunk_killed_in_its_retry_countdown_recovers_on_the_filesystem_broker(
     embedded_broker_worker: Callable[..., WorkerProcess], settings, tmp_path: Path
 ) -> None:
-    runtime.cache_clear()
+    onnx_runtime.cache_clear()
     blocker, media = _blocked_media(tmp_path)
     settings.MEDIA_ROOT = media
     trial = reach_trial(episodes=10)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
-from policies import runtime
+from core.policy import onnx_runtime
 from policies.services import reference_policy_version_ensure
 from tests.factories import RobotFactory, TaskFactory, TrialFactory
 from tests.support import WorkerProcess, wait_until
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytes
 @pytest.fixture
 def worker_env(settings, tmp_path: Path, redis_url: str) -> dict[str, str]:
     settings.MEDIA_ROOT = tmp_path / "media"
-    runtime.cache_clear()
+    onnx_runtime.cache_clear()
     return {
         "REDIS_URL": redis_url,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from policies import runtime
+from core.policy import onnx_runtime
+from core.sim import Observation, cell_make
 from policies.models import PolicyVersion
 from policies.reference.evaluate import (
     ARTIFACTS,
@@ -21,14 +22,13 @@ from policies.reference.evaluate import (
     success_rate,
 )
 from policies.services import REFERENCE_POLICY_NAME, reference_policy_version_ensure
-from robots.sim import Observation, cell_make
 
 CELLS = ["tabletop-reach-2d", "factory-kitting"]
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    runtime.cache_clear()
+    onnx_runtime.cache_clear()
 
 
 @pytest.mark.parametrize("cell_key", CELLS)

@@ -20,7 +20,8 @@ import json_numpy
 import numpy as np
 import pytest
 
-from policies.remote import (
+from core.policy.onnx_runtime import policy_from_bytes
+from core.policy.remote import (
     PolicyActionSizeError,
     PolicyReplyError,
     PolicyServerError,
@@ -32,11 +33,10 @@ from policies.remote import (
     remote_policy,
     remote_policy_preflight,
 )
-from policies.runtime import policy_from_bytes
-from policies.serve import PolicyServer, default_keys
+from core.policy.serve import PolicyServer, default_keys
+from core.sim import cell_make
+from core.sim.base import Observation
 from policies.services import policy_version_register
-from robots.sim import cell_make
-from robots.sim.base import Observation
 from tests.factories import PolicyFactory
 from tests.policies.onnx_models import linear_policy
 from tests.support import ROOT, free_port, subprocess_env, wait_until
@@ -114,7 +114,7 @@ def served(transactional_db, settings, tmp_path: Path) -> Iterator[tuple[str, ob
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "policies.serve", str(version.pk), "--port", str(port)],
+        [sys.executable, "-m", "core.policy.serve", str(version.pk), "--port", str(port)],
         cwd=ROOT,
         env=subprocess_env(MEDIA_ROOT=str(settings.MEDIA_ROOT)),
         stdout=log,

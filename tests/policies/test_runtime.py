@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from policies import runtime
-from policies.runtime import (
+from core.policy import onnx_runtime
+from core.policy.onnx_runtime import (
     ExternalDataError,
     PolicySpecError,
     instruction_encode,
@@ -19,7 +19,7 @@ from policies.runtime import (
     policy_load,
     spec_parse,
 )
-from robots.sim.base import Observation
+from core.sim.base import Observation
 from tests.policies.onnx_models import HOSTILE_SPEC, hostile_models, linear_policy
 
 
@@ -152,22 +152,22 @@ def test_instruction_encoding_is_stable_normalised_and_phrasing_aware() -> None:
 
 
 def test_load_is_cached_per_process_by_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    runtime.cache_clear()
+    onnx_runtime.cache_clear()
     data, spec, _ = linear_policy(seed=3)
     path = tmp_path / "p.onnx"
     path.write_bytes(data)
     sha = hashlib.sha256(data).hexdigest()
     created = []
-    real = runtime.session_create
-    monkeypatch.setattr(runtime, "session_create", lambda m: created.append(m) or real(m))
+    real = onnx_runtime.session_create
+    monkeypatch.setattr(onnx_runtime, "session_create", lambda m: created.append(m) or real(m))
     first = policy_load(path=path, sha256=sha, io_spec=spec)
     second = policy_load(path=path, sha256=sha, io_spec=spec)
-    assert first is second and len(created) == 1 and runtime.cache_info() == [sha]
-    runtime.cache_clear()
+    assert first is second and len(created) == 1 and onnx_runtime.cache_info() == [sha]
+    onnx_runtime.cache_clear()
 
 
 def test_load_rejects_artifact_whose_hash_changed(tmp_path: Path) -> None:
-    runtime.cache_clear()
+    onnx_runtime.cache_clear()
     data, spec, _ = linear_policy()
     path = tmp_path / "p.onnx"
     path.write_bytes(data)
@@ -177,7 +177,7 @@ def test_load_rejects_artifact_whose_hash_changed(tmp_path: Path) -> None:
 
 def test_session_uses_one_thread() -> None:
     data, _, _ = linear_policy()
-    session = runtime.session_create(data)
+    session = onnx_runtime.session_create(data)
     assert session.get_session_options().intra_op_num_threads == 1
 
 
@@ -194,23 +194,23 @@ def test_missing_camera_or_wrong_state_length_is_a_spec_error() -> None:
 def test_load_refuses_a_model_that_would_read_the_file_beside_it(kind: str, tmp_path: Path) -> None:
     # The worker and the robot agent load stored artifacts by path; onnxruntime would resolve
     # "secret.bin" against the artifact's folder and turn its bytes into weights.
-    runtime.cache_clear()
+    onnx_runtime.cache_clear()
     (tmp_path / "secret.bin").write_bytes(np.array([1.5, 2.5], np.float32).tobytes())
     data = hostile_models("secret.bin")[kind]
     path = tmp_path / "p.onnx"
     path.write_bytes(data)
     with pytest.raises(ExternalDataError, match="external data"):
         policy_load(path=path, sha256=hashlib.sha256(data).hexdigest(), io_spec=HOSTILE_SPEC)
-    assert runtime.cache_info() == []
+    assert onnx_runtime.cache_info() == []
 
 
 def test_external_data_error_names_where_the_tensor_sits() -> None:
     data = hostile_models("secret.bin")["if_inside_loop_body"]
     with pytest.raises(ExternalDataError) as refused:
-        runtime.model_bytes_check(data)
+        onnx_runtime.model_bytes_check(data)
     assert "then_branch" in str(refused.value) and "body" in str(refused.value)
 
 
 def test_a_model_with_embedded_weights_passes_the_external_data_check() -> None:
     data, _, _ = linear_policy()
-    assert runtime.model_bytes_check(data).graph.node
+    assert onnx_runtime.model_bytes_check(data).graph.node

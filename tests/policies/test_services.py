@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from onnx import helper
 
-from policies import runtime
+from core.policy import onnx_runtime
 from policies.models import PolicyVersion
 from policies.services import PolicyUploadError, policy_version_register
 from tests.factories import PolicyFactory
@@ -128,7 +128,7 @@ def test_external_data_anywhere_is_refused_before_onnxruntime_opens_the_model(
     def no_session(*args: object, **kwargs: object) -> None:
         raise AssertionError("onnxruntime opened a model that names external data")
 
-    monkeypatch.setattr(runtime.ort, "InferenceSession", no_session)
+    monkeypatch.setattr(onnx_runtime.ort, "InferenceSession", no_session)
     data = hostile_models("secret.bin")[kind]
     with pytest.raises(PolicyUploadError, match="external data") as refused:
         policy_version_register(policy=PolicyFactory(), version="v1", file=data, io_spec=HOSTILE_SPEC)

@@ -11,7 +11,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Role
-from reports.montecarlo import bootstrap_means
+from core.montecarlo import bootstrap_means
 from reports.roi_inputs import (
     DASHBOARD_EXACT_CYCLE_TIMES,
     LIGHT_GREEN_MAX_P_LOSS,

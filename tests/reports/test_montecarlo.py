@@ -1,4 +1,4 @@
-"""reports.montecarlo: seeded, vectorised, posterior draws that move the right way."""
+"""core.montecarlo: seeded, vectorised, posterior draws that move the right way."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from reports.montecarlo import TrialEvidence, _range_draws, bootstrap_means, run_monte_carlo
-from reports.roi import InputRange, RoiInputError, RoiInputs, base_params, compute_roi, evaluate, monthly_rate
+from core.montecarlo import TrialEvidence, _range_draws, bootstrap_means, run_monte_carlo
+from core.roi import InputRange, RoiInputError, RoiInputs, base_params, compute_roi, evaluate, monthly_rate
 from tests.reports.test_roi import hand_inputs
 
 

@@ -1,4 +1,4 @@
-"""reports.roi: worked examples from cited sources, hand-worked cases, and hypothesis properties.
+"""core.roi: worked examples from cited sources, hand-worked cases, and hypothesis properties.
 
 Sources:
 - [NPF] numpy-financial documentation, `npv` and `irr` examples,
@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reports.roi import (
+from core.roi import (
     CostInputs,
     InputRange,
     MeasuredPerformance,

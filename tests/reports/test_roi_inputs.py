@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from core.montecarlo import run_monte_carlo
+from core.roi import RoiInputError, compute_roi
 from reports.models import CostModel, CostScenario
-from reports.montecarlo import run_monte_carlo
-from reports.roi import RoiInputError, compute_roi
 from reports.roi_inputs import task_roi_by_scenario, task_roi_inputs, task_roi_report, task_trial_evidence
 from tests.factories import (
     CostModelFactory,

@@ -1,4 +1,4 @@
-"""reports/stats.py against worked examples from published sources, edge cases and hypothesis properties.
+"""core/stats.py against worked examples from published sources, edge cases and hypothesis properties.
 
 Sources cited per test:
 - Newcombe RG (1998a) "Two-sided confidence intervals for the single proportion: comparison of seven
@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 from statsmodels.stats.proportion import proportion_confint
 
-from reports import stats
+from core import stats
 
 # --- Success rate --------------------------------------------------------------------------------
 

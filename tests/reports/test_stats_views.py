@@ -285,7 +285,7 @@ def test_planner_warns_when_the_claim_needs_more_than_one_trial(world: dict[str,
 
 
 def test_planner_robot_hours_agree_between_sentences(world: dict[str, Any]) -> None:
-    from reports import stats
+    from core import stats
 
     plan = stats.plan_trial(target_success=0.9, confidence=0.95, mean_cycle_time_s=5.0)
     assert f"{plan.robot_hours:.2f} robot-hours" in plan.statement  # 29 x 5 s = 0.04 h, not "about 0.0"

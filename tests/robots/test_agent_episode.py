@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from policies.remote import PolicyReplyError, PolicyServerError, PolicyUnreachable
-from robots.agent import Agent, Job
-from robots.interface import SimulatedRobot
-from robots.sim import cell_make
+from core.agent.cli import Agent, Job
+from core.agent.robot import SimulatedRobot
+from core.policy.remote import PolicyReplyError, PolicyServerError, PolicyUnreachable
+from core.sim import cell_make
 
 
 class _Policy:

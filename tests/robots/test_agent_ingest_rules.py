@@ -168,7 +168,7 @@ def test_heartbeat_with_a_job_id_beyond_the_database_range_is_400(client: APICli
 def test_agent_streams_events_in_time_order_and_survives_a_refused_push() -> None:
     import requests
 
-    from robots.agent import AgentClient, Job
+    from core.agent.cli import AgentClient, Job
 
     sent: list[Any] = []
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from robots.agent import Agent, AgentClient, Job
-from robots.interface import SimulatedRobot
-from robots.sim import cell_make
+from core.agent.cli import Agent, AgentClient, Job
+from core.agent.robot import SimulatedRobot
+from core.sim import cell_make
 
 
 class _ErrorBody(BaseHTTPRequestHandler):

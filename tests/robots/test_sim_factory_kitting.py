@@ -6,8 +6,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from robots.sim import Cell, CellOutcome, cell_keys, cell_make
-from robots.sim.cells.factory_kitting import PART_NAMES, PHRASINGS, FactoryKitting, instruction_part
+from core.sim import Cell, CellOutcome, cell_keys, cell_make
+from core.sim.cells.factory_kitting import PART_NAMES, PHRASINGS, FactoryKitting, instruction_part
 
 KEY = "factory-kitting"
 

@@ -1,4 +1,4 @@
-"""Cells that adapt gymnasium-robotics Fetch and Meta-World envs (robots/sim/cells/fetch_pick_and_place.py,
+"""Cells that adapt gymnasium-robotics Fetch and Meta-World envs (core/sim/cells/fetch_pick_and_place.py,
 metaworld_tasks.py)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from robots.sim import Cell, CellOutcome, cell_keys, cell_make
-from robots.sim.cells.fetch_pick_and_place import FetchPickAndPlace
-from robots.sim.cells.metaworld_tasks import TASKS
+from core.sim import Cell, CellOutcome, cell_keys, cell_make
+from core.sim.cells.fetch_pick_and_place import FetchPickAndPlace
+from core.sim.cells.metaworld_tasks import TASKS
 
 # Seeds per Meta-World task: bounded so the suite stays fast (rendering the Sawyer costs ~20 ms a step).
 METAWORLD_SEEDS = {"pick-place-v3": 5}

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from robots.sim import Cell, CellOutcome, cell_keys, cell_make
-from robots.sim.cells.tabletop_reach_2d import PART_COLOURS, TRAY_FLOOR_RGB, TabletopReach2D
+from core.sim import Cell, CellOutcome, cell_keys, cell_make
+from core.sim.cells.tabletop_reach_2d import PART_COLOURS, TRAY_FLOOR_RGB, TabletopReach2D
 
 KEY = "tabletop-reach-2d"
 

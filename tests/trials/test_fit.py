@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trials.fit import (
+from core.fit import (
     FIT_DERIVED_KEYS,
     FIT_FACTOR_KEYS,
     FIT_FACTORS,

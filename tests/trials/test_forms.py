@@ -7,8 +7,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
+from core.fit import FIT_DERIVED_KEYS, FIT_FACTOR_KEYS
 from tests.factories import OrganizationFactory, PolicyVersionFactory, RobotFactory, TaskFactory, UserFactory
-from trials.fit import FIT_DERIVED_KEYS, FIT_FACTOR_KEYS
 from trials.forms import TaskForm, TrialScheduleForm
 from trials.models import Task, Trial
 

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from policies import runtime
+from core.policy import onnx_runtime
 from tests.factories import RobotFactory, TrialFactory
 from tests.trials.runner_support import reach_trial
 from trials import runner
@@ -25,7 +25,7 @@ def _isolated(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.TRIAL_CHUNK_EPISODES = 4
     settings.TRIAL_CHUNK_LEASE_S = 30
-    runtime.cache_clear()
+    onnx_runtime.cache_clear()
     enqueued: list[list[int]] = []
     monkeypatch.setattr(runner, "_enqueue", lambda ids: enqueued.append(list(ids)))
     return enqueued

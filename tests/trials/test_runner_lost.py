@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from policies import runtime
-from policies.remote import PolicyReplyError, PolicyServerError, PolicyUnreachable
+from core.policy import onnx_runtime
+from core.policy.remote import PolicyReplyError, PolicyServerError, PolicyUnreachable
 from reports.selectors import trial_sequential_verdict, trial_statistics
 from tests.trials.runner_support import reach_trial
 from trials import runner
@@ -28,7 +28,7 @@ def _isolated(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     settings.TRIAL_CHUNK_LEASE_S = 30
     settings.TRIAL_LOST_EPISODE_RETRIES = 2
     settings.TRIAL_LOST_RETRY_DELAY_S = 0.0
-    runtime.cache_clear()
+    onnx_runtime.cache_clear()
     monkeypatch.setattr(runner, "_enqueue", lambda ids: None)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from robots.sim import cell_make
+from core.sim import cell_make
 from trials import runner
 
 CELL = "tabletop-reach-2d"

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Organization, Role, User
+from core.fit import FIT_FACTOR_KEYS
 from policies.models import Policy
 from tests.factories import (
     EpisodeEventFactory,
@@ -22,7 +23,6 @@ from tests.factories import (
     UserFactory,
     client_for,
 )
-from trials.fit import FIT_FACTOR_KEYS
 from trials.models import EpisodeOutcome, EventKind, Task, Trial, TrialStatus
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ own figures (issue 13 item 9), so a stored score could contradict the task's pag
 
 from django.db import migrations
 
-from trials.fit import FIT_DERIVED_KEYS, FIT_FACTOR_KEYS, FitRatingError, fit_assess, fit_ratings_from_figures
+from core.fit import FIT_DERIVED_KEYS, FIT_FACTOR_KEYS, FitRatingError, fit_assess, fit_ratings_from_figures
 
 
 def recompute(apps, schema_editor):

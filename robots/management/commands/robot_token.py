@@ -23,5 +23,5 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Agent token for robot {robot.pk} ({robot.name}); it is shown only now:\n{raw}")
         self.stdout.write(
-            f"Run on the robot PC:\n  python -m robots.agent --server http://127.0.0.1:8000 --token {raw} --cell <cell-key>"
+            f"Run on the robot PC:\n  python -m core.agent --server http://127.0.0.1:8000 --token {raw} --cell <cell-key>"
         )

@@ -1,5 +1,5 @@
 """Policies served by a remote process (a GPU box): the openpi WebSocket protocol and an
-OpenVLA-style REST `POST /act`. Both give the same per-episode controller as policies.runtime
+OpenVLA-style REST `POST /act`. Both give the same per-episode controller as core.policy.onnx_runtime
 (`episode(instruction=...)` -> `.act(obs)`, `.latency_summary()`), so runner and agent treat local
 and remote policies alike. ORM-free and torch-free.
 
@@ -58,7 +58,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from robots.sim.base import CellInfo, Observation
+from core.sim.base import CellInfo, Observation
 
 log = logging.getLogger(__name__)
 DEFAULT_OBSERVATION_KEYS = {"observation/image": "camera:front", "observation/state": "state", "prompt": "prompt"}

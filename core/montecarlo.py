@@ -1,7 +1,7 @@
 """Monte Carlo of the ROI: how sure the trials let us be about payback and NPV.
 
 Each draw takes a plausible truth given what the trials measured and the cost model's ranges, and runs
-the same vectorised core as the single-scenario ROI (`reports.roi.evaluate`) on all draws at once:
+the same vectorised core as the single-scenario ROI (`core.roi.evaluate`) on all draws at once:
 
 - success rate from its Beta posterior under the Jeffreys prior, Beta(k + 1/2, n - k + 1/2);
 - intervention rate from its Gamma posterior under the Jeffreys prior for a Poisson rate,
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from reports.roi import (
+from core.roi import (
     PARAMS,
     FloatArray,
     JsonResult,

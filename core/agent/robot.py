@@ -31,7 +31,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from robots.sim.base import Cell, CellOutcome, Fault
+from core.sim.base import Cell, CellOutcome, Fault
 
 
 @runtime_checkable

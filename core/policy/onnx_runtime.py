@@ -58,7 +58,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 from PIL import Image
 
-from robots.sim.base import Observation
+from core.sim.base import Observation
 
 SPEC_FORMAT = 1
 INSTRUCTION_ENCODINGS = ("hashed-ngrams-v1",)

@@ -1,7 +1,7 @@
 """Serve an ONNX policy version over the openpi WebSocket protocol, so one (GPU) box hosts policies for
 many robots and the remote path is tested against a real server process.
 
-    python -m policies.serve VERSION_ID --port 8000 [--host 127.0.0.1] [--keys '{"observation/image": "camera:front", ...}']
+    python -m core.policy.serve VERSION_ID --port 8000 [--host 127.0.0.1] [--keys '{"observation/image": "camera:front", ...}']
 
 Protocol (as openpi's websocket_policy_server): on connect the server sends a msgpack metadata dict;
 each request is a msgpack observation dict; each reply has `actions` [horizon, dim], `policy_timing`
@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from policies.remote import RemoteConfig, RemoteConfigError
-from policies.runtime import LoadedPolicy, PolicyEpisode
-from robots.sim.base import Observation
+from core.policy.onnx_runtime import LoadedPolicy, PolicyEpisode
+from core.policy.remote import RemoteConfig, RemoteConfigError
+from core.sim.base import Observation
 
-log = logging.getLogger("policies.serve")
+log = logging.getLogger("core.policy.serve")
 _PROMPT_CACHE_SIZE = 64
 
 
@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     django.setup()
     from pathlib import Path
 
+    from core.policy.onnx_runtime import policy_load
     from policies.models import PolicyVersion
-    from policies.runtime import policy_load
 
     version = PolicyVersion.objects.select_related("policy").get(pk=args.version_id)
     if version.kind != PolicyVersion.Kind.ONNX or not version.artifact:

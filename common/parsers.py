@@ -1,5 +1,5 @@
 """The API's JSON parser (REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]). Loaded by DRF's APIView class body, so
-it imports nothing that imports DRF's views (config/errors.py, not config/exceptions.py)."""
+it imports nothing that imports DRF's views (common/errors.py, not common/exceptions.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from rest_framework import parsers
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.utils import json
 
-from config.errors import PayloadTooLarge
-from config.json_depth import json_too_deep_path
+from common.errors import PayloadTooLarge
+from core.json_depth import json_too_deep_path
 
 # No input of the API nests anywhere near this; it only bounds the path quoted in the error.
 MAX_JSON_DEPTH = 64

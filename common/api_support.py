@@ -19,9 +19,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 
-from config.errors import ERROR_CODES, PayloadTooLarge
-from config.parsers import LimitedJSONParser
-from config.throttling import TokenRateThrottle
+from common.errors import ERROR_CODES, PayloadTooLarge
+from common.parsers import LimitedJSONParser
+from common.throttling import TokenRateThrottle
 
 __all__ = ["LimitedJSONParser"]  # re-exported: the apps' views import it from here
 
@@ -49,7 +49,7 @@ class StrictModelSerializer(serializers.ModelSerializer[Any]):
 
 
 class ErrorSerializer(serializers.Serializer[dict[str, Any]]):
-    """The one error shape of the API (config/exceptions.py)."""
+    """The one error shape of the API (common/exceptions.py)."""
 
     detail = serializers.CharField()
     code = serializers.ChoiceField(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from robots.sim import episode
-from robots.sim.base import CellInfo, Observation
-from robots.sim.registry import cell_register
+from core.sim import episode
+from core.sim.base import CellInfo, Observation
+from core.sim.registry import cell_register
 
 KEY = "tabletop-reach-2d"
 TABLE_M = 0.6
@@ -52,7 +52,7 @@ def _px(value_m: float) -> int:
 
 
 class TabletopReach2D(episode.LoggedCell):
-    """A Cell (see robots.sim.base.Cell). Action: [dx, dy, grip] in [-1, 1]; grip > 0 closes the fingers.
+    """A Cell (see core.sim.base.Cell). Action: [dx, dy, grip] in [-1, 1]; grip > 0 closes the fingers.
 
     State: [x_m, y_m, finger_opening]. Faults: leaving the table (safety_stop, fatal), closing on
     nothing (grasp_miss), releasing the block outside the tray (drop), timeout after 10 s.

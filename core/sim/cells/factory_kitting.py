@@ -1,6 +1,6 @@
 """`factory-kitting`: a Cartesian two-finger gripper picks the named part from a bin into a kitting tray.
 
-MuJoCo model in robots/sim/assets/factory_kitting.xml (written for TrialBench). The seed sets the target
+MuJoCo model in core/sim/assets/factory_kitting.xml (written for TrialBench). The seed sets the target
 part (bracket, bolt or box, unless the instruction names one), every part's pose in the bin, the
 distractor parts, the tray position and the lighting. Control at 10 Hz with 50 physics substeps of
 2 ms, so `sim_time_s` is a realistic cycle time (the scripted expert takes about 4-7 s).
@@ -26,9 +26,9 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
-from robots.sim import episode  # noqa: E402
-from robots.sim.base import CellInfo, Observation  # noqa: E402
-from robots.sim.registry import cell_register  # noqa: E402
+from core.sim import episode  # noqa: E402
+from core.sim.base import CellInfo, Observation  # noqa: E402
+from core.sim.registry import cell_register  # noqa: E402
 
 KEY = "factory-kitting"
 MODEL_PATH = Path(__file__).resolve().parent.parent / "assets" / "factory_kitting.xml"
@@ -149,7 +149,7 @@ def _track_open_cell(cell: FactoryKitting) -> None:
 
 
 class FactoryKitting(episode.LoggedCell):
-    """A Cell (see robots.sim.base.Cell).
+    """A Cell (see core.sim.base.Cell).
 
     Action: [dx, dy, dz, grip] in [-1, 1]; dx..dz move the tool centre point by up to 2.5 cm per step,
     grip > 0 closes the fingers. State: [x_m, y_m, z_m, finger_gap (0 closed .. 1 open)].

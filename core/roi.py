@@ -1,7 +1,7 @@
 """Return on investment of a robot cell, from the cost model and the performance the trials measured.
 
 Pure, ORM-free and typed: frozen dataclasses in, frozen dataclasses (with `to_dict()`) out. Pages, the
-API and the Monte Carlo (`reports.montecarlo`) all call the same vectorised core, `evaluate()`, which
+API and the Monte Carlo (`core.montecarlo`) all call the same vectorised core, `evaluate()`, which
 takes every input as a numpy array (one element per scenario or per Monte Carlo draw) and returns the
 economics of every row at once.
 

@@ -27,7 +27,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import CODE_BY_STATUS, ERROR_CODES, Conflict, PayloadTooLarge
+from common.errors import CODE_BY_STATUS, ERROR_CODES, Conflict, PayloadTooLarge
 
 __all__ = ["CODE_BY_STATUS", "ERROR_CODES", "Conflict", "PayloadTooLarge", "api_exception_handler"]
 

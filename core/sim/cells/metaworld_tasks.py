@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from robots.sim import episode
-from robots.sim.base import CellInfo, Observation
-from robots.sim.registry import cell_register
+from core.sim import episode
+from core.sim.base import CellInfo, Observation
+from core.sim.registry import cell_register
 
 CONTROL_DT_S = 0.0125  # timestep 2.5 ms x frame_skip 5
 MAX_STEPS = 500  # Meta-World's max_path_length
@@ -37,7 +37,7 @@ TASKS: dict[str, tuple[str, ...]] = {
 
 
 class MetaWorldCell(episode.LoggedCell):
-    """A Cell (see robots.sim.base.Cell) wrapping one Meta-World v3 task.
+    """A Cell (see core.sim.base.Cell) wrapping one Meta-World v3 task.
 
     Action: Meta-World's [dx, dy, dz, grip] in [-1, 1]. State: [hand x, y, z, gripper opening,
     goal x, y, z]. Faults: object off the table (drop, fatal), simulator instability (other, fatal),

@@ -1,9 +1,9 @@
 """The robot agent: runs on the robot PC, takes episode jobs from TrialBench and runs them.
 
-    python -m robots.agent --server https://trialbench.example.com --token rb_... --cell factory-kitting
+    python -m core.agent --server https://trialbench.example.com --token rb_... --cell factory-kitting
 
 It heartbeats, long-polls for the next job, claims it (a lease), runs the episode through a
-RobotInterface (here: a simulated cell; see robots/interface.py for a real arm) with the job's policy
+RobotInterface (here: a simulated cell; see core/agent/robot.py for a real arm) with the job's policy
 (local ONNX, downloaded once and checked by sha256, or a remote policy server), streams events while
 running, and completes the job. Completion is idempotent on the server, so the agent retries freely;
 if the agent dies, its lease expires and the job goes back to the queue. No Django on the robot PC.
@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import requests
 
-from policies.remote import PolicyInfrastructureError, PolicyReplyError, remote_policy
-from robots.interface import RobotInterface, SimulatedRobot
-from robots.sim.base import Fault, Observation
+from core.agent.robot import RobotInterface, SimulatedRobot
+from core.policy.remote import PolicyInfrastructureError, PolicyReplyError, remote_policy
+from core.sim.base import Fault, Observation
 
-log = logging.getLogger("robots.agent")
+log = logging.getLogger("core.agent")
 AGENT_VERSION = "trialbench-agent/1.0"
 KNOWN_CATEGORIES = {
     "grasp_miss",
@@ -200,7 +200,7 @@ class Agent:
         if key in self._policies:
             return self._policies[key]
         if version["kind"] == "onnx":
-            from policies.runtime import policy_load  # onnxruntime only when a local policy is used
+            from core.policy.onnx_runtime import policy_load  # onnxruntime only when a local policy is used
 
             path = self.cache_dir / f"{version['sha256']}.onnx"
             if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != version["sha256"]:
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.token:
         parser.error("--token (or TRIALBENCH_AGENT_TOKEN) is required")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from robots.sim import cell_make
+    from core.sim import cell_make
 
     robot = SimulatedRobot(cell_make(args.cell), realtime=args.realtime)
     agent = Agent(AgentClient(args.server, args.token), robot, cache_dir=args.cache_dir, poll_wait_s=args.poll_wait)

@@ -8,7 +8,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("LP_NUM_THREADS", "1")
 
-from robots.sim.base import Cell, CellOutcome, Fault, Observation
-from robots.sim.registry import cell_keys, cell_make, cell_register
+from core.sim.base import Cell, CellOutcome, Fault, Observation
+from core.sim.registry import cell_keys, cell_make, cell_register
 
 __all__ = ["Cell", "CellOutcome", "Fault", "Observation", "cell_keys", "cell_make", "cell_register"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from robots.sim.base import Cell
+from core.sim.base import Cell
 
 _FACTORIES: dict[str, Callable[..., Cell]] = {}
 
@@ -27,7 +27,7 @@ def _load_builtin_cells() -> None:
     from pathlib import Path
 
     for module in pkgutil.iter_modules([str(Path(__file__).parent / "cells")]):
-        importlib.import_module(f"robots.sim.cells.{module.name}")
+        importlib.import_module(f"core.sim.cells.{module.name}")
 
 
 def cell_keys() -> list[str]:

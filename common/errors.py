@@ -1,5 +1,5 @@
 """The API's error codes and its own exception types, in a module that imports no DRF view, so parsers and
-settings-loaded classes can use them without an import cycle (config/exceptions.py imports DRF's views,
+settings-loaded classes can use them without an import cycle (common/exceptions.py imports DRF's views,
 whose class body loads REST_FRAMEWORK's parser classes)."""
 
 from __future__ import annotations

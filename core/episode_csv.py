@@ -20,7 +20,7 @@ with the event columns empty; an episode with k events is k rows that repeat the
 | event_message | no | free text |
 | metric_<name> | no | extra numeric columns (finite numbers), stored in the episode's metrics as <name> |
 
-Metric names follow trials.episode_rules (at most 64, each a letter then up to 63 of [A-Za-z0-9_.-]). A cell
+Metric names follow core.episode_rules (at most 64, each a letter then up to 63 of [A-Za-z0-9_.-]). A cell
 holds at most MAX_CELL_CHARS characters. All rows of one episode are contiguous.
 """
 
@@ -30,7 +30,7 @@ import csv
 import io
 from typing import Any
 
-from trials.episode_rules import MAX_METRICS, metric_name_problem, metric_value_problem
+from core.episode_rules import MAX_METRICS, metric_name_problem, metric_value_problem
 
 EPISODE_COLUMNS = ("external_id", "index", "outcome", "cycle_time_s", "started_at", "ended_at")
 EVENT_COLUMNS = ("event_t_offset_s", "event_kind", "event_category", "event_severity", "event_message")
@@ -97,7 +97,7 @@ def parse_episodes_csv(text: str) -> tuple[list[dict[str, Any]], list[int], list
     validated by the same serializer). Returns (episodes, the first line of each episode, the line of each
     event per episode) so validation errors can be reported by line. Raises CsvFormatError on a missing,
     unknown or repeated header column, a cell over MAX_CELL_CHARS, rows of one episode that disagree or are
-    not contiguous, a metric column breaking trials.episode_rules, or text the csv module cannot read."""
+    not contiguous, a metric column breaking core.episode_rules, or text the csv module cannot read."""
     # The csv module's own cell limit (131,072) raises an error naming no column; lift it to the text's
     # size (bounded by the request body limit) and report oversize cells by line and column below.
     if csv.field_size_limit() < len(text) + 1:

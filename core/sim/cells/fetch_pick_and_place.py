@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from robots.sim import episode
-from robots.sim.base import CellInfo, Observation
-from robots.sim.registry import cell_register
+from core.sim import episode
+from core.sim.base import CellInfo, Observation
+from core.sim.registry import cell_register
 
 KEY = "fetch-pick-and-place"
 ENV_ID = "FetchPickAndPlace-v4"
@@ -33,7 +33,7 @@ CAMERA = {"distance": 1.1, "azimuth": 150.0, "elevation": -32.0, "lookat": np.ar
 
 
 class FetchPickAndPlace(episode.LoggedCell):
-    """A Cell (see robots.sim.base.Cell) wrapping FetchPickAndPlace-v4.
+    """A Cell (see core.sim.base.Cell) wrapping FetchPickAndPlace-v4.
 
     Action: the env's own [dx, dy, dz, grip] in [-1, 1] (5 cm per unit per step; grip > 0 opens).
     State: [gripper x, y, z, finger l, finger r, goal x, y, z] in metres. Faults: block off the table

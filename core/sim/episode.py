@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from robots.sim.base import CellOutcome, Fault
+from core.sim.base import CellOutcome, Fault
 
 # Mirrors trials.models.EventCategory values; cells must not import Django models.
 GRASP_MISS = "grasp_miss"
