@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from reports import selectors, stats
+from core import stats
+from reports import selectors
 from tests.factories import (
     CostModelFactory,
     PolicyVersionFactory,
