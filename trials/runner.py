@@ -38,11 +38,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.policy.onnx_runtime import LoadedPolicy, policy_load
+from core.policy.base import EpisodeController, Policy
+from core.policy.onnx_runtime import policy_load
 from core.policy.remote import (
     PolicyInfrastructureError,
     PolicyReplyError,
-    RemotePolicy,
     remote_policy,
     remote_policy_preflight,
 )
@@ -96,10 +96,10 @@ def cell_for(key: str) -> Cell:
     return cell
 
 
-def policy_for(version: PolicyVersion) -> LoadedPolicy | RemotePolicy:
+def policy_for(version: PolicyVersion) -> Policy:
     """The loaded ONNX policy of a version (cached per process by sha256), or a remote policy server's
     client. Raises PolicySpecError for a model not matching its spec, RemoteConfigError for a bad
-    remote_config. Both give `.episode(instruction=...)` controllers."""
+    remote_config."""
     if version.kind != PolicyVersion.Kind.ONNX:
         # Remote servers: nothing to load here; each episode opens its own connection.
         return remote_policy(kind=version.kind, endpoint_url=version.endpoint_url, remote_config=version.remote_config)
@@ -131,7 +131,7 @@ _CATEGORIES = set(EventCategory.values)
 def episode_run(
     *,
     cell: Cell,
-    policy: LoadedPolicy,
+    policy: Policy,
     seed: int,
     index: int,
     instruction: str,
@@ -153,7 +153,7 @@ def episode_run(
     camera = cell.info.cameras[0] if cell.info.cameras else None
     steps = 0
     last_beat = started
-    controller = None
+    controller: EpisodeController | None = None
     lost: tuple[str, str] | None = None  # (event category, message): infrastructure ended the episode
     reply_error: PolicyReplyError | None = None
     try:
@@ -179,7 +179,7 @@ def episode_run(
         # The server answered with something that is not an action: the policy failed this episode.
         reply_error = exc
     finally:
-        if controller is not None and hasattr(controller, "close"):
+        if controller is not None:
             controller.close()
     if lost is not None:
         run = _lost_run(index, started, lost[0], lost[1], sim_time_s=float(cell.sim_time_s), steps=steps)
