@@ -19,7 +19,7 @@ import json_numpy
 import numpy as np
 import pytest
 
-from core.policy.onnx_runtime import policy_from_bytes
+from core.policy.onnx_runtime import PolicySpecError, policy_from_bytes
 from core.policy.remote import (
     PolicyActionSizeError,
     PolicyReplyError,
@@ -32,9 +32,10 @@ from core.policy.remote import (
     remote_policy,
     remote_policy_preflight,
 )
-from core.policy.serve import PolicyServer, default_keys
+from core.policy.serve import PolicyServer, default_keys, file_policy_load
 from core.sim import cell_make
 from core.sim.base import Observation
+from policies.reference.evaluate import artifact_paths
 from tests.no_django import python_without_django
 from tests.policies.onnx_models import linear_policy
 from tests.support import ROOT, free_port, wait_until
@@ -541,3 +542,14 @@ def test_preflight_of_an_unreachable_server_is_a_note_not_a_failure(kitting_cell
         == ""
         and not made
     )
+
+
+def test_serve_loads_a_model_file_with_its_card_and_refuses_a_card_of_another_file(tmp_path: Path) -> None:
+    model, card = artifact_paths("tabletop-reach-2d")
+    loaded = file_policy_load(model=model, spec=None)  # the card beside the model
+    assert loaded.sha256 == json.loads(card.read_text())["sha256"]
+    data, spec, _ = linear_policy()
+    (tmp_path / "m.onnx").write_bytes(data)
+    (tmp_path / "card.json").write_text(json.dumps({"sha256": "0" * 64, "io_spec": spec}))
+    with pytest.raises(PolicySpecError, match="sha256"):
+        file_policy_load(model=tmp_path / "m.onnx", spec=tmp_path / "card.json")
