@@ -104,7 +104,7 @@ class AgentClient:
 
     def heartbeat(self, *, status: str, current_job: int | None) -> dict[str, Any]:
         body = {"status": status, "software_version": AGENT_VERSION, "current_job": current_job}
-        return self._call("POST", "/api/v1/agent/heartbeat/", json=body).json()
+        return _object(self._call("POST", "/api/v1/agent/heartbeat/", json=body))
 
     def next_job(self, *, wait_s: float) -> Job | None:
         response = self._call("GET", "/api/v1/agent/jobs/next/", params={"wait": wait_s}, timeout=wait_s + 30)
@@ -128,9 +128,9 @@ class AgentClient:
             log.warning("job %s: events not streamed (%s); they go with the completion", job.id, exc)
 
     def complete(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call(
-            "POST", f"/api/v1/agent/jobs/{job.id}/complete/", json={"lease_token": job.lease_token, **body}
-        ).json()
+        return _object(
+            self._call("POST", f"/api/v1/agent/jobs/{job.id}/complete/", json={"lease_token": job.lease_token, **body})
+        )
 
     def download(self, path: str, target: Path) -> None:
         response = self._call("GET", path, stream=True)
@@ -139,6 +139,14 @@ class AgentClient:
             for block in response.iter_content(1 << 20):
                 handle.write(block)
         tmp.replace(target)
+
+
+def _object(response: requests.Response) -> dict[str, Any]:
+    """The response's JSON object; raises RuntimeError for any other body (a list, a proxy's page)."""
+    body = response.json()
+    if not isinstance(body, dict):
+        raise RuntimeError(f"{response.url}: expected a JSON object, got {type(body).__name__}")
+    return body
 
 
 def _job(data: dict[str, Any]) -> Job:

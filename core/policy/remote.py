@@ -51,7 +51,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -130,7 +130,7 @@ def _number_pair(raw: Any, name: str) -> tuple[float, float]:
     return float(raw[0]), float(raw[1])
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

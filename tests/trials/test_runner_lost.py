@@ -51,6 +51,9 @@ class _Flaky:
                 def latency_summary(self) -> dict[str, float]:
                     return {}
 
+                def close(self) -> None:
+                    pass
+
             return Broken()
         return controller
 

@@ -43,6 +43,7 @@ class FetchPickAndPlace(episode.LoggedCell):
     def __init__(self, *, time_limit_s: float = TIME_LIMIT_S, image_px: int = 96) -> None:
         import gymnasium as gym
         import gymnasium_robotics
+        from gymnasium_robotics.envs.fetch.pick_and_place import MujocoFetchPickAndPlaceEnv
 
         gym.register_envs(gymnasium_robotics)
         self.info = CellInfo(
@@ -56,9 +57,13 @@ class FetchPickAndPlace(episode.LoggedCell):
             default_instruction=INSTRUCTIONS[0],
             instructions=INSTRUCTIONS,
         )
-        self._env: Any = gym.make(
+        env = gym.make(
             ENV_ID, render_mode="rgb_array", width=image_px, height=image_px, default_camera_config=CAMERA
         ).unwrapped
+        # The MuJoCo env itself (gymnasium's Env type has no `model`): its model is tuned below.
+        if not isinstance(env, MujocoFetchPickAndPlaceEnv):
+            raise TypeError(f"{ENV_ID} made a {type(env).__name__}, not the MuJoCo pick-and-place env")
+        self._env = env
         # Shadows and offscreen multisampling make software rendering ~5x slower; set before the
         # renderer's GL context is made (on the first render).
         self._env.model.vis.quality.shadowsize = 0

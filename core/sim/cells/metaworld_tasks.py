@@ -9,6 +9,7 @@ points at the floor). metaworld is imported when a cell is made, so listing cell
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,7 @@ class MetaWorldCell(episode.LoggedCell):
     def __init__(self, *, task: str, time_limit_s: float = MAX_STEPS * CONTROL_DT_S, image_px: int = 96) -> None:
         from metaworld.env_dict import ALL_V3_ENVIRONMENTS
         from metaworld.policies import ENV_POLICY_MAP
+        from metaworld.policies.policy import Policy
 
         instructions = TASKS[task]
         self.info = CellInfo(
@@ -72,14 +74,14 @@ class MetaWorldCell(episode.LoggedCell):
         env.model.vis.quality.shadowsize = 0
         env.model.vis.quality.offsamples = 0
         self._env: Any = env
-        self._policy = ENV_POLICY_MAP[task]()
+        # The map's values are concrete policies; mypy sees their abstract base.
+        expert: Callable[[], Policy] = ENV_POLICY_MAP[task]
+        self._policy = expert()
         self._log = episode.EpisodeLog(time_limit_s=time_limit_s)
         self._obs = np.zeros(39)
         self._instruction = instructions[0]
 
-    @episode.LoggedCell.time_limit_s.setter  # type: ignore[attr-defined]
-    def time_limit_s(self, seconds: float) -> None:
-        episode.LoggedCell.time_limit_s.fset(self, seconds)  # type: ignore[attr-defined]
+    def _time_limit_changed(self, seconds: float) -> None:
         # Meta-World refuses steps past max_path_length: make room for the whole limit.
         self._env.max_path_length = max(MAX_STEPS, int(np.ceil(seconds / CONTROL_DT_S)) + 1)
 
