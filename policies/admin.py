@@ -23,7 +23,8 @@ class PolicyVersionAddForm(forms.ModelForm):
         fields = ("policy", "version", "kind", "artifact", "io_spec", "endpoint_url", "remote_config", "notes")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("kind") == PolicyVersion.Kind.ONNX:
             upload = data.get("artifact")
             if not upload:
