@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
+from django.db.models import Model, QuerySet
 
 
 class ApiTokenForm(forms.Form):
@@ -14,9 +17,13 @@ class ApiTokenForm(forms.Form):
 
 
 class EpisodeCsvUploadForm(forms.Form):
-    trial = forms.ModelChoiceField(queryset=None, help_text="Trials on your organization's robots.")  # type: ignore[arg-type]
+    # The caller's trials are known per request (__init__); typed as Model: accounts may not import trials.
+    trial: forms.ModelChoiceField[Model] = forms.ModelChoiceField(
+        queryset=None, help_text="Trials on your organization's robots."
+    )
     file = forms.FileField(help_text="CSV in the template layout; at most 1,000 episodes per file.")
 
-    def __init__(self, *args: object, trials: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["trial"].queryset = trials  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, trials: QuerySet[Model], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # self.fields holds per-form copies of the declared fields, typed only as Field.
+        cast("forms.ModelChoiceField[Model]", self.fields["trial"]).queryset = trials

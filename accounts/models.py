@@ -30,7 +30,8 @@ def currency_choices() -> list[tuple[str, str]]:
     today = datetime.datetime.now(tz=datetime.UTC).date()
     codes: set[str] = set()
     for territory in Locale("en").territories:
-        codes.update(get_territory_currencies(territory, start_date=today, tender=True))
+        if isinstance(territory, str):  # always: babel types its CLDR mapping's keys loosely
+            codes.update(get_territory_currencies(territory, start_date=today, tender=True))
     codes.add(DEFAULT_CURRENCY)
     return sorted((code, f"{code} — {get_currency_name(code, locale='en')}") for code in codes)
 

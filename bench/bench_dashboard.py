@@ -74,7 +74,7 @@ def _world() -> tuple[Any, Any]:
         )
         for i, task in enumerate(tasks)
     )
-    manager = UserFactory(organization=tasks[0].organization, role=Role.MANAGER)
+    manager = UserFactory.create(organization=tasks[0].organization, role=Role.MANAGER)
     return Task.objects.get(pk=task_id), manager
 
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,11 @@ from bench import bench_stats
 EPISODES = int(os.environ.get("BENCH_PANELS_EPISODES", "200000"))
 
 
-def _best(fn: object, runs: int = 5) -> tuple[float, float]:
+def _best(fn: Callable[[], object], runs: int = 5) -> tuple[float, float]:
     timings = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        fn()  # type: ignore[operator]
+        fn()
         timings.append(time.perf_counter() - t0)
     return min(timings), float(np.median(timings))
 

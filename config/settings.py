@@ -7,9 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
+
+# Before any app module loads: admin and form classes name their model in brackets (ModelAdmin[Robot]).
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TRIALBENCH_VAR_DIR", str(BASE_DIR / "var")))

@@ -10,7 +10,8 @@ from reports import views as report_views
 from trials import views as trial_views
 
 # The admin's lists span every organization: it is for platform administrators (superusers) only.
-admin.site.has_permission = lambda request: can_use_admin(request.user)  # type: ignore[method-assign]
+# Replaced on the default site (not a subclass) because every app's admin.py registers with admin.site.
+admin.site.has_permission = lambda request: request.user.is_authenticated and can_use_admin(request.user)  # type: ignore[method-assign]
 
 urlpatterns = [
     # The task list is the engineers' home page.
