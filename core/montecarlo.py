@@ -26,14 +26,13 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
+from core.results import JsonResult, finite_or_none
 from core.roi import (
     PARAMS,
     FloatArray,
-    JsonResult,
     MeasuredPerformance,
     RoiInputError,
     RoiInputs,
-    _finite,
     base_params,
     evaluate,
 )
@@ -137,9 +136,9 @@ def _distribution(values: FloatArray, *, bins: int, hist_range: tuple[float, flo
     else:
         counts, edges, mean = np.zeros(0, dtype=int), np.zeros(0), None
     return Distribution(
-        p10=_finite(float(p10)),
-        p50=_finite(float(p50)),
-        p90=_finite(float(p90)),
+        p10=finite_or_none(float(p10)),
+        p50=finite_or_none(float(p50)),
+        p90=finite_or_none(float(p90)),
         mean=mean,
         histogram_edges=tuple(float(e) for e in edges),
         histogram_counts=tuple(int(c) for c in counts),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -26,6 +26,8 @@ from statsmodels.stats.proportion import (
     test_proportions_2indep,
 )
 from statsmodels.stats.rates import confint_poisson
+
+from core.results import JsonResult
 
 CONFIDENCE = 0.95
 NOT_ENOUGH_DATA = "not enough data"
@@ -72,14 +74,8 @@ def _pct_ceil(value: float) -> int:
     return int(math.ceil(value * 100 - 1e-9))
 
 
-class _Serialisable:
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict of builtins (nested dataclasses and tuples become dicts and lists), JSON-ready."""
-        return asdict(self)  # type: ignore[call-overload]
-
-
 @dataclass(frozen=True)
-class Interval(_Serialisable):
+class Interval(JsonResult):
     """A two-sided interval; `high` None means unbounded above (e.g. MTBI with no intervention)."""
 
     low: float | None
@@ -94,7 +90,7 @@ class Interval(_Serialisable):
 
 
 @dataclass(frozen=True)
-class CycleTimeSummary(_Serialisable):
+class CycleTimeSummary(JsonResult):
     n: int
     mean_s: float | None
     median_s: float | None
@@ -190,7 +186,7 @@ def cycle_time_summary(
 
 
 @dataclass(frozen=True)
-class CycleTimeDistribution(_Serialisable):
+class CycleTimeDistribution(JsonResult):
     """Histogram and box-plot figures (Tukey whiskers at 1.5 IQR) for a chart; empty when n = 0."""
 
     n: int
@@ -240,7 +236,7 @@ TaktVerdictLabel = Literal["meets takt", "misses takt", "inconclusive", "not eno
 
 
 @dataclass(frozen=True)
-class TaktVerdict(_Serialisable):
+class TaktVerdict(JsonResult):
     verdict: TaktVerdictLabel
     takt_time_s: float
     quantile: float
@@ -278,7 +274,7 @@ def takt_verdict(
     x = _as_array(cycle_times_s)
     n = int(x.size)
     # Fewest cycles whose maximum bounds the quantile: the success-run formula with R = quantile.
-    min_n = plan_trial(target_success=quantile, confidence=confidence).episodes_needed
+    min_n = success_run_plan(target_success=quantile, confidence=confidence).episodes_needed
     q_label = f"p{round(quantile * 100)}"
     method = (
         f"one-sided exact order-statistic bounds of {q_label} (scipy.stats.quantile_test); share within takt: Wilson"
@@ -351,7 +347,7 @@ def takt_verdict(
 
 
 @dataclass(frozen=True)
-class SuccessRate(_Serialisable):
+class SuccessRate(JsonResult):
     n: int
     successes: int
     failures: int
@@ -409,7 +405,7 @@ def success_rate(*, successes: int, n: int, confidence: float = CONFIDENCE) -> S
 
 
 @dataclass(frozen=True)
-class InterventionRate(_Serialisable):
+class InterventionRate(JsonResult):
     interventions: int
     operating_hours: float
     per_hour: float | None
@@ -494,7 +490,7 @@ def longest_run(flags: Sequence[bool] | npt.NDArray[np.bool_], *, groups: npt.Ar
 
 
 @dataclass(frozen=True)
-class ParetoBar(_Serialisable):
+class ParetoBar(JsonResult):
     category: str
     count: int
     share: float
@@ -518,7 +514,7 @@ def pareto(counts: Mapping[str, int]) -> tuple[ParetoBar, ...]:
 
 
 @dataclass(frozen=True)
-class Throughput(_Serialisable):
+class Throughput(JsonResult):
     time_per_good_part_s: float | None
     time_per_good_part_range_s: Interval | None
     good_parts_per_hour: float | None
@@ -570,14 +566,14 @@ def effective_throughput(
 
 
 @dataclass(frozen=True)
-class WaterfallStep(_Serialisable):
+class WaterfallStep(JsonResult):
     label: str
     factor: Literal["planned", "availability", "performance", "quality", "result"]
     seconds: float
 
 
 @dataclass(frozen=True)
-class OEEBreakdown(_Serialisable):
+class OEEBreakdown(JsonResult):
     availability: float
     performance: float
     quality: float
@@ -651,7 +647,7 @@ def oee_breakdown(
 
 
 @dataclass(frozen=True)
-class TrialPlan(_Serialisable):
+class TrialPlan(JsonResult):
     target_success: float
     confidence: float
     failures_allowed: int
@@ -682,7 +678,7 @@ def _claim_met(n: int, *, failures: int, target: float, confidence: float) -> bo
     return float(sps.binom.cdf(failures, n, 1 - target)) <= (1 - confidence) * (1 + 1e-12)
 
 
-def plan_trial(
+def success_run_plan(
     *,
     target_success: float,
     confidence: float = CONFIDENCE,
@@ -731,7 +727,7 @@ SequentialLabel = Literal["pass", "fail", "keep going"]
 
 
 @dataclass(frozen=True)
-class SequentialVerdict(_Serialisable):
+class SequentialVerdict(JsonResult):
     verdict: SequentialLabel
     n: int
     successes: int
@@ -851,7 +847,7 @@ def sprt_sequence(
 
 
 @dataclass(frozen=True)
-class AcceptanceCriteria(_Serialisable):
+class AcceptanceRule(JsonResult):
     """Criteria attached to a task; None means "not required". Cycle time criterion: the `cycle_time_quantile`
     of successful cycles is <= `cycle_time_max_s` at `confidence` (exact order-statistic bound)."""
 
@@ -876,7 +872,7 @@ class AcceptanceCriteria(_Serialisable):
 
 
 @dataclass(frozen=True)
-class AcceptanceCheck(_Serialisable):
+class AcceptanceCheck(JsonResult):
     criterion: str
     required: float
     measured: float | None
@@ -885,7 +881,7 @@ class AcceptanceCheck(_Serialisable):
 
 
 @dataclass(frozen=True)
-class AcceptanceResult(_Serialisable):
+class AcceptanceResult(JsonResult):
     passed: bool
     n: int
     checks: tuple[AcceptanceCheck, ...]
@@ -894,7 +890,7 @@ class AcceptanceResult(_Serialisable):
 
 def acceptance_evaluate(
     *,
-    criteria: AcceptanceCriteria,
+    criteria: AcceptanceRule,
     success: SuccessRate,
     interventions: InterventionRate,
     longest_clean_run: int,
@@ -988,7 +984,7 @@ def acceptance_evaluate(
 
 
 @dataclass(frozen=True)
-class SuccessComparison(_Serialisable):
+class SuccessComparison(JsonResult):
     n_a: int
     successes_a: int
     n_b: int
@@ -1056,7 +1052,7 @@ def compare_success(
 
 
 @dataclass(frozen=True)
-class CycleTimeComparison(_Serialisable):
+class CycleTimeComparison(JsonResult):
     n_a: int
     n_b: int
     median_a_s: float | None

@@ -1,6 +1,6 @@
 """The cost-model form: every input with its unit, an optional [low, high] range for the Monte Carlo and a
 source/evidence note. Validation here gives one clear message per field; the model's constraints and
-CostModel.clean() stay the last word (run again by reports.services.cost_model_save)."""
+CostModel.clean() stay the last word (run again by reports.roi.services.cost_model_save)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from typing import Any
 from django import forms
 from django.core.validators import MinValueValidator
 
-from reports.models import COST_MODEL_MONEY_FIELDS, COST_MODEL_RANGE_FIELDS, CostModel
-from reports.services import COST_MODEL_EDITABLE_FIELDS
+from reports.models import COST_MODEL_EDITABLE_FIELDS, COST_MODEL_MONEY_FIELDS, COST_MODEL_RANGE_FIELDS, CostModel
 
 
 @dataclass(frozen=True)
@@ -187,7 +186,7 @@ class CostModelForm(forms.ModelForm):  # type: ignore[type-arg]
 
     @property
     def cost_fields(self) -> dict[str, Any]:
-        """The cleaned values for reports.services.cost_model_save."""
+        """The cleaned values for reports.roi.services.cost_model_save."""
         return {name: self.cleaned_data[name] for name in COST_MODEL_EDITABLE_FIELDS}
 
 

@@ -1,4 +1,4 @@
-"""Input of the ROI endpoint (query parameters); the output is reports.roi_inputs.TaskRoiReport.to_dict()."""
+"""Input of the ROI endpoint (query parameters); the output is reports.roi.report.TaskRoiReport.to_dict()."""
 
 from __future__ import annotations
 

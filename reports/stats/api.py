@@ -1,4 +1,4 @@
-"""REST API of the statistics: the same selectors (reports.selectors) and figures as the pages.
+"""REST API of the statistics: the same selectors (reports.stats.selectors) and figures as the pages.
 
 GET /api/v1/trials/{id}/stats/       per-source statistics, sequential verdict, acceptance evaluation
 GET /api/v1/trials/{id}/acceptance/  the task's acceptance criteria evaluated on the trial
@@ -23,8 +23,8 @@ from rest_framework.views import APIView
 
 from common.api_support import error_responses
 from common.throttling import TokenRateThrottle
-from reports.selectors import task_panel, trial_panel, trial_plan, trials_compare
-from reports.stats_serializers import MAX_ID, CompareQuerySerializer, PlanQuerySerializer, TrialStatsQuerySerializer
+from reports.stats.selectors import task_panel, task_trial_plan, trial_panel, trials_compare
+from reports.stats.serializers import MAX_ID, CompareQuerySerializer, PlanQuerySerializer, TrialStatsQuerySerializer
 from trials.models import Task, Trial
 
 ERRORS = error_responses(400, 401, 404, 429)
@@ -75,7 +75,7 @@ class TrialStatsView(APIView):
         parameters=[_id_param("Trial"), TrialStatsQuerySerializer],
         responses={
             200: _ok(
-                "reports.selectors.TrialPanel",
+                "reports.stats.selectors.TrialPanel",
                 {
                     "statistics": {"trial_id": 7, "sources": [{"source": "simulation", "n_episodes": 40, "...": "…"}]},
                     "levels": {"acceptable_success": 0.9, "rejectable_success": 0.8, "alpha": 0.05, "beta": 0.1},
@@ -108,7 +108,7 @@ class TrialAcceptanceView(APIView):
         parameters=[_id_param("Trial")],
         responses={
             200: _ok(
-                "List of reports.selectors.CriteriaAcceptance",
+                "List of reports.stats.selectors.CriteriaAcceptance",
                 {
                     "trial_id": 7,
                     "criteria": [
@@ -138,7 +138,7 @@ class TrialCompareView(APIView):
         parameters=[CompareQuerySerializer],
         responses={
             200: _ok(
-                "reports.selectors.TrialComparison",
+                "reports.stats.selectors.TrialComparison",
                 {"trial_a_id": 6, "trial_b_id": 7, "success": {"p_value": 0.003, "verdict": "…"}, "cycle_time": {}},
             ),
             **ERRORS,
@@ -169,7 +169,7 @@ class TaskStatsView(APIView):
         parameters=[_id_param("Task")],
         responses={
             200: _ok(
-                "reports.selectors.TaskPanel",
+                "reports.stats.selectors.TaskPanel",
                 {"statistics": {"task_id": 3, "sources": ["…"], "sim_to_real": []}, "plan": {}, "acceptance": []},
             ),
             **ERRORS,
@@ -211,7 +211,7 @@ class TaskPlanView(APIView):
     def get(self, request: Request, id: str) -> Response:  # noqa: A002
         params = _query(PlanQuerySerializer, request)
         try:
-            plan = trial_plan(
+            plan = task_trial_plan(
                 task_id=_id(id),
                 target_success=params["target"],
                 confidence=params["confidence"],
