@@ -158,7 +158,8 @@ def posterior_quantiles(ppf: Callable[[FloatArray], FloatArray], uniforms: Float
     of QUANTILE_NODES values. (Not a frozen distribution: freezing costs milliseconds of docstring work.)"""
     table = ppf(special.expit(_LOGIT_NODES))
     with np.errstate(divide="ignore"):
-        return np.interp(special.logit(uniforms), _LOGIT_NODES, table)
+        quantiles: FloatArray = np.interp(special.logit(uniforms), _LOGIT_NODES, table)
+    return quantiles
 
 
 def bootstrap_means(values: FloatArray, *, draws: int, rng: np.random.Generator) -> FloatArray:
@@ -174,13 +175,14 @@ def bootstrap_means(values: FloatArray, *, draws: int, rng: np.random.Generator)
     largest = BOOTSTRAP_BUDGET // MIN_BOOTSTRAP_RESAMPLES
     size = min(n, largest)
     resamples = draws if draws * size <= BOOTSTRAP_BUDGET else max(MIN_BOOTSTRAP_RESAMPLES, BOOTSTRAP_BUDGET // size)
-    means = values[rng.integers(0, n, size=(resamples, size))].mean(axis=1)
+    means: FloatArray = values[rng.integers(0, n, size=(resamples, size))].mean(axis=1)
     if size < n:
         centre = float(values.mean())
         means = centre + (means - centre) * np.sqrt(size / n)
     if resamples == draws:
         return means
-    return means[rng.integers(0, resamples, size=draws)]
+    drawn: FloatArray = means[rng.integers(0, resamples, size=draws)]
+    return drawn
 
 
 def _range_draws(

@@ -257,7 +257,8 @@ class Evaluation:
 
 def monthly_rate(annual_rate: FloatArray | float) -> FloatArray:
     """The monthly rate equivalent to an effective annual rate: (1 + r)^(1/12) - 1."""
-    return np.expm1(np.log1p(np.asarray(annual_rate, dtype=float)) / MONTHS_PER_YEAR)
+    rate: FloatArray = np.expm1(np.log1p(np.asarray(annual_rate, dtype=float)) / MONTHS_PER_YEAR)
+    return rate
 
 
 def ramp_factors(ramp_up_months: FloatArray | float, months: int) -> FloatArray:
@@ -292,14 +293,16 @@ def discount_factors(rate_per_period: FloatArray | float, periods: int) -> Float
     numpy_financial.npv."""
     rate = np.atleast_1d(np.asarray(rate_per_period, dtype=float))[:, None]
     t = np.arange(periods + 1, dtype=float)[None, :]
-    return np.exp(-t * np.log1p(rate))
+    factors: FloatArray = np.exp(-t * np.log1p(rate))
+    return factors
 
 
 def npv_rows(cash_flows: FloatArray, rate_per_period: FloatArray | float) -> FloatArray:
     """NPV of every row of `cash_flows` (rows, periods + 1) at once: numpy_financial.npv semantics, column 0
     at t = 0, without a Python loop over rows. `rate_per_period` is a scalar or one rate per row."""
     flows = np.atleast_2d(np.asarray(cash_flows, dtype=float))
-    return np.sum(flows * discount_factors(rate_per_period, flows.shape[1] - 1), axis=1)
+    npv: FloatArray = np.sum(flows * discount_factors(rate_per_period, flows.shape[1] - 1), axis=1)
+    return npv
 
 
 def irr_per_period(cash_flows: FloatArray) -> float | None:
@@ -620,7 +623,7 @@ def roi_break_even(*, inputs: RoiInputs, target_payback_months: float | None = N
     def g_for(name: str) -> Any:
         def g(xs: FloatArray) -> FloatArray:
             operating = evaluate({**base, name: xs}, horizon_years=horizon).operating_cash_flows
-            cumulative = operating[:, : whole + 1].sum(axis=1)
+            cumulative: FloatArray = operating[:, : whole + 1].sum(axis=1)
             if fraction:  # linear within the month, as payback is
                 cumulative = cumulative + fraction * operating[:, whole + 1]
             return cumulative
@@ -806,7 +809,8 @@ def roi_tornado(
 
 def with_changes(inputs: RoiInputs, **changes: float) -> RoiInputs:
     """A copy of `inputs` with named parameters (any of PARAMS) changed; validates like the originals."""
-    groups: dict[str, dict[str, float]] = {"costs": {}, "task": {}, "measured": {}}
+    # Any: each group goes to dataclasses.replace of a different class, which checks the names itself.
+    groups: dict[str, dict[str, Any]] = {"costs": {}, "task": {}, "measured": {}}
     for name, value in changes.items():
         if name in COST_PARAMS:
             groups["costs"][name] = value

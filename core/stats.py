@@ -14,7 +14,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +30,7 @@ from statsmodels.stats.rates import confint_poisson
 from core.results import JsonResult
 
 CONFIDENCE = 0.95
-NOT_ENOUGH_DATA = "not enough data"
+NOT_ENOUGH_DATA: Final = "not enough data"
 
 # BCa needs a jackknife of n medians over n - 1 points (O(n^2)); above this size the exact
 # distribution-free order-statistic interval is used instead (it is also tighter to compute, not to state).
@@ -163,7 +163,9 @@ def cycle_time_summary(
     n = int(x.size)
     method = "percentiles by linear interpolation (numpy), std with n - 1"
     if n == 0:
-        return CycleTimeSummary(0, *([None] * 9), median_ci=None, method=method, note=NOT_ENOUGH_DATA)
+        return CycleTimeSummary(
+            0, None, None, None, None, None, None, None, None, None, median_ci=None, method=method, note=NOT_ENOUGH_DATA
+        )
     mean = float(x.mean())
     p10, p50, p90, p95 = (float(v) for v in np.percentile(x, [10, 50, 90, 95]))
     std = float(x.std(ddof=1)) if n >= 2 else None

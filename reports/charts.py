@@ -46,4 +46,5 @@ def figure_layout(style: dict[str, Any], title: str, **extra: Any) -> dict[str, 
 def figure_dict(fig: go.Figure) -> dict[str, Any]:
     """The figure as plain JSON values."""
     # Through plotly's JSON encoder: numpy values and plotly's own types become plain JSON.
-    return json.loads(fig.to_json())  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(fig.to_json())
+    return result

@@ -10,10 +10,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import get_object_or_404  # answers 404, not 500, to a non-numeric id
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.requests import AuthenticatedApiRequest
 from common.api_support import ERRORS, error_responses
 from common.exceptions import Conflict
 from common.throttling import TokenRateThrottle
@@ -94,7 +94,7 @@ class TaskRoiView(APIView):
             ),
         },
     )
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the path parameter's name
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002 - the path parameter's name
         task = get_object_or_404(task_list_for_user(user=request.user), pk=id)
         query = TaskRoiQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

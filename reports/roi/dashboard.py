@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,7 +194,7 @@ def _trials_by_status(task: Task) -> tuple[tuple[str, int], ...]:
 
 def _dashboard_compute(
     *,
-    tasks: list[Task],
+    tasks: Sequence[Task],
     cost_models: dict[int, CostModel],
     summaries: dict[int, list[dict[str, Any]]],
     scenario: str,
@@ -225,7 +226,7 @@ def _dashboard_compute(
             "currency": task.currency,
             "task_status": task.status,
             "trial_count": sum(n for _, n in _trials_by_status(task)),
-            "latest_trial_status": task.latest_trial_status or "",
+            "latest_trial_status": getattr(task, "latest_trial_status", None) or "",
             "trials_by_status": _trials_by_status(task),
             "evidence_sources": sources,
             "episodes": n,

@@ -82,7 +82,7 @@ class InputRow:
     note: forms.BoundField
 
 
-class CostModelForm(forms.ModelForm):  # type: ignore[type-arg]
+class CostModelForm(forms.ModelForm):
     """Edits one scenario of a task's cost model. `ranges` and `notes` arrive as per-input fields
     (`low_<key>`, `high_<key>`, `note_<name>`) and leave as `input_ranges` and `input_notes`."""
 
@@ -148,7 +148,7 @@ class CostModelForm(forms.ModelForm):  # type: ignore[type-arg]
         return None if value is None else float(value)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         ranges: dict[str, list[float]] = {}
         for spec in INPUT_SPECS:
             if not spec.range_key:

@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.requests import AuthenticatedApiRequest
 from common.api_support import error_responses
 from common.throttling import TokenRateThrottle
 from reports.stats.selectors import task_panel, task_trial_plan, trial_panel, trials_compare
@@ -86,7 +87,7 @@ class TrialStatsView(APIView):
             **ERRORS,
         },
     )
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the path parameter's name
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002 - the path parameter's name
         params = _query(TrialStatsQuerySerializer, request)
         try:
             panel = trial_panel(trial_id=_id(id), user=request.user, **params)
@@ -119,7 +120,7 @@ class TrialAcceptanceView(APIView):
             **ERRORS,
         },
     )
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
         try:
             panel = trial_panel(trial_id=_id(id), user=request.user)
         except Trial.DoesNotExist as exc:
@@ -144,7 +145,7 @@ class TrialCompareView(APIView):
             **ERRORS,
         },
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedApiRequest) -> Response:
         params = _query(CompareQuerySerializer, request)
         try:
             result = trials_compare(
@@ -175,7 +176,7 @@ class TaskStatsView(APIView):
             **ERRORS,
         },
     )
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
         try:
             panel = task_panel(task_id=_id(id), user=request.user)
         except Task.DoesNotExist as exc:
@@ -208,7 +209,7 @@ class TaskPlanView(APIView):
             **ERRORS,
         },
     )
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
         params = _query(PlanQuerySerializer, request)
         try:
             plan = task_trial_plan(

@@ -27,7 +27,17 @@ from core import stats
 from core.results import JsonResult
 from policies.models import PolicyVersion
 from reports.models import AcceptanceCriteria, CostModel, CostScenario
-from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventCategory, EventKind, Task, Trial
+from trials.models import (
+    Episode,
+    EpisodeEvent,
+    EpisodeOutcome,
+    EpisodeQuerySet,
+    EpisodeSource,
+    EventCategory,
+    EventKind,
+    Task,
+    Trial,
+)
 from trials.selectors import task_list_for_user, trial_list_for_user
 
 SOURCES: tuple[str, ...] = tuple(EpisodeSource.values)
@@ -225,10 +235,10 @@ def _stream_columns(episodes: QuerySet[Episode], *, with_events: bool = True) ->
     else:
         annotations["_iv"] = Value(0, output_field=IntegerField())
         annotations["_fail"] = Value(_NO_CODE, output_field=IntegerField())
-    qs = (
-        episodes.annotate(**annotations)
-        .order_by("trial_id", "index")
-        .values_list("trial_id", "trial__policy_version_id", "_src", "_ok", "cycle_time_s", "_iv", "_fail")
+    # Any: the annotation names come from a dict, which django-stubs cannot follow into values_list.
+    annotated: Any = episodes.annotate(**annotations)
+    qs = annotated.order_by("trial_id", "index").values_list(
+        "trial_id", "trial__policy_version_id", "_src", "_ok", "cycle_time_s", "_iv", "_fail"
     )
     sql, params = qs.query.sql_with_params()
     chunks: list[np.ndarray] = []
@@ -261,7 +271,7 @@ def _events_by_category(
     source's episodes and reads only the (episode, category) index, where grouping by the episode's
     source would look every event's episode up (about twice the work at 300,000 events).
     """
-    parts = [
+    parts: list[QuerySet[Any, tuple[Any, str, int]]] = [
         EpisodeEvent.objects.filter(episode__in=episodes.filter(source=source).order_by().values("pk"))
         .order_by()
         .values("category")
@@ -365,7 +375,7 @@ def _source_statistics(
 
 
 def _statistics_by_source(
-    *, episodes: QuerySet[Episode], task: Task, recovery_time_s: float, source: str | None
+    *, episodes: EpisodeQuerySet, task: Task, recovery_time_s: float, source: str | None
 ) -> tuple[tuple[SourceStatistics, ...], _Columns, int]:
     """Two queries: events grouped by category (with the lost episodes' count), and the streamed
     per-episode columns. `episodes` may include lost ones: they are counted apart, never in a figure.
