@@ -1,4 +1,4 @@
-"""Query parameters of the statistics API (reports/stats_api.py): validated here so bad input is a 400 that
+"""Query parameters of the statistics API (reports/stats/api.py): validated here so bad input is a 400 that
 names the field, never a 500."""
 
 from __future__ import annotations

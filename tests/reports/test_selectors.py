@@ -279,7 +279,7 @@ def test_sequential_verdict_reports_the_first_decision(django_assert_max_num_que
         selectors.trial_sequential_verdict(trial_id=trial.pk, acceptable_success=0.8, rejectable_success=0.9)
 
 
-def test_acceptance_evaluate_passes_and_fails_with_evidence(trial_with_history, django_assert_max_num_queries):
+def test_trial_acceptance_evaluate_passes_and_fails_with_evidence(trial_with_history, django_assert_max_num_queries):
     lenient = stats.AcceptanceRule(
         min_success_lower_bound=0.6, consecutive_without_intervention=10, cycle_time_max_s=15.0
     )
