@@ -542,19 +542,28 @@ def effective_throughput(
     Returns None figures when there is no attempt; time per good part None (and 0 parts/h) with no success.
     """
     method = "(attempt cycle + interventions per attempt x recovery time) / success rate; range from Wilson interval"
-    base = dict(
-        mean_attempt_cycle_s=mean_attempt_cycle_s,
-        interventions_per_attempt=interventions_per_attempt,
-        recovery_time_s=recovery_time_s,
-        success_rate=success.rate,
-        n=success.n,
-        method=method,
-    )
+
+    def result(
+        per_good: float | None, interval: Interval | None, per_hour: float | None, note: str | None
+    ) -> Throughput:
+        return Throughput(
+            time_per_good_part_s=per_good,
+            time_per_good_part_range_s=interval,
+            good_parts_per_hour=per_hour,
+            mean_attempt_cycle_s=mean_attempt_cycle_s,
+            interventions_per_attempt=interventions_per_attempt,
+            recovery_time_s=recovery_time_s,
+            success_rate=success.rate,
+            n=success.n,
+            method=method,
+            note=note,
+        )
+
     if success.n == 0 or mean_attempt_cycle_s is None or interventions_per_attempt is None:
-        return Throughput(None, None, None, note=NOT_ENOUGH_DATA, **base)  # type: ignore[arg-type]
+        return result(None, None, None, NOT_ENOUGH_DATA)
     per_attempt = mean_attempt_cycle_s + interventions_per_attempt * recovery_time_s
     if not success.rate:
-        return Throughput(None, None, 0.0, note="no successful episode: no good part", **base)  # type: ignore[arg-type]
+        return result(None, None, 0.0, "no successful episode: no good part")
     per_good = per_attempt / success.rate
     interval = None
     if success.interval and success.interval.low is not None and success.interval.high:
@@ -564,7 +573,7 @@ def effective_throughput(
             confidence=success.interval.confidence,
             method="attempt time divided by the Wilson bounds of the success rate",
         )
-    return Throughput(per_good, interval, 3600.0 / per_good if per_good > 0 else None, **base)  # type: ignore[arg-type]
+    return result(per_good, interval, 3600.0 / per_good if per_good > 0 else None, None)
 
 
 @dataclass(frozen=True)
