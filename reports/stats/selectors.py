@@ -871,6 +871,12 @@ def _acceptance_from_columns(
     )  # fmt: skip
 
 
+def plan_target_default(*, criteria: list[AcceptanceCriteria]) -> float:
+    """The success rate a planner question starts from: the strictest success lower bound of the task's
+    acceptance criteria, else DEFAULT_PLAN_TARGET."""
+    return max((c.min_success_lower_bound for c in criteria if c.min_success_lower_bound), default=DEFAULT_PLAN_TARGET)
+
+
 def acceptance_criteria_for_task(*, task_id: int) -> list[AcceptanceCriteria]:
     """The task's stored criteria sets, FAT, SAT, run-off order by name. One query."""
     return list(AcceptanceCriteria.objects.filter(task_id=task_id).order_by("name", "pk"))
@@ -938,8 +944,7 @@ def task_panel(
     statistics, columns = _task_statistics(task=task, source=None)
     criteria = acceptance_criteria_for_task(task_id=task.pk)
     if target_success is None:
-        bounds = [c.min_success_lower_bound for c in criteria if c.min_success_lower_bound]
-        target_success = max(bounds) if bounds else DEFAULT_PLAN_TARGET
+        target_success = plan_target_default(criteria=criteria)
     by_source = {b.source: b for b in statistics.sources}
     chosen = next((s for s in (*REAL_SOURCES, EpisodeSource.SIMULATION.value) if s in by_source), None)
     plan = stats.success_run_plan(

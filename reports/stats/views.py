@@ -24,10 +24,10 @@ from reports.models import AcceptanceCriteria
 from reports.stats.charts import source_figures
 from reports.stats.forms import AcceptanceCriteriaForm, CompareForm, PlannerForm
 from reports.stats.selectors import (
-    DEFAULT_PLAN_TARGET,
     TaskPanel,
     TrialPanel,
     acceptance_criteria_for_task,
+    plan_target_default,
     task_panel,
     task_trial_plan,
     trial_panel,
@@ -168,8 +168,8 @@ def _task_context(request: AuthenticatedHttpRequest, pk: int) -> dict[str, Any]:
 def task_stats(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The task statistics page: per source, per policy version, sim-to-real gap, planner, acceptance."""
     context = _task_context(request, pk)
-    task = Task.objects.get(pk=pk)
-    criteria = AcceptanceCriteria.objects.filter(task_id=pk).order_by("name", "pk")
+    task = _visible_task(request, pk)
+    criteria = acceptance_criteria_for_task(task_id=pk)
     trials = trial_list_for_user(user=request.user).filter(task_id=pk).order_by("-created_at", "-pk")[:50]
     return render(
         request,
@@ -202,8 +202,7 @@ def planner_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
         form = PlannerForm(request.GET)
         data = form.cleaned_data if form.is_valid() else None
     else:
-        bounds = [c.min_success_lower_bound for c in acceptance_criteria_for_task(task_id=task.pk)]
-        target = max((b for b in bounds if b), default=DEFAULT_PLAN_TARGET)
+        target = plan_target_default(criteria=acceptance_criteria_for_task(task_id=task.pk))
         data = {"target": target, "confidence": stats.CONFIDENCE, "failures": 0}
         form = PlannerForm(initial=data)
     plan = None
