@@ -19,7 +19,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from core.montecarlo import DEFAULT_DRAWS, MonteCarloResult, TrialEvidence, run_monte_carlo
+from core.montecarlo import DEFAULT_DRAWS, MonteCarloResult, run_monte_carlo
 from core.results import JsonResult
 from core.roi import RoiInputError, RoiInputs, RoiResult, compute_roi
 from reports.models import CostModel, CostScenario
@@ -29,6 +29,7 @@ from reports.roi.evidence import (
     chosen_sources,
     chosen_totals,
     cycle_time_sample,
+    evidence_from_totals,
     totals_by_source,
 )
 from reports.roi.inputs import cost_inputs_from_model, task_inputs_from_model
@@ -242,13 +243,7 @@ def _dashboard_compute(
                 sample = tuple(cycle_times.get(task.pk, np.zeros(0)).tolist())
             else:
                 sample = cycle_time_sample(n=n, mean_s=total.cycle_time_sum_s / n, sum_sq=total.cycle_time_sq_sum_s2)
-            evidence = TrialEvidence(
-                successes=total.successes,
-                failures=n - total.successes,
-                interventions=total.interventions,
-                autonomous_hours=total.cycle_time_sum_s / 3600,
-                cycle_times_s=sample,
-            )
+            evidence = evidence_from_totals(total=total, cycle_times_s=sample)
             cost_model.task = task
             inputs = RoiInputs(
                 costs=cost_inputs_from_model(cost_model=cost_model),

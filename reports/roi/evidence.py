@@ -95,6 +95,18 @@ def cycle_time_sample(*, n: int, mean_s: float, sum_sq: float) -> tuple[float, .
     return tuple(np.maximum(values, 0.0).tolist())
 
 
+def evidence_from_totals(*, total: SummaryTotals, cycle_times_s: tuple[float, ...]) -> TrialEvidence:
+    """The evidence of the chosen episodes' running totals and their cycle times (or their stand-in): the
+    robot's running time is the sum of its cycle times. Raises RoiInputError like TrialEvidence."""
+    return TrialEvidence(
+        successes=total.successes,
+        failures=total.episodes - total.successes,
+        interventions=total.interventions,
+        autonomous_hours=total.cycle_time_sum_s / 3600,
+        cycle_times_s=cycle_times_s,
+    )
+
+
 def task_trial_evidence(
     *,
     task: Task,
@@ -136,14 +148,7 @@ def task_trial_evidence(
         sample = cycle_time_sample(
             n=total.episodes, mean_s=total.cycle_time_sum_s / total.episodes, sum_sq=total.cycle_time_sq_sum_s2
         )
-    evidence = TrialEvidence(
-        successes=total.successes,
-        failures=total.episodes - total.successes,
-        interventions=total.interventions,
-        autonomous_hours=total.cycle_time_sum_s / 3600,
-        cycle_times_s=sample,
-    )
-    return evidence, tuple(s for s in chosen if s in by_source)
+    return evidence_from_totals(total=total, cycle_times_s=sample), tuple(s for s in chosen if s in by_source)
 
 
 def chosen_sources(present: set[str]) -> tuple[str, ...]:

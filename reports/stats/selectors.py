@@ -27,6 +27,7 @@ from core import stats
 from core.results import JsonResult
 from policies.models import PolicyVersion
 from reports.models import AcceptanceCriteria, CostModel, CostScenario
+from reports.sources import REAL_SOURCES
 from trials.models import (
     Episode,
     EpisodeEvent,
@@ -42,7 +43,6 @@ from trials.selectors import task_list_for_user, trial_list_for_user
 
 SOURCES: tuple[str, ...] = tuple(EpisodeSource.values)
 SOURCE_LABELS: dict[str, str] = dict(EpisodeSource.choices)
-REAL_SOURCES = (EpisodeSource.ROBOT_AGENT.value, EpisodeSource.INTEGRATOR_UPLOAD.value)
 DEFAULT_RECOVERY_TIME_S = 60.0
 STREAM_CHUNK_ROWS = 50_000
 
