@@ -1,4 +1,4 @@
-"""The statistics pages over a big database: the trial panel (reports.selectors.trial_panel, figures and
+"""The statistics pages over a big database: the trial panel (reports.stats.selectors.trial_panel, figures and
 template) of one 2,000-episode trial, and the task page's selector (task_panel) of a task holding a tenth of
 the episodes, with their query counts. Reuses bench_stats' bulk generator and throwaway SQLite database.
 
@@ -36,8 +36,8 @@ def _measure(tmp: Path) -> None:
     from django.template.loader import render_to_string
 
     from reports.models import AcceptanceCriteria
-    from reports.selectors import task_panel, trial_panel
-    from reports.stats_charts import source_figures
+    from reports.stats.charts import source_figures
+    from reports.stats.selectors import task_panel, trial_panel
     from trials.models import Episode, Trial
 
     bench_stats.EPISODES = EPISODES  # the shared generator reads its size from its module

@@ -1,4 +1,4 @@
-"""One task's statistics over a big database: reports.selectors (aggregate in the database, stream columns
+"""One task's statistics over a big database: reports.stats.selectors (aggregate in the database, stream columns
 into numpy) against a naive per-row Python computation of the same figures from model instances.
 
 Bulk-generates BENCH_STATS_EPISODES episodes (default 1,000,000) and three events per episode on average
@@ -157,7 +157,7 @@ class _NaiveFigures(TypedDict):
 def _naive(task_id: int) -> dict[str, _NaiveFigures]:
     """The same figures, per row in Python from model instances (what the selectors avoid)."""
     from core import stats
-    from reports.selectors import _recovery_time
+    from reports.stats.selectors import _recovery_time
     from trials.models import Episode, EpisodeEvent, EventKind, Task
 
     task = Task.objects.get(pk=task_id)
@@ -229,7 +229,7 @@ def main() -> None:
 def _measure(tmp: Path) -> None:
     from django.db import connection, reset_queries
 
-    from reports.selectors import task_statistics
+    from reports.stats.selectors import task_statistics
 
     started = time.perf_counter()
     task_id, n_episodes, n_events = _generate()

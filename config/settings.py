@@ -240,7 +240,7 @@ CELERY_TASK_IGNORE_RESULT = True  # results live in the database, not in a resul
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Cache -------------------------------------------------------------------------------------
-# The manager dashboard caches each task's ROI row (reports.roi_inputs). With Redis every web process
+# The manager dashboard caches each task's ROI row (reports.roi.dashboard). With Redis every web process
 # and machine shares one cache: a row one gunicorn worker computed serves all of them, across restarts.
 # CACHE_REDIS_URL defaults to REDIS_URL; in production give it its own database number (e.g. /1), because
 # cache.clear() flushes the whole Redis database, broker queues included. Short socket timeouts make a

@@ -6,7 +6,6 @@ from django.urls import include, path, re_path
 
 from accounts.permissions import can_use_admin
 from common import exceptions as api_errors
-from reports import views as report_views
 from trials import views as trial_views
 
 # The admin's lists span every organization: it is for platform administrators (superusers) only.
@@ -19,9 +18,7 @@ urlpatterns = [
     path("", include("trials.urls")),
     path("robots/", include("robots.urls")),
     path("policies/", include("policies.urls")),
-    path("reports/", report_views.report_index, name="report-index"),
     path("reports/", include("reports.urls")),
-    path("reports/", include("reports.stats_urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,7 @@ from django.db.models import Count, Exists, F, Max, OuterRef
 from django.utils import timezone
 
 from accounts.models import User
+from core import stats
 from core.episode_rules import recorded_metrics_problems
 from core.fit import FIT_DERIVED_KEYS, FitRatingError, fit_assess, fit_ratings_from_figures
 from policies.models import PolicyVersion
@@ -422,6 +423,28 @@ def trial_cancel(*, trial_id: int, reason: str = "cancelled by user") -> Trial:
         status=AgentJobStatus.CANCELLED, lease_token="", lease_expires_at=None, finished_at=trial.finished_at
     )
     return trial
+
+
+class StopEarlyRefused(Exception):
+    """The trial cannot be stopped early honestly: no source has reached a sequential verdict yet."""
+
+
+def trial_stop_early(
+    *, trial_id: int, verdicts: Mapping[str, stats.SequentialVerdict], username: str
+) -> tuple[Trial, str]:
+    """Cancel a running trial whose sequential test (SPRT) has decided, with the verdict as the reason.
+
+    `verdicts`: the SPRT verdict of each episode source present (reports.stats computes them at the levels
+    the task's acceptance criteria set). Returns the trial and the reason written. Raises StopEarlyRefused
+    while every source says "keep going" (stopping then would not be an honest early stop; the ordinary
+    cancel remains available).
+    """
+    decided = [(source, v) for source, v in verdicts.items() if v.verdict != "keep going"]
+    if not decided:
+        raise StopEarlyRefused("The sequential test has not decided yet: keep going (or cancel the trial).")
+    statements = "; ".join(f"{source.replace('_', ' ')}: {v.statement}" for source, v in decided)
+    reason = f"Stopped early by {username} on the sequential verdict — {statements}"
+    return trial_cancel(trial_id=trial_id, reason=reason[:2000]), reason
 
 
 @transaction.atomic

@@ -21,6 +21,7 @@ from accounts.permissions import can_scope_tasks, engineer_required
 from core.fit import FIT_FACTOR_KEYS, FitRatingError, fit_assess
 from trials.forms import EpisodeFilterForm, TaskFilterForm, TaskForm, TrialScheduleForm
 from trials.models import Task, Trial, TrialStatus
+from trials.rankings import task_payback_ranking
 from trials.selectors import (
     episode_at_index,
     episode_list_for_trial,
@@ -65,21 +66,16 @@ def task_list(request: HttpRequest) -> HttpResponse:
         site_id=site.pk if site else None,
         order=order,
     )
-    paybacks = None
-    if order == "payback":
+    ranking = task_payback_ranking(user=request.user) if order == "payback" else None
+    if ranking is not None:
         # The manager dashboard's cached per-task Monte Carlo and its payback ranking (same evidence and
         # rules as the ROI report): soonest base-case payback first (the figure shown, as on the dashboard),
         # tasks without a result last.
-        from reports.roi_inputs import dashboard_sort, task_roi_dashboard
-
-        ranked = dashboard_sort(rows=task_roi_dashboard(user=request.user), order="payback")
-        rank = {row.task_id: position for position, row in enumerate(ranked)}
-        paybacks = {row.task_id: row.monte_carlo.payback_months for row in ranked if row.monte_carlo is not None}
+        rank = {task_id: position for position, task_id in enumerate(ranking.task_ids)}
         tasks = sorted(tasks, key=lambda t: rank.get(t.pk, len(rank)))
-        base = {row.task_id: row.roi.payback_months for row in ranked if row.roi is not None}
         for task in tasks:
-            task.expected_payback = paybacks.get(task.pk)
-            task.base_payback = base.get(task.pk)
+            task.expected_payback = ranking.expected_months.get(task.pk)
+            task.base_payback = ranking.base_months.get(task.pk)
     return render(
         request,
         "trials/task_list.html",
@@ -87,7 +83,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
             "tasks": tasks,
             "filter_form": form,
             "can_edit": can_scope_tasks(request.user),
-            "show_payback": paybacks is not None,
+            "show_payback": ranking is not None,
         },
     )
 
@@ -244,7 +240,7 @@ def trial_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def trial_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
     """The live part of the trial page alone. The trial page itself refreshes it together with the
-    statistics panel (reports.stats_views.trial_stats_panel), from one read, so their counts agree."""
+    statistics panel (reports.stats.views.trial_stats_panel), from one read, so their counts agree."""
     trial = _visible_trial(request, pk)
     response = render(
         request,

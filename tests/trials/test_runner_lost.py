@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.policy import onnx_runtime
 from core.policy.remote import PolicyReplyError, PolicyServerError, PolicyUnreachable
-from reports.selectors import trial_sequential_verdict, trial_statistics
+from reports.stats.selectors import trial_sequential_verdict, trial_statistics
 from tests.trials.runner_support import reach_trial
 from trials import runner
 from trials.models import ChunkState, Episode, EpisodeEvent, Trial, TrialChunk, TrialSourceSummary, TrialStatus

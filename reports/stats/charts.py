@@ -1,4 +1,4 @@
-"""Plotly figures of the statistics panels, built in Python from reports.selectors results and drawn in the
+"""Plotly figures of the statistics panels, built in Python from reports.stats.selectors results and drawn in the
 browser by the vendored plotly.js cartesian bundle (bar, box, scatter; it has no waterfall trace, so the
 OEE loss waterfall is drawn as floating bars). Every builder returns a plain dict ({"data", "layout"}),
 ready for json_script, or None when there is nothing to draw.
@@ -6,35 +6,14 @@ ready for json_script, or None when there is nothing to draw.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.stats import OEEBreakdown, ParetoBar
-from reports.charts import BLUE, FONT, GREEN, GREY, INK, RED
-from reports.selectors import SourceStatistics
-
-AMBER = "#b54708"
-
-
-def _layout(title: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "title": {"text": title, "font": {"size": 13}, "x": 0.01, "xanchor": "left"},
-        "font": FONT,
-        "margin": {"t": 38, "r": 15, "b": 42, "l": 55},
-        "paper_bgcolor": "#fff",
-        "plot_bgcolor": "#fff",
-        "showlegend": False,
-        "height": 280,
-        **extra,
-    }
-
-
-def _as_dict(fig: go.Figure) -> dict[str, Any]:
-    # Through plotly's JSON encoder: numpy values and plotly's own types become plain JSON.
-    return json.loads(fig.to_json())  # type: ignore[no-any-return]
+from reports.charts import AMBER, BLUE, GREEN, GREY, INK, PANEL_STYLE, RED, figure_dict, figure_layout
+from reports.stats.selectors import SourceStatistics
 
 
 def cycle_time_figure(*, block: SourceStatistics) -> dict[str, Any] | None:
@@ -91,14 +70,17 @@ def cycle_time_figure(*, block: SourceStatistics) -> dict[str, Any] | None:
             xanchor=anchor, font={"color": colour, "size": 11},
         )  # fmt: skip
     fig.update_layout(
-        _layout(
-            f"Cycle time of successful episodes (n = {dist.n})", height=300, margin={"t": 55, "r": 15, "b": 42, "l": 55}
+        figure_layout(
+            PANEL_STYLE,
+            f"Cycle time of successful episodes (n = {dist.n})",
+            height=300,
+            margin={"t": 55, "r": 15, "b": 42, "l": 55},
         )
     )
     fig.update_xaxes(title_text="cycle time (s)", row=2, col=1, gridcolor="#eef0f3")
     fig.update_yaxes(showticklabels=False, row=1, col=1)
     fig.update_yaxes(title_text="episodes", row=2, col=1, gridcolor="#eef0f3")
-    return _as_dict(fig)
+    return figure_dict(fig)
 
 
 def pareto_figure(*, bars: tuple[ParetoBar, ...], n_failures: int) -> dict[str, Any] | None:
@@ -122,14 +104,15 @@ def pareto_figure(*, bars: tuple[ParetoBar, ...], n_failures: int) -> dict[str, 
         hovertemplate="%{y:.0f}% cumulative<extra></extra>",
     )
     fig.update_layout(
-        _layout(
+        figure_layout(
+            PANEL_STYLE,
             f"Failures by category — Pareto (n = {n_failures} failed episodes)",
             yaxis={"title": {"text": "failed episodes"}, "gridcolor": "#eef0f3", "rangemode": "tozero"},
             yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "ticksuffix": "%", "showgrid": False},
             margin={"t": 38, "r": 45, "b": 60, "l": 55},
         )
     )
-    return _as_dict(fig)
+    return figure_dict(fig)
 
 
 _FACTOR_COLOURS = {"planned": INK, "availability": AMBER, "performance": AMBER, "quality": RED, "result": GREEN}
@@ -164,7 +147,8 @@ def oee_waterfall_figure(*, oee: OEEBreakdown | None) -> dict[str, Any] | None:
         hovertemplate="%{x}: %{text}<extra></extra>",
     )  # fmt: skip
     fig.update_layout(
-        _layout(
+        figure_layout(
+            PANEL_STYLE,
             f"OEE loss waterfall — A {oee.availability:.0%} × P {oee.performance:.0%} × Q {oee.quality:.0%} "
             f"= {oee.oee:.0%}",
             barmode="stack",
@@ -172,7 +156,7 @@ def oee_waterfall_figure(*, oee: OEEBreakdown | None) -> dict[str, Any] | None:
             margin={"t": 38, "r": 15, "b": 70, "l": 55},
         )
     )
-    return _as_dict(fig)
+    return figure_dict(fig)
 
 
 def source_figures(*, block: SourceStatistics, prefix: str) -> dict[str, dict[str, Any]]:

@@ -8,36 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from accounts.models import User
-from reports.models import COST_MODEL_RANGE_FIELDS, CostModel, CostScenario
+from reports.models import COST_MODEL_EDITABLE_FIELDS, COST_MODEL_RANGE_FIELDS, CostModel, CostScenario
 from trials.models import Task
-
-# The fields a cost-model form or API may set; task and scenario identify the row.
-COST_MODEL_EDITABLE_FIELDS = (
-    "robot_capex",
-    "tooling_capex",
-    "vision_capex",
-    "safety_capex",
-    "integration_cost",
-    "fat_sat_cost",
-    "training_cost",
-    "annual_maintenance",
-    "annual_software",
-    "annual_consumables",
-    "energy_kw",
-    "energy_price_per_kwh",
-    "energy_hours_per_year",
-    "recovery_time_s",
-    "ramp_up_months",
-    "discount_rate",
-    "horizon_years",
-    "salvage_value",
-    "labour_rate_override_per_hour",
-    "utilisation",
-    "payback_target_months",
-    "input_ranges",
-    "range_distribution",
-    "input_notes",
-)
 
 
 def cost_model_save(*, task: Task, scenario: str, user: User, fields: dict[str, Any]) -> CostModel:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
 from reports.models import AcceptanceCriteria
-from trials.models import Task
+from trials.models import EpisodeSource, Task
 
 
-class AcceptanceCriteriaForm(forms.ModelForm):  # type: ignore[type-arg]
+class AcceptanceCriteriaForm(forms.ModelForm):
     """FAT/SAT/run-off criteria of one task; at least one criterion must be required."""
 
     class Meta:
@@ -37,10 +37,9 @@ class AcceptanceCriteriaForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, task: Task, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.task = task
-        self.fields["applies_to_source"].choices = [
-            ("", "Each source, separately"),
-            *self.fields["applies_to_source"].choices[1:],
-        ]
+        # The model field's choices with its blank choice named (a choices model field gets a ChoiceField).
+        applies_to = cast(forms.ChoiceField, self.fields["applies_to_source"])
+        applies_to.choices = [("", "Each source, separately"), *EpisodeSource.choices]
         self.fields["min_success_lower_bound"].widget.attrs.update(step="0.01", min="0.01", max="0.99")
         self.fields["confidence"].widget.attrs.update(step="0.01", min="0.5", max="0.99")
         self.fields["mtbi_lower_bound_h"].widget.attrs.update(step="0.1", min="0.1")
@@ -136,7 +135,8 @@ class CompareForm(forms.Form):
                 older = rows.filter(pk=int(picked)).first()
                 if older is not None:
                     extra = [(str(older.pk), f"#{older.pk} · {older.task.name}")]
-            self.fields[name].choices = [("", "Choose a trial…"), *choices, *extra]
+            field = cast(forms.TypedChoiceField, self.fields[name])  # a and b above
+            field.choices = [("", "Choose a trial…"), *choices, *extra]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -2,8 +2,8 @@
 its partial on the task page), the planner partial of the schedule form, trial comparison, acceptance
 criteria editing and stopping a trial early on its sequential verdict.
 
-Thin: each view calls one selector of reports.selectors (visibility: another organization's trial or
-task is a 404) or one service of reports.stats_services; role checks from accounts.permissions (403).
+Thin: each view calls one selector of reports.stats.selectors (visibility: another organization's trial or
+task is a 404) or one service of reports.stats.services or trials.services; role checks from accounts.permissions (403).
 """
 
 from __future__ import annotations
@@ -13,31 +13,28 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import can_scope_tasks, engineer_required
+from accounts.requests import AuthenticatedHttpRequest
 from core import stats
 from reports.models import AcceptanceCriteria
-from reports.selectors import (
-    DEFAULT_PLAN_TARGET,
+from reports.stats.charts import source_figures
+from reports.stats.forms import AcceptanceCriteriaForm, CompareForm, PlannerForm
+from reports.stats.selectors import (
     TaskPanel,
     TrialPanel,
     acceptance_criteria_for_task,
+    plan_target_default,
     task_panel,
+    task_trial_plan,
     trial_panel,
-    trial_plan,
+    trial_sequential_verdicts,
     trials_compare,
 )
-from reports.stats_charts import source_figures
-from reports.stats_forms import AcceptanceCriteriaForm, CompareForm, PlannerForm
-from reports.stats_services import (
-    StopEarlyRefused,
-    acceptance_criteria_delete,
-    acceptance_criteria_save,
-    trial_stop_early,
-)
+from reports.stats.services import acceptance_criteria_delete, acceptance_criteria_save
 from trials.models import MAX_EPISODES_PER_TRIAL, Episode, Task, Trial
 from trials.selectors import (
     consistent_read,
@@ -46,6 +43,7 @@ from trials.selectors import (
     trial_list_writable_by_user,
     trial_live,
 )
+from trials.services import StopEarlyRefused, trial_stop_early
 
 # The panel's refresh is also the trial page's live header and progress bar (one read for all three);
 # an unchanged trial answers 204, so a short interval costs one count query.
@@ -59,16 +57,16 @@ def _charts(blocks: Any, prefix: str) -> dict[str, Any]:
     return charts
 
 
-def _trial_panel_or_404(request: HttpRequest, pk: int) -> TrialPanel:
+def _trial_panel_or_404(request: AuthenticatedHttpRequest, pk: int) -> TrialPanel:
     try:
-        return trial_panel(trial_id=pk, user=request.user)  # type: ignore[arg-type]
+        return trial_panel(trial_id=pk, user=request.user)
     except Trial.DoesNotExist as exc:
         raise Http404("No such trial.") from exc
 
 
 @require_GET
 @login_required
-def trial_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
+def trial_stats_panel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The trial's statistics panel (htmx partial); polls itself while the trial runs. A poll that names the
     episode count and status it already shows (?seen=&status=) gets 204 when neither changed, so htmx keeps
     the panel (and its charts) as they are."""
@@ -77,16 +75,16 @@ def trial_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
     # of band): figures read by separate queries would disagree while episodes arrive.
     with consistent_read():
         if seen is not None and shown_status is not None:
-            trial = get_object_or_404(trial_list_for_user(user=request.user), pk=pk)  # type: ignore[arg-type]
+            trial = get_object_or_404(trial_list_for_user(user=request.user), pk=pk)
             if trial.status == shown_status and str(Episode.objects.filter(trial_id=trial.pk).count()) == seen:
                 return HttpResponse(status=204)
         panel = _trial_panel_or_404(request, pk)
         trial = get_object_or_404(
-            trial_list_for_user(user=request.user).select_related("task"),  # type: ignore[arg-type]
+            trial_list_for_user(user=request.user).select_related("task"),
             pk=pk,
         )
-        can_write = can_scope_tasks(request.user) and (  # type: ignore[arg-type]
-            trial_list_writable_by_user(user=request.user).filter(pk=pk).exists()  # type: ignore[arg-type]
+        can_write = can_scope_tasks(request.user) and (
+            trial_list_writable_by_user(user=request.user).filter(pk=pk).exists()
         )
         live = {"trial": trial, "can_cancel": can_write and not trial.is_finished, **trial_live(trial=trial)}
     running = panel.statistics.status in ("queued", "running")
@@ -111,14 +109,18 @@ def trial_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @engineer_required
-def trial_stop_early_view(request: HttpRequest, pk: int) -> HttpResponse:
+def trial_stop_early_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Cancel the trial with the sequential verdict as the reason (engineers, own robots' trials)."""
-    trial = get_object_or_404(trial_list_writable_by_user(user=request.user), pk=pk)  # type: ignore[arg-type]
+    trial = get_object_or_404(trial_list_writable_by_user(user=request.user), pk=pk)
     if trial.is_finished:
         messages.info(request, f"Trial {trial.pk} had already finished.")
         return redirect("trial-detail", pk=trial.pk)
     try:
-        _, reason = trial_stop_early(trial=trial, username=request.user.get_username())
+        _, reason = trial_stop_early(
+            trial_id=trial.pk,
+            verdicts=trial_sequential_verdicts(trial_id=trial.pk),
+            username=request.user.get_username(),
+        )
     except StopEarlyRefused as exc:
         messages.error(request, str(exc))
     else:
@@ -126,11 +128,11 @@ def trial_stop_early_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("trial-detail", pk=trial.pk)
 
 
-def _visible_task(request: HttpRequest, pk: int) -> Task:
-    return get_object_or_404(task_list_for_user(user=request.user), pk=pk)  # type: ignore[arg-type]
+def _visible_task(request: AuthenticatedHttpRequest, pk: int) -> Task:
+    return get_object_or_404(task_list_for_user(user=request.user), pk=pk)
 
 
-def _task_context(request: HttpRequest, pk: int) -> dict[str, Any]:
+def _task_context(request: AuthenticatedHttpRequest, pk: int) -> dict[str, Any]:
     form = PlannerForm(request.GET or None)
     params: dict[str, Any] = {}
     if request.GET and form.is_valid():
@@ -140,12 +142,12 @@ def _task_context(request: HttpRequest, pk: int) -> dict[str, Any]:
             "failures_allowed": form.cleaned_data["failures"],
         }
     try:
-        panel: TaskPanel = task_panel(task_id=pk, user=request.user, **params)  # type: ignore[arg-type]
+        panel: TaskPanel = task_panel(task_id=pk, user=request.user, **params)
     except Task.DoesNotExist as exc:
         raise Http404("No such task.") from exc
     except ValueError as exc:  # a planner question beyond 10 million episodes
         form.add_error(None, str(exc))
-        panel = task_panel(task_id=pk, user=request.user)  # type: ignore[arg-type]
+        panel = task_panel(task_id=pk, user=request.user)
     if not request.GET:
         form = PlannerForm(
             initial={"target": panel.plan.target_success, "confidence": panel.plan.confidence, "failures": 0}
@@ -157,18 +159,18 @@ def _task_context(request: HttpRequest, pk: int) -> dict[str, Any]:
         "planner_form": form,
         "charts": _charts(panel.statistics.sources, f"task{pk}"),
         "chart_prefix": f"task{pk}",
-        "can_edit": can_scope_tasks(request.user),  # type: ignore[arg-type]
+        "can_edit": can_scope_tasks(request.user),
     }
 
 
 @require_GET
 @login_required
-def task_stats(request: HttpRequest, pk: int) -> HttpResponse:
+def task_stats(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The task statistics page: per source, per policy version, sim-to-real gap, planner, acceptance."""
     context = _task_context(request, pk)
-    task = Task.objects.get(pk=pk)
-    criteria = AcceptanceCriteria.objects.filter(task_id=pk).order_by("name", "pk")
-    trials = trial_list_for_user(user=request.user).filter(task_id=pk).order_by("-created_at", "-pk")[:50]  # type: ignore[arg-type]
+    task = _visible_task(request, pk)
+    criteria = acceptance_criteria_for_task(task_id=pk)
+    trials = trial_list_for_user(user=request.user).filter(task_id=pk).order_by("-created_at", "-pk")[:50]
     return render(
         request,
         "reports/stats/task_stats.html",
@@ -178,13 +180,13 @@ def task_stats(request: HttpRequest, pk: int) -> HttpResponse:
             "criteria": criteria,
             "trials": trials,
             "compare_form": CompareForm(trials=trial_list_for_user(user=request.user).filter(task_id=pk)),
-        },  # type: ignore[arg-type]
+        },
     )
 
 
 @require_GET
 @login_required
-def task_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
+def task_stats_panel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The task statistics partial the task page loads with htmx."""
     context = _task_context(request, pk)
     return render(request, "reports/stats/_task_panel.html", {**context, "partial": True})
@@ -192,7 +194,7 @@ def task_stats_panel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def planner_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+def planner_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The planner's answer for the schedule form: episodes and robot-hours for target/confidence/failures
     (default target: the strictest success bound of the task's acceptance criteria, else 90%)."""
     task = _visible_task(request, pk)
@@ -200,19 +202,18 @@ def planner_fragment(request: HttpRequest, pk: int) -> HttpResponse:
         form = PlannerForm(request.GET)
         data = form.cleaned_data if form.is_valid() else None
     else:
-        bounds = [c.min_success_lower_bound for c in acceptance_criteria_for_task(task_id=task.pk)]
-        target = max((b for b in bounds if b), default=DEFAULT_PLAN_TARGET)
+        target = plan_target_default(criteria=acceptance_criteria_for_task(task_id=task.pk))
         data = {"target": target, "confidence": stats.CONFIDENCE, "failures": 0}
         form = PlannerForm(initial=data)
     plan = None
     if data is not None:
         try:
-            plan = trial_plan(
+            plan = task_trial_plan(
                 task_id=task.pk,
                 target_success=data["target"],
                 confidence=data["confidence"],
                 failures_allowed=data["failures"],
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
             )
         except ValueError as exc:  # a claim beyond 10 million episodes
             form.add_error(None, str(exc))
@@ -241,9 +242,9 @@ def planner_fragment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def trial_compare(request: HttpRequest) -> HttpResponse:
+def trial_compare(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Compare two trials of one task: Barnard's exact test, Newcombe interval, Mann-Whitney."""
-    visible = trial_list_for_user(user=request.user)  # type: ignore[arg-type]
+    visible = trial_list_for_user(user=request.user)
     named = [int(v) for v in (request.GET.get("a", ""), request.GET.get("b", "")) if v.isdigit()]
     if named and visible.filter(pk__in=named).count() < len(set(named)):
         raise Http404("No such trial.")  # another organization's trial, as everywhere else
@@ -253,7 +254,7 @@ def trial_compare(request: HttpRequest) -> HttpResponse:
     if request.GET and form.is_valid():
         a, b = form.cleaned_data["a"], form.cleaned_data["b"]
         try:
-            comparison = trials_compare(trial_a_id=a, trial_b_id=b, user=request.user)  # type: ignore[arg-type]
+            comparison = trials_compare(trial_a_id=a, trial_b_id=b, user=request.user)
         except Trial.DoesNotExist as exc:
             raise Http404("No such trial.") from exc
         except ValueError as exc:
@@ -261,7 +262,7 @@ def trial_compare(request: HttpRequest) -> HttpResponse:
         else:
             trials = {
                 t.pk: t
-                for t in trial_list_for_user(user=request.user)  # type: ignore[arg-type]
+                for t in trial_list_for_user(user=request.user)
                 .filter(pk__in=[a, b])
                 .select_related("task", "policy_version__policy", "robot")
             }
@@ -274,15 +275,15 @@ def trial_compare(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _editable_task(request: HttpRequest, pk: int) -> Task:
+def _editable_task(request: AuthenticatedHttpRequest, pk: int) -> Task:
     task = _visible_task(request, pk)
-    if not request.user.is_superuser and task.organization_id != request.user.organization_id:  # type: ignore[union-attr]
+    if not request.user.is_superuser and task.organization_id != request.user.organization_id:
         raise PermissionDenied("Only the task's own organization sets its acceptance criteria.")
     return task
 
 
 @engineer_required
-def acceptance_edit(request: HttpRequest, task_pk: int, pk: int | None = None) -> HttpResponse:
+def acceptance_edit(request: AuthenticatedHttpRequest, task_pk: int, pk: int | None = None) -> HttpResponse:
     """Create or edit one acceptance criteria set of a task (engineers of the owning organization)."""
     task = _editable_task(request, task_pk)
     record = get_object_or_404(AcceptanceCriteria, task=task, pk=pk) if pk is not None else None
@@ -300,7 +301,7 @@ def acceptance_edit(request: HttpRequest, task_pk: int, pk: int | None = None) -
 
 @require_POST
 @engineer_required
-def acceptance_delete(request: HttpRequest, task_pk: int, pk: int) -> HttpResponse:
+def acceptance_delete(request: AuthenticatedHttpRequest, task_pk: int, pk: int) -> HttpResponse:
     """Delete one acceptance criteria set (engineers of the owning organization)."""
     task = _editable_task(request, task_pk)
     record = get_object_or_404(AcceptanceCriteria, task=task, pk=pk)

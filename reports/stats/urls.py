@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reports import stats_views
+from reports.stats import views as stats_views
 
 urlpatterns = [
     path("trials/<int:pk>/stats/panel/", stats_views.trial_stats_panel, name="stats-trial-panel"),

@@ -1,6 +1,6 @@
 """The cost-model form: every input with its unit, an optional [low, high] range for the Monte Carlo and a
 source/evidence note. Validation here gives one clear message per field; the model's constraints and
-CostModel.clean() stay the last word (run again by reports.services.cost_model_save)."""
+CostModel.clean() stay the last word (run again by reports.roi.services.cost_model_save)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from typing import Any
 from django import forms
 from django.core.validators import MinValueValidator
 
-from reports.models import COST_MODEL_MONEY_FIELDS, COST_MODEL_RANGE_FIELDS, CostModel
-from reports.services import COST_MODEL_EDITABLE_FIELDS
+from reports.models import COST_MODEL_EDITABLE_FIELDS, COST_MODEL_MONEY_FIELDS, CostModel
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,6 @@ INPUT_SPECS: tuple[InputSpec, ...] = (
     InputSpec("salvage_value", "Salvage value", "per cell, at the end", "salvage_value", "Finance"),
     InputSpec("payback_target_months", "Payback target", "months", None, "Finance"),
 )
-assert {s.range_key for s in INPUT_SPECS if s.range_key} <= set(COST_MODEL_RANGE_FIELDS)  # noqa: S101
 
 NOTE_MAX_CHARS = 500
 
@@ -83,7 +81,7 @@ class InputRow:
     note: forms.BoundField
 
 
-class CostModelForm(forms.ModelForm):  # type: ignore[type-arg]
+class CostModelForm(forms.ModelForm):
     """Edits one scenario of a task's cost model. `ranges` and `notes` arrive as per-input fields
     (`low_<key>`, `high_<key>`, `note_<name>`) and leave as `input_ranges` and `input_notes`."""
 
@@ -149,7 +147,7 @@ class CostModelForm(forms.ModelForm):  # type: ignore[type-arg]
         return None if value is None else float(value)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         ranges: dict[str, list[float]] = {}
         for spec in INPUT_SPECS:
             if not spec.range_key:
@@ -187,7 +185,7 @@ class CostModelForm(forms.ModelForm):  # type: ignore[type-arg]
 
     @property
     def cost_fields(self) -> dict[str, Any]:
-        """The cleaned values for reports.services.cost_model_save."""
+        """The cleaned values for reports.roi.services.cost_model_save."""
         return {name: self.cleaned_data[name] for name in COST_MODEL_EDITABLE_FIELDS}
 
 

@@ -1,5 +1,5 @@
 """REST API of the reports: a task's ROI and its Monte Carlo summary, from the same functions as the pages
-(reports.roi_inputs.task_roi_report). Visibility from trials.selectors (another organization's task is a
+(reports.roi.report.task_roi_report). Visibility from trials.selectors (another organization's task is a
 404); an integrator engaged on a customer's task reads its evidence (stats API), not its cost model or
 ROI (403); a task whose ROI cannot be computed yet (no cost model, no episodes) is a 409 with the reason:
 the request is valid, the task's recorded state does not allow an answer yet."""
@@ -10,16 +10,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import get_object_or_404  # answers 404, not 500, to a non-numeric id
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.requests import AuthenticatedApiRequest
 from common.api_support import ERRORS, error_responses
 from common.exceptions import Conflict
 from common.throttling import TokenRateThrottle
 from core.roi import RoiInputError
-from reports.roi_inputs import CommercialTermsHidden, task_roi_report
-from reports.serializers import TaskRoiQuerySerializer
+from reports.roi.inputs import CommercialTermsHidden
+from reports.roi.report import task_roi_report
+from reports.roi.serializers import TaskRoiQuerySerializer
 from trials.selectors import task_list_for_user
 
 _EXAMPLE = {
@@ -82,7 +83,7 @@ class TaskRoiView(APIView):
         responses={
             200: OpenApiResponse(
                 OpenApiTypes.OBJECT,
-                description="The ROI report (reports.roi_inputs.TaskRoiReport).",
+                description="The ROI report (reports.roi.report.TaskRoiReport).",
                 examples=[OpenApiExample("A task in simulation", value=_EXAMPLE)],
             ),
             **error_responses(400, 401, 403, 404, 429),
@@ -93,7 +94,7 @@ class TaskRoiView(APIView):
             ),
         },
     )
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the path parameter's name
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002 - the path parameter's name
         task = get_object_or_404(task_list_for_user(user=request.user), pk=id)
         query = TaskRoiQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

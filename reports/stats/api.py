@@ -1,4 +1,4 @@
-"""REST API of the statistics: the same selectors (reports.selectors) and figures as the pages.
+"""REST API of the statistics: the same selectors (reports.stats.selectors) and figures as the pages.
 
 GET /api/v1/trials/{id}/stats/       per-source statistics, sequential verdict, acceptance evaluation
 GET /api/v1/trials/{id}/acceptance/  the task's acceptance criteria evaluated on the trial
@@ -21,10 +21,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.requests import AuthenticatedApiRequest
 from common.api_support import error_responses
 from common.throttling import TokenRateThrottle
-from reports.selectors import task_panel, trial_panel, trial_plan, trials_compare
-from reports.stats_serializers import MAX_ID, CompareQuerySerializer, PlanQuerySerializer, TrialStatsQuerySerializer
+from reports.stats.selectors import task_panel, task_trial_plan, trial_panel, trials_compare
+from reports.stats.serializers import MAX_ID, CompareQuerySerializer, PlanQuerySerializer, TrialStatsQuerySerializer
 from trials.models import Task, Trial
 
 ERRORS = error_responses(400, 401, 404, 429)
@@ -75,7 +76,7 @@ class TrialStatsView(APIView):
         parameters=[_id_param("Trial"), TrialStatsQuerySerializer],
         responses={
             200: _ok(
-                "reports.selectors.TrialPanel",
+                "reports.stats.selectors.TrialPanel",
                 {
                     "statistics": {"trial_id": 7, "sources": [{"source": "simulation", "n_episodes": 40, "...": "…"}]},
                     "levels": {"acceptable_success": 0.9, "rejectable_success": 0.8, "alpha": 0.05, "beta": 0.1},
@@ -86,7 +87,7 @@ class TrialStatsView(APIView):
             **ERRORS,
         },
     )
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the path parameter's name
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002 - the path parameter's name
         params = _query(TrialStatsQuerySerializer, request)
         try:
             panel = trial_panel(trial_id=_id(id), user=request.user, **params)
@@ -108,7 +109,7 @@ class TrialAcceptanceView(APIView):
         parameters=[_id_param("Trial")],
         responses={
             200: _ok(
-                "List of reports.selectors.CriteriaAcceptance",
+                "List of reports.stats.selectors.CriteriaAcceptance",
                 {
                     "trial_id": 7,
                     "criteria": [
@@ -119,7 +120,7 @@ class TrialAcceptanceView(APIView):
             **ERRORS,
         },
     )
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
         try:
             panel = trial_panel(trial_id=_id(id), user=request.user)
         except Trial.DoesNotExist as exc:
@@ -138,13 +139,13 @@ class TrialCompareView(APIView):
         parameters=[CompareQuerySerializer],
         responses={
             200: _ok(
-                "reports.selectors.TrialComparison",
+                "reports.stats.selectors.TrialComparison",
                 {"trial_a_id": 6, "trial_b_id": 7, "success": {"p_value": 0.003, "verdict": "…"}, "cycle_time": {}},
             ),
             **ERRORS,
         },
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedApiRequest) -> Response:
         params = _query(CompareQuerySerializer, request)
         try:
             result = trials_compare(
@@ -169,13 +170,13 @@ class TaskStatsView(APIView):
         parameters=[_id_param("Task")],
         responses={
             200: _ok(
-                "reports.selectors.TaskPanel",
+                "reports.stats.selectors.TaskPanel",
                 {"statistics": {"task_id": 3, "sources": ["…"], "sim_to_real": []}, "plan": {}, "acceptance": []},
             ),
             **ERRORS,
         },
     )
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
         try:
             panel = task_panel(task_id=_id(id), user=request.user)
         except Task.DoesNotExist as exc:
@@ -208,10 +209,10 @@ class TaskPlanView(APIView):
             **ERRORS,
         },
     )
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
         params = _query(PlanQuerySerializer, request)
         try:
-            plan = trial_plan(
+            plan = task_trial_plan(
                 task_id=_id(id),
                 target_success=params["target"],
                 confidence=params["confidence"],

@@ -1,18 +1,13 @@
-"""Exports: streamed CSV of a trial's episodes and events, and the PDF of the one-page ROI report.
+"""Exports: streamed CSV of a trial's episodes and events.
 
 CSV rows come from one values_list query read with .iterator() and written row by row, so a trial of a
-million episodes streams in constant memory. The PDF is Debian's Chromium printing the report page
-(`--headless --print-to-pdf`): the same HTML and the same plotly charts as the browser, offline.
+million episodes streams in constant memory.
 """
 
 from __future__ import annotations
 
 import csv
-import os
-import subprocess  # noqa: S404 - runs the fixed Chromium binary with fixed arguments, no shell
-import tempfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from django.db.models import QuerySet
@@ -106,46 +101,3 @@ def episodes_csv(*, trial: Trial) -> Iterator[str]:
 def events_csv(*, trial: Trial) -> Iterator[str]:
     """CSV lines (header first) of the trial's events; one query, streamed."""
     return _csv_lines(EVENT_CSV_COLUMNS, event_rows(trial=trial).iterator(chunk_size=CHUNK_ROWS))
-
-
-class PdfUnavailable(RuntimeError):
-    """Chromium is missing or failed: the caller answers 503 with this message."""
-
-
-CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-PDF_TIMEOUT_S = 60
-
-
-def html_to_pdf(*, html: str, chromium: str = CHROMIUM_PATH) -> bytes:
-    """Print `html` (a complete page whose assets are file:// URLs) to PDF with headless Chromium.
-
-    Returns the PDF bytes. Raises PdfUnavailable when Chromium is missing, fails or times out.
-    """
-    if not Path(chromium).exists():
-        raise PdfUnavailable(f"PDF export needs Chromium at {chromium} (apt-get install chromium).")
-    with tempfile.TemporaryDirectory(prefix="tb-pdf-") as folder:
-        page, pdf = Path(folder) / "report.html", Path(folder) / "report.pdf"
-        page.write_text(html, encoding="utf-8")
-        command = [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-pdf-header-footer",
-            "--allow-file-access-from-files",
-            f"--user-data-dir={folder}/profile",
-            # The charts are drawn by JavaScript on load; virtual time lets it finish before printing.
-            "--virtual-time-budget=10000",
-            f"--print-to-pdf={pdf}",
-            page.as_uri(),
-        ]
-        try:
-            subprocess.run(command, check=True, capture_output=True, timeout=PDF_TIMEOUT_S)  # noqa: S603
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
-            raise PdfUnavailable(f"Chromium could not print the report: {error}") from error
-        if not pdf.exists() or pdf.stat().st_size == 0:
-            raise PdfUnavailable("Chromium produced no PDF.")
-        return pdf.read_bytes()

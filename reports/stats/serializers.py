@@ -1,4 +1,4 @@
-"""Query parameters of the statistics API (reports/stats_api.py): validated here so bad input is a 400 that
+"""Query parameters of the statistics API (reports/stats/api.py): validated here so bad input is a 400 that
 names the field, never a 500."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class CompareQuerySerializer(serializers.Serializer[dict[str, Any]]):
     b = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, help_text="Trial B, of the same task; not a (a = b is a 400)."
     )
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # the parameter shares Field.source's name
         choices=EpisodeSource.choices, required=False, help_text="Compare only episodes of this source."
     )
 
@@ -63,7 +63,7 @@ class PlanQuerySerializer(serializers.Serializer[dict[str, Any]]):
     target = serializers.FloatField(min_value=0.0001, max_value=0.9999, help_text="Success rate to show, e.g. 0.9.")
     confidence = serializers.FloatField(min_value=0.5, max_value=0.9999, default=CONFIDENCE)
     failures = serializers.IntegerField(min_value=0, max_value=10_000, default=0, help_text="Failures allowed.")
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # the parameter shares Field.source's name
         choices=EpisodeSource.choices,
         required=False,
         help_text="Whose measured cycle time gives the robot-hours. Default: robot agent, integrator upload, "

@@ -1,4 +1,4 @@
-"""Input of the ROI endpoint (query parameters); the output is reports.roi_inputs.TaskRoiReport.to_dict()."""
+"""Input of the ROI endpoint (query parameters); the output is reports.roi.report.TaskRoiReport.to_dict()."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class TaskRoiQuerySerializer(serializers.Serializer[dict[str, Any]]):
     """?scenario=, ?source=, ?draws=, ?seed= of GET /api/v1/tasks/{id}/roi/."""
 
     scenario = serializers.ChoiceField(choices=CostScenario.choices, default=CostScenario.BASE)
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # the parameter shares Field.source's name
         choices=[*EpisodeSource.values, "real"],
         required=False,
         help_text="Evidence: one episode source or 'real' (robot agent + integrator upload). Default: real "

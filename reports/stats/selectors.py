@@ -14,7 +14,7 @@ organization's object then raises DoesNotExist, which views and the API turn int
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,22 +24,27 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from core import stats
+from core.results import JsonResult
 from policies.models import PolicyVersion
 from reports.models import AcceptanceCriteria, CostModel, CostScenario
-from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventCategory, EventKind, Task, Trial
+from reports.sources import REAL_SOURCES
+from trials.models import (
+    Episode,
+    EpisodeEvent,
+    EpisodeOutcome,
+    EpisodeQuerySet,
+    EpisodeSource,
+    EventCategory,
+    EventKind,
+    Task,
+    Trial,
+)
 from trials.selectors import task_list_for_user, trial_list_for_user
 
 SOURCES: tuple[str, ...] = tuple(EpisodeSource.values)
 SOURCE_LABELS: dict[str, str] = dict(EpisodeSource.choices)
-REAL_SOURCES = (EpisodeSource.ROBOT_AGENT.value, EpisodeSource.INTEGRATOR_UPLOAD.value)
 DEFAULT_RECOVERY_TIME_S = 60.0
 STREAM_CHUNK_ROWS = 50_000
-
-
-class _Serialisable:
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict of builtins, JSON-ready (nested dataclasses become dicts)."""
-        return asdict(self)  # type: ignore[call-overload]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -48,7 +53,7 @@ class _Serialisable:
 
 
 @dataclass(frozen=True)
-class SourceStatistics(_Serialisable):
+class SourceStatistics(JsonResult):
     """Every figure for the episodes of one source (simulation, robot agent or integrator upload)."""
 
     source: str
@@ -71,7 +76,7 @@ class SourceStatistics(_Serialisable):
 
 
 @dataclass(frozen=True)
-class TrialStatistics(_Serialisable):
+class TrialStatistics(JsonResult):
     trial_id: int
     task_id: int
     policy_version_id: int
@@ -85,7 +90,7 @@ class TrialStatistics(_Serialisable):
 
 
 @dataclass(frozen=True)
-class SimToRealGap(_Serialisable):
+class SimToRealGap(JsonResult):
     policy_version_id: int
     policy_version_label: str
     real_source: str
@@ -96,7 +101,7 @@ class SimToRealGap(_Serialisable):
 
 
 @dataclass(frozen=True)
-class PolicyVersionSummary(_Serialisable):
+class PolicyVersionSummary(JsonResult):
     policy_version_id: int
     policy_version_label: str
     source: str
@@ -106,7 +111,7 @@ class PolicyVersionSummary(_Serialisable):
 
 
 @dataclass(frozen=True)
-class TaskStatistics(_Serialisable):
+class TaskStatistics(JsonResult):
     task_id: int
     recovery_time_s: float
     recovery_time_source: str
@@ -118,7 +123,7 @@ class TaskStatistics(_Serialisable):
 
 
 @dataclass(frozen=True)
-class TrialComparison(_Serialisable):
+class TrialComparison(JsonResult):
     trial_a_id: int
     trial_b_id: int
     task_id: int
@@ -130,13 +135,13 @@ class TrialComparison(_Serialisable):
 
 
 @dataclass(frozen=True)
-class SourceVerdict(_Serialisable):
+class SourceVerdict(JsonResult):
     source: str
     verdict: stats.SequentialVerdict
 
 
 @dataclass(frozen=True)
-class TrialSequentialVerdict(_Serialisable):
+class TrialSequentialVerdict(JsonResult):
     trial_id: int
     episodes_planned: int
     sources: tuple[SourceVerdict, ...]
@@ -144,15 +149,15 @@ class TrialSequentialVerdict(_Serialisable):
 
 
 @dataclass(frozen=True)
-class SourceAcceptance(_Serialisable):
+class SourceAcceptance(JsonResult):
     source: str
     result: stats.AcceptanceResult
 
 
 @dataclass(frozen=True)
-class TrialAcceptance(_Serialisable):
+class TrialAcceptance(JsonResult):
     trial_id: int
-    criteria: stats.AcceptanceCriteria
+    criteria: stats.AcceptanceRule
     sources: tuple[SourceAcceptance, ...]
     note: str | None
 
@@ -230,10 +235,10 @@ def _stream_columns(episodes: QuerySet[Episode], *, with_events: bool = True) ->
     else:
         annotations["_iv"] = Value(0, output_field=IntegerField())
         annotations["_fail"] = Value(_NO_CODE, output_field=IntegerField())
-    qs = (
-        episodes.annotate(**annotations)
-        .order_by("trial_id", "index")
-        .values_list("trial_id", "trial__policy_version_id", "_src", "_ok", "cycle_time_s", "_iv", "_fail")
+    # Any: the annotation names come from a dict, which django-stubs cannot follow into values_list.
+    annotated: Any = episodes.annotate(**annotations)
+    qs = annotated.order_by("trial_id", "index").values_list(
+        "trial_id", "trial__policy_version_id", "_src", "_ok", "cycle_time_s", "_iv", "_fail"
     )
     sql, params = qs.query.sql_with_params()
     chunks: list[np.ndarray] = []
@@ -266,7 +271,7 @@ def _events_by_category(
     source's episodes and reads only the (episode, category) index, where grouping by the episode's
     source would look every event's episode up (about twice the work at 300,000 events).
     """
-    parts = [
+    parts: list[QuerySet[Any, tuple[Any, str, int]]] = [
         EpisodeEvent.objects.filter(episode__in=episodes.filter(source=source).order_by().values("pk"))
         .order_by()
         .values("category")
@@ -370,7 +375,7 @@ def _source_statistics(
 
 
 def _statistics_by_source(
-    *, episodes: QuerySet[Episode], task: Task, recovery_time_s: float, source: str | None
+    *, episodes: EpisodeQuerySet, task: Task, recovery_time_s: float, source: str | None
 ) -> tuple[tuple[SourceStatistics, ...], _Columns, int]:
     """Two queries: events grouped by category (with the lost episodes' count), and the streamed
     per-episode columns. `episodes` may include lost ones: they are counted apart, never in a figure.
@@ -635,8 +640,8 @@ def trial_sequential_verdict(
     )
 
 
-def acceptance_evaluate(
-    *, trial_id: int, criteria: stats.AcceptanceCriteria, source: str | None = None, user: User | None = None
+def trial_acceptance_evaluate(
+    *, trial_id: int, criteria: stats.AcceptanceRule, source: str | None = None, user: User | None = None
 ) -> TrialAcceptance:
     """Evaluate FAT/SAT-style acceptance criteria on one trial, per source, each check with its evidence.
 
@@ -662,7 +667,7 @@ def acceptance_evaluate(
     return TrialAcceptance(trial_id=trial_id, criteria=criteria, sources=tuple(results), note=stats_.note)
 
 
-def trial_plan(
+def task_trial_plan(
     *,
     task_id: int,
     target_success: float,
@@ -696,7 +701,7 @@ def trial_plan(
     order = [source] if source else [*REAL_SOURCES, EpisodeSource.SIMULATION.value]
     chosen = next((s for s in order if s in rows and rows[s]["n"]), None)
     mean = float(rows[chosen]["total"]) / rows[chosen]["n"] if chosen else None
-    plan = stats.plan_trial(
+    plan = stats.success_run_plan(
         target_success=target_success,
         confidence=confidence,
         failures_allowed=failures_allowed,
@@ -722,7 +727,7 @@ ACCEPTANCE_TRIALS_SHOWN = 20
 
 
 @dataclass(frozen=True)
-class SequentialLevels(_Serialisable):
+class SequentialLevels(JsonResult):
     """The SPRT's hypotheses: a policy at `rejectable_success` must not pass (error <= alpha), one at
     `acceptable_success` must not fail (error <= beta); `basis` says where the levels come from."""
 
@@ -734,7 +739,7 @@ class SequentialLevels(_Serialisable):
 
 
 @dataclass(frozen=True)
-class CriteriaAcceptance(_Serialisable):
+class CriteriaAcceptance(JsonResult):
     """One stored criteria set (FAT, SAT, run-off) evaluated on one trial, per source."""
 
     criteria_id: int
@@ -748,7 +753,7 @@ class CriteriaAcceptance(_Serialisable):
 
 
 @dataclass(frozen=True)
-class SourcePlan(_Serialisable):
+class SourcePlan(JsonResult):
     """Per source: episodes needed to claim success >= the rejectable level at 95% confidence, allowing the
     failures already seen (None when the claim would need more than 10 million episodes)."""
 
@@ -758,7 +763,7 @@ class SourcePlan(_Serialisable):
 
 
 @dataclass(frozen=True)
-class TrialPanel(_Serialisable):
+class TrialPanel(JsonResult):
     statistics: TrialStatistics
     levels: SequentialLevels
     sequential: TrialSequentialVerdict
@@ -767,7 +772,7 @@ class TrialPanel(_Serialisable):
 
 
 @dataclass(frozen=True)
-class TaskPanel(_Serialisable):
+class TaskPanel(JsonResult):
     statistics: TaskStatistics
     plan: stats.TrialPlan
     acceptance: tuple[CriteriaAcceptance, ...]  # criteria x the latest visible trials, newest first
@@ -866,6 +871,12 @@ def _acceptance_from_columns(
     )  # fmt: skip
 
 
+def plan_target_default(*, criteria: list[AcceptanceCriteria]) -> float:
+    """The success rate a planner question starts from: the strictest success lower bound of the task's
+    acceptance criteria, else DEFAULT_PLAN_TARGET."""
+    return max((c.min_success_lower_bound for c in criteria if c.min_success_lower_bound), default=DEFAULT_PLAN_TARGET)
+
+
 def acceptance_criteria_for_task(*, task_id: int) -> list[AcceptanceCriteria]:
     """The task's stored criteria sets, FAT, SAT, run-off order by name. One query."""
     return list(AcceptanceCriteria.objects.filter(task_id=task_id).order_by("name", "pk"))
@@ -894,7 +905,7 @@ def trial_panel(
     plans = []
     for block in statistics.sources:
         try:
-            plan: stats.TrialPlan | None = stats.plan_trial(
+            plan: stats.TrialPlan | None = stats.success_run_plan(
                 target_success=levels.rejectable_success,
                 failures_allowed=block.success.failures,
                 mean_cycle_time_s=block.mean_attempt_cycle_s,
@@ -933,11 +944,10 @@ def task_panel(
     statistics, columns = _task_statistics(task=task, source=None)
     criteria = acceptance_criteria_for_task(task_id=task.pk)
     if target_success is None:
-        bounds = [c.min_success_lower_bound for c in criteria if c.min_success_lower_bound]
-        target_success = max(bounds) if bounds else DEFAULT_PLAN_TARGET
+        target_success = plan_target_default(criteria=criteria)
     by_source = {b.source: b for b in statistics.sources}
     chosen = next((s for s in (*REAL_SOURCES, EpisodeSource.SIMULATION.value) if s in by_source), None)
-    plan = stats.plan_trial(
+    plan = stats.success_run_plan(
         target_success=target_success,
         confidence=confidence,
         failures_allowed=failures_allowed,
@@ -958,3 +968,10 @@ def task_panel(
         for c in criteria
     )
     return TaskPanel(statistics=statistics, plan=plan, acceptance=acceptance, trials_evaluated=len(trial_ids))
+
+
+def trial_sequential_verdicts(*, trial_id: int) -> dict[str, stats.SequentialVerdict]:
+    """{source: SPRT verdict} of the trial at the trial panel's levels (from the task's acceptance criteria),
+    for trials.services.trial_stop_early. Five queries (the panel's). Raises Trial.DoesNotExist."""
+    panel = trial_panel(trial_id=trial_id)
+    return {v.source: v.verdict for v in panel.sequential.sources}
