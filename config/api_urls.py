@@ -29,7 +29,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("me/", MeView.as_view(), name="api-me"),
     path("tasks/<str:id>/roi/", TaskRoiView.as_view(), name="api-task-roi"),
-    path("agent/", include("robots.agent_urls")),
+    path("agent/", include("trials.agents.urls")),
     path("", include("reports.stats_api_urls")),
     path("", include(trial_router.urls)),
     path("", include(router.urls)),

@@ -17,6 +17,7 @@ from core.episode_rules import recorded_metrics_problems
 from core.fit import FIT_DERIVED_KEYS, FitRatingError, fit_assess, fit_ratings_from_figures
 from policies.models import PolicyVersion
 from robots.models import AgentJob, AgentJobStatus, Robot
+from trials import queue
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
     Episode,
@@ -399,10 +400,8 @@ def trial_schedule(
         if task.status == TaskStatus.CANDIDATE:
             task.status = TaskStatus.TRIALLING
             task.save(update_fields=["status", "updated_at"])
-        from trials.tasks import trial_start_task  # tasks import services; import here to keep one direction
-
         if start_runner:
-            transaction.on_commit(lambda: trial_start_task.delay(trial.pk))
+            transaction.on_commit(lambda: queue.trial_start_enqueue(trial_id=trial.pk))
     return trial
 
 
