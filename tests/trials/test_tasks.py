@@ -10,9 +10,9 @@ from trials import queue, tasks
 
 
 def test_queue_names_are_the_registered_tasks() -> None:
-    # shared_task gives a proxy: compare what the worker would run under each name.
-    assert app.tasks[queue.TRIAL_START_TASK].run is tasks.trial_start_task.run
-    assert app.tasks[queue.TRIAL_RUN_CHUNK_TASK].run is tasks.trial_run_chunk_task.run
+    # shared_task gives a proxy: compare the task object behind it with what each name runs.
+    assert app.tasks[queue.TRIAL_START_TASK] is tasks.trial_start_task._get_current_object()
+    assert app.tasks[queue.TRIAL_RUN_CHUNK_TASK] is tasks.trial_run_chunk_task._get_current_object()
 
 
 def test_enqueue_sends_one_message_per_chunk_with_its_id() -> None:
