@@ -127,5 +127,3 @@ def agent_heartbeat(
             robot.current_job = job
     robot.save(update_fields=["last_heartbeat_at", "status", "software_version", "current_job"])
     return robot
-
-

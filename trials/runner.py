@@ -48,8 +48,8 @@ from core.policy.remote import (
 )
 from core.sim import Cell, CellOutcome, cell_make
 from policies.models import PolicyVersion
-from trials import queue
 from robots.models import RobotKind
+from trials import queue
 from trials.agents.services import agent_jobs_create
 from trials.models import (
     ChunkState,

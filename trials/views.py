@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import can_scope_tasks, engineer_required
+from accounts.permissions import acts_for_organization, can_scope_tasks, engineer_required
 from core.fit import FIT_FACTOR_KEYS, FitRatingError, fit_assess
 from trials.forms import EpisodeFilterForm, TaskFilterForm, TaskForm, TrialScheduleForm
 from trials.models import Task, Trial, TrialStatus
@@ -143,7 +143,7 @@ def task_create(request: HttpRequest) -> HttpResponse:
 def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
     # Only the owner organization edits a task; an engaged integrator reads it.
     task = get_object_or_404(task_list_for_user(user=request.user), pk=pk)
-    if not request.user.is_superuser and task.organization_id != request.user.organization_id:
+    if not acts_for_organization(request.user, task.organization_id):
         raise PermissionDenied("Only the task's own organization can edit it.")
     return _task_form_view(request, task)
 
