@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "policies",
     "trials",
     "reports",
+    "demo",
 ]
 
 MIDDLEWARE = [

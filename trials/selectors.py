@@ -39,6 +39,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from core.stats import wilson_interval
 from trials.models import (
     COUNTED_OUTCOMES,
     Episode,
@@ -244,8 +245,6 @@ def trial_summary(*, trial: Trial) -> dict[str, Any]:
     cycle_times = list(Episode.objects.counted().filter(trial=trial).values_list("cycle_time_s", flat=True))
     done = progress["done"]
     # Every rate shown carries its interval and n (the maths lives in the ORM-free core.stats).
-    from core.stats import wilson_interval
-
     return {
         **progress,
         "planned": trial.episodes_planned,
