@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import CanRunTrials, CanWriteTasks, acts_for_organization
+from accounts.requests import AuthenticatedApiRequest
 from common.api_support import (
     ERRORS,
     READ_ERRORS,
@@ -80,6 +81,7 @@ class TaskViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
     """Candidate manufacturing tasks: your organization's, and those you are engaged on as integrator."""
 
     queryset = Task.objects.none()  # for the schema generator; requests use get_queryset()
+    request: AuthenticatedApiRequest  # IsAuthenticated (the default) refuses anonymous callers
 
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
@@ -94,7 +96,7 @@ class TaskViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         request=TaskWriteSerializer,
         responses={201: TaskSerializer, **error_responses(400, 401, 403, 429)},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedApiRequest) -> Response:
         if request.user.organization_id is None:
             raise PermissionDenied("Your account belongs to no organization.")
         serializer = TaskWriteSerializer(data=request.data, context=self.get_serializer_context())
@@ -111,7 +113,7 @@ class TaskViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
         request=TaskWriteSerializer,
         responses={200: TaskSerializer, **error_responses(400, 401, 403, 404, 429)},
     )
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+    def partial_update(self, request: AuthenticatedApiRequest, pk: str | None = None) -> Response:
         task = self.get_object()
         if not acts_for_organization(request.user, task.organization_id):
             raise PermissionDenied("Only the owner organization's engineers may change this task.")
@@ -124,7 +126,7 @@ class TaskViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
 # --- Trials --------------------------------------------------------------------------------------
 
 
-def _writable_trial(request: Request, pk: Any) -> Trial:
+def _writable_trial(request: AuthenticatedApiRequest, pk: Any) -> Trial:
     """The trial if the caller may write to it. Raises Http404 when it is not visible at all,
     PermissionDenied when visible but on another organization's robot."""
     trial = get_object_or_404(trial_list_for_user(user=request.user), pk=pk)
@@ -143,6 +145,7 @@ class TrialViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     """Trials of a policy version on a robot. Create one on your organization's robot, then upload its episodes."""
 
     queryset = Trial.objects.none()  # for the schema generator; requests use get_queryset()
+    request: AuthenticatedApiRequest  # IsAuthenticated (the default) refuses anonymous callers
 
     serializer_class = TrialSerializer
     filterset_class = TrialFilter
@@ -161,7 +164,7 @@ class TrialViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         request=TrialCreateSerializer,
         responses={201: TrialDetailSerializer, **error_responses(400, 401, 403, 429)},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedApiRequest) -> Response:
         serializer = TrialCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         try:
@@ -177,7 +180,7 @@ class TrialViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         responses={200: TrialDetailSerializer, **error_responses(401, 403, 404, 429)},
     )
     @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str | None = None) -> Response:
+    def cancel(self, request: AuthenticatedApiRequest, pk: str | None = None) -> Response:
         trial = _writable_trial(request, pk)
         trial = trial_cancel(trial_id=trial.pk, reason=f"cancelled by {request.user.username} (API)")
         trial.progress_counts = trial_progress(trial=trial)  # type: ignore[attr-defined]
@@ -190,7 +193,8 @@ EPISODE_UPLOAD = PolymorphicProxySerializer(
     component_name="EpisodeUpload",
     serializers=[
         EpisodeInputSerializer,
-        EpisodeInputSerializer(many=True, min_length=1, max_length=MAX_EPISODES_PER_REQUEST),
+        # many=True hands min/max_length to the ListSerializer; the stubs type only the child's arguments.
+        EpisodeInputSerializer(many=True, min_length=1, max_length=MAX_EPISODES_PER_REQUEST),  # type: ignore[call-arg]
     ],
     resource_type_field_name=None,
     many=False,
@@ -213,6 +217,7 @@ class TrialEpisodesViewSet(ApiViewMixin, viewsets.GenericViewSet[Episode]):
     """Episodes of one trial: list them, or upload one or many (idempotent by external_id)."""
 
     queryset = Episode.objects.none()  # for the schema generator; requests use get_queryset()
+    request: AuthenticatedApiRequest  # IsAuthenticated (the default) refuses anonymous callers
 
     serializer_class = EpisodeSerializer
     filterset_class = EpisodeFilter
@@ -232,7 +237,7 @@ class TrialEpisodesViewSet(ApiViewMixin, viewsets.GenericViewSet[Episode]):
     @extend_schema(
         summary="List a trial's episodes with their events", responses={200: EpisodeSerializer, **READ_ERRORS}
     )
-    def list(self, request: Request, trial_pk: str) -> Response:
+    def list(self, request: AuthenticatedApiRequest, trial_pk: str) -> Response:
         get_object_or_404(trial_list_for_user(user=request.user), pk=trial_pk)
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
@@ -248,7 +253,7 @@ class TrialEpisodesViewSet(ApiViewMixin, viewsets.GenericViewSet[Episode]):
         request=EPISODE_UPLOAD,
         responses={201: IngestResultSerializer, 200: IngestResultSerializer, **INGEST_ERRORS},
     )
-    def create(self, request: Request, trial_pk: str) -> Response:
+    def create(self, request: AuthenticatedApiRequest, trial_pk: str) -> Response:
         body_limit_check(request)
         trial = _writable_trial(request, trial_pk)
         return _ingest_reply(episodes_ingest(trial=trial, data=request.data))
@@ -261,7 +266,7 @@ class TrialEpisodesViewSet(ApiViewMixin, viewsets.GenericViewSet[Episode]):
         responses={201: IngestResultSerializer, 200: IngestResultSerializer, **INGEST_ERRORS},
     )
     @action(detail=False, methods=["post"], url_path="csv", parser_classes=[parsers.MultiPartParser])
-    def upload_csv(self, request: Request, trial_pk: str) -> Response:
+    def upload_csv(self, request: AuthenticatedApiRequest, trial_pk: str) -> Response:
         body_limit_check(request)
         trial = _writable_trial(request, trial_pk)
         upload = CsvUploadSerializer(data=request.data)
@@ -284,6 +289,7 @@ class EpisodeViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet[Episode]):
     """Episodes across the trials you can read (filter by `trial`, `outcome`, `since`...)."""
 
     queryset = Episode.objects.none()  # for the schema generator; requests use get_queryset()
+    request: AuthenticatedApiRequest  # IsAuthenticated (the default) refuses anonymous callers
 
     serializer_class = EpisodeSerializer
     filterset_class = EpisodeFilter
@@ -312,6 +318,7 @@ class EventViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet[EpisodeEvent]):
     """Interventions, faults and exceptions inside episodes (filter by `trial`, `category`...)."""
 
     queryset = EpisodeEvent.objects.none()  # for the schema generator; requests use get_queryset()
+    request: AuthenticatedApiRequest  # IsAuthenticated (the default) refuses anonymous callers
 
     serializer_class = EventSerializer
     filterset_class = EventFilter

@@ -132,7 +132,7 @@ _CATEGORIES = set(EventCategory.values)
 def episode_run(
     *,
     cell: Cell,
-    policy: LoadedPolicy,
+    policy: LoadedPolicy | RemotePolicy,  # both give .episode(instruction=...) controllers
     seed: int,
     index: int,
     instruction: str,
