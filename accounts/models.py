@@ -29,8 +29,8 @@ def currency_choices() -> list[tuple[str, str]]:
     (historical codes such as DEM excluded). A callable, so the migration does not freeze the list."""
     today = datetime.datetime.now(tz=datetime.UTC).date()
     codes: set[str] = set()
-    for territory in Locale("en").territories:
-        codes.update(get_territory_currencies(territory, start_date=today, tender=True))
+    for territory in Locale("en").territories:  # keys are territory codes; babel types them loosely
+        codes.update(get_territory_currencies(str(territory), start_date=today, tender=True))
     codes.add(DEFAULT_CURRENCY)
     return sorted((code, f"{code} — {get_currency_name(code, locale='en')}") for code in codes)
 

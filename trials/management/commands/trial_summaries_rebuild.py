@@ -1,4 +1,5 @@
 from argparse import ArgumentParser
+from typing import cast
 
 from django.core.management.base import BaseCommand
 
@@ -19,7 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=200, help="Trials per transaction (default 200).")
 
     def handle(self, *args: object, **options: object) -> None:
-        trial_ids = options["trials"]
-        written = trial_summaries_rebuild(trial_ids=trial_ids, batch_size=options["batch_size"])  # type: ignore[arg-type]
-        scope = f"{len(set(trial_ids))} trial{'s' if len(set(trial_ids)) != 1 else ''}" if trial_ids else "every trial"  # type: ignore[arg-type]
+        # argparse gives what add_arguments declares: a list of ints or None, and an int.
+        trial_ids = cast(list[int] | None, options["trials"])
+        written = trial_summaries_rebuild(trial_ids=trial_ids, batch_size=cast(int, options["batch_size"]))
+        scope = f"{len(set(trial_ids))} trial{'s' if len(set(trial_ids)) != 1 else ''}" if trial_ids else "every trial"
         self.stdout.write(self.style.SUCCESS(f"Rebuilt {written} summary rows of {scope}."))
