@@ -82,3 +82,54 @@ def test_a_back_arrow_or_django_in_core_breaks_the_contracts(tmp_path: Path) -> 
     assert "robots is not allowed to import trials" in run.stdout
     assert "core is not allowed to import django" in run.stdout
     assert "0 kept, 2 broken" in run.stdout
+
+
+def _cycles(imports: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in imports[module]:
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in imports:
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_cycle_between_any_modules() -> None:
+    """Not only between apps: inside one too (trials' services, runner and tasks once imported each other
+    through function-level imports, which count here as well)."""
+    import grimp
+
+    packages = _contracts()["layers"]["layers"]
+    graph = grimp.build_graph(*packages, cache_dir=None)
+    ours = {m for m in graph.modules if m.split(".")[0] in packages}
+    imports = {m: {i for i in graph.find_modules_directly_imported_by(m) if i in ours} for m in ours}
+    assert _cycles(imports) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
