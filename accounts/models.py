@@ -78,9 +78,6 @@ class User(AbstractUser):
     def roles(self) -> set[str]:
         return {group.name for group in self.groups.all()}
 
-    def has_role(self, role: Role | str) -> bool:
-        return self.groups.filter(name=str(role)).exists()
-
 
 class ApiToken(models.Model):
     """A personal API token. Only the sha256 of the secret is stored; the secret is shown once."""

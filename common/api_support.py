@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import filters, serializers
@@ -132,7 +133,7 @@ class ApiCursorPagination(CursorPagination):
         ]
 
 
-def body_limit_check(request: Request) -> None:
+def body_limit_check(request: HttpRequest | Request) -> None:
     """Raises PayloadTooLarge (413) when the declared body size exceeds API_MAX_BODY_BYTES."""
     limit = settings.API_MAX_BODY_BYTES
     try:

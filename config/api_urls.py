@@ -27,7 +27,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("me/", MeView.as_view(), name="api-me"),
-    path("agent/", include("robots.agent_urls")),
+    path("agent/", include("trials.agents.urls")),
     path("", include("reports.api_urls")),
     path("", include(trial_router.urls)),
     path("", include(router.urls)),

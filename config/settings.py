@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "policies",
     "trials",
     "reports",
+    "demo",
 ]
 
 MIDDLEWARE = [

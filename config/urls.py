@@ -16,7 +16,7 @@ urlpatterns = [
     # The task list is the engineers' home page.
     path("", trial_views.task_list, name="home"),
     path("", include("trials.urls")),
-    path("robots/", include("robots.urls")),
+    path("robots/", include("trials.robot_urls")),
     path("policies/", include("policies.urls")),
     path("reports/", include("reports.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),

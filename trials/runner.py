@@ -49,7 +49,8 @@ from core.policy.remote import (
 from core.sim import Cell, CellOutcome, cell_make
 from policies.models import PolicyVersion
 from robots.models import RobotKind
-from robots.services import agent_jobs_create
+from trials import queue
+from trials.agents.services import agent_jobs_create
 from trials.models import (
     ChunkState,
     Episode,
@@ -268,18 +269,11 @@ def gif_write(*, frames: list[np.ndarray], path: Path, fps: float) -> None:
 # ---------------------------------------------------------------- trial start and chunks
 
 
-def _enqueue(chunk_ids: list[int]) -> None:
-    from trials.tasks import trial_run_chunk_task  # tasks import the runner; import here to keep one direction
-
-    for chunk_id in chunk_ids:
-        trial_run_chunk_task.delay(chunk_id)
-
-
 def trial_start(*, trial_id: int) -> list[int]:
     """Split a queued simulated trial into chunks and enqueue one task per chunk (once the rows are
     committed). Idempotent: a trial that already has chunks is left to them and the reaper.
     Returns the ids of the chunks enqueued. A physical robot's trial becomes jobs for its agent instead
-    (robots.services.agent_jobs_create); nothing is enqueued."""
+    (trials.agents.services.agent_jobs_create); nothing is enqueued."""
     trial = Trial.objects.select_related("robot", "policy_version").get(pk=trial_id)
     if trial.robot.kind != RobotKind.SIMULATED:
         # A physical robot's episodes become jobs that its agent takes over the REST API.
@@ -311,7 +305,7 @@ def trial_start(*, trial_id: int) -> list[int]:
             ]
         )
         ids = [c.pk for c in chunks] or list(TrialChunk.objects.filter(trial_id=trial_id).values_list("pk", flat=True))
-        transaction.on_commit(lambda: _enqueue(ids))
+        transaction.on_commit(lambda: queue.chunks_enqueue(chunk_ids=ids))
     return ids
 
 
@@ -546,7 +540,7 @@ def chunks_reap(*, now: Any = None) -> list[int]:
             logger.warning("re-enqueuing chunk %s (its worker stopped renewing its lease)", chunk.pk)
             reaped.append(chunk.pk)
     if reaped:
-        _enqueue(reaped)
+        queue.chunks_enqueue(chunk_ids=reaped)
     orphans = Trial.objects.filter(
         status=TrialStatus.QUEUED, robot__kind=RobotKind.SIMULATED, created_at__lt=now - queued_lease
     ).exclude(chunks__isnull=False)

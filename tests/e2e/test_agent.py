@@ -21,7 +21,7 @@ from tests.factories import RobotFactory, TaskFactory, TrialFactory
 from tests.no_django import python_without_django
 from tests.support import ROOT, free_port, subprocess_env, wait_until
 from tests.trials.runner_support import FAST_CELL, reach_policy_version
-from trials import runner
+from trials import queue, runner
 from trials.models import Episode, EpisodeEvent, Trial, TrialChunk, TrialStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -171,7 +171,7 @@ def _run_sim_trial(version: PolicyVersion, episodes: int, monkeypatch) -> Trial:
         episodes_planned=episodes,
         episode_timeout_s=2.0,
     )
-    monkeypatch.setattr(runner, "_enqueue", lambda ids: None)  # chunks are run here, synchronously
+    monkeypatch.setattr(queue, "chunks_enqueue", lambda *, chunk_ids: None)  # chunks are run here, synchronously
     runner.trial_start(trial_id=trial.pk)
     for chunk in TrialChunk.objects.filter(trial=trial):
         runner.chunk_run(chunk_id=chunk.pk)

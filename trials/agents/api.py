@@ -20,9 +20,11 @@ from rest_framework.views import APIView
 
 from common.api_support import LimitedJSONParser
 from policies.models import PolicyVersion
-from robots import services
 from robots.agent_auth import RobotTokenAuthentication
-from robots.agent_serializers import (
+from robots.models import AgentJob, Robot
+from robots.services import agent_heartbeat
+from trials.agents import services
+from trials.agents.serializers import (
     AbortSerializer,
     AgentJobSerializer,
     CompleteSerializer,
@@ -31,7 +33,6 @@ from robots.agent_serializers import (
     HeartbeatReplySerializer,
     HeartbeatSerializer,
 )
-from robots.models import AgentJob, Robot
 from trials.services import EventInput
 
 LONG_POLL_STEP_S = 0.25
@@ -63,7 +64,7 @@ class HeartbeatView(AgentView):
     def post(self, request: Request) -> Response:
         data = HeartbeatSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        robot = services.agent_heartbeat(
+        robot = agent_heartbeat(
             robot=self.robot,
             status=data.validated_data["status"],
             software_version=data.validated_data["software_version"],

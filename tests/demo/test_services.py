@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from trials.demo import DEMO_PASSWORD, demo_load
+from demo.services import DEMO_PASSWORD, demo_load
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from robots.models import AgentJob, Robot, RobotKind
-from robots.services import agent_jobs_create, robot_agent_token_issue
+from robots.services import robot_agent_token_issue
 from tests.factories import RobotFactory, TrialFactory
+from trials.agents.services import agent_jobs_create
 from trials.models import Episode
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from robots import agent_api
+from trials.agents import api as agent_api
 
 urlpatterns = [
     path("heartbeat/", agent_api.HeartbeatView.as_view(), name="agent-heartbeat"),

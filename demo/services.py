@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
@@ -40,7 +41,7 @@ USERS = (
 
 # Cycle times, volumes and loaded labour rates are of the order reported for German light-assembly
 # lines (loaded rate = wage x ~1.4); takt = available time / demand for a 2-shift line.
-TASKS = (
+TASKS: tuple[dict[str, Any], ...] = (
     {
         "name": "Kitting: brackets into assembly trays",
         "station": "Line 2 / kitting cell K1",
@@ -152,8 +153,8 @@ BASE_COSTS = {
 def demo_load() -> list[DemoLogin]:
     """Create or update the demo dataset. Returns the demo logins (all with DEMO_PASSWORD)."""
     orgs = {}
-    for spec in (MANUFACTURER, INTEGRATOR):
-        org, _ = Organization.objects.update_or_create(slug=spec["slug"], defaults=spec)
+    for org_spec in (MANUFACTURER, INTEGRATOR):
+        org, _ = Organization.objects.update_or_create(slug=org_spec["slug"], defaults=org_spec)
         orgs[org.slug] = org
     site, _ = Site.objects.update_or_create(
         organization=orgs["nordwerk"],

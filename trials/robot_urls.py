@@ -1,6 +1,6 @@
 from django.urls import path
 
-from robots import views
+from trials import robot_views as views
 
 urlpatterns = [
     path("", views.robot_list, name="robot-list"),

@@ -10,8 +10,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from robots.models import AgentJob, AgentJobStatus, Robot, RobotKind, RobotStatus
-from robots.services import agent_jobs_create, robot_agent_token_issue, robot_agent_token_revoke, robots_mark_stale
+from robots.services import robot_agent_token_issue, robot_agent_token_revoke, robots_mark_stale
 from tests.factories import RobotFactory, TrialFactory
+from trials.agents.services import agent_jobs_create
 from trials.models import Episode, EpisodeEvent, TrialStatus
 from trials.services import trial_cancel
 

@@ -1,5 +1,7 @@
 """Robots pages: the user's organization's robots (integrators see only their own). Engineers register
-robots and issue a physical robot's agent token here; the token is shown once, in the response."""
+robots and issue a physical robot's agent token here; the token is shown once, in the response.
+The pages count and list each robot's trials, so they live in trials (which may read robots), not in
+robots (which may not read trials); the URLs stay under /robots/."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import can_scope_tasks, engineer_required
+from accounts.permissions import can_manage_for_organization, can_scope_tasks, engineer_required
 from accounts.requests import AuthenticatedHttpRequest
 from core.sim import cell_keys
 from robots.forms import RobotRegisterForm
@@ -80,7 +82,8 @@ def _robot_detail_page(request: AuthenticatedHttpRequest, robot: Robot, *, token
         "robot": robot,
         "trials": trials,
         "agent_token": token,  # shown in this response only: never stored raw, never redirected
-        "can_issue_token": robot.kind == RobotKind.PHYSICAL and _can_write(request, robot),
+        "can_issue_token": robot.kind == RobotKind.PHYSICAL
+        and can_manage_for_organization(request.user, robot.organization_id),
     }
     if robot.kind == RobotKind.PHYSICAL:
         context |= {
@@ -89,11 +92,6 @@ def _robot_detail_page(request: AuthenticatedHttpRequest, robot: Robot, *, token
             "jobs": agent_job_list_for_robot(robot=robot)[:50],
         }
     return render(request, "robots/robot_detail.html", context)
-
-
-def _can_write(request: AuthenticatedHttpRequest, robot: Robot) -> bool:
-    user = request.user
-    return can_scope_tasks(user) and (user.is_superuser or robot.organization_id == user.organization_id)
 
 
 @login_required
@@ -107,7 +105,7 @@ def robot_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def robot_token_issue(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A new agent token for a physical robot of the user's organization (the previous one stops working)."""
     robot = get_object_or_404(robot_list_for_user(user=request.user), pk=pk)
-    if not _can_write(request, robot):
+    if not can_manage_for_organization(request.user, robot.organization_id):
         raise PermissionDenied("Only the robot's own organization can issue its agent token.")
     if robot.kind != RobotKind.PHYSICAL:
         messages.error(request, "A simulated cell runs on the workers and has no agent token.")

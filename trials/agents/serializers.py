@@ -88,7 +88,8 @@ class LeaseSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class EventsPushSerializer(LeaseSerializer):
-    events = EventInputSerializer(many=True, max_length=MAX_EVENTS_PER_EPISODE)
+    # many_init is what many=True calls; the stubs type only the child's arguments on the constructor.
+    events = EventInputSerializer.many_init(max_length=MAX_EVENTS_PER_EPISODE)
 
     def validate_events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         problems = event_offset_problems((e["t_offset_s"] for e in events), duration_s=None)
@@ -109,7 +110,7 @@ class CompleteSerializer(LeaseSerializer):
     started_at = EpisodeInstantField()
     ended_at = EpisodeInstantField(required=False)
     metrics = MetricsField(required=False, default=dict)
-    events = EventInputSerializer(many=True, required=False, default=list, max_length=MAX_EVENTS_PER_EPISODE)
+    events = EventInputSerializer.many_init(required=False, default=list, max_length=MAX_EVENTS_PER_EPISODE)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return episode_times_check(attrs)
