@@ -3,7 +3,7 @@ the services re-check the rules, so the forms are a friendly first line, not the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -14,7 +14,7 @@ from policies.models import PolicyVersion
 from policies.selectors import policy_version_list_for_user
 from robots.models import Robot, Site
 from robots.selectors import robot_list_for_user, site_list_for_user
-from trials.models import MAX_EPISODES_PER_TRIAL, EventCategory, Task, TaskStatus
+from trials.models import MAX_EPISODES_PER_TRIAL, EventCategory, Task, TaskStatus, Trial
 from trials.services import TASK_WRITABLE_FIELDS
 
 
@@ -219,3 +219,17 @@ class EpisodeFilterForm(forms.Form):
     @property
     def has_faults(self) -> bool | None:
         return {"yes": True, "no": False}.get(self.cleaned_data.get("faults", "")) if self.is_valid() else None
+
+
+class EpisodeCsvUploadForm(forms.Form):
+    """The browser's CSV upload: one of the caller's trials (known per request) and the file."""
+
+    trial: forms.ModelChoiceField[Trial] = forms.ModelChoiceField(
+        queryset=Trial.objects.none(), help_text="Trials on your organization's robots."
+    )
+    file = forms.FileField(help_text="CSV in the template layout; at most 1,000 episodes per file.")
+
+    def __init__(self, *args: Any, trials: QuerySet[Trial], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # self.fields holds per-form copies of the declared fields, typed only as Field.
+        cast("forms.ModelChoiceField[Trial]", self.fields["trial"]).queryset = trials

@@ -10,10 +10,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from rest_framework.exceptions import APIException
 
-from accounts.forms import EpisodeCsvUploadForm
 from accounts.permissions import can_run_trials
 from accounts.requests import AuthenticatedHttpRequest
 from common.api_support import body_limit_check
+from trials.forms import EpisodeCsvUploadForm
 from trials.ingest import IngestSummary, episodes_ingest_csv
 from trials.selectors import trial_list_writable_by_user
 

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from accounts.models import User
+from accounts.permissions import acts_for_organization
 from reports.models import COST_MODEL_EDITABLE_FIELDS, COST_MODEL_RANGE_FIELDS, CostModel, CostScenario
 from trials.models import Task
 
@@ -20,7 +21,7 @@ def cost_model_save(*, task: Task, scenario: str, user: User, fields: dict[str, 
     Raises PermissionDenied for another organization, ValidationError (field -> messages) on bad values
     (model validators, the CheckConstraints and CostModel.clean() on the ranges).
     """
-    if not user.is_superuser and task.organization_id != user.organization_id:
+    if not acts_for_organization(user, task.organization_id):
         raise PermissionDenied("Only the task's own organization can change its cost model.")
     if scenario not in CostScenario.values:
         raise ValidationError({"scenario": f"Unknown scenario {scenario!r}: use base, conservative or optimistic."})

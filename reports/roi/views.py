@@ -23,7 +23,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
 from accounts.models import User
-from accounts.permissions import can_scope_tasks, engineer_required
+from accounts.permissions import can_manage_for_organization, engineer_required
 from accounts.requests import AuthenticatedHttpRequest
 from reports.models import CostScenario
 from reports.roi.forms import CostModelForm, ScenarioForm
@@ -41,7 +41,7 @@ def _scenario(request: HttpRequest) -> str:
 
 
 def _can_edit_costs(user: User, task: Task) -> bool:
-    return can_scope_tasks(user) and (user.is_superuser or task.organization_id == user.organization_id)
+    return can_manage_for_organization(user, task.organization_id)
 
 
 # --- Dashboard --------------------------------------------------------------------------------

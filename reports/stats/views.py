@@ -17,7 +17,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import can_scope_tasks, engineer_required
+from accounts.permissions import acts_for_organization, can_scope_tasks, engineer_required
 from accounts.requests import AuthenticatedHttpRequest
 from core import stats
 from reports.models import AcceptanceCriteria
@@ -277,7 +277,7 @@ def trial_compare(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 def _editable_task(request: AuthenticatedHttpRequest, pk: int) -> Task:
     task = _visible_task(request, pk)
-    if not request.user.is_superuser and task.organization_id != request.user.organization_id:
+    if not acts_for_organization(request.user, task.organization_id):
         raise PermissionDenied("Only the task's own organization sets its acceptance criteria.")
     return task
 
