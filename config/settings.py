@@ -12,8 +12,9 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Local data (SQLite, static files, the embedded broker). Importing settings creates no folder:
+# common.apps creates the ones this process uses at start-up (common/folders.py).
 VAR_DIR = Path(env_str("TRIALBENCH_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
@@ -39,6 +40,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "csp",
+    # Not a domain app: its AppConfig registers the configuration checks (common/checks.py) and creates
+    # the local folders at start-up. The lowest Django-aware layer, so every app may rely on it.
+    "common",
     "accounts",
     "robots",
     "policies",
@@ -136,8 +141,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request when it is missing
+STATIC_ROOT = VAR_DIR / "staticfiles"  # created at start-up (common/folders.py): whitenoise warns without it
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
