@@ -38,7 +38,9 @@ def test_template_has_nothing_the_policy_refuses(path: Path) -> None:
 def test_the_rules_see_what_they_forbid() -> None:
     bad = '<button onclick="go()">x</button><p style="margin:0"></p><script>alert(1)</script>'
     assert HANDLER.findall(bad) and STYLE_ATTRIBUTE.findall(bad) and _scripts_without_src(bad)
-    assert not _scripts_without_src('<script src="/static/js/app.js" defer></script><script type="application/json" id="x">{}</script>')
+    assert not _scripts_without_src(
+        '<script src="/static/js/app.js" defer></script><script type="application/json" id="x">{}</script>'
+    )
     assert not HANDLER.findall('<div data-confirm="Sure?" hx-trigger="load">')
 
 
@@ -62,5 +64,7 @@ def test_api_docs_serve_their_script_as_a_file(client: Any) -> None:
 
 def test_plotly_css_matches_the_vendored_bundle() -> None:
     # After a plotly upgrade, `python scripts/plotly_css.py` rewrites the file; this fails until then.
-    result = subprocess.run([sys.executable, "scripts/plotly_css.py", "--check"], cwd=ROOT, capture_output=True, text=True)  # noqa: S603
+    result = subprocess.run(
+        [sys.executable, "scripts/plotly_css.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )  # noqa: S603
     assert result.returncode == 0, result.stderr
