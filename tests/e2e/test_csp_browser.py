@@ -236,3 +236,32 @@ def test_behaviour_moved_out_of_inline_handlers_still_works(live_server: Any, br
     assert page.get_attribute("body", "data-printed") == "1"
     assert problems() == []
     context.close()
+
+
+def test_admin_pages_render_under_the_policy(live_server: Any, browser: Any) -> None:
+    world = _world()
+    UserFactory(username="root", organization=None, is_superuser=True, is_staff=True, password=PASSWORD)
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context.add_init_script(RECORD_VIOLATIONS)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    problems = _watch(page)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    failures: dict[str, list[str]] = {}
+    for path in (
+        "/admin/",
+        "/admin/trials/task/",
+        f"/admin/trials/task/{world['task'].pk}/change/",
+        "/admin/trials/trial/",
+    ):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_selector("#content", state="attached")
+        page.wait_for_load_state("networkidle")
+        found = problems()
+        if found:
+            failures[path] = found
+    assert failures == {}, "\n".join(f"{path}: {found}" for path, found in failures.items())
+    context.close()
