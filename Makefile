@@ -7,7 +7,7 @@ PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev demo test lint format bench clean reference-policy
+.PHONY: help install install-dev demo test test-fast lint typecheck lint-imports format bench clean reference-policy
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,9 +35,20 @@ demo: install ## Install, migrate, load the demo data, start web server + worker
 test: install-dev ## Run the whole test suite (starts its own redis-server and workers)
 	$(PY) -m pytest
 
-lint: install-dev ## ruff check + format check + import contracts (the one-way rule between apps)
+test-fast: install-dev ## The suite without end-to-end, browser and worker tests (a few minutes)
+	$(PY) -m pytest --ignore=tests/e2e -m "not browser and not worker"
+
+lint: install-dev ## ruff check + format check, mypy, the import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MAKE) --no-print-directory typecheck lint-imports
+
+# DEBUG=1: the django-stubs plugin imports config.settings, which needs SECRET_KEY unless DEBUG is on.
+typecheck: install-dev ## mypy with django-stubs and DRF stubs over the project
+	DEBUG=1 $(VENV)/bin/mypy accounts robots policies trials reports common core config bench demo
+
+# The layer contracts live in pyproject.toml ([tool.importlinter]); tests/test_architecture.py runs them too.
+lint-imports: install-dev ## import-linter: imports run one way (core <- common <- accounts <- ... <- config)
 	$(VENV)/bin/lint-imports --no-cache
 
 format: install-dev ## Apply ruff fixes and formatting

@@ -1,7 +1,7 @@
 """Routes under /api/v1/. Swagger UI (offline, sidecar assets) at /api/v1/docs/, schema at /api/v1/schema/."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from accounts.api import ApiTokenViewSet, MeView
@@ -25,7 +25,7 @@ trial_router.register(r"trials/(?P<trial_pk>[^/.]+)/episodes", TrialEpisodesView
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("me/", MeView.as_view(), name="api-me"),
     path("agent/", include("trials.agents.urls")),
     path("", include("reports.api_urls")),

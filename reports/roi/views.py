@@ -101,7 +101,7 @@ def task_roi_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "app": _file_url("css/app.css"),
             "reports_css": _file_url("css/reports.css"),
             "plotly": _file_url("vendor/plotly/plotly-cartesian.min.js"),
-            "reports_js": _file_url("js/reports.js"),
+            "charts_js": _file_url("js/charts.js"),
         }
         html = render_to_string("reports/task_roi_print.html", context, request=request)
         pdf = html_to_pdf(html=html)

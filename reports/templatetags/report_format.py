@@ -76,7 +76,7 @@ def json_script_element(data: Any, *, element_id: str, css_class: str = "") -> S
 
 @register.simple_tag
 def chart_data(charts: dict[str, Any]) -> SafeString:
-    """The page's plotly figures as one JSON script element (id "roi-charts"), for static/js/reports.js."""
+    """The page's plotly figures as one JSON script element (id "roi-charts"), for static/js/charts.js."""
     return json_script_element(charts, element_id="roi-charts")
 
 
@@ -113,5 +113,5 @@ def ci_num(interval: Any, digits: int = 2) -> str:
 
 @register.simple_tag
 def stats_chart_data(charts: dict[str, Any], element_id: str) -> SafeString:
-    """Plotly figures of a statistics panel as one JSON script element (drawn by static/js/stats.js)."""
+    """Plotly figures of a statistics panel as one JSON script element (drawn by static/js/charts.js)."""
     return json_script_element(charts, element_id=element_id, css_class="stats-charts")

@@ -55,18 +55,19 @@ def test_task_table_and_trial_chart_fit_a_phone(live_server: Any, browser: Any) 
     page.wait_for_selector("#cycle-chart .main-svg")
     assert page.evaluate(FITS), page.evaluate("document.documentElement.scrollWidth")
     # Plotly draws the title and legend after the plot's first SVG, and a live refresh may redraw the chart:
-    # wait until both are there, then measure them in the same tick.
+    # wait until both are there, then measure them in the same tick. (Predicates are functions: Playwright
+    # polls an expression with eval(), which the Content-Security-Policy refuses.)
     overlap = page.wait_for_function(
-        "(() => { const c = document.getElementById('cycle-chart');"
+        "() => { const c = document.getElementById('cycle-chart');"
         " const tt = c && c.querySelector('.gtitle'), ll = c && c.querySelector('.legend');"
         " if (!tt || !ll) return null;"
         " const t = tt.getBoundingClientRect(), l = ll.getBoundingClientRect();"
-        " return {overlap: !(t.right <= l.left || l.right <= t.left || t.bottom <= l.top || l.bottom <= t.top)}; })()"
+        " return {overlap: !(t.right <= l.left || l.right <= t.left || t.bottom <= l.top || l.bottom <= t.top)}; }"
     ).json_value()
     assert not overlap["overlap"]
     # One set of bins for every outcome (failure bins started at -2.5 s while successes' did not).
     bins = page.wait_for_function(
-        "(() => { const c = document.getElementById('cycle-chart');"
-        " return c && c._fullData ? c._fullData.map(d => [d.xbins.start, d.xbins.size]) : null; })()"
+        "() => { const c = document.getElementById('cycle-chart');"
+        " return c && c._fullData ? c._fullData.map(d => [d.xbins.start, d.xbins.size]) : null; }"
     ).json_value()
     assert len(bins) == 2 and bins[0] == bins[1] and bins[0][0] >= 0, bins

@@ -47,13 +47,15 @@ def _record(trial: Any, n: int, *, fail_every: int, source: str, start: int = 0)
             EpisodeEventFactory(episode=episode, kind=EventKind.INTERVENTION, category=EventCategory.OTHER)
 
 
+# Predicates are functions, not expressions: Playwright polls an expression with eval(), which the pages'
+# Content-Security-Policy refuses (no 'unsafe-eval').
 def _charts_drawn(page: Any, ids: list[str]) -> None:
     for chart_id in ids:
         page.wait_for_selector(f"#{chart_id} .main-svg", state="attached")
         # Fitted to its box (a chart drawn before the panel's stylesheet applied would overflow it).
         page.wait_for_function(
-            f"(() => {{ const el = document.getElementById('{chart_id}'); const svg = el.querySelector('.main-svg');"
-            " return svg.getBoundingClientRect().width <= el.getBoundingClientRect().width + 1; })()"
+            f"() => {{ const el = document.getElementById('{chart_id}'); const svg = el.querySelector('.main-svg');"
+            " return svg.getBoundingClientRect().width <= el.getBoundingClientRect().width + 1; }"
         )
 
 
@@ -107,8 +109,12 @@ def test_engineer_reads_the_statistics_and_stops_early(live_server: Any, browser
     page.wait_for_selector("[data-testid=plan-answer]")
     page.fill("#planner input[name=failures]", "2")
     page.dispatch_event("#planner input[name=failures]", "change")
-    page.wait_for_function("document.querySelector('[data-testid=plan-answer]').textContent.includes('robot-hours')")
-    page.wait_for_function("!document.querySelector('[data-testid=plan-answer]').textContent.startsWith('29 episodes')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=plan-answer]').textContent.includes('robot-hours')"
+    )
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=plan-answer]').textContent.startsWith('29 episodes')"
+    )
     assert "episodes" in page.text_content("[data-testid=plan-answer]")
     page.locator("[data-testid=schedule-planner]").screenshot(path=str(folder / "stats-03-planner.png"))
     assert external == []
@@ -143,7 +149,7 @@ def test_live_trial_page_shows_one_count_and_logs_no_plotly_error(live_server: A
     for batch in range(3):
         _record(trial, 5, fail_every=3, source=EpisodeSource.SIMULATION, start=12 + 5 * batch)
         expected = 12 + 5 * (batch + 1)
-        page.wait_for_function(f"{read}[0] === {expected}")
+        page.wait_for_function(f"() => {read}[0] === {expected}")
         header, progress, panel = page.evaluate(read)
         assert header == progress == panel == expected
         page.set_viewport_size({"width": 900 + 100 * batch, "height": 900})  # resizes between refreshes
@@ -171,7 +177,9 @@ def test_planner_keeps_every_value_typed_quickly(live_server: Any, browser: Any)
         field.press_sequentially(value, delay=15)
         field.press("Tab")
     # 95 % at 95 % with at most 2 failures: 124 episodes (smallest n with BinomCDF(2; n, 0.05) <= 0.05).
-    page.wait_for_function("document.querySelector('[data-testid=plan-answer]').textContent.includes('124 episodes')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=plan-answer]').textContent.includes('124 episodes')"
+    )
     assert [page.input_value(f"#planner input[name={n}]") for n in ("target", "confidence", "failures")] == [
         "0.95", "0.95", "2",
     ]  # fmt: skip

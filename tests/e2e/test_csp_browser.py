@@ -1,0 +1,267 @@
+"""Every page in real headless Chromium under the site's Content-Security-Policy: no violation (a
+`securitypolicyviolation` event or a console error), charts drawn by plotly.js, and the behaviour that used
+to live in inline handlers (confirm dialogs, the auto-submitting filter, the fit bars) still working."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from accounts.models import Role
+from core.fit import FIT_FACTOR_KEYS, fit_assess
+from reports.models import AcceptanceCriteria
+from robots.models import RobotKind
+from tests.factories import (
+    CostModelFactory,
+    EpisodeEventFactory,
+    EpisodeFactory,
+    OrganizationFactory,
+    RobotFactory,
+    TaskFactory,
+    TrialFactory,
+    UserFactory,
+)
+from trials.models import EpisodeOutcome, EpisodeSource, EventCategory, EventKind, TrialStatus
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+PASSWORD = "browser-test-pass-1"  # noqa: S105
+# Recorded before any page script runs (Playwright's init scripts are not subject to the page's policy).
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+def _record(trial: Any, n: int, *, fail_every: int, source: str) -> None:
+    for i in range(n):
+        failed = i % fail_every == fail_every - 1
+        episode = EpisodeFactory(
+            trial=trial,
+            index=i,
+            outcome=EpisodeOutcome.FAILURE if failed else EpisodeOutcome.SUCCESS,
+            cycle_time_s=9.5 + (i * 7 % 13) * 0.35,
+            source=source,
+            external_id=f"{trial.pk}-{i}" if source != EpisodeSource.SIMULATION else None,
+        )
+        if failed:
+            EpisodeEventFactory(episode=episode, kind=EventKind.FAULT, category=EventCategory.GRASP_MISS)
+        elif i % 20 == 3:
+            EpisodeEventFactory(episode=episode, kind=EventKind.INTERVENTION, category=EventCategory.OTHER)
+
+
+def _world() -> dict[str, Any]:
+    org = OrganizationFactory(name="Nordwerk Components")
+    UserFactory(username="erika", organization=org, role=Role.ENGINEER, password=PASSWORD)
+    ratings = dict.fromkeys(FIT_FACTOR_KEYS, 4)
+    task = TaskFactory(
+        organization=org,
+        name="Kitting brackets",
+        takt_time_s=12.0,
+        manual_cycle_time_s=11.0,
+        fit_factors=ratings,
+        fit_score=fit_assess(ratings=ratings).score,
+    )
+    CostModelFactory(task=task, robot_capex=Decimal("38000"), input_ranges={"robot_capex": [34000, 50000]})
+    AcceptanceCriteria.objects.create(task=task, name="fat", min_success_lower_bound=0.75)
+    robot = RobotFactory(organization=org, name="Sim kitting cell")
+    a = TrialFactory(task=task, robot=robot, status=TrialStatus.COMPLETED, episodes_planned=80)
+    _record(a, 80, fail_every=8, source=EpisodeSource.SIMULATION)
+    b = TrialFactory(task=task, robot=robot, status=TrialStatus.COMPLETED, episodes_planned=60)
+    _record(b, 60, fail_every=5, source=EpisodeSource.SIMULATION)
+    physical = RobotFactory(organization=org, name="Cell 3 arm", kind=RobotKind.PHYSICAL, agent_token_sha256="0" * 64)
+    return {"task": task, "a": a, "b": b, "physical": physical, "policy_version": a.policy_version}
+
+
+def _pages(w: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(path, a selector that shows the page is there, ids of charts that must be drawn)."""
+    task, a, b = w["task"].pk, w["a"].pk, w["b"].pk
+    sim = f"trial{a}-simulation"
+    return [
+        ("/", "h1", ()),
+        ("/tasks/", "h1", ()),
+        (f"/tasks/{task}/", "[data-testid=task-stats-panel]", (f"task{task}-simulation-cycle",)),
+        ("/tasks/new/", "form", ()),
+        (f"/tasks/{task}/edit/", "form", ()),
+        (f"/tasks/{task}/trials/new/", "[data-testid=plan-answer]", ()),
+        ("/trials/", "select[name=status]", ()),
+        (f"/trials/{a}/", "[data-testid=stats-panel]", ("cycle-chart", f"{sim}-cycle", f"{sim}-pareto", f"{sim}-oee")),
+        (f"/trials/{a}/episodes/7/", "h1", ()),
+        (f"/reports/trials/compare/?a={a}&b={b}", "[data-testid=comparison]", ()),
+        (f"/reports/tasks/{task}/stats/", "[data-testid=criteria-list]", (f"task{task}-simulation-cycle",)),
+        (f"/reports/tasks/{task}/acceptance/new/", "form", ()),
+        ("/reports/", "#dashboard-table", ("dashboard-chart",)),
+        (f"/reports/tasks/{task}/roi/", "[data-testid=verdict]", ("cash-flow-chart", "tornado-chart")),
+        (f"/reports/tasks/{task}/roi/print/", "body.print-page", ("cash-flow-chart", "tornado-chart")),
+        (f"/reports/tasks/{task}/costs/", "form", ()),
+        ("/policies/", "h1", ()),
+        (f"/policies/versions/{w['policy_version'].pk}/", "h1", ()),
+        ("/policies/versions/new/", "form", ()),
+        ("/robots/", "h1", ()),
+        (f"/robots/{w['physical'].pk}/", "[data-testid=issue-token]", ()),
+        ("/account/tokens/", "h1", ()),
+        ("/account/uploads/csv/", "form", ()),
+        ("/api/v1/docs/", ".swagger-ui .info", ()),
+        ("/no-such-page/", "body", ()),
+    ]
+
+
+def _watch(page: Any) -> Callable[[], list[str]]:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+
+    def problems() -> list[str]:
+        # A 404 page logs its own status as a console error: that one is the page, not a violation.
+        seen = [e for e in errors if "404 (Not Found)" not in e]
+        errors.clear()
+        return seen + page.evaluate("window.__cspViolations || []")
+
+    return problems
+
+
+# Every figure the server sent (the JSON the drawer reads, static/js/charts.js) that has its element on the
+# page (the one-page report shows three of the report's figures), and the trial page's cycle-time histogram
+# (static/js/trial.js).
+FIGURE_TARGETS = """() => {
+  const ids = [];
+  document.querySelectorAll('script[type="application/json"]#roi-charts, script[type="application/json"].stats-charts')
+    .forEach((data) => ids.push(...Object.keys(JSON.parse(data.textContent)).filter((id) => document.getElementById(id))));
+  if (document.getElementById("cycle-data")) ids.push("cycle-chart");
+  return ids;
+}"""
+
+
+def _charts_drawn(page: Any, expected: tuple[str, ...]) -> None:
+    targets = page.evaluate(FIGURE_TARGETS)
+    assert set(expected) <= set(targets), f"figures missing from the page: {set(expected) - set(targets)}"
+    for chart_id in targets:
+        try:
+            page.wait_for_selector(f"#{chart_id} .main-svg", state="attached", timeout=10_000)
+        except PlaywrightTimeout as exc:
+            raise AssertionError(f"{chart_id} not drawn") from exc
+        # plotly's own stylesheet applied (static/vendor/plotly/plotly.css): its SVG layers are stacked.
+        position = page.evaluate(f"getComputedStyle(document.querySelector('#{chart_id} .main-svg')).position")
+        assert position == "absolute", chart_id
+
+
+def _log_in(page: Any, base: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", "erika")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=current-user]")
+
+
+def test_every_page_renders_under_the_policy_without_a_violation(live_server: Any, browser: Any) -> None:
+    world = _world()
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context.add_init_script(RECORD_VIOLATIONS)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    problems = _watch(page)
+
+    response = page.goto(f"{live_server.url}/login/")
+    policy = response.header_value("content-security-policy")
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    page.wait_for_selector("#id_username")
+    assert problems() == [], "/login/"
+    _log_in(page, live_server.url)
+
+    failures: dict[str, list[str]] = {}
+    for path, ready, charts in _pages(world):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_selector(ready, state="attached")
+        try:
+            _charts_drawn(page, charts)
+            page.wait_for_load_state("networkidle")
+        except AssertionError as exc:
+            failures[path] = [str(exc), *problems()]
+            continue
+        found = problems()
+        if found:
+            failures[path] = found
+    assert failures == {}, "\n".join(f"{path}: {found}" for path, found in failures.items())
+    context.close()
+
+
+def test_behaviour_moved_out_of_inline_handlers_still_works(live_server: Any, browser: Any) -> None:
+    world = _world()
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context.add_init_script(RECORD_VIOLATIONS)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    problems = _watch(page)
+    _log_in(page, live_server.url)
+
+    # The status filter submits itself when changed (was onchange=).
+    page.goto(f"{live_server.url}/trials/")
+    page.select_option("select[name=status]", "completed")
+    page.wait_for_url("**/trials/?status=completed")
+
+    # The fit bars get their width from data-bar-width (was style=).
+    page.goto(f"{live_server.url}/tasks/{world['task'].pk}/")
+    width = page.evaluate("document.querySelector('[data-bar-width]').style.width")
+    assert width.endswith("%") and width != "0%"
+
+    # A confirm dialog guards the token reissue (was onsubmit=): dismissing it sends nothing.
+    robot = world["physical"]
+    page.goto(f"{live_server.url}/robots/{robot.pk}/")
+    messages: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        messages.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.click("[data-testid=issue-token]")
+    page.wait_for_timeout(300)
+    assert messages == ["Issue a new agent token for Cell 3 arm? The current one stops working."]
+    robot.refresh_from_db()
+    assert robot.agent_token_sha256 == "0" * 64
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("[data-testid=issue-token]")
+    page.wait_for_selector("[data-testid=agent-token]")
+
+    # The print button opens the print dialog (was onclick=): window.print is called.
+    page.goto(f"{live_server.url}/reports/tasks/{world['task'].pk}/roi/print/")
+    page.evaluate("window.print = () => { document.body.dataset.printed = '1'; }")
+    page.click("button[data-print]")
+    assert page.get_attribute("body", "data-printed") == "1"
+    assert problems() == []
+    context.close()
+
+
+def test_admin_pages_render_under_the_policy(live_server: Any, browser: Any) -> None:
+    world = _world()
+    UserFactory(username="root", organization=None, is_superuser=True, is_staff=True, password=PASSWORD)
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context.add_init_script(RECORD_VIOLATIONS)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    problems = _watch(page)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    failures: dict[str, list[str]] = {}
+    for path in (
+        "/admin/",
+        "/admin/trials/task/",
+        f"/admin/trials/task/{world['task'].pk}/change/",
+        "/admin/trials/trial/",
+    ):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_selector("#content", state="attached")
+        page.wait_for_load_state("networkidle")
+        found = problems()
+        if found:
+            failures[path] = found
+    assert failures == {}, "\n".join(f"{path}: {found}" for path, found in failures.items())
+    context.close()
