@@ -140,14 +140,18 @@ class EventsView(AgentView):
         return Response({"accepted": len(data.validated_data["events"])}, status=status.HTTP_202_ACCEPTED)
 
 
+# Completing and aborting both answer with the episode recorded: 201 the first time, 200 on a retry.
+_EPISODE_REPLIES = {
+    201: EpisodeRefSerializer,
+    200: EpisodeRefSerializer,
+    409: OpenApiResponse(description="Lease lost."),
+}
+
+
 class CompleteView(AgentView):
     @extend_schema(
         request=CompleteSerializer,
-        responses={
-            201: EpisodeRefSerializer,
-            200: EpisodeRefSerializer,
-            409: OpenApiResponse(description="Lease lost."),
-        },
+        responses=_EPISODE_REPLIES,
         tags=["agent"],
     )
     def post(self, request: Request, job_id: int) -> Response:
@@ -177,11 +181,7 @@ class CompleteView(AgentView):
 class AbortView(AgentView):
     @extend_schema(
         request=AbortSerializer,
-        responses={
-            201: EpisodeRefSerializer,
-            200: EpisodeRefSerializer,
-            409: OpenApiResponse(description="Lease lost."),
-        },
+        responses=_EPISODE_REPLIES,
         tags=["agent"],
     )
     def post(self, request: Request, job_id: int) -> Response:
