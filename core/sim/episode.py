@@ -26,6 +26,8 @@ class EpisodeLog:
     t_s: float = 0.0
     result: CellOutcome = CellOutcome.RUNNING
     events: list[Fault] = field(default_factory=list)
+    stage_total: int = 0  # the cell's number of stages; success reaches the last one
+    stage_count: int = 0
 
     def reset(self, *, time_limit_s: float | None = None) -> None:
         """Start a new episode at t = 0 with no faults; returns nothing."""
@@ -34,6 +36,7 @@ class EpisodeLog:
         self.t_s = 0.0
         self.result = CellOutcome.RUNNING
         self.events = []
+        self.stage_count = 0
 
     @property
     def done(self) -> bool:
@@ -70,6 +73,13 @@ class EpisodeLog:
         """Mark the episode a success unless it already ended; returns nothing."""
         if not self.done:
             self.result = CellOutcome.SUCCESS
+            self.stage_count = self.stage_total
+
+    def stage_reach(self, count: int) -> None:
+        """Note that the first `count` stages are reached (ignored when fewer than already noted, or
+        once the episode ended); returns nothing."""
+        if not self.done:
+            self.stage_count = max(self.stage_count, min(count, self.stage_total))
 
 
 class LoggedCell:
@@ -86,6 +96,9 @@ class LoggedCell:
     @property
     def sim_time_s(self) -> float:
         return self._log.t_s
+
+    def stage_reached(self) -> int:
+        return self._log.stage_count
 
     @property
     def time_limit_s(self) -> float:

@@ -30,6 +30,10 @@ INSTRUCTIONS = (
 )
 # A closer view than the env's default (2.5 m away): at 96 px the block must still be visible.
 CAMERA = {"distance": 1.1, "azimuth": 150.0, "elevation": -32.0, "lookat": np.array([1.3, 0.75, 0.5])}
+# People watching see the robot and the whole table.
+OVERVIEW_CAMERA = {"distance": 2.0, "azimuth": 145.0, "elevation": -25.0, "lookat": (1.2, 0.75, 0.55)}
+STAGES = ("reached the block", "grasped", "at the goal")
+STAGE_REACH_M = 0.03  # gripper centre this near the block's centre
 
 
 class FetchPickAndPlace(episode.LoggedCell):
@@ -63,7 +67,8 @@ class FetchPickAndPlace(episode.LoggedCell):
         # renderer's GL context is made (on the first render).
         self._env.model.vis.quality.shadowsize = 0
         self._env.model.vis.quality.offsamples = 0
-        self._log = episode.EpisodeLog(time_limit_s=time_limit_s)
+        self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(STAGES))
+        self._overview: dict[int, Any] = {}
         self._obs: dict[str, npt.NDArray[np.float64]] = {}
         self._instruction = INSTRUCTIONS[0]
 
@@ -83,7 +88,11 @@ class FetchPickAndPlace(episode.LoggedCell):
         self._log.advance(dt_s=CONTROL_DT_S)
         if self._obs["achieved_goal"][2] < TABLE_DROP_Z_M:
             self._log.fault(category=episode.DROP, message="the block fell off the table", fatal=True)
-        elif info.get("is_success"):
+            return self._observe()
+        o = self._obs["observation"]
+        if np.linalg.norm(o[3:6] - o[0:3]) < STAGE_REACH_M:
+            self._log.stage_reach(2 if self._held() else 1)
+        if info.get("is_success"):
             self._log.succeed()
         self._log.timeout_check()
         return self._observe()
@@ -94,9 +103,7 @@ class FetchPickAndPlace(episode.LoggedCell):
         grip, block, fingers = o[0:3], o[3:6], o[9:11]
         goal = self._obs["desired_goal"]
         rel = block - grip
-        width = float(fingers.sum())
-        held = np.linalg.norm(rel) < 0.03 and width < 0.06 and fingers.min() > 0.015
-        if held:
+        if self._held():
             target, gripper = goal, -1.0
         elif np.linalg.norm(rel[:2]) > 0.01:
             # Travel 5 cm above the block so the fingers do not sweep it away.
@@ -110,8 +117,41 @@ class FetchPickAndPlace(episode.LoggedCell):
         move = np.clip((target - grip) * 10.0, -1.0, 1.0)
         return np.array([*move, gripper], dtype=np.float32)
 
+    def _held(self) -> bool:
+        """The block between the fingers and the fingers closed on it (not on nothing)."""
+        o = self._obs["observation"]
+        rel, fingers = o[3:6] - o[0:3], o[9:11]
+        return bool(np.linalg.norm(rel) < 0.03 and float(fingers.sum()) < 0.06 and fingers.min() > 0.015)
+
+    def stages(self) -> tuple[str, ...]:
+        return STAGES
+
+    def render_overview(self, *, px: int) -> npt.NDArray[np.uint8]:
+        """Robot and table from further back than the policy's camera, px x px; a renderer per size."""
+        import mujoco
+
+        renderer = self._overview.get(px)
+        if renderer is None:
+            # The env sized the offscreen framebuffer for its own camera; the renderer needs px.
+            vis = self._env.model.vis.global_
+            vis.offwidth, vis.offheight = max(vis.offwidth, px), max(vis.offheight, px)
+            renderer = self._overview[px] = mujoco.Renderer(self._env.model, px, px)
+        camera = mujoco.MjvCamera()
+        camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+        camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
+        camera.distance, camera.azimuth, camera.elevation = (
+            OVERVIEW_CAMERA["distance"],
+            OVERVIEW_CAMERA["azimuth"],
+            OVERVIEW_CAMERA["elevation"],
+        )
+        renderer.update_scene(self._env.data, camera=camera)
+        return np.asarray(renderer.render(), dtype=np.uint8)
+
     def close(self) -> None:
-        """Close the env and its renderer."""
+        """Close the env and its renderers."""
+        for renderer in self._overview.values():
+            renderer.close()
+        self._overview.clear()
         if self._env is not None:
             self._env.close()
             self._env = None

@@ -22,6 +22,8 @@ CONTROL_DT_S = 0.0125  # timestep 2.5 ms x frame_skip 5
 MAX_STEPS = 500  # Meta-World's max_path_length
 CAMERA = "corner"
 OBJECT_DROP_Z_M = -0.05  # the table top is z = 0 in Meta-World's frame
+# People watching see the arm and the whole table top.
+OVERVIEW_CAMERA = {"distance": 1.7, "azimuth": 135.0, "elevation": -30.0, "lookat": (0.0, 0.65, 0.15)}
 
 TASKS: dict[str, tuple[str, ...]] = {
     "reach-v3": ("reach the goal position", "move the gripper to the target", "reach to the goal"),
@@ -33,6 +35,20 @@ TASKS: dict[str, tuple[str, ...]] = {
     ),
     "drawer-open-v3": ("open the drawer", "pull the drawer open", "slide the drawer out"),
     "button-press-topdown-v3": ("press the button from the top", "push the button down", "press the button"),
+}
+
+
+# Stages per task: (name, Meta-World step-info flag that marks it); each task's last is its success flag.
+STAGES: dict[str, tuple[tuple[str, str], ...]] = {
+    "reach-v3": (("at the goal", "success"),),
+    "push-v3": (("reached the puck", "near_object"), ("at the goal", "success")),
+    "pick-place-v3": (
+        ("reached the puck", "near_object"),
+        ("grasped and lifted", "grasp_success"),
+        ("at the goal", "success"),
+    ),
+    "drawer-open-v3": (("reached the handle", "near_object"), ("drawer open", "success")),
+    "button-press-topdown-v3": (("reached the button", "near_object"), ("pressed", "success")),
 }
 
 
@@ -73,7 +89,9 @@ class MetaWorldCell(episode.LoggedCell):
         env.model.vis.quality.offsamples = 0
         self._env: Any = env
         self._policy = ENV_POLICY_MAP[task]()
-        self._log = episode.EpisodeLog(time_limit_s=time_limit_s)
+        self._stages = STAGES[task]
+        self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(self._stages))
+        self._overview: dict[int, Any] = {}
         self._obs = np.zeros(39)
         self._instruction = instructions[0]
 
@@ -102,7 +120,11 @@ class MetaWorldCell(episode.LoggedCell):
             self._log.fault(category=episode.OTHER, message="the simulation became unstable", fatal=True)
         elif self._obs[6] < OBJECT_DROP_Z_M:
             self._log.fault(category=episode.DROP, message="the object fell off the table", fatal=True)
-        elif info.get("success"):
+        else:
+            # Meta-World's reach task reports a distance as "near_object": only 0/1 flags are used here.
+            flags = [float(info.get(flag, 0.0)) == 1.0 for _, flag in self._stages[:-1]]
+            self._log.stage_reach(max((i + 1 for i, hit in enumerate(flags) if hit), default=0))
+        if not self._log.done and info.get("success"):
             self._log.succeed()
         self._log.timeout_check()
         return self._observe()
@@ -111,8 +133,35 @@ class MetaWorldCell(episode.LoggedCell):
         """Meta-World's scripted policy for this task on the current state; returns the action."""
         return np.clip(self._policy.get_action(self._obs), -1.0, 1.0).astype(np.float32)
 
+    def stages(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self._stages)
+
+    def render_overview(self, *, px: int) -> npt.NDArray[np.uint8]:
+        """Arm and table from the front-right, px x px (upright, unlike the "corner" camera); a renderer per size."""
+        import mujoco
+
+        renderer = self._overview.get(px)
+        if renderer is None:
+            # The env sized the offscreen framebuffer for its own camera; the renderer needs px.
+            vis = self._env.model.vis.global_
+            vis.offwidth, vis.offheight = max(vis.offwidth, px), max(vis.offheight, px)
+            renderer = self._overview[px] = mujoco.Renderer(self._env.model, px, px)
+        camera = mujoco.MjvCamera()
+        camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+        camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
+        camera.distance, camera.azimuth, camera.elevation = (
+            OVERVIEW_CAMERA["distance"],
+            OVERVIEW_CAMERA["azimuth"],
+            OVERVIEW_CAMERA["elevation"],
+        )
+        renderer.update_scene(self._env.data, camera=camera)
+        return np.asarray(renderer.render(), dtype=np.uint8)
+
     def close(self) -> None:
-        """Close the env and its renderer."""
+        """Close the env and its renderers."""
+        for renderer in self._overview.values():
+            renderer.close()
+        self._overview.clear()
         if self._env is not None:
             self._env.close()
             self._env = None
