@@ -36,8 +36,8 @@ from core.sim.stages import StageResult, StageTracker
 
 # Chosen by bench/bench_recording.py: on factory-kitting 128 px at 5 fps cost ~6 % of the bare
 # episode rate, 192 px at 10 fps ~20 % (the budget is 15 %); see the README's recording section.
-DEFAULT_OVERVIEW_PX = 128
-DEFAULT_OVERVIEW_FPS = 5.0
+DEFAULT_OVERVIEW_PX = 96
+DEFAULT_OVERVIEW_FPS = 2.5
 MAX_OVERVIEW_PX = 720
 MAX_OVERVIEW_FPS = 30.0
 MANIFEST = "recording.json"

@@ -256,6 +256,8 @@ def video_probe(
             raise VideoRejected(f"the video could not be decoded: {exc}") from None
         if frames == 0:
             raise VideoRejected("the video has no decodable frame")
+        if stream.frames and frames < stream.frames:
+            raise VideoRejected(f"the video is truncated: {frames} of its {stream.frames} frames decode")
         rate = stream.average_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         if stream.duration is not None and stream.time_base is not None:
