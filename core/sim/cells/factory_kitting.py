@@ -29,6 +29,7 @@ import numpy.typing as npt  # noqa: E402
 from core.sim import episode  # noqa: E402
 from core.sim.base import CellInfo, Observation  # noqa: E402
 from core.sim.registry import cell_register  # noqa: E402
+from core.sim.render import SceneRenderer  # noqa: E402
 
 KEY = "factory-kitting"
 MODEL_PATH = Path(__file__).resolve().parent.parent / "assets" / "factory_kitting.xml"
@@ -71,6 +72,7 @@ STAGE_REACH_Z_M = 0.015
 STAGE_LIFT_M = 0.03  # held part's underside this far above where it rested: "lifted"
 STAGE_PLACE_Z_M = 0.015  # part's underside this near the tray floor, inside the tray: "placed"
 # Overview camera: the whole table from the front-left, above the operator's eye line.
+OVERVIEW_MAX_PX = 720
 OVERVIEW_CAMERA = {"lookat": (0.0, 0.0, 0.04), "distance": 1.15, "azimuth": 120.0, "elevation": -42.0}
 
 
@@ -186,10 +188,14 @@ class FactoryKitting(episode.LoggedCell):
         self._force_limit_n = force_limit_n
         self._model = mujoco.MjModel.from_xml_path(str(MODEL_PATH))
         self._data = mujoco.MjData(self._model)
-        self._renderer: mujoco.Renderer | None = mujoco.Renderer(self._model, image_px, image_px)
+        self._image_px = image_px
+        # One GL context for the policy camera and the overview (see core/sim/render.py); its
+        # framebuffer fits the largest overview a trial may ask for.
+        self._renderer: SceneRenderer | None = SceneRenderer(
+            self._model, max_width=max(image_px, OVERVIEW_MAX_PX), max_height=max(image_px, OVERVIEW_MAX_PX)
+        )
         _track_open_cell(self)
         self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(STAGES))
-        self._overview: dict[int, mujoco.Renderer] = {}
         self._overview_camera = mujoco.MjvCamera()
         self._overview_camera.type = mujoco.mjtCamera.mjCAMERA_FREE
         self._overview_camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
@@ -360,20 +366,14 @@ class FactoryKitting(episode.LoggedCell):
         return STAGES
 
     def render_overview(self, *, px: int) -> npt.NDArray[np.uint8]:
-        """The whole table from above the front-left at px x px; one renderer (GL context) per size."""
+        """The whole table from above the front-left at px x px (up to OVERVIEW_MAX_PX), rendered in
+        the policy camera's GL context."""
         if self._renderer is None:
             raise RuntimeError("factory-kitting cell is closed")
-        renderer = self._overview.get(px)
-        if renderer is None:
-            renderer = self._overview[px] = mujoco.Renderer(self._model, px, px)
-        renderer.update_scene(self._data, camera=self._overview_camera)
-        return renderer.render()
+        return self._renderer.render(self._data, camera=self._overview_camera, width=px, height=px)
 
     def close(self) -> None:
-        """Free the offscreen renderers (their GL contexts); the cell cannot render afterwards."""
-        for renderer in self._overview.values():
-            renderer.close()
-        self._overview.clear()
+        """Free the offscreen renderer (its GL context); the cell cannot render afterwards."""
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
@@ -492,8 +492,7 @@ class FactoryKitting(episode.LoggedCell):
     def _render(self) -> npt.NDArray[np.uint8]:
         if self._renderer is None:
             raise RuntimeError("factory-kitting cell is closed")
-        self._renderer.update_scene(self._data, camera="front")
-        return self._renderer.render()
+        return self._renderer.render(self._data, camera="front", width=self._image_px, height=self._image_px)
 
 
 @cell_register(KEY)
