@@ -141,9 +141,7 @@ class EpisodeRecorder:
         period = 1.0 / self.overview.fps
         self._next_overview_s = (math.floor(t_s / period + 1e-6) + 1) * period
 
-    def step(
-        self, *, cell: Cell, obs: Observation, action: npt.ArrayLike, latency_s: float | None = None
-    ) -> None:
+    def step(self, *, cell: Cell, obs: Observation, action: npt.ArrayLike, latency_s: float | None = None) -> None:
         """Record the observation the policy acted on, its action and how long it took; call before
         cell.step(action). Raises RuntimeError before begin() or after finish()."""
         if self._trajectory is None or self._tracker is None or self._finished:
@@ -184,7 +182,11 @@ class EpisodeRecorder:
             "control_fps": self._control_fps,
             "videos": {name: asdict(info) for name, info in videos.items()},
             "policy_cameras": {c: policy_video_name(c) for c in self._policy_videos},
-            "overview": {"px": self.overview.px, "fps": self.overview.fps, "file": OVERVIEW if OVERVIEW in videos else None},
+            "overview": {
+                "px": self.overview.px,
+                "fps": self.overview.fps,
+                "file": OVERVIEW if OVERVIEW in videos else None,
+            },
             "trajectory": TRAJECTORY,
             "poster": poster,
             "stages": stages.as_dict(),

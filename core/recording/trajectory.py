@@ -150,7 +150,6 @@ class TrajectoryWriter:
         b = self._buffer
         if not b["step"] or self._writer is None:
             return
-        n = len(b["step"])
 
         def vectors(rows: list[npt.NDArray[np.float32]], dim: int) -> pa.FixedSizeListArray:
             flat = pa.array(np.concatenate(rows) if rows else np.empty(0, np.float32), type=pa.float32())
@@ -167,7 +166,6 @@ class TrajectoryWriter:
             ],
             schema=self.schema,
         )
-        assert batch.num_rows == n
         self._writer.write_batch(batch)
         self._buffer = {name: [] for name in self.schema.names}
 
@@ -211,7 +209,11 @@ def _stages_from(schema: pa.Schema) -> tuple[str, ...]:
         stages = meta.get("stages", []) if isinstance(meta, dict) else []
     except (ValueError, UnicodeDecodeError):
         raise TrajectoryRejected("the trialbench.trajectory metadata is not valid JSON") from None
-    if not isinstance(stages, list) or not all(isinstance(s, str) and len(s) <= 200 for s in stages) or len(stages) > 64:
+    if (
+        not isinstance(stages, list)
+        or not all(isinstance(s, str) and len(s) <= 200 for s in stages)
+        or len(stages) > 64
+    ):
         raise TrajectoryRejected("the stage names in the metadata must be a list of at most 64 short strings")
     return tuple(stages)
 

@@ -100,7 +100,7 @@ class FetchPickAndPlace(episode.LoggedCell):
     def expert_action(self) -> npt.NDArray[np.float32]:
         """Scripted expert: above the block, descend, close, carry to the goal. Returns the action."""
         o = self._obs["observation"]
-        grip, block, fingers = o[0:3], o[3:6], o[9:11]
+        grip, block = o[0:3], o[3:6]
         goal = self._obs["desired_goal"]
         rel = block - grip
         if self._held():
