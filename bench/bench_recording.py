@@ -125,7 +125,7 @@ def main() -> None:
             print(f"\n{key} ({loop}): overview render cost per control step, render only, {seeds} episodes each")
             print(f"  {'bare loop':16} {bare_ms:8.3f} ms/step")
             for (px, fps), cpu in grid.items():
-                extra = 1000 * cpu / steps - bare_ms
+                extra = 1000 * cpu / (steps / len(RENDER_GRID)) - bare_ms  # the bare loop ran once per setting
                 print(f"  {px:4d} px {fps:4g} fps  {extra:+8.3f} ms/step  {extra / bare_ms:+7.1%} of the bare loop")
 
             print(f"\n{key} ({loop}): episode rate, bare vs recorded (policy camera, overview, trajectory)")

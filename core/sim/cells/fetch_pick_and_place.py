@@ -9,7 +9,7 @@ gymnasium is imported when a cell is made, so listing cell keys stays cheap.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,7 @@ INSTRUCTIONS = (
 # A closer view than the env's default (2.5 m away): at 96 px the block must still be visible.
 CAMERA = {"distance": 1.1, "azimuth": 150.0, "elevation": -32.0, "lookat": np.array([1.3, 0.75, 0.5])}
 # People watching see the robot and the whole table.
+OVERVIEW_MAX_PX = 720
 OVERVIEW_CAMERA = {"distance": 2.0, "azimuth": 145.0, "elevation": -25.0, "lookat": (1.2, 0.75, 0.55)}
 STAGES = ("reached the block", "grasped", "at the goal")
 STAGE_REACH_M = 0.03  # gripper centre this near the block's centre
@@ -60,15 +61,23 @@ class FetchPickAndPlace(episode.LoggedCell):
             default_instruction=INSTRUCTIONS[0],
             instructions=INSTRUCTIONS,
         )
-        self._env: Any = gym.make(
-            ENV_ID, render_mode="rgb_array", width=image_px, height=image_px, default_camera_config=CAMERA
-        ).unwrapped
+        # cast: mypy would otherwise narrow the Any to gym's Env, which declares no MuJoCo model.
+        self._env: Any = cast(
+            Any,
+            gym.make(
+                ENV_ID, render_mode="rgb_array", width=image_px, height=image_px, default_camera_config=CAMERA
+            ).unwrapped,
+        )
         # Shadows and offscreen multisampling make software rendering ~5x slower; set before the
         # renderer's GL context is made (on the first render).
         self._env.model.vis.quality.shadowsize = 0
         self._env.model.vis.quality.offsamples = 0
+        # Room in the offscreen framebuffer for the overview camera, which shares the env's context.
+        self._env.model.vis.global_.offwidth = max(image_px, OVERVIEW_MAX_PX)
+        self._env.model.vis.global_.offheight = max(image_px, OVERVIEW_MAX_PX)
         self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(STAGES))
-        self._overview: dict[int, Any] = {}
+        self._overview: Any = None  # a SceneRenderer once the overview is first drawn
+        self._overview_camera: Any = None
         self._obs: dict[str, npt.NDArray[np.float64]] = {}
         self._instruction = INSTRUCTIONS[0]
 
@@ -130,28 +139,29 @@ class FetchPickAndPlace(episode.LoggedCell):
         """Robot and table from further back than the policy's camera, px x px; a renderer per size."""
         import mujoco
 
-        renderer = self._overview.get(px)
-        if renderer is None:
-            # The env sized the offscreen framebuffer for its own camera; the renderer needs px.
-            vis = self._env.model.vis.global_
-            vis.offwidth, vis.offheight = max(vis.offwidth, px), max(vis.offheight, px)
-            renderer = self._overview[px] = mujoco.Renderer(self._env.model, px, px)
-        camera = mujoco.MjvCamera()
-        camera.type = mujoco.mjtCamera.mjCAMERA_FREE
-        camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
-        camera.distance, camera.azimuth, camera.elevation = (
-            OVERVIEW_CAMERA["distance"],
-            OVERVIEW_CAMERA["azimuth"],
-            OVERVIEW_CAMERA["elevation"],
-        )
-        renderer.update_scene(self._env.data, camera=camera)
-        return np.asarray(renderer.render(), dtype=np.uint8)
+        from core.sim.render import SceneRenderer
+
+        if self._overview is None:
+            # Drawn in the env's own GL context: a second context costs more per switch than the frame.
+            if self._env.mujoco_renderer.viewer is None:
+                self._env.render()
+            viewer = self._env.mujoco_renderer.viewer
+            self._overview = SceneRenderer.sharing(
+                self._env.model, make_current=viewer.make_context_current, context=viewer.con
+            )
+            self._overview_camera = mujoco.MjvCamera()
+            self._overview_camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+            self._overview_camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
+            self._overview_camera.distance = OVERVIEW_CAMERA["distance"]
+            self._overview_camera.azimuth = OVERVIEW_CAMERA["azimuth"]
+            self._overview_camera.elevation = OVERVIEW_CAMERA["elevation"]
+        return self._overview.render(self._env.data, camera=self._overview_camera, width=px, height=px)
 
     def close(self) -> None:
         """Close the env and its renderers."""
-        for renderer in self._overview.values():
-            renderer.close()
-        self._overview.clear()
+        if self._overview is not None:
+            self._overview.close()
+            self._overview = None
         if self._env is not None:
             self._env.close()
             self._env = None

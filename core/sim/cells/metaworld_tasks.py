@@ -23,6 +23,7 @@ MAX_STEPS = 500  # Meta-World's max_path_length
 CAMERA = "corner"
 OBJECT_DROP_Z_M = -0.05  # the table top is z = 0 in Meta-World's frame
 # People watching see the arm and the whole table top.
+OVERVIEW_MAX_PX = 720
 OVERVIEW_CAMERA = {"distance": 1.7, "azimuth": 135.0, "elevation": -30.0, "lookat": (0.0, 0.65, 0.15)}
 
 TASKS: dict[str, tuple[str, ...]] = {
@@ -87,11 +88,15 @@ class MetaWorldCell(episode.LoggedCell):
         env.max_path_length = max(MAX_STEPS, int(np.ceil(time_limit_s / CONTROL_DT_S)) + 1)
         env.model.vis.quality.shadowsize = 0
         env.model.vis.quality.offsamples = 0
+        # Room in the offscreen framebuffer for the overview camera, which shares the env's context.
+        env.model.vis.global_.offwidth = max(image_px, OVERVIEW_MAX_PX)
+        env.model.vis.global_.offheight = max(image_px, OVERVIEW_MAX_PX)
         self._env: Any = env
         self._policy = ENV_POLICY_MAP[task]()
         self._stages = STAGES[task]
         self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(self._stages))
-        self._overview: dict[int, Any] = {}
+        self._overview: Any = None  # a SceneRenderer once the overview is first drawn
+        self._overview_camera: Any = None
         self._obs = np.zeros(39)
         self._instruction = instructions[0]
 
@@ -140,28 +145,29 @@ class MetaWorldCell(episode.LoggedCell):
         """Arm and table from the front-right, px x px (upright, unlike the "corner" camera); a renderer per size."""
         import mujoco
 
-        renderer = self._overview.get(px)
-        if renderer is None:
-            # The env sized the offscreen framebuffer for its own camera; the renderer needs px.
-            vis = self._env.model.vis.global_
-            vis.offwidth, vis.offheight = max(vis.offwidth, px), max(vis.offheight, px)
-            renderer = self._overview[px] = mujoco.Renderer(self._env.model, px, px)
-        camera = mujoco.MjvCamera()
-        camera.type = mujoco.mjtCamera.mjCAMERA_FREE
-        camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
-        camera.distance, camera.azimuth, camera.elevation = (
-            OVERVIEW_CAMERA["distance"],
-            OVERVIEW_CAMERA["azimuth"],
-            OVERVIEW_CAMERA["elevation"],
-        )
-        renderer.update_scene(self._env.data, camera=camera)
-        return np.asarray(renderer.render(), dtype=np.uint8)
+        from core.sim.render import SceneRenderer
+
+        if self._overview is None:
+            # Drawn in the env's own GL context: a second context costs more per switch than the frame.
+            if self._env.mujoco_renderer.viewer is None:
+                self._env.render()
+            viewer = self._env.mujoco_renderer.viewer
+            self._overview = SceneRenderer.sharing(
+                self._env.model, make_current=viewer.make_context_current, context=viewer.con
+            )
+            self._overview_camera = mujoco.MjvCamera()
+            self._overview_camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+            self._overview_camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
+            self._overview_camera.distance = OVERVIEW_CAMERA["distance"]
+            self._overview_camera.azimuth = OVERVIEW_CAMERA["azimuth"]
+            self._overview_camera.elevation = OVERVIEW_CAMERA["elevation"]
+        return self._overview.render(self._env.data, camera=self._overview_camera, width=px, height=px)
 
     def close(self) -> None:
         """Close the env and its renderers."""
-        for renderer in self._overview.values():
-            renderer.close()
-        self._overview.clear()
+        if self._overview is not None:
+            self._overview.close()
+            self._overview = None
         if self._env is not None:
             self._env.close()
             self._env = None
