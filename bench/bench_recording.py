@@ -110,9 +110,9 @@ def main() -> None:
             cell = cell_make(key)
             _act_for(cell)
             loop = "reference ONNX policy" if _POLICIES[key] is not None else "scripted expert"
-            for px in {px for px, _ in RENDER_GRID}:  # warm up: renderers, caches, encoder tables
+            _recorded(cell, 0, overview=record_settings[0], folder=folder)  # warm up: renderers, caches, encoder
+            for px in {px for px, _ in RENDER_GRID}:
                 cell.render_overview(px=px)
-            _recorded(cell, 0, overview=record_settings[0], folder=folder)
 
             bare_s, steps = 0.0, 0
             grid = dict.fromkeys(RENDER_GRID, 0.0)

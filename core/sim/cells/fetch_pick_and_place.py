@@ -141,6 +141,8 @@ class FetchPickAndPlace(episode.LoggedCell):
 
         from core.sim.render import SceneRenderer
 
+        if not self._obs:
+            raise RuntimeError("render_overview() needs a reset() first")
         if self._overview is None:
             # Drawn in the env's own GL context: a second context costs more per switch than the frame.
             if self._env.mujoco_renderer.viewer is None:
