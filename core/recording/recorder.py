@@ -35,11 +35,12 @@ from core.sim.base import Cell, Observation
 from core.sim.stages import StageResult, StageTracker
 
 # Chosen by bench/bench_recording.py against the budget (recording <= 15 % of the episode
-# rate) on factory-kitting, the cell where it costs most (10 Hz control, a ~3 ms step): the policy
-# video and trajectory alone take 6-10 %, the overview's rendering 96 px at 2.5 fps +8 %, 128 px at
-# 5 fps +21 %, 192 px at 10 fps +57 %. A trial asks for more when it needs it.
+# rate) on factory-kitting with the reference policy, the cell where it costs most (10 Hz control,
+# a ~3.3 ms step): the policy video and trajectory alone take 6-10 %, and each overview frame about
+# as much as the policy camera's, so 96 px at 1 fps is what fits (14-15 % in all; 2 fps 18-19 %,
+# 128 px at 5 fps 28 %). The policy camera's video is full rate anyway; a trial asks for more.
 DEFAULT_OVERVIEW_PX = 96
-DEFAULT_OVERVIEW_FPS = 2.0
+DEFAULT_OVERVIEW_FPS = 1.0
 MAX_OVERVIEW_PX = 720
 MAX_OVERVIEW_FPS = 30.0
 MANIFEST = "recording.json"
