@@ -35,9 +35,10 @@ demo: install ## Install, migrate, load the demo data, start web server + worker
 test: install-dev ## Run the whole test suite (starts its own redis-server and workers)
 	$(PY) -m pytest
 
-lint: install-dev ## ruff check + format check
+lint: install-dev ## ruff check + format check + import contracts (the one-way rule between apps)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install-dev ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from accounts.models import ApiToken, Organization, User
 from accounts.services import api_token_revoke
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_display = ("name", "kind", "currency", "slug", "created_at")
     list_filter = ("kind",)
     search_fields = ("name", "slug")
@@ -14,14 +16,15 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin[User]):
     list_display = ("username", "email", "organization", "role_names", "is_staff", "is_active")
     list_filter = ("organization", "groups", "is_staff", "is_active")
     search_fields = ("username", "email", "first_name", "last_name", "organization__name")
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Organization", {"fields": ("organization",)}))
+    # Django's UserAdmin sets both; the stubs allow None for fieldsets.
+    fieldsets = (*(DjangoUserAdmin.fieldsets or ()), ("Organization", {"fields": ("organization",)}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Organization", {"fields": ("organization", "groups")}))
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).select_related("organization").prefetch_related("groups")
 
     @admin.display(description="Roles")
@@ -30,7 +33,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     list_display = ("name", "user", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "user__username")
@@ -39,10 +42,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ("user", "prefix", "key_sha256", "created_at", "last_used_at", "revoked_at")
     actions = ("revoke",)
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.action(description="Revoke selected tokens")
-    def revoke(self, request, queryset) -> None:  # type: ignore[no-untyped-def]
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         for token in queryset:
             api_token_revoke(token=token)

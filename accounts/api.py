@@ -16,12 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken, User
+from accounts.requests import AuthenticatedApiRequest
 from accounts.services import api_token_create, api_token_revoke
 from common.api_support import READ_ERRORS, ApiViewMixin, StrictCharField, StrictModelSerializer, error_responses
 from common.throttling import TokenRateThrottle
 
 
-class ApiTokenAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class ApiTokenAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "accounts.authentication.ApiTokenAuthentication"
     name = "tokenAuth"
 
@@ -85,7 +86,7 @@ class MeView(APIView):
     @extend_schema(
         summary="Who am I (user, organization, roles)", responses={200: MeSerializer, **error_responses(401)}
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedApiRequest) -> Response:
         return Response(MeSerializer(request.user).data)
 
 
@@ -99,6 +100,7 @@ class ApiTokenViewSet(
     """Your personal API tokens. The secret is shown once, when the token is created."""
 
     queryset = ApiToken.objects.none()  # for the schema generator; requests use get_queryset()
+    request: AuthenticatedApiRequest  # IsAuthenticated (DEFAULT_PERMISSION_CLASSES) refuses anonymous callers
 
     serializer_class = ApiTokenSerializer
     filterset_fields: list[str] = []
@@ -111,11 +113,11 @@ class ApiTokenViewSet(
         request=ApiTokenCreateSerializer,
         responses={201: ApiTokenCreatedSerializer, **error_responses(400, 401, 429)},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedApiRequest) -> Response:
         serializer = ApiTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token, raw = api_token_create(user=request.user, **serializer.validated_data)
-        token.secret = raw  # type: ignore[attr-defined]
+        token.secret = raw  # type: ignore[attr-defined]  # read once by ApiTokenCreatedSerializer; never stored
         return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -9,5 +9,6 @@ from accounts.permissions import can_use_admin
 
 def nav(request: HttpRequest) -> dict[str, bool]:
     """`can_use_admin`: show the Admin link only to users for whom the admin shows something."""
-    user = getattr(request, "user", None)
-    return {"can_use_admin": bool(user is not None and can_use_admin(user))}  # type: ignore[arg-type]
+    if not hasattr(request, "user"):  # a response made before AuthenticationMiddleware ran
+        return {"can_use_admin": False}
+    return {"can_use_admin": request.user.is_authenticated and can_use_admin(request.user)}

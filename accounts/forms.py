@@ -11,12 +11,3 @@ class ApiTokenForm(forms.Form):
         initial=90,
         label="Expires",
     )
-
-
-class EpisodeCsvUploadForm(forms.Form):
-    trial = forms.ModelChoiceField(queryset=None, help_text="Trials on your organization's robots.")  # type: ignore[arg-type]
-    file = forms.FileField(help_text="CSV in the template layout; at most 1,000 episodes per file.")
-
-    def __init__(self, *args: object, trials: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["trial"].queryset = trials  # type: ignore[attr-defined]

@@ -30,7 +30,8 @@ def currency_choices() -> list[tuple[str, str]]:
     today = datetime.datetime.now(tz=datetime.UTC).date()
     codes: set[str] = set()
     for territory in Locale("en").territories:
-        codes.update(get_territory_currencies(territory, start_date=today, tender=True))
+        if isinstance(territory, str):  # always: babel types its CLDR mapping's keys loosely
+            codes.update(get_territory_currencies(territory, start_date=today, tender=True))
     codes.add(DEFAULT_CURRENCY)
     return sorted((code, f"{code} — {get_currency_name(code, locale='en')}") for code in codes)
 
@@ -76,9 +77,6 @@ class User(AbstractUser):
     @property
     def roles(self) -> set[str]:
         return {group.name for group in self.groups.all()}
-
-    def has_role(self, role: Role | str) -> bool:
-        return self.groups.filter(name=str(role)).exists()
 
 
 class ApiToken(models.Model):

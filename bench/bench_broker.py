@@ -62,8 +62,8 @@ def main() -> None:
             time.sleep(0.1)
         latencies = []
         for _ in range(ROUNDS):
-            trial = TrialFactory(episodes_planned=1)
-            EpisodeFactory(trial=trial, index=0)
+            trial = TrialFactory.create(episodes_planned=1)
+            EpisodeFactory.create(trial=trial, index=0)
             started = time.perf_counter()
             trial_refresh_status_task.delay(trial.pk)
             deadline = time.monotonic() + 60

@@ -74,7 +74,7 @@ def _world() -> tuple[Any, Any]:
         )
         for i, task in enumerate(tasks)
     )
-    manager = UserFactory(organization=tasks[0].organization, role=Role.MANAGER)
+    manager = UserFactory.create(organization=tasks[0].organization, role=Role.MANAGER)
     return Task.objects.get(pk=task_id), manager
 
 
@@ -85,7 +85,8 @@ def _measure() -> None:
     from django.test.utils import setup_test_environment
 
     from core.montecarlo import run_monte_carlo
-    from reports.roi_inputs import task_roi_dashboard, task_roi_inputs
+    from reports.roi.dashboard import task_roi_dashboard
+    from reports.roi.inputs import task_roi_inputs
 
     task, manager = _world()
     cache.clear()

@@ -142,7 +142,7 @@ def main() -> None:
         _, token = api_token_create(user=user, name="bench")
         robot = Robot.objects.create(organization=org, name="rig", kind="physical")
         version = PolicyVersion.objects.create(policy=Policy.objects.create(name="p"), version="1", sha256="0" * 64)
-        task = TaskFactory(organization=org)
+        task = TaskFactory.create(organization=org)
 
         def trials(count: int) -> list[int]:
             return [

@@ -1,4 +1,4 @@
-"""The statistics pages over a big database: the trial panel (reports.selectors.trial_panel, figures and
+"""The statistics pages over a big database: the trial panel (reports.stats.selectors.trial_panel, figures and
 template) of one 2,000-episode trial, and the task page's selector (task_panel) of a task holding a tenth of
 the episodes, with their query counts. Reuses bench_stats' bulk generator and throwaway SQLite database.
 
@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,11 @@ from bench import bench_stats
 EPISODES = int(os.environ.get("BENCH_PANELS_EPISODES", "200000"))
 
 
-def _best(fn: object, runs: int = 5) -> tuple[float, float]:
+def _best(fn: Callable[[], object], runs: int = 5) -> tuple[float, float]:
     timings = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        fn()  # type: ignore[operator]
+        fn()
         timings.append(time.perf_counter() - t0)
     return min(timings), float(np.median(timings))
 
@@ -35,8 +36,8 @@ def _measure(tmp: Path) -> None:
     from django.template.loader import render_to_string
 
     from reports.models import AcceptanceCriteria
-    from reports.selectors import task_panel, trial_panel
-    from reports.stats_charts import source_figures
+    from reports.stats.charts import source_figures
+    from reports.stats.selectors import task_panel, trial_panel
     from trials.models import Episode, Trial
 
     bench_stats.EPISODES = EPISODES  # the shared generator reads its size from its module

@@ -100,7 +100,7 @@ def main() -> None:
     cell_key = os.environ.get("BENCH_CELL", default_cell)
     n = int(os.environ.get("BENCH_EPISODES", "100"))
     version = reference_policy_version_ensure(cell_key=cell_key)
-    task = TaskFactory(instruction=cell_make(cell_key).info.default_instruction)
+    task = TaskFactory.create(instruction=cell_make(cell_key).info.default_instruction)
     robot = Robot.objects.create(
         organization=task.organization, name="bench cell", kind=RobotKind.SIMULATED, sim_cell_key=cell_key
     )

@@ -1,4 +1,4 @@
-"""One task's statistics over a big database: reports.selectors (aggregate in the database, stream columns
+"""One task's statistics over a big database: reports.stats.selectors (aggregate in the database, stream columns
 into numpy) against a naive per-row Python computation of the same figures from model instances.
 
 Bulk-generates BENCH_STATS_EPISODES episodes (default 1,000,000) and three events per episode on average
@@ -17,8 +17,12 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from core import stats
 
 EPISODES = int(os.environ.get("BENCH_STATS_EPISODES", "1000000"))
 TASKS = int(os.environ.get("BENCH_STATS_TASKS", "10"))
@@ -52,14 +56,14 @@ def _generate() -> tuple[int, int, int]:
     from trials.models import EpisodeSource, EventCategory, EventKind
 
     rng = np.random.default_rng(7)
-    org = OrganizationFactory()
-    robot = RobotFactory(organization=org)
-    versions = [PolicyVersionFactory() for _ in range(3)]
-    tasks = [TaskFactory(organization=org, takt_time_s=14.0, manual_cycle_time_s=12.0) for _ in range(TASKS)]
+    org = OrganizationFactory.create()
+    robot = RobotFactory.create(organization=org)
+    versions = [PolicyVersionFactory.create() for _ in range(3)]
+    tasks = [TaskFactory.create(organization=org, takt_time_s=14.0, manual_cycle_time_s=12.0) for _ in range(TASKS)]
     n_trials = max(1, EPISODES // EPISODES_PER_TRIAL)
     sources = [EpisodeSource.SIMULATION, EpisodeSource.ROBOT_AGENT, EpisodeSource.INTEGRATOR_UPLOAD]
     trials = [
-        TrialFactory(
+        TrialFactory.create(
             task=tasks[i % TASKS],
             robot=robot,
             policy_version=versions[i % 3],
@@ -136,10 +140,24 @@ def _generate() -> tuple[int, int, int]:
     return tasks[0].pk, total, n_events
 
 
-def _naive(task_id: int) -> dict[str, object]:
+class _NaiveFigures(TypedDict):
+    """One source's figures as _naive computes them, to compare with task_statistics' block."""
+
+    n: int
+    success: stats.SuccessRate
+    cycle: stats.CycleTimeSummary
+    takt: stats.TaktVerdict
+    interventions: stats.InterventionRate
+    longest: int
+    longest_clean: int
+    pareto: tuple[stats.ParetoBar, ...]
+    throughput: stats.Throughput
+
+
+def _naive(task_id: int) -> dict[str, _NaiveFigures]:
     """The same figures, per row in Python from model instances (what the selectors avoid)."""
     from core import stats
-    from reports.selectors import _recovery_time
+    from reports.stats.selectors import _recovery_time
     from trials.models import Episode, EpisodeEvent, EventKind, Task
 
     task = Task.objects.get(pk=task_id)
@@ -148,7 +166,7 @@ def _naive(task_id: int) -> dict[str, object]:
     events_of: dict[int, list[EpisodeEvent]] = {}
     for ev in EpisodeEvent.objects.filter(episode__trial__task_id=task_id):
         events_of.setdefault(ev.episode_id, []).append(ev)
-    out: dict[str, object] = {}
+    out: dict[str, _NaiveFigures] = {}
     for source in sorted({e.source for e in episodes}):
         rows = [e for e in episodes if e.source == source]
         good = [e.cycle_time_s for e in rows if e.outcome == "success"]
@@ -211,7 +229,7 @@ def main() -> None:
 def _measure(tmp: Path) -> None:
     from django.db import connection, reset_queries
 
-    from reports.selectors import task_statistics
+    from reports.stats.selectors import task_statistics
 
     started = time.perf_counter()
     task_id, n_episodes, n_events = _generate()

@@ -4,29 +4,38 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import django_filters
 from django import forms
 from django.conf import settings
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import filters, serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.filters import BaseFilterBackend
+from rest_framework.pagination import BasePagination, CursorPagination
 from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 
 from common.errors import ERROR_CODES, PayloadTooLarge
 from common.parsers import LimitedJSONParser
 from common.throttling import TokenRateThrottle
 
+if TYPE_CHECKING:
+    from rest_framework.generics import BaseFilterProtocol  # stub-only: the type GenericAPIView declares
+
 __all__ = ["LimitedJSONParser"]  # re-exported: the apps' views import it from here
 
 # Database ids are BIGINT primary keys from 1; a larger or smaller id names nothing.
 MAX_ID = 2**63 - 1
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 class StrictCharField(serializers.CharField):
@@ -38,7 +47,7 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class StrictModelSerializer(serializers.ModelSerializer[Any]):
+class StrictModelSerializer(serializers.ModelSerializer[_M]):
     """ModelSerializer whose text fields take only JSON strings: DRF's CharField would store 0 as "0"."""
 
     serializer_field_mapping = {
@@ -59,7 +68,10 @@ class ErrorSerializer(serializers.Serializer[dict[str, Any]]):
         "parse_error (the body is not JSON) and 401: not_authenticated (no token) or authentication_failed "
         "(a wrong, expired or revoked token).",
     )
-    errors = serializers.DictField(required=False, help_text="Field -> messages; bulk: index -> field -> messages.")
+    # A declared field, not Serializer.errors: DRF's serializer metaclass takes declared fields off the class.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        required=False, help_text="Field -> messages; bulk: index -> field -> messages."
+    )
 
 
 ERRORS = {
@@ -121,7 +133,7 @@ class ApiCursorPagination(CursorPagination):
         ]
 
 
-def body_limit_check(request: Request) -> None:
+def body_limit_check(request: HttpRequest | Request) -> None:
     """Raises PayloadTooLarge (413) when the declared body size exceeds API_MAX_BODY_BYTES."""
     limit = settings.API_MAX_BODY_BYTES
     try:
@@ -224,8 +236,12 @@ class SinceFilterSet(django_filters.FilterSet):
 class ApiViewMixin:
     """Defaults for every TrialBench API view: filtering, ordering, cursor pages, per-token throttle."""
 
-    filter_backends = [DjangoFilterBackend, filters.OrderingFilter]
-    pagination_class = ApiCursorPagination
-    throttle_classes = [TokenRateThrottle]
+    # Typed as GenericAPIView and APIView declare them, so a view may list this mixin first.
+    filter_backends: Sequence[type[BaseFilterBackend | BaseFilterProtocol[Any]]] = [
+        DjangoFilterBackend,
+        filters.OrderingFilter,
+    ]
+    pagination_class: type[BasePagination] | None = ApiCursorPagination
+    throttle_classes: Sequence[type[BaseThrottle]] = [TokenRateThrottle]
     ordering_fields = ["created_at", "id"]
     ordering = ["-created_at"]

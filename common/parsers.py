@@ -3,6 +3,7 @@ it imports nothing that imports DRF's views (common/errors.py, not common/except
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +23,7 @@ class LimitedJSONParser(parsers.JSONParser):
     cannot exhaust memory either; raises PayloadTooLarge (413) beyond it, and a 400 naming the field where
     a body nests too deeply for Python's parser (RecursionError)."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         limit = settings.API_MAX_BODY_BYTES
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:

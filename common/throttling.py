@@ -19,7 +19,9 @@ class TokenRateThrottle(SimpleRateThrottle):
     scope = "api"
 
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        # A "count/period" string; the DRF stubs type the setting's values as numbers.
+        return None if rate is None else str(rate)
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         token_id = getattr(request.auth, "key_sha256", None)

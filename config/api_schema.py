@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import Direction
 from rest_framework import permissions, serializers
 
 from common.api_support import ERRORS, MAX_ID
@@ -49,7 +50,9 @@ class ApiAutoSchema(AutoSchema):
                 responses[str(status_code)] = self._get_response_for_code(ERRORS[status_code], str(status_code))
         return operation
 
-    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
+    def _map_serializer_field(
+        self, field: Any, direction: Direction, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.DecimalField) and schema.get("type") == "string" and "pattern" in schema:
             places = field.decimal_places or 0
@@ -60,16 +63,19 @@ class ApiAutoSchema(AutoSchema):
             schema["pattern"] = f"^{sign}(?:{number})$"
         return schema
 
-    def _unwrap_list_serializer(self, serializer: Any, direction: str) -> dict[str, Any] | None:
+    def _unwrap_list_serializer(self, serializer: Any, direction: Direction) -> dict[str, Any] | None:
         schema = super()._unwrap_list_serializer(serializer, direction)
         if schema is not None and isinstance(serializer, serializers.ListSerializer):
-            if serializer.min_length is not None:
-                schema["minItems"] = serializer.min_length
-            if serializer.max_length is not None:
-                schema["maxItems"] = serializer.max_length
+            # Set by ListSerializer.__init__ (DRF 3.14+), but not declared in the DRF stubs.
+            min_length: int | None = getattr(serializer, "min_length", None)
+            max_length: int | None = getattr(serializer, "max_length", None)
+            if min_length is not None:
+                schema["minItems"] = min_length
+            if max_length is not None:
+                schema["maxItems"] = max_length
         return schema
 
-    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+    def _map_basic_serializer(self, serializer: Any, direction: Direction) -> dict[str, Any]:
         self._direction = direction  # for _insert_field_validators, which is not told
         return super()._map_basic_serializer(serializer, direction)
 

@@ -6,7 +6,6 @@ from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from accounts.api import ApiTokenViewSet, MeView
 from policies.api import PolicyVersionViewSet, PolicyViewSet
-from reports.api import TaskRoiView
 from robots.api import RobotViewSet, SiteViewSet
 from trials.api import EpisodeViewSet, EventViewSet, TaskViewSet, TrialEpisodesViewSet, TrialViewSet
 
@@ -28,9 +27,8 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("me/", MeView.as_view(), name="api-me"),
-    path("tasks/<str:id>/roi/", TaskRoiView.as_view(), name="api-task-roi"),
-    path("agent/", include("robots.agent_urls")),
-    path("", include("reports.stats_api_urls")),
+    path("agent/", include("trials.agents.urls")),
+    path("", include("reports.api_urls")),
     path("", include(trial_router.urls)),
     path("", include(router.urls)),
 ]

@@ -7,9 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
+
+# Before any app module loads: admin and form classes name their model in brackets (ModelAdmin[Robot]).
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TRIALBENCH_VAR_DIR", str(BASE_DIR / "var")))
@@ -44,6 +48,7 @@ INSTALLED_APPS = [
     "policies",
     "trials",
     "reports",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -236,7 +241,7 @@ CELERY_TASK_IGNORE_RESULT = True  # results live in the database, not in a resul
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Cache -------------------------------------------------------------------------------------
-# The manager dashboard caches each task's ROI row (reports.roi_inputs). With Redis every web process
+# The manager dashboard caches each task's ROI row (reports.roi.dashboard). With Redis every web process
 # and machine shares one cache: a row one gunicorn worker computed serves all of them, across restarts.
 # CACHE_REDIS_URL defaults to REDIS_URL; in production give it its own database number (e.g. /1), because
 # cache.clear() flushes the whole Redis database, broker queues included. Short socket timeouts make a

@@ -112,8 +112,16 @@ class TrialBenchClient:
 
     # --- resources --------------------------------------------------------------------------------
 
+    def request_object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """As `request`, for endpoints that answer a JSON object; raises ValueError for any other body
+        (e.g. a proxy's HTML page)."""
+        body = self.request(method, path, **kwargs)
+        if not isinstance(body, dict):
+            raise ValueError(f"{method} {path}: expected a JSON object, got {type(body).__name__}")
+        return body
+
     def me(self) -> dict[str, Any]:
-        return self.request("GET", "me/")
+        return self.request_object("GET", "me/")
 
     def create_trial(
         self, *, task: int, policy_version: int, robot: int, episodes_planned: int, **extra: Any
@@ -121,7 +129,7 @@ class TrialBenchClient:
         """Create a trial on one of your organization's robots; returns it. Not idempotent: create it once
         and keep its id (or find it again with `iterate("trials/", robot=...)`)."""
         body = {"task": task, "policy_version": policy_version, "robot": robot, "episodes_planned": episodes_planned}
-        return self.request("POST", "trials/", json={**body, **extra})
+        return self.request_object("POST", "trials/", json={**body, **extra})
 
     def push_episodes(self, trial_id: int, episodes: Iterable[dict[str, Any]]) -> dict[str, int]:
         """Upload episodes (dicts in the API's format, each with an external_id) in batches of 1,000.

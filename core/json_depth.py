@@ -19,7 +19,7 @@ def json_too_deep_path(text: str, *, max_depth: int) -> list[str | int] | None:
         piece = match.group()
         if piece in "[{":
             if len(stack) >= max_depth:
-                return [entry[1] for entry in stack if entry[1] is not None]  # type: ignore[misc]
+                return [entry[1] for entry in stack if entry[1] is not None]
             stack.append([piece, 0 if piece == "[" else None])
         elif piece in "]}":
             if stack:

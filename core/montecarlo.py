@@ -26,14 +26,13 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
+from core.results import JsonResult, finite_or_none
 from core.roi import (
     PARAMS,
     FloatArray,
-    JsonResult,
     MeasuredPerformance,
     RoiInputError,
     RoiInputs,
-    _finite,
     base_params,
     evaluate,
 )
@@ -137,9 +136,9 @@ def _distribution(values: FloatArray, *, bins: int, hist_range: tuple[float, flo
     else:
         counts, edges, mean = np.zeros(0, dtype=int), np.zeros(0), None
     return Distribution(
-        p10=_finite(float(p10)),
-        p50=_finite(float(p50)),
-        p90=_finite(float(p90)),
+        p10=finite_or_none(float(p10)),
+        p50=finite_or_none(float(p50)),
+        p90=finite_or_none(float(p90)),
         mean=mean,
         histogram_edges=tuple(float(e) for e in edges),
         histogram_counts=tuple(int(c) for c in counts),
@@ -159,7 +158,8 @@ def posterior_quantiles(ppf: Callable[[FloatArray], FloatArray], uniforms: Float
     of QUANTILE_NODES values. (Not a frozen distribution: freezing costs milliseconds of docstring work.)"""
     table = ppf(special.expit(_LOGIT_NODES))
     with np.errstate(divide="ignore"):
-        return np.interp(special.logit(uniforms), _LOGIT_NODES, table)
+        quantiles: FloatArray = np.interp(special.logit(uniforms), _LOGIT_NODES, table)
+    return quantiles
 
 
 def bootstrap_means(values: FloatArray, *, draws: int, rng: np.random.Generator) -> FloatArray:
@@ -175,13 +175,14 @@ def bootstrap_means(values: FloatArray, *, draws: int, rng: np.random.Generator)
     largest = BOOTSTRAP_BUDGET // MIN_BOOTSTRAP_RESAMPLES
     size = min(n, largest)
     resamples = draws if draws * size <= BOOTSTRAP_BUDGET else max(MIN_BOOTSTRAP_RESAMPLES, BOOTSTRAP_BUDGET // size)
-    means = values[rng.integers(0, n, size=(resamples, size))].mean(axis=1)
+    means: FloatArray = values[rng.integers(0, n, size=(resamples, size))].mean(axis=1)
     if size < n:
         centre = float(values.mean())
         means = centre + (means - centre) * np.sqrt(size / n)
     if resamples == draws:
         return means
-    return means[rng.integers(0, resamples, size=draws)]
+    drawn: FloatArray = means[rng.integers(0, resamples, size=draws)]
+    return drawn
 
 
 def _range_draws(

@@ -33,13 +33,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
 import numpy_financial as npf
 from numpy.typing import NDArray
 from scipy.optimize import brentq
+
+from core.results import JsonResult, finite_or_none
 
 FloatArray = NDArray[np.float64]
 
@@ -66,32 +68,41 @@ class InputRange:
     high: float
 
 
+# CostInputs is the one list of cost-model inputs: core.roi's parameters (COST_PARAMS), the CostModel's
+# columns (reports.models maps them and a test checks both agree) and every conversion between the two are
+# read off its fields. A field's metadata says what kind of input it is: "money" (an amount in the task's
+# currency), "setting" (shapes the evaluation but is no parameter of the vectorised core: not drawn, not
+# swung).
+_MONEY = {"money": True}
+_SETTING = {"setting": True}
+
+
 @dataclass(frozen=True, kw_only=True)
 class CostInputs:
     """The cost model of one scenario, money in the task's currency. Per-cell items scale with robots needed."""
 
-    robot_capex: float  # per cell
-    tooling_capex: float = 0.0  # per cell
-    vision_capex: float = 0.0  # per cell
-    safety_capex: float = 0.0  # per cell
-    integration_cost: float = 0.0  # once
-    fat_sat_cost: float = 0.0  # once
-    training_cost: float = 0.0  # once
-    annual_maintenance: float = 0.0  # per cell per year
-    annual_software: float = 0.0  # per cell per year
-    annual_consumables: float = 0.0  # per cell per year
+    robot_capex: float = field(metadata=_MONEY)  # per cell
+    tooling_capex: float = field(default=0.0, metadata=_MONEY)  # per cell
+    vision_capex: float = field(default=0.0, metadata=_MONEY)  # per cell
+    safety_capex: float = field(default=0.0, metadata=_MONEY)  # per cell
+    integration_cost: float = field(default=0.0, metadata=_MONEY)  # once
+    fat_sat_cost: float = field(default=0.0, metadata=_MONEY)  # once
+    training_cost: float = field(default=0.0, metadata=_MONEY)  # once
+    annual_maintenance: float = field(default=0.0, metadata=_MONEY)  # per cell per year
+    annual_software: float = field(default=0.0, metadata=_MONEY)  # per cell per year
+    annual_consumables: float = field(default=0.0, metadata=_MONEY)  # per cell per year
     energy_kw: float = 0.0  # per cell
     energy_hours_per_year: float | None = None  # None: the task's production hours
-    energy_price_per_kwh: float = 0.0
-    labour_cost_per_hour: float  # loaded
+    energy_price_per_kwh: float = field(default=0.0, metadata=_MONEY)
+    labour_cost_per_hour: float = field(metadata=_MONEY)  # loaded
     utilisation: float = 0.85  # share of production hours the cell produces
     ramp_up_months: float = 0.0
     discount_rate: float = 0.08  # per year
-    horizon_years: int = 5
-    salvage_value: float = 0.0  # per cell, at the end of the horizon
-    payback_target_months: float = 24.0
-    ranges: tuple[InputRange, ...] = ()
-    range_distribution: Literal["pert", "triangular"] = "pert"
+    horizon_years: int = field(default=5, metadata=_SETTING)
+    salvage_value: float = field(default=0.0, metadata=_MONEY)  # per cell, at the end of the horizon
+    payback_target_months: float = field(default=24.0, metadata=_SETTING)
+    ranges: tuple[InputRange, ...] = field(default=(), metadata=_SETTING)
+    range_distribution: Literal["pert", "triangular"] = field(default="pert", metadata=_SETTING)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -170,28 +181,12 @@ class RoiInputs:
     measured: MeasuredPerformance
 
 
-# The scalar inputs of the vectorised core, by name. Cost-model names match reports.models.CostModel
-# (and its `input_ranges` keys); "labour_cost_per_hour" is the effective loaded rate.
-COST_PARAMS = (
-    "robot_capex",
-    "tooling_capex",
-    "vision_capex",
-    "safety_capex",
-    "integration_cost",
-    "fat_sat_cost",
-    "training_cost",
-    "annual_maintenance",
-    "annual_software",
-    "annual_consumables",
-    "energy_kw",
-    "energy_hours_per_year",
-    "energy_price_per_kwh",
-    "labour_cost_per_hour",
-    "utilisation",
-    "ramp_up_months",
-    "discount_rate",
-    "salvage_value",
-)
+# The scalar inputs of the vectorised core, by name: every CostInputs field but the settings. Cost-model
+# names match reports.models.CostModel (and its `input_ranges` keys); "labour_cost_per_hour" is the
+# effective loaded rate.
+COST_PARAMS = tuple(f.name for f in fields(CostInputs) if not f.metadata.get("setting"))
+# The cost inputs that are amounts of money (the rest are rates, shares, durations and energy).
+COST_MONEY_PARAMS = tuple(f.name for f in fields(CostInputs) if f.metadata.get("money"))
 TASK_PARAMS = (
     "annual_volume",
     "takt_time_s",
@@ -262,7 +257,8 @@ class Evaluation:
 
 def monthly_rate(annual_rate: FloatArray | float) -> FloatArray:
     """The monthly rate equivalent to an effective annual rate: (1 + r)^(1/12) - 1."""
-    return np.expm1(np.log1p(np.asarray(annual_rate, dtype=float)) / MONTHS_PER_YEAR)
+    rate: FloatArray = np.expm1(np.log1p(np.asarray(annual_rate, dtype=float)) / MONTHS_PER_YEAR)
+    return rate
 
 
 def ramp_factors(ramp_up_months: FloatArray | float, months: int) -> FloatArray:
@@ -297,14 +293,16 @@ def discount_factors(rate_per_period: FloatArray | float, periods: int) -> Float
     numpy_financial.npv."""
     rate = np.atleast_1d(np.asarray(rate_per_period, dtype=float))[:, None]
     t = np.arange(periods + 1, dtype=float)[None, :]
-    return np.exp(-t * np.log1p(rate))
+    factors: FloatArray = np.exp(-t * np.log1p(rate))
+    return factors
 
 
 def npv_rows(cash_flows: FloatArray, rate_per_period: FloatArray | float) -> FloatArray:
     """NPV of every row of `cash_flows` (rows, periods + 1) at once: numpy_financial.npv semantics, column 0
     at t = 0, without a Python loop over rows. `rate_per_period` is a scalar or one rate per row."""
     flows = np.atleast_2d(np.asarray(cash_flows, dtype=float))
-    return np.sum(flows * discount_factors(rate_per_period, flows.shape[1] - 1), axis=1)
+    npv: FloatArray = np.sum(flows * discount_factors(rate_per_period, flows.shape[1] - 1), axis=1)
+    return npv
 
 
 def irr_per_period(cash_flows: FloatArray) -> float | None:
@@ -443,29 +441,6 @@ def evaluate(params: Mapping[str, FloatArray | float], *, horizon_years: int) ->
 # ------------------------------------------------------------------------------------------- outputs
 
 
-def _finite(value: float) -> float | None:
-    """JSON-friendly: None for inf/nan (never paid back, undefined IRR)."""
-    return float(value) if math.isfinite(value) else None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float):
-        return _finite(value)
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
-class JsonResult:
-    """Mixin: `to_dict()` for the frozen result dataclasses (pages and API serialise through it)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The result as plain JSON-serialisable values (None where a figure is infinite or undefined)."""
-        return _jsonable(asdict(self))  # type: ignore[call-overload]
-
-
 @dataclass(frozen=True, kw_only=True)
 class RoiResult(JsonResult):
     """The ROI of one scenario. Money per year unless the name says otherwise; None = not within the horizon."""
@@ -561,8 +536,8 @@ def compute_roi(*, inputs: RoiInputs) -> RoiResult:
         horizon_months=MONTHS_PER_YEAR * costs.horizon_years,
         monthly_cash_flows=tuple(float(v) for v in flows),
         cumulative_cash_flows=tuple(float(v) for v in np.cumsum(flows)),
-        payback_months=_finite(payback),
-        discounted_payback_months=_finite(float(ev.discounted_payback_months[0])),
+        payback_months=finite_or_none(payback),
+        discounted_payback_months=finite_or_none(float(ev.discounted_payback_months[0])),
         payback_target_months=costs.payback_target_months,
         meets_payback_target=payback <= costs.payback_target_months,
         npv=float(ev.npv[0]),
@@ -648,7 +623,7 @@ def roi_break_even(*, inputs: RoiInputs, target_payback_months: float | None = N
     def g_for(name: str) -> Any:
         def g(xs: FloatArray) -> FloatArray:
             operating = evaluate({**base, name: xs}, horizon_years=horizon).operating_cash_flows
-            cumulative = operating[:, : whole + 1].sum(axis=1)
+            cumulative: FloatArray = operating[:, : whole + 1].sum(axis=1)
             if fraction:  # linear within the month, as payback is
                 cumulative = cumulative + fraction * operating[:, whole + 1]
             return cumulative
@@ -820,21 +795,22 @@ def roi_tornado(
             high=bounds[name][1],
             npv_low=float(ev.npv[1 + 2 * i]),
             npv_high=float(ev.npv[2 + 2 * i]),
-            payback_low=_finite(float(ev.payback_months[1 + 2 * i])),
-            payback_high=_finite(float(ev.payback_months[2 + 2 * i])),
+            payback_low=finite_or_none(float(ev.payback_months[1 + 2 * i])),
+            payback_high=finite_or_none(float(ev.payback_months[2 + 2 * i])),
             npv_swing=float(abs(ev.npv[2 + 2 * i] - ev.npv[1 + 2 * i])),
         )
         for i, name in enumerate(names)
     ]
     bars.sort(key=lambda bar: bar.npv_swing, reverse=True)
     return Tornado(
-        base_npv=float(ev.npv[0]), base_payback_months=_finite(float(ev.payback_months[0])), bars=tuple(bars)
+        base_npv=float(ev.npv[0]), base_payback_months=finite_or_none(float(ev.payback_months[0])), bars=tuple(bars)
     )
 
 
 def with_changes(inputs: RoiInputs, **changes: float) -> RoiInputs:
     """A copy of `inputs` with named parameters (any of PARAMS) changed; validates like the originals."""
-    groups: dict[str, dict[str, float]] = {"costs": {}, "task": {}, "measured": {}}
+    # Any: each group goes to dataclasses.replace of a different class, which checks the names itself.
+    groups: dict[str, dict[str, Any]] = {"costs": {}, "task": {}, "measured": {}}
     for name, value in changes.items():
         if name in COST_PARAMS:
             groups["costs"][name] = value
@@ -854,11 +830,12 @@ def with_changes(inputs: RoiInputs, **changes: float) -> RoiInputs:
 __all__ = [
     "BreakEven",
     "BreakEvenValue",
+    "COST_MONEY_PARAMS",
+    "COST_PARAMS",
     "CostInputs",
     "Evaluation",
     "Heatmap",
     "InputRange",
-    "JsonResult",
     "MeasuredPerformance",
     "PARAMS",
     "RoiInputError",

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -27,8 +27,10 @@ from statsmodels.stats.proportion import (
 )
 from statsmodels.stats.rates import confint_poisson
 
+from core.results import JsonResult
+
 CONFIDENCE = 0.95
-NOT_ENOUGH_DATA = "not enough data"
+NOT_ENOUGH_DATA: Final = "not enough data"
 
 # BCa needs a jackknife of n medians over n - 1 points (O(n^2)); above this size the exact
 # distribution-free order-statistic interval is used instead (it is also tighter to compute, not to state).
@@ -72,14 +74,8 @@ def _pct_ceil(value: float) -> int:
     return int(math.ceil(value * 100 - 1e-9))
 
 
-class _Serialisable:
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict of builtins (nested dataclasses and tuples become dicts and lists), JSON-ready."""
-        return asdict(self)  # type: ignore[call-overload]
-
-
 @dataclass(frozen=True)
-class Interval(_Serialisable):
+class Interval(JsonResult):
     """A two-sided interval; `high` None means unbounded above (e.g. MTBI with no intervention)."""
 
     low: float | None
@@ -94,7 +90,7 @@ class Interval(_Serialisable):
 
 
 @dataclass(frozen=True)
-class CycleTimeSummary(_Serialisable):
+class CycleTimeSummary(JsonResult):
     n: int
     mean_s: float | None
     median_s: float | None
@@ -167,7 +163,9 @@ def cycle_time_summary(
     n = int(x.size)
     method = "percentiles by linear interpolation (numpy), std with n - 1"
     if n == 0:
-        return CycleTimeSummary(0, *([None] * 9), median_ci=None, method=method, note=NOT_ENOUGH_DATA)
+        return CycleTimeSummary(
+            0, None, None, None, None, None, None, None, None, None, median_ci=None, method=method, note=NOT_ENOUGH_DATA
+        )
     mean = float(x.mean())
     p10, p50, p90, p95 = (float(v) for v in np.percentile(x, [10, 50, 90, 95]))
     std = float(x.std(ddof=1)) if n >= 2 else None
@@ -190,7 +188,7 @@ def cycle_time_summary(
 
 
 @dataclass(frozen=True)
-class CycleTimeDistribution(_Serialisable):
+class CycleTimeDistribution(JsonResult):
     """Histogram and box-plot figures (Tukey whiskers at 1.5 IQR) for a chart; empty when n = 0."""
 
     n: int
@@ -240,7 +238,7 @@ TaktVerdictLabel = Literal["meets takt", "misses takt", "inconclusive", "not eno
 
 
 @dataclass(frozen=True)
-class TaktVerdict(_Serialisable):
+class TaktVerdict(JsonResult):
     verdict: TaktVerdictLabel
     takt_time_s: float
     quantile: float
@@ -278,7 +276,7 @@ def takt_verdict(
     x = _as_array(cycle_times_s)
     n = int(x.size)
     # Fewest cycles whose maximum bounds the quantile: the success-run formula with R = quantile.
-    min_n = plan_trial(target_success=quantile, confidence=confidence).episodes_needed
+    min_n = success_run_plan(target_success=quantile, confidence=confidence).episodes_needed
     q_label = f"p{round(quantile * 100)}"
     method = (
         f"one-sided exact order-statistic bounds of {q_label} (scipy.stats.quantile_test); share within takt: Wilson"
@@ -351,7 +349,7 @@ def takt_verdict(
 
 
 @dataclass(frozen=True)
-class SuccessRate(_Serialisable):
+class SuccessRate(JsonResult):
     n: int
     successes: int
     failures: int
@@ -409,7 +407,7 @@ def success_rate(*, successes: int, n: int, confidence: float = CONFIDENCE) -> S
 
 
 @dataclass(frozen=True)
-class InterventionRate(_Serialisable):
+class InterventionRate(JsonResult):
     interventions: int
     operating_hours: float
     per_hour: float | None
@@ -494,7 +492,7 @@ def longest_run(flags: Sequence[bool] | npt.NDArray[np.bool_], *, groups: npt.Ar
 
 
 @dataclass(frozen=True)
-class ParetoBar(_Serialisable):
+class ParetoBar(JsonResult):
     category: str
     count: int
     share: float
@@ -518,7 +516,7 @@ def pareto(counts: Mapping[str, int]) -> tuple[ParetoBar, ...]:
 
 
 @dataclass(frozen=True)
-class Throughput(_Serialisable):
+class Throughput(JsonResult):
     time_per_good_part_s: float | None
     time_per_good_part_range_s: Interval | None
     good_parts_per_hour: float | None
@@ -544,19 +542,28 @@ def effective_throughput(
     Returns None figures when there is no attempt; time per good part None (and 0 parts/h) with no success.
     """
     method = "(attempt cycle + interventions per attempt x recovery time) / success rate; range from Wilson interval"
-    base = dict(
-        mean_attempt_cycle_s=mean_attempt_cycle_s,
-        interventions_per_attempt=interventions_per_attempt,
-        recovery_time_s=recovery_time_s,
-        success_rate=success.rate,
-        n=success.n,
-        method=method,
-    )
+
+    def result(
+        per_good: float | None, interval: Interval | None, per_hour: float | None, note: str | None
+    ) -> Throughput:
+        return Throughput(
+            time_per_good_part_s=per_good,
+            time_per_good_part_range_s=interval,
+            good_parts_per_hour=per_hour,
+            mean_attempt_cycle_s=mean_attempt_cycle_s,
+            interventions_per_attempt=interventions_per_attempt,
+            recovery_time_s=recovery_time_s,
+            success_rate=success.rate,
+            n=success.n,
+            method=method,
+            note=note,
+        )
+
     if success.n == 0 or mean_attempt_cycle_s is None or interventions_per_attempt is None:
-        return Throughput(None, None, None, note=NOT_ENOUGH_DATA, **base)  # type: ignore[arg-type]
+        return result(None, None, None, NOT_ENOUGH_DATA)
     per_attempt = mean_attempt_cycle_s + interventions_per_attempt * recovery_time_s
     if not success.rate:
-        return Throughput(None, None, 0.0, note="no successful episode: no good part", **base)  # type: ignore[arg-type]
+        return result(None, None, 0.0, "no successful episode: no good part")
     per_good = per_attempt / success.rate
     interval = None
     if success.interval and success.interval.low is not None and success.interval.high:
@@ -566,18 +573,18 @@ def effective_throughput(
             confidence=success.interval.confidence,
             method="attempt time divided by the Wilson bounds of the success rate",
         )
-    return Throughput(per_good, interval, 3600.0 / per_good if per_good > 0 else None, **base)  # type: ignore[arg-type]
+    return result(per_good, interval, 3600.0 / per_good if per_good > 0 else None, None)
 
 
 @dataclass(frozen=True)
-class WaterfallStep(_Serialisable):
+class WaterfallStep(JsonResult):
     label: str
     factor: Literal["planned", "availability", "performance", "quality", "result"]
     seconds: float
 
 
 @dataclass(frozen=True)
-class OEEBreakdown(_Serialisable):
+class OEEBreakdown(JsonResult):
     availability: float
     performance: float
     quality: float
@@ -651,7 +658,7 @@ def oee_breakdown(
 
 
 @dataclass(frozen=True)
-class TrialPlan(_Serialisable):
+class TrialPlan(JsonResult):
     target_success: float
     confidence: float
     failures_allowed: int
@@ -682,7 +689,7 @@ def _claim_met(n: int, *, failures: int, target: float, confidence: float) -> bo
     return float(sps.binom.cdf(failures, n, 1 - target)) <= (1 - confidence) * (1 + 1e-12)
 
 
-def plan_trial(
+def success_run_plan(
     *,
     target_success: float,
     confidence: float = CONFIDENCE,
@@ -731,7 +738,7 @@ SequentialLabel = Literal["pass", "fail", "keep going"]
 
 
 @dataclass(frozen=True)
-class SequentialVerdict(_Serialisable):
+class SequentialVerdict(JsonResult):
     verdict: SequentialLabel
     n: int
     successes: int
@@ -851,7 +858,7 @@ def sprt_sequence(
 
 
 @dataclass(frozen=True)
-class AcceptanceCriteria(_Serialisable):
+class AcceptanceRule(JsonResult):
     """Criteria attached to a task; None means "not required". Cycle time criterion: the `cycle_time_quantile`
     of successful cycles is <= `cycle_time_max_s` at `confidence` (exact order-statistic bound)."""
 
@@ -876,7 +883,7 @@ class AcceptanceCriteria(_Serialisable):
 
 
 @dataclass(frozen=True)
-class AcceptanceCheck(_Serialisable):
+class AcceptanceCheck(JsonResult):
     criterion: str
     required: float
     measured: float | None
@@ -885,7 +892,7 @@ class AcceptanceCheck(_Serialisable):
 
 
 @dataclass(frozen=True)
-class AcceptanceResult(_Serialisable):
+class AcceptanceResult(JsonResult):
     passed: bool
     n: int
     checks: tuple[AcceptanceCheck, ...]
@@ -894,7 +901,7 @@ class AcceptanceResult(_Serialisable):
 
 def acceptance_evaluate(
     *,
-    criteria: AcceptanceCriteria,
+    criteria: AcceptanceRule,
     success: SuccessRate,
     interventions: InterventionRate,
     longest_clean_run: int,
@@ -988,7 +995,7 @@ def acceptance_evaluate(
 
 
 @dataclass(frozen=True)
-class SuccessComparison(_Serialisable):
+class SuccessComparison(JsonResult):
     n_a: int
     successes_a: int
     n_b: int
@@ -1056,7 +1063,7 @@ def compare_success(
 
 
 @dataclass(frozen=True)
-class CycleTimeComparison(_Serialisable):
+class CycleTimeComparison(JsonResult):
     n_a: int
     n_b: int
     median_a_s: float | None

@@ -23,7 +23,8 @@ class PolicyVersionAddForm(forms.ModelForm):
         fields = ("policy", "version", "kind", "artifact", "io_spec", "endpoint_url", "remote_config", "notes")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("kind") == PolicyVersion.Kind.ONNX:
             upload = data.get("artifact")
             if not upload:
@@ -61,19 +62,19 @@ class PlatformAdminOnly:
     permissions (which a tenant's staff user could hold) are not enough."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_platform_admin(request.user)  # type: ignore[arg-type]
+        return is_platform_admin(request.user)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform_admin(request.user)  # type: ignore[arg-type]
+        return is_platform_admin(request.user)
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return is_platform_admin(request.user)  # type: ignore[arg-type]
+        return is_platform_admin(request.user)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform_admin(request.user)  # type: ignore[arg-type]
+        return is_platform_admin(request.user)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform_admin(request.user)  # type: ignore[arg-type]
+        return is_platform_admin(request.user)
 
 
 @admin.register(Policy)

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
+from accounts.requests import AuthenticatedApiRequest
 from common.api_support import READ_ERRORS, ApiViewMixin, IntFilter, SinceFilterSet
 from policies.models import Policy, PolicyVersion
 from policies.selectors import policy_list_for_user, policy_version_list_for_user
@@ -34,6 +35,7 @@ class PolicyViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet[Policy]):
     """VLA policies: shared ones (no owner) and your organization's."""
 
     queryset = Policy.objects.none()  # for the schema generator; requests use get_queryset()
+    request: AuthenticatedApiRequest  # IsAuthenticated (the default) refuses anonymous callers
 
     serializer_class = PolicySerializer
     filterset_class = PolicyFilter
@@ -53,6 +55,7 @@ class PolicyVersionViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet[PolicyVer
     """Versions (ONNX artifacts or remote servers) a trial can run; filter by `policy`."""
 
     queryset = PolicyVersion.objects.none()  # for the schema generator; requests use get_queryset()
+    request: AuthenticatedApiRequest  # IsAuthenticated (the default) refuses anonymous callers
 
     serializer_class = PolicyVersionSerializer
     filterset_class = PolicyVersionFilter

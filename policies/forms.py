@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 
 from accounts.models import User
+from policies.models import Policy
 from policies.selectors import policy_list_writable_by
 
 IO_SPEC_EXAMPLE = {
@@ -22,7 +23,8 @@ IO_SPEC_EXAMPLE = {
 
 
 class PolicyVersionUploadForm(forms.Form):
-    policy = forms.ModelChoiceField(queryset=None)  # type: ignore[arg-type]
+    # The user's writable policies replace this empty queryset in __init__.
+    policy: forms.ModelChoiceField[Policy] = forms.ModelChoiceField(queryset=Policy.objects.none())
     version = forms.CharField(max_length=50, help_text="e.g. 'v3' or '2026-11-25-bc'")
     artifact = forms.FileField(label="ONNX file", help_text="An .onnx model; never a pickle.")
     io_spec = forms.CharField(
@@ -36,7 +38,10 @@ class PolicyVersionUploadForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # A shared policy (no owner) is run by everyone: only platform administrators add versions to it.
-        self.fields["policy"].queryset = policy_list_writable_by(user=user)
+        field = self.fields["policy"]  # the form's own copy of the class's field
+        if not isinstance(field, forms.ModelChoiceField):
+            raise TypeError("the policy field must be a ModelChoiceField")
+        field.queryset = policy_list_writable_by(user=user)
 
     def clean_io_spec(self) -> Any:
         try:

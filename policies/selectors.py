@@ -21,7 +21,9 @@ def policy_list_writable_by(*, user: User) -> QuerySet[Policy]:
     policies = Policy.objects.select_related("organization")
     if can_write_shared_policies(user):
         return policies
-    return policies.filter(organization_id=user.organization_id, organization__isnull=False)
+    if user.organization_id is None:  # a user of no organization owns no policy
+        return policies.none()
+    return policies.filter(organization_id=user.organization_id)
 
 
 def policy_version_list_for_user(*, user: User) -> QuerySet[PolicyVersion]:

@@ -8,10 +8,11 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.permissions import can_scope_tasks, engineer_required
+from accounts.requests import AuthenticatedHttpRequest
 from policies.forms import PolicyVersionUploadForm
 from policies.models import PolicyVersion
 from policies.selectors import policy_list_for_user, policy_version_list_for_user
@@ -19,7 +20,7 @@ from policies.services import PolicyUploadError, policy_version_register
 
 
 @login_required
-def policy_list(request: HttpRequest) -> HttpResponse:
+def policy_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     policies = policy_list_for_user(user=request.user).prefetch_related(
         Prefetch(
             "versions",
@@ -32,7 +33,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def policy_version_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def policy_version_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(policy_version_list_for_user(user=request.user).select_related("created_by"), pk=pk)
     # JSON, as it is uploaded and as the API returns it (not a Python repr with single quotes and True).
     io_spec_json = json.dumps(version.io_spec, indent=2, ensure_ascii=False) if version.io_spec else ""
@@ -40,7 +41,7 @@ def policy_version_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @engineer_required
-def policy_version_upload(request: HttpRequest) -> HttpResponse:
+def policy_version_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = PolicyVersionUploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

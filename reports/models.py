@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -7,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from core import stats
+from core import roi, stats
 from trials.models import EpisodeSource, Task
 
 
@@ -21,33 +22,22 @@ class CostScenario(models.TextChoices):
     OPTIMISTIC = "optimistic", "Optimistic"
 
 
-COST_MODEL_MONEY_FIELDS = (
-    "robot_capex",
-    "tooling_capex",
-    "vision_capex",
-    "safety_capex",
-    "integration_cost",
-    "fat_sat_cost",
-    "training_cost",
-    "annual_maintenance",
-    "annual_software",
-    "annual_consumables",
-    "salvage_value",
-    "energy_price_per_kwh",
-)
+# The cost-model inputs are core.roi.CostInputs' fields (one list: tests/reports/test_cost_fields.py checks
+# that every one of them has its column here and every input column is one of them). Two are stored under
+# another name: the labour rate as an optional override of the task's rate, the ranges as JSON.
+COST_MODEL_COLUMNS: dict[str, str] = {
+    **{f.name: f.name for f in dataclasses.fields(roi.CostInputs)},
+    "labour_cost_per_hour": "labour_rate_override_per_hour",
+    "ranges": "input_ranges",
+}
 
-# Inputs that may carry a [low, high] range in CostModel.input_ranges (Monte Carlo draws, tornado chart).
+# Money columns, never negative (the labour override is nullable and has its own constraint).
+COST_MODEL_MONEY_FIELDS = tuple(name for name in roi.COST_MONEY_PARAMS if COST_MODEL_COLUMNS[name] == name)
+
+# Inputs that may carry a [low, high] range in CostModel.input_ranges (Monte Carlo draws, tornado chart): the
+# core's cost parameters and the recovery time, a measured parameter whose value the cost model sets.
 # "labour_cost_per_hour" is the effective loaded rate: the scenario's override, else the task's rate.
-COST_MODEL_RANGE_FIELDS = (
-    *COST_MODEL_MONEY_FIELDS,
-    "energy_kw",
-    "energy_hours_per_year",
-    "recovery_time_s",
-    "ramp_up_months",
-    "discount_rate",
-    "utilisation",
-    "labour_cost_per_hour",
-)
+COST_MODEL_RANGE_FIELDS = (*roi.COST_PARAMS, "recovery_time_s")
 
 
 class RangeDistribution(models.TextChoices):
@@ -206,6 +196,12 @@ class CostModel(models.Model):
             raise ValidationError({"input_ranges": errors})
 
 
+# The columns a cost-model form or API may set (task and scenario identify the row).
+COST_MODEL_EDITABLE_FIELDS = tuple(
+    f.name for f in CostModel._meta.concrete_fields if f.name not in ("id", "task", "scenario", "updated_at")
+)
+
+
 class AcceptanceKind(models.TextChoices):
     FAT = "fat", "FAT (factory acceptance)"
     SAT = "sat", "SAT (site acceptance)"
@@ -213,7 +209,7 @@ class AcceptanceKind(models.TextChoices):
 
 
 class AcceptanceCriteria(models.Model):
-    """FAT/SAT/run-off criteria attached to a task, evaluated on each trial (reports.selectors.acceptance_evaluate)
+    """FAT/SAT/run-off criteria attached to a task, evaluated on each trial (reports.stats.selectors.trial_acceptance_evaluate)
     per episode source. A blank criterion is not required; `applies_to_source` blank means every source,
     each judged on its own (simulation and real are never pooled)."""
 
@@ -287,11 +283,11 @@ class AcceptanceCriteria(models.Model):
     def __str__(self) -> str:
         return f"{self.task} — {self.get_name_display()}"
 
-    def to_criteria(self, *, takt_time_s: float) -> stats.AcceptanceCriteria:
+    def to_criteria(self, *, takt_time_s: float) -> stats.AcceptanceRule:
         """The pure criteria for core.stats (cycle time limit = `takt_time_s` when the p90 flag is set).
 
         Raises ValueError when a stored value is out of range (the constraints prevent it)."""
-        return stats.AcceptanceCriteria(
+        return stats.AcceptanceRule(
             min_success_lower_bound=self.min_success_lower_bound,
             consecutive_without_intervention=self.consecutive_without_intervention,
             mtbi_lower_bound_h=self.mtbi_lower_bound_h,

@@ -7,7 +7,7 @@ from robots.services import robot_agent_token_issue, robot_agent_token_revoke
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(admin.ModelAdmin[Site]):
     list_display = ("name", "organization", "city", "country", "timezone")
     list_filter = ("organization", "country")
     search_fields = ("name", "city", "organization__name")
@@ -15,7 +15,7 @@ class SiteAdmin(admin.ModelAdmin):
 
 
 @admin.register(Robot)
-class RobotAdmin(admin.ModelAdmin):
+class RobotAdmin(admin.ModelAdmin[Robot]):
     list_display = ("name", "kind", "organization", "site", "model", "sim_cell_key", "status", "last_heartbeat_at")
     list_filter = ("kind", "status", "organization", "site")
     search_fields = ("name", "model", "sim_cell_key", "organization__name")
@@ -49,7 +49,7 @@ class RobotAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgentJob)
-class AgentJobAdmin(admin.ModelAdmin):
+class AgentJobAdmin(admin.ModelAdmin[AgentJob]):
     list_display = ("id", "robot", "trial", "index", "status", "attempts", "lease_expires_at", "finished_at")
     list_filter = ("status", "robot")
     search_fields = ("robot__name", "trial__task__name")

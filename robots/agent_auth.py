@@ -48,7 +48,7 @@ class RobotTokenAuthentication(authentication.BaseAuthentication):
         return "Token"
 
 
-class RobotTokenAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class RobotTokenAuthenticationScheme(OpenApiAuthenticationExtension):
     """Documents the robot token in the OpenAPI schema (agent endpoints)."""
 
     target_class = "robots.agent_auth.RobotTokenAuthentication"

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
+from accounts.requests import AuthenticatedApiRequest
 from common.api_support import READ_ERRORS, ApiViewMixin, IntFilter, SinceFilterSet
 from robots.models import Robot, Site
 from robots.selectors import robot_list_for_user, site_list_for_user
@@ -35,6 +36,7 @@ class SiteViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet[Site]):
     """Factory locations of your organization."""
 
     queryset = Site.objects.none()  # for the schema generator; requests use get_queryset()
+    request: AuthenticatedApiRequest  # IsAuthenticated (DEFAULT_PERMISSION_CLASSES) refuses anonymous callers
 
     serializer_class = SiteSerializer
     filterset_class = SiteFilter
@@ -52,6 +54,7 @@ class RobotViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet[Robot]):
     """Physical robots (agents over REST) and simulated cells of your organization."""
 
     queryset = Robot.objects.none()  # for the schema generator; requests use get_queryset()
+    request: AuthenticatedApiRequest  # IsAuthenticated (DEFAULT_PERMISSION_CLASSES) refuses anonymous callers
 
     serializer_class = RobotSerializer
     filterset_class = RobotFilter

@@ -14,12 +14,17 @@ from robots.models import AgentJob, AgentJobStatus, Robot, Site
 def robot_list_for_user(*, user: User) -> QuerySet[Robot]:
     """Robots the user may see and use: its organization's (superusers: all)."""
     robots = Robot.objects.select_related("organization", "site")
-    return robots if user.is_superuser else robots.filter(organization_id=user.organization_id)
+    if user.is_superuser:
+        return robots
+    # Only superusers may lack an organization (user_has_organization_unless_superuser).
+    return robots.none() if user.organization_id is None else robots.filter(organization_id=user.organization_id)
 
 
 def site_list_for_user(*, user: User) -> QuerySet[Site]:
     sites = Site.objects.select_related("organization")
-    return sites if user.is_superuser else sites.filter(organization_id=user.organization_id)
+    if user.is_superuser:
+        return sites
+    return sites.none() if user.organization_id is None else sites.filter(organization_id=user.organization_id)
 
 
 def robot_get_by_agent_token(*, raw: str) -> Robot | None:

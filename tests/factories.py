@@ -15,7 +15,7 @@ from robots.models import Robot, RobotKind, Site
 from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventCategory, EventKind, Task, Trial
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
 
@@ -23,7 +23,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"org-{n}")
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -32,13 +32,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     password = factory.django.Password("pw-for-tests-123")
 
+    # `UserFactory(role=Role.ENGINEER)`: factory_boy calls this with the created user, not the factory.
     @factory.post_generation
-    def role(self, create: bool, extracted: Role | str | None, **kwargs: object) -> None:
+    def role(user: User, create: bool, extracted: Role | str | None, **kwargs: object) -> None:
         if create and extracted:
-            self.groups.add(Group.objects.get(name=str(extracted)))
+            user.groups.add(Group.objects.get(name=str(extracted)))
 
 
-class SiteFactory(factory.django.DjangoModelFactory):
+class SiteFactory(factory.django.DjangoModelFactory[Site]):
     class Meta:
         model = Site
 
@@ -46,7 +47,7 @@ class SiteFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Plant {n}")
 
 
-class RobotFactory(factory.django.DjangoModelFactory):
+class RobotFactory(factory.django.DjangoModelFactory[Robot]):
     class Meta:
         model = Robot
 
@@ -56,14 +57,14 @@ class RobotFactory(factory.django.DjangoModelFactory):
     sim_cell_key = "factory-kitting"
 
 
-class PolicyFactory(factory.django.DjangoModelFactory):
+class PolicyFactory(factory.django.DjangoModelFactory[Policy]):
     class Meta:
         model = Policy
 
     name = factory.Sequence(lambda n: f"Policy {n}")
 
 
-class PolicyVersionFactory(factory.django.DjangoModelFactory):
+class PolicyVersionFactory(factory.django.DjangoModelFactory[PolicyVersion]):
     class Meta:
         model = PolicyVersion
 
@@ -72,7 +73,7 @@ class PolicyVersionFactory(factory.django.DjangoModelFactory):
     sha256 = factory.Sequence(lambda n: f"{n:064x}")
 
 
-class TaskFactory(factory.django.DjangoModelFactory):
+class TaskFactory(factory.django.DjangoModelFactory[Task]):
     class Meta:
         model = Task
 
@@ -87,7 +88,7 @@ class TaskFactory(factory.django.DjangoModelFactory):
     labour_cost_per_hour = Decimal("45.00")
 
 
-class TrialFactory(factory.django.DjangoModelFactory):
+class TrialFactory(factory.django.DjangoModelFactory[Trial]):
     class Meta:
         model = Trial
 
@@ -98,7 +99,7 @@ class TrialFactory(factory.django.DjangoModelFactory):
     instruction = factory.SelfAttribute("task.instruction")
 
 
-class EpisodeFactory(factory.django.DjangoModelFactory):
+class EpisodeFactory(factory.django.DjangoModelFactory[Episode]):
     class Meta:
         model = Episode
 
@@ -120,7 +121,7 @@ class EpisodeFactory(factory.django.DjangoModelFactory):
         return episode
 
 
-class EpisodeEventFactory(factory.django.DjangoModelFactory):
+class EpisodeEventFactory(factory.django.DjangoModelFactory[EpisodeEvent]):
     class Meta:
         model = EpisodeEvent
 
@@ -138,7 +139,7 @@ class EpisodeEventFactory(factory.django.DjangoModelFactory):
         return event
 
 
-class CostModelFactory(factory.django.DjangoModelFactory):
+class CostModelFactory(factory.django.DjangoModelFactory[CostModel]):
     class Meta:
         model = CostModel
 
@@ -152,7 +153,7 @@ def episodes_make(
 ) -> list[Episode]:
     """n episodes of `trial` at indices start.., the first `successes` successful, cycle times 9.0-11.0 s."""
     return [
-        EpisodeFactory(
+        EpisodeFactory.create(
             trial=trial,
             index=start + i,
             outcome=EpisodeOutcome.SUCCESS if i < successes else EpisodeOutcome.FAILURE,

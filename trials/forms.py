@@ -3,16 +3,26 @@ the services re-check the rules, so the forms are a friendly first line, not the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.db.models import QuerySet
 
 from accounts.models import Organization, User
 from core.fit import FIT_FACTORS, FIT_RATED_FACTORS, RATING_MAX, RATING_MIN
+from policies.models import PolicyVersion
 from policies.selectors import policy_version_list_for_user
+from robots.models import Robot, Site
 from robots.selectors import robot_list_for_user, site_list_for_user
-from trials.models import MAX_EPISODES_PER_TRIAL, EventCategory, Task, TaskStatus
+from trials.models import MAX_EPISODES_PER_TRIAL, EventCategory, Task, TaskStatus, Trial
 from trials.services import TASK_WRITABLE_FIELDS
+
+
+def _limit_choices(field: forms.Field, queryset: QuerySet[Any]) -> None:
+    """Offer only `queryset` in a model choice field (Form.fields types its values as plain Fields)."""
+    if not isinstance(field, forms.ModelChoiceField):
+        raise TypeError(f"{field!r} is not a model choice field")
+    field.queryset = queryset
 
 
 def _positive(value: float | None, what: str) -> float | None:
@@ -42,8 +52,8 @@ class TaskForm(forms.ModelForm):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["site"].queryset = site_list_for_user(user=user)
-        self.fields["integrator"].queryset = Organization.objects.filter(kind=Organization.Kind.INTEGRATOR)
+        _limit_choices(self.fields["site"], site_list_for_user(user=user))
+        _limit_choices(self.fields["integrator"], Organization.objects.filter(kind=Organization.Kind.INTEGRATOR))
         self.fields["status"].initial = TaskStatus.CANDIDATE
         for name, minimum in (
             ("shifts_per_day", 1),
@@ -118,10 +128,12 @@ class RobotChoiceField(forms.ModelChoiceField):
 
 
 class TrialScheduleForm(forms.Form):
-    policy_version = forms.ModelChoiceField(queryset=None, label="Policy version")  # type: ignore[arg-type]
+    # Empty until __init__ offers the user's own.
+    policy_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.none(), label="Policy version")
     robot = RobotChoiceField(
-        queryset=None, help_text="A simulated cell runs on the workers; a physical robot's agent takes the episodes."
-    )  # type: ignore[arg-type]
+        queryset=Robot.objects.none(),
+        help_text="A simulated cell runs on the workers; a physical robot's agent takes the episodes.",
+    )
     episodes_planned = forms.IntegerField(
         label="Episodes",
         min_value=1,
@@ -145,13 +157,16 @@ class TrialScheduleForm(forms.Form):
 
     def __init__(self, *args: Any, user: User, task: Task, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["policy_version"].queryset = policy_version_list_for_user(user=user)
-        self.fields["robot"].queryset = robot_list_for_user(user=user)
+        # Kept typed here too: the view says "no versions" / "no robots" from them.
+        self.versions = policy_version_list_for_user(user=user)
+        self.robots = robot_list_for_user(user=user)
+        _limit_choices(self.fields["policy_version"], self.versions)
+        _limit_choices(self.fields["robot"], self.robots)
         self.fields["instruction"].widget.attrs["placeholder"] = task.instruction
         self.initial.setdefault("instruction", task.instruction)
-        for name in ("policy_version", "robot"):
+        for name, offered in (("policy_version", self.versions), ("robot", self.robots)):
             # One choice: start on it rather than on "---------".
-            choices = list(self.fields[name].queryset.values_list("pk", flat=True)[:2])
+            choices = list(offered.values_list("pk", flat=True)[:2])
             if len(choices) == 1:
                 self.initial.setdefault(name, choices[0])
 
@@ -168,7 +183,7 @@ class TaskFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search name, station, part…"}),
     )
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *TaskStatus.choices])
-    site = forms.ModelChoiceField(queryset=None, required=False, empty_label="Any site")  # type: ignore[arg-type]
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), required=False, empty_label="Any site")
     order = forms.ChoiceField(
         required=False,
         choices=[
@@ -182,7 +197,7 @@ class TaskFilterForm(forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["site"].queryset = site_list_for_user(user=user)
+        _limit_choices(self.fields["site"], site_list_for_user(user=user))
 
 
 class EpisodeFilterForm(forms.Form):
@@ -204,3 +219,17 @@ class EpisodeFilterForm(forms.Form):
     @property
     def has_faults(self) -> bool | None:
         return {"yes": True, "no": False}.get(self.cleaned_data.get("faults", "")) if self.is_valid() else None
+
+
+class EpisodeCsvUploadForm(forms.Form):
+    """The browser's CSV upload: one of the caller's trials (known per request) and the file."""
+
+    trial: forms.ModelChoiceField[Trial] = forms.ModelChoiceField(
+        queryset=Trial.objects.none(), help_text="Trials on your organization's robots."
+    )
+    file = forms.FileField(help_text="CSV in the template layout; at most 1,000 episodes per file.")
+
+    def __init__(self, *args: Any, trials: QuerySet[Trial], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # self.fields holds per-form copies of the declared fields, typed only as Field.
+        cast("forms.ModelChoiceField[Trial]", self.fields["trial"]).queryset = trials

@@ -38,18 +38,19 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.policy.onnx_runtime import LoadedPolicy, policy_load
+from core.policy.base import EpisodeController, Policy
+from core.policy.onnx_runtime import policy_load
 from core.policy.remote import (
     PolicyInfrastructureError,
     PolicyReplyError,
-    RemotePolicy,
     remote_policy,
     remote_policy_preflight,
 )
 from core.sim import Cell, CellOutcome, cell_make
 from policies.models import PolicyVersion
 from robots.models import RobotKind
-from robots.services import agent_jobs_create
+from trials import queue
+from trials.agents.services import agent_jobs_create
 from trials.models import (
     ChunkState,
     Episode,
@@ -96,10 +97,10 @@ def cell_for(key: str) -> Cell:
     return cell
 
 
-def policy_for(version: PolicyVersion) -> LoadedPolicy | RemotePolicy:
+def policy_for(version: PolicyVersion) -> Policy:
     """The loaded ONNX policy of a version (cached per process by sha256), or a remote policy server's
     client. Raises PolicySpecError for a model not matching its spec, RemoteConfigError for a bad
-    remote_config. Both give `.episode(instruction=...)` controllers."""
+    remote_config."""
     if version.kind != PolicyVersion.Kind.ONNX:
         # Remote servers: nothing to load here; each episode opens its own connection.
         return remote_policy(kind=version.kind, endpoint_url=version.endpoint_url, remote_config=version.remote_config)
@@ -131,7 +132,7 @@ _CATEGORIES = set(EventCategory.values)
 def episode_run(
     *,
     cell: Cell,
-    policy: LoadedPolicy,
+    policy: Policy,
     seed: int,
     index: int,
     instruction: str,
@@ -153,7 +154,7 @@ def episode_run(
     camera = cell.info.cameras[0] if cell.info.cameras else None
     steps = 0
     last_beat = started
-    controller = None
+    controller: EpisodeController | None = None
     lost: tuple[str, str] | None = None  # (event category, message): infrastructure ended the episode
     reply_error: PolicyReplyError | None = None
     try:
@@ -179,7 +180,7 @@ def episode_run(
         # The server answered with something that is not an action: the policy failed this episode.
         reply_error = exc
     finally:
-        if controller is not None and hasattr(controller, "close"):
+        if controller is not None:
             controller.close()
     if lost is not None:
         run = _lost_run(index, started, lost[0], lost[1], sim_time_s=float(cell.sim_time_s), steps=steps)
@@ -268,18 +269,11 @@ def gif_write(*, frames: list[np.ndarray], path: Path, fps: float) -> None:
 # ---------------------------------------------------------------- trial start and chunks
 
 
-def _enqueue(chunk_ids: list[int]) -> None:
-    from trials.tasks import trial_run_chunk_task  # tasks import the runner; import here to keep one direction
-
-    for chunk_id in chunk_ids:
-        trial_run_chunk_task.delay(chunk_id)
-
-
 def trial_start(*, trial_id: int) -> list[int]:
     """Split a queued simulated trial into chunks and enqueue one task per chunk (once the rows are
     committed). Idempotent: a trial that already has chunks is left to them and the reaper.
     Returns the ids of the chunks enqueued. A physical robot's trial becomes jobs for its agent instead
-    (robots.services.agent_jobs_create); nothing is enqueued."""
+    (trials.agents.services.agent_jobs_create); nothing is enqueued."""
     trial = Trial.objects.select_related("robot", "policy_version").get(pk=trial_id)
     if trial.robot.kind != RobotKind.SIMULATED:
         # A physical robot's episodes become jobs that its agent takes over the REST API.
@@ -311,7 +305,7 @@ def trial_start(*, trial_id: int) -> list[int]:
             ]
         )
         ids = [c.pk for c in chunks] or list(TrialChunk.objects.filter(trial_id=trial_id).values_list("pk", flat=True))
-        transaction.on_commit(lambda: _enqueue(ids))
+        transaction.on_commit(lambda: queue.chunks_enqueue(chunk_ids=ids))
     return ids
 
 
@@ -546,7 +540,7 @@ def chunks_reap(*, now: Any = None) -> list[int]:
             logger.warning("re-enqueuing chunk %s (its worker stopped renewing its lease)", chunk.pk)
             reaped.append(chunk.pk)
     if reaped:
-        _enqueue(reaped)
+        queue.chunks_enqueue(chunk_ids=reaped)
     orphans = Trial.objects.filter(
         status=TrialStatus.QUEUED, robot__kind=RobotKind.SIMULATED, created_at__lt=now - queued_lease
     ).exclude(chunks__isnull=False)

@@ -39,6 +39,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from core.stats import wilson_interval
 from trials.models import (
     COUNTED_OUTCOMES,
     Episode,
@@ -69,6 +70,8 @@ def task_list_commercial_for_user(*, user: User) -> QuerySet[Task]:
     tasks = task_list_for_user(user=user)
     if _sees_everything(user):
         return tasks
+    if user.organization_id is None:  # only superusers have none (a database constraint)
+        return tasks.none()
     return tasks.filter(organization_id=user.organization_id)
 
 
@@ -98,6 +101,8 @@ def trial_list_writable_by_user(*, user: User) -> QuerySet[Trial]:
     trials = Trial.objects.select_related("task", "robot", "policy_version__policy")
     if _sees_everything(user):
         return trials
+    if user.organization_id is None:  # only superusers have none (a database constraint)
+        return trials.none()
     return trials.filter(robot__organization_id=user.organization_id)
 
 
@@ -175,14 +180,14 @@ def trial_source_totals(*, trial_ids: list[int]) -> dict[tuple[int, str], Summar
             cycle_time_sq_sum_s2=float(row["sum_sq"] or 0.0),
             lost=int(row["lost"]),
         )
-    for row in (
+    for event_row in (
         EpisodeEvent.objects.filter(episode__trial_id__in=trial_ids, kind=EventKind.INTERVENTION)
         .exclude(episode__outcome=EpisodeOutcome.LOST)
         .order_by()
         .values("episode__trial_id", "episode__source")
         .annotate(n=Count("id"))
     ):
-        out[(row["episode__trial_id"], row["episode__source"])].interventions = int(row["n"])
+        out[(event_row["episode__trial_id"], event_row["episode__source"])].interventions = int(event_row["n"])
     return out
 
 
@@ -244,8 +249,6 @@ def trial_summary(*, trial: Trial) -> dict[str, Any]:
     cycle_times = list(Episode.objects.counted().filter(trial=trial).values_list("cycle_time_s", flat=True))
     done = progress["done"]
     # Every rate shown carries its interval and n (the maths lives in the ORM-free core.stats).
-    from core.stats import wilson_interval
-
     return {
         **progress,
         "planned": trial.episodes_planned,
@@ -307,7 +310,7 @@ def trial_first_videos(*, trial: Trial) -> list[Episode]:
     ]
 
 
-def _first_index_of_outcomes(trial: Trial) -> QuerySet[Episode, dict[str, Any]]:
+def _first_index_of_outcomes(trial: Trial) -> QuerySet[Any, Any]:  # a values() subquery of indexes
     return (
         Episode.objects.filter(trial=trial, outcome__in=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE])
         .order_by()

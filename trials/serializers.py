@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.db import models
 from django.db.models import QuerySet
@@ -51,6 +51,14 @@ MAX_EPISODES_PER_REQUEST = 1000
 def _finite(value: float) -> None:
     if not math.isfinite(value):
         raise serializers.ValidationError("must be a finite number")
+
+
+def _limit_choices(field: serializers.Field[Any, Any, Any, Any], queryset: QuerySet[Any]) -> None:
+    """Accept only rows of `queryset` in a related field (Serializer.fields types its values as plain Fields)."""
+    if not isinstance(field, serializers.RelatedField):
+        raise TypeError(f"{field!r} is not a related field")
+    # The stubs declare `queryset` as QuerySet | Manager and check Manager's descriptor on assignment.
+    field.queryset = queryset  # type: ignore[arg-type]
 
 
 def _user(serializer: serializers.Serializer[Any]) -> User | None:
@@ -105,7 +113,7 @@ class EpisodeInstantField(serializers.DateTimeField):
         f"TrialBench ({', '.join(sorted(RESERVED_METRIC_NAMES))}) cannot be sent.",
     }
 )
-class MetricsField(serializers.Field):  # type: ignore[type-arg]
+class MetricsField(serializers.Field):
     """Numbers measured in an episode; the rules are core.episode_rules (errors keyed by metric name)."""
 
     default_error_messages = {"invalid": "must be an object of names to numbers"}
@@ -194,10 +202,10 @@ class TaskWriteSerializer(StrictModelSerializer[Task]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["integrator"].queryset = Organization.objects.filter(kind=Organization.Kind.INTEGRATOR)
+        _limit_choices(self.fields["integrator"], Organization.objects.filter(kind=Organization.Kind.INTEGRATOR))
         user = _user(self)
         if user is not None:
-            self.fields["site"].queryset = site_list_for_user(user=user)
+            _limit_choices(self.fields["site"], site_list_for_user(user=user))
 
     def validate_manual_cycle_time_s(self, value: float) -> float:
         _finite(value)
@@ -283,7 +291,7 @@ class TrialCreateSerializer(serializers.Serializer[dict[str, Any]]):
             "robot": robot_list_for_user(user=user),
         }
         for name, queryset in fields.items():
-            self.fields[name].queryset = queryset
+            _limit_choices(self.fields[name], queryset)
 
     def validate_episode_timeout_s(self, value: float) -> float:
         _finite(value)
@@ -351,7 +359,7 @@ def _plain_text(value: Any, *, max_length: int, allow_blank: bool) -> bool:
     )
 
 
-def _plain_seconds(value: Any) -> bool:
+def _plain_seconds(value: Any) -> TypeGuard[float]:
     """A JSON number (not a bool) in 0..MAX_EPISODE_SECONDS."""
     return type(value) in (float, int) and 0 <= value <= MAX_EPISODE_SECONDS
 
@@ -433,7 +441,8 @@ class EpisodeInputSerializer(serializers.Serializer[dict[str, Any]]):
     started_at = EpisodeInstantField(help_text="ISO 8601 with a UTC offset, from 2000 to a day ahead of now.")
     ended_at = EpisodeInstantField(required=False, help_text="Defaults to started_at + cycle_time_s.")
     metrics = MetricsField(required=False, default=dict)
-    events = EventInputSerializer(many=True, required=False, default=list, max_length=MAX_EVENTS_PER_EPISODE)
+    # many_init is what many=True calls; the stubs type only the child's arguments on the constructor.
+    events = EventInputSerializer.many_init(required=False, default=list, max_length=MAX_EVENTS_PER_EPISODE)
 
     def _fast(self, data: dict[str, Any]) -> dict[str, Any] | None:
         """The validated attrs of a plainly well-formed episode, or None to take DRF's path."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,10 +13,13 @@ from django.db.models import Count, Exists, F, Max, OuterRef
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.permissions import acts_for_organization
+from core import stats
 from core.episode_rules import recorded_metrics_problems
 from core.fit import FIT_DERIVED_KEYS, FitRatingError, fit_assess, fit_ratings_from_figures
 from policies.models import PolicyVersion
 from robots.models import AgentJob, AgentJobStatus, Robot
+from trials import queue
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
     Episode,
@@ -114,6 +117,14 @@ def _same_content(existing: Episode, new: EpisodeInput, existing_events: list[Ep
     return ", ".join(differences) or None
 
 
+def episode_index_problem(*, index: int, episodes_planned: int) -> str | None:
+    """The index rule every writer shares (uploads check it up front, episodes_record again): None when
+    `index` is one of the trial's 0..episodes_planned-1, else why not."""
+    if 0 <= index < episodes_planned:
+        return None
+    return f"outside the trial's 0..{episodes_planned - 1}"
+
+
 @transaction.atomic
 def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> RecordResult:
     """Record episodes and their events for a trial, all or nothing, idempotently.
@@ -196,19 +207,16 @@ def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> Recor
                     f"#{position}: index {index} already has a counted episode; nothing is lost there",
                     field="index",
                 )
-            if not 0 <= index < trial.episodes_planned:
-                raise TrialRuleError(
-                    f"#{position}: index {index} is outside the trial's 0..{trial.episodes_planned - 1}",
-                    field="index",
-                )
+            outside = episode_index_problem(index=index, episodes_planned=trial.episodes_planned)
+            if outside:
+                raise TrialRuleError(f"#{position}: index {index} is {outside}", field="index")
         elif index is None:
             index = next(auto_free, trial.episodes_planned)  # past the end: reported as outside the trial
         if index in taken and item.outcome != EpisodeOutcome.LOST:
             raise TrialRuleError(f"#{position}: index {index} is used twice or by another episode", field="index")
-        if not 0 <= index < trial.episodes_planned:
-            raise TrialRuleError(
-                f"#{position}: index {index} is outside the trial's 0..{trial.episodes_planned - 1}", field="index"
-            )
+        outside = episode_index_problem(index=index, episodes_planned=trial.episodes_planned)
+        if outside:
+            raise TrialRuleError(f"#{position}: index {index} is {outside}", field="index")
         if item.outcome != EpisodeOutcome.LOST:
             taken.add(index)
         rows.append(
@@ -373,11 +381,7 @@ def trial_schedule(
     The robot must belong to the scheduler's organization (an integrator may trial a customer's task
     on its own rig); which tasks a user may see is the caller's check.
     Raises TrialRuleError when the robot belongs to another organization, or limits are off."""
-    if (
-        scheduled_by is not None
-        and not scheduled_by.is_superuser
-        and robot.organization_id != scheduled_by.organization_id
-    ):
+    if scheduled_by is not None and not acts_for_organization(scheduled_by, robot.organization_id):
         raise TrialRuleError("you can only schedule trials on your organization's robots", field="robot")
     if not 1 <= episodes_planned <= MAX_EPISODES_PER_TRIAL:
         raise TrialRuleError(f"episodes must be between 1 and {MAX_EPISODES_PER_TRIAL}", field="episodes_planned")
@@ -399,10 +403,8 @@ def trial_schedule(
         if task.status == TaskStatus.CANDIDATE:
             task.status = TaskStatus.TRIALLING
             task.save(update_fields=["status", "updated_at"])
-        from trials.tasks import trial_start_task  # tasks import services; import here to keep one direction
-
         if start_runner:
-            transaction.on_commit(lambda: trial_start_task.delay(trial.pk))
+            transaction.on_commit(lambda: queue.trial_start_enqueue(trial_id=trial.pk))
     return trial
 
 
@@ -422,6 +424,28 @@ def trial_cancel(*, trial_id: int, reason: str = "cancelled by user") -> Trial:
         status=AgentJobStatus.CANCELLED, lease_token="", lease_expires_at=None, finished_at=trial.finished_at
     )
     return trial
+
+
+class StopEarlyRefused(Exception):
+    """The trial cannot be stopped early honestly: no source has reached a sequential verdict yet."""
+
+
+def trial_stop_early(
+    *, trial_id: int, verdicts: Mapping[str, stats.SequentialVerdict], username: str
+) -> tuple[Trial, str]:
+    """Cancel a running trial whose sequential test (SPRT) has decided, with the verdict as the reason.
+
+    `verdicts`: the SPRT verdict of each episode source present (reports.stats computes them at the levels
+    the task's acceptance criteria set). Returns the trial and the reason written. Raises StopEarlyRefused
+    while every source says "keep going" (stopping then would not be an honest early stop; the ordinary
+    cancel remains available).
+    """
+    decided = [(source, v) for source, v in verdicts.items() if v.verdict != "keep going"]
+    if not decided:
+        raise StopEarlyRefused("The sequential test has not decided yet: keep going (or cancel the trial).")
+    statements = "; ".join(f"{source.replace('_', ' ')}: {v.statement}" for source, v in decided)
+    reason = f"Stopped early by {username} on the sequential verdict — {statements}"
+    return trial_cancel(trial_id=trial_id, reason=reason[:2000]), reason
 
 
 @transaction.atomic

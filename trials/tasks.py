@@ -13,7 +13,7 @@ from django.db import close_old_connections
 
 from core.policy.onnx_runtime import PolicySpecError
 from core.policy.remote import RemoteConfigError
-from trials import runner
+from trials import queue, runner
 from trials.models import TrialChunk
 from trials.services import trial_fail, trial_refresh_status
 
@@ -30,7 +30,7 @@ def trial_refresh_status_task(trial_id: int) -> str:
     return trial_refresh_status(trial_id=trial_id).status
 
 
-@shared_task(acks_late=True)
+@shared_task(name=queue.TRIAL_START_TASK, acks_late=True)
 def trial_start_task(trial_id: int) -> None:
     """Hand a scheduled trial to the runner; a trial the runner cannot start is failed, with why."""
     try:
@@ -39,7 +39,7 @@ def trial_start_task(trial_id: int) -> None:
         trial_fail(trial_id=trial_id, reason=str(exc))
 
 
-@shared_task(bind=True, acks_late=True, max_retries=CHUNK_MAX_RETRIES)
+@shared_task(name=queue.TRIAL_RUN_CHUNK_TASK, bind=True, acks_late=True, max_retries=CHUNK_MAX_RETRIES)
 def trial_run_chunk_task(self: Any, chunk_id: int) -> dict[str, Any]:
     """Run one chunk of a simulated trial. A failing chunk is retried (with backoff) up to
     CHUNK_MAX_RETRIES times, then its trial is failed with the reason; errors a retry cannot fix

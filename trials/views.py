@@ -4,6 +4,7 @@ what a user may do comes from accounts.permissions (a denied action is a 403).""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.conf import settings
@@ -17,10 +18,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import can_scope_tasks, engineer_required
+from accounts.permissions import acts_for_organization, can_scope_tasks, engineer_required
+from accounts.requests import AuthenticatedHttpRequest
 from core.fit import FIT_FACTOR_KEYS, FitRatingError, fit_assess
 from trials.forms import EpisodeFilterForm, TaskFilterForm, TaskForm, TrialScheduleForm
 from trials.models import Task, Trial, TrialStatus
+from trials.rankings import task_payback_ranking
 from trials.selectors import (
     episode_at_index,
     episode_list_for_trial,
@@ -53,7 +56,7 @@ def _fit_or_none(task: Task) -> object | None:
 
 
 @login_required
-def task_list(request: HttpRequest) -> HttpResponse:
+def task_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TaskFilterForm(request.GET or None, user=request.user)
     filters = form.cleaned_data if form.is_valid() else {}
     site = filters.get("site")
@@ -65,35 +68,35 @@ def task_list(request: HttpRequest) -> HttpResponse:
         site_id=site.pk if site else None,
         order=order,
     )
-    paybacks = None
-    if order == "payback":
+    ranking = task_payback_ranking(user=request.user) if order == "payback" else None
+    if ranking is not None:
         # The manager dashboard's cached per-task Monte Carlo and its payback ranking (same evidence and
         # rules as the ROI report): soonest base-case payback first (the figure shown, as on the dashboard),
         # tasks without a result last.
-        from reports.roi_inputs import dashboard_sort, task_roi_dashboard
-
-        ranked = dashboard_sort(rows=task_roi_dashboard(user=request.user), order="payback")
-        rank = {row.task_id: position for position, row in enumerate(ranked)}
-        paybacks = {row.task_id: row.monte_carlo.payback_months for row in ranked if row.monte_carlo is not None}
-        tasks = sorted(tasks, key=lambda t: rank.get(t.pk, len(rank)))
-        base = {row.task_id: row.roi.payback_months for row in ranked if row.roi is not None}
-        for task in tasks:
-            task.expected_payback = paybacks.get(task.pk)
-            task.base_payback = base.get(task.pk)
+        rank = {task_id: position for position, task_id in enumerate(ranking.task_ids)}
+        ordered = sorted(tasks, key=lambda t: rank.get(t.pk, len(rank)))
+        for task in ordered:
+            # Attributes for the template only, as a queryset's .annotate() would add them.
+            vars(task).update(
+                expected_payback=ranking.expected_months.get(task.pk), base_payback=ranking.base_months.get(task.pk)
+            )
+        shown: Iterable[Task] = ordered
+    else:
+        shown = tasks
     return render(
         request,
         "trials/task_list.html",
         {
-            "tasks": tasks,
+            "tasks": shown,
             "filter_form": form,
             "can_edit": can_scope_tasks(request.user),
-            "show_payback": paybacks is not None,
+            "show_payback": ranking is not None,
         },
     )
 
 
 @login_required
-def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def task_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     task = get_object_or_404(task_list_for_user(user=request.user), pk=pk)
     trials = trial_list_with_progress(trials=trial_list_for_user(user=request.user).filter(task=task))
     return render(
@@ -104,18 +107,18 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "fit": _fit_or_none(task),
             "trials": trials,
             "can_edit": can_scope_tasks(request.user),
-            "commercial": task_commercial_visible(user=request.user, task=task),  # type: ignore[arg-type]
+            "commercial": task_commercial_visible(user=request.user, task=task),
         },
     )
 
 
-def _task_form_view(request: HttpRequest, task: Task | None) -> HttpResponse:
+def _task_form_view(request: AuthenticatedHttpRequest, task: Task | None, *, organization_id: int) -> HttpResponse:
     form = TaskForm(request.POST or None, instance=task, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             saved = task_scope(
                 task=task,
-                organization_id=task.organization_id if task else request.user.organization_id,
+                organization_id=organization_id,
                 user=request.user,
                 fields=form.task_fields,
                 fit_ratings=form.fit_ratings,
@@ -133,26 +136,26 @@ def _task_form_view(request: HttpRequest, task: Task | None) -> HttpResponse:
 
 
 @engineer_required
-def task_create(request: HttpRequest) -> HttpResponse:
+def task_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.user.organization_id is None:
         raise PermissionDenied("A task belongs to an organization; this account has none.")
-    return _task_form_view(request, None)
+    return _task_form_view(request, None, organization_id=request.user.organization_id)
 
 
 @engineer_required
-def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def task_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     # Only the owner organization edits a task; an engaged integrator reads it.
     task = get_object_or_404(task_list_for_user(user=request.user), pk=pk)
-    if not request.user.is_superuser and task.organization_id != request.user.organization_id:
+    if not acts_for_organization(request.user, task.organization_id):
         raise PermissionDenied("Only the task's own organization can edit it.")
-    return _task_form_view(request, task)
+    return _task_form_view(request, task, organization_id=task.organization_id)
 
 
 # --- Trials -----------------------------------------------------------------------------------
 
 
 @engineer_required
-def trial_create(request: HttpRequest, task_pk: int) -> HttpResponse:
+def trial_create(request: AuthenticatedHttpRequest, task_pk: int) -> HttpResponse:
     task = get_object_or_404(task_list_for_user(user=request.user), pk=task_pk)
     form = TrialScheduleForm(request.POST or None, user=request.user, task=task)
     if request.method == "POST" and form.is_valid():
@@ -178,14 +181,14 @@ def trial_create(request: HttpRequest, task_pk: int) -> HttpResponse:
     context = {
         "form": form,
         "task": task,
-        "no_versions": not form.fields["policy_version"].queryset.exists(),
-        "no_robots": not form.fields["robot"].queryset.exists(),
+        "no_versions": not form.versions.exists(),
+        "no_robots": not form.robots.exists(),
     }
     return render(request, "trials/trial_form.html", context)
 
 
 @login_required
-def trial_list(request: HttpRequest) -> HttpResponse:
+def trial_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     trials = trial_list_for_user(user=request.user)
     if status in TrialStatus.values:
@@ -195,11 +198,11 @@ def trial_list(request: HttpRequest) -> HttpResponse:
     return render(request, "trials/trial_list.html", {"page": page, "status": status, "statuses": TrialStatus.choices})
 
 
-def _visible_trial(request: HttpRequest, pk: int) -> Trial:
+def _visible_trial(request: AuthenticatedHttpRequest, pk: int) -> Trial:
     return get_object_or_404(trial_list_for_user(user=request.user).select_related("scheduled_by"), pk=pk)
 
 
-def _episode_page(request: HttpRequest, trial: Trial) -> dict[str, object]:
+def _episode_page(request: AuthenticatedHttpRequest, trial: Trial) -> dict[str, object]:
     form = EpisodeFilterForm(request.GET or None)
     valid = form.is_valid()
     outcome = form.cleaned_data.get("outcome", "") if valid else ""
@@ -217,7 +220,7 @@ def _episode_page(request: HttpRequest, trial: Trial) -> dict[str, object]:
     }
 
 
-def _can_cancel(request: HttpRequest, trial: Trial) -> bool:
+def _can_cancel(request: AuthenticatedHttpRequest, trial: Trial) -> bool:
     return (
         can_scope_tasks(request.user)
         and not trial.is_finished
@@ -226,7 +229,7 @@ def _can_cancel(request: HttpRequest, trial: Trial) -> bool:
 
 
 @login_required
-def trial_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def trial_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     trial = _visible_trial(request, pk)
     return render(
         request,
@@ -242,9 +245,9 @@ def trial_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def trial_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+def trial_progress_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The live part of the trial page alone. The trial page itself refreshes it together with the
-    statistics panel (reports.stats_views.trial_stats_panel), from one read, so their counts agree."""
+    statistics panel (reports.stats.views.trial_stats_panel), from one read, so their counts agree."""
     trial = _visible_trial(request, pk)
     response = render(
         request,
@@ -259,7 +262,7 @@ def trial_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def trial_episodes_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+def trial_episodes_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The episode table (filters and pages swap it in place; refreshed while the trial runs)."""
     trial = _visible_trial(request, pk)
     response = render(request, "trials/_episode_table.html", {"trial": trial, **_episode_page(request, trial)})
@@ -271,7 +274,7 @@ def trial_episodes_fragment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @engineer_required
-def trial_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+def trial_cancel_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     # Cancelling writes to the trial: only trials on the user's own robots (others' are a 404).
     trial = get_object_or_404(trial_list_writable_by_user(user=request.user), pk=pk)
     if trial.is_finished:
@@ -283,7 +286,7 @@ def trial_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def episode_detail(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+def episode_detail(request: AuthenticatedHttpRequest, pk: int, index: int) -> HttpResponse:
     trial = _visible_trial(request, pk)
     episode = episode_at_index(trial=trial, index=index)
     if episode is None:
@@ -297,7 +300,7 @@ def episode_detail(request: HttpRequest, pk: int, index: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def episode_video(request: HttpRequest, pk: int, index: int) -> HttpResponse:
+def episode_video(request: AuthenticatedHttpRequest, pk: int, index: int) -> FileResponse:
     """The GIF the runner stored for an episode (first success / first failure of a trial), served
     only to users who may see the trial."""
     trial = _visible_trial(request, pk)

@@ -27,6 +27,7 @@ import numpy as np
 import requests
 
 from core.agent.robot import RobotInterface, SimulatedRobot
+from core.policy.base import EpisodeController, Policy
 from core.policy.remote import PolicyInfrastructureError, PolicyReplyError, remote_policy
 from core.sim.base import Fault, Observation
 
@@ -103,7 +104,7 @@ class AgentClient:
 
     def heartbeat(self, *, status: str, current_job: int | None) -> dict[str, Any]:
         body = {"status": status, "software_version": AGENT_VERSION, "current_job": current_job}
-        return self._call("POST", "/api/v1/agent/heartbeat/", json=body).json()
+        return _object(self._call("POST", "/api/v1/agent/heartbeat/", json=body))
 
     def next_job(self, *, wait_s: float) -> Job | None:
         response = self._call("GET", "/api/v1/agent/jobs/next/", params={"wait": wait_s}, timeout=wait_s + 30)
@@ -127,9 +128,9 @@ class AgentClient:
             log.warning("job %s: events not streamed (%s); they go with the completion", job.id, exc)
 
     def complete(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call(
-            "POST", f"/api/v1/agent/jobs/{job.id}/complete/", json={"lease_token": job.lease_token, **body}
-        ).json()
+        return _object(
+            self._call("POST", f"/api/v1/agent/jobs/{job.id}/complete/", json={"lease_token": job.lease_token, **body})
+        )
 
     def download(self, path: str, target: Path) -> None:
         response = self._call("GET", path, stream=True)
@@ -138,6 +139,14 @@ class AgentClient:
             for block in response.iter_content(1 << 20):
                 handle.write(block)
         tmp.replace(target)
+
+
+def _object(response: requests.Response) -> dict[str, Any]:
+    """The response's JSON object; raises RuntimeError for any other body (a list, a proxy's page)."""
+    body = response.json()
+    if not isinstance(body, dict):
+        raise RuntimeError(f"{response.url}: expected a JSON object, got {type(body).__name__}")
+    return body
 
 
 def _job(data: dict[str, Any]) -> Job:
@@ -180,7 +189,7 @@ class Agent:
         self.events_every_s = events_every_s
         self.current_job: int | None = None
         self._stop = threading.Event()
-        self._policies: dict[str, Any] = {}
+        self._policies: dict[str, Policy] = {}
         self._heartbeat_interval_s = 10.0
 
     # --- heartbeats (a thread, so a long episode keeps its lease) ---
@@ -194,7 +203,7 @@ class Agent:
             except Exception as exc:  # keep beating through transient errors; the lease has slack
                 log.warning("heartbeat failed: %s", exc)
 
-    def policy_for(self, version: dict[str, Any]) -> Any:
+    def policy_for(self, version: dict[str, Any]) -> Policy:
         """The job's policy: a cached local ONNX (downloaded once, sha256-checked) or a remote server."""
         key = version.get("sha256") or version.get("endpoint_url") or str(version["id"])
         if key in self._policies:
@@ -206,7 +215,7 @@ class Agent:
             if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != version["sha256"]:
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
                 self.client.download(version["artifact_path"], path)
-            policy: Any = policy_load(path=path, sha256=version["sha256"], io_spec=version["io_spec"])
+            policy: Policy = policy_load(path=path, sha256=version["sha256"], io_spec=version["io_spec"])
         else:
             policy = remote_policy(
                 kind=version["kind"], endpoint_url=version["endpoint_url"], remote_config=version["remote_config"]
@@ -222,7 +231,7 @@ class Agent:
         events: list[dict[str, Any]] = []
         pushed = 0
         last_push = time.monotonic()
-        controller = None
+        controller: EpisodeController | None = None
         steps = 0
         lost: tuple[str, str] | None = None
         reply_error: PolicyReplyError | None = None
@@ -251,7 +260,7 @@ class Agent:
             log.exception("job %s: episode lost to an agent error", job.id)
             lost = ("agent_crash", f"agent error: {exc!r}")
         finally:
-            if controller is not None and hasattr(controller, "close"):
+            if controller is not None:
                 controller.close()
         events.extend(_event(f) for f in self.robot.drain_events())
         outcome = self.robot.done()

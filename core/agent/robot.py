@@ -31,7 +31,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from core.sim.base import Cell, CellOutcome, Fault
+from core.sim.base import Cell, CellOutcome, Fault, Observation
 
 
 @runtime_checkable
@@ -65,7 +65,7 @@ class SimulatedRobot:
     def __init__(self, cell: Cell, *, realtime: float = 0.0) -> None:
         self.cell = cell
         self.realtime = realtime
-        self._obs = None
+        self._obs: Observation | None = None
         self._reported = 0
 
     def reset(self, seed: int, instruction: str) -> None:

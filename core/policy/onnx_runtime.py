@@ -58,6 +58,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 from PIL import Image
 
+from core.policy.base import EpisodeController, Policy
 from core.sim.base import Observation
 
 SPEC_FORMAT = 1
@@ -391,7 +392,7 @@ def session_create(data: bytes) -> ort.InferenceSession:
 
 
 @dataclass
-class LoadedPolicy:
+class LoadedPolicy(Policy):
     """An ONNX session with its checked spec; shared by every episode this process runs."""
 
     sha256: str
@@ -430,7 +431,7 @@ class LoadedPolicy:
         return PolicyEpisode(self, instruction)
 
 
-class PolicyEpisode:
+class PolicyEpisode(EpisodeController):
     """Maps observations to actions for one episode; keeps the pending actions of a chunk."""
 
     def __init__(self, policy: LoadedPolicy, instruction: str) -> None:
@@ -483,6 +484,9 @@ class PolicyEpisode:
             "policy_latency_p95_ms": round(float(np.percentile(values, 95)), 3),
             "inferences": len(values),
         }
+
+    def close(self) -> None:
+        """Nothing to release: the session belongs to the process-wide LoadedPolicy."""
 
 
 def file_sha256(path: Path) -> str:

@@ -1,7 +1,7 @@
 """Policies served by a remote process (a GPU box): the openpi WebSocket protocol and an
-OpenVLA-style REST `POST /act`. Both give the same per-episode controller as core.policy.onnx_runtime
-(`episode(instruction=...)` -> `.act(obs)`, `.latency_summary()`), so runner and agent treat local
-and remote policies alike. ORM-free and torch-free.
+OpenVLA-style REST `POST /act`. RemotePolicy is a core.policy.base.Policy, as the ONNX runtime's
+LoadedPolicy (`episode(instruction=...)` -> `.act(obs)`, `.latency_summary()`, `.close()`), so runner
+and agent treat local and remote policies alike. ORM-free and torch-free.
 
 PolicyVersion.remote_config (JSON):
 
@@ -51,13 +51,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from core.policy.base import EpisodeController, Policy
 from core.sim.base import CellInfo, Observation
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def _number_pair(raw: Any, name: str) -> tuple[float, float]:
     return float(raw[0]), float(raw[1])
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -308,7 +309,7 @@ class _Latency:
         return out
 
 
-class _ChunkedEpisode:
+class ChunkedEpisode(EpisodeController):
     """Shared chunk execution: ask the server when the queue is empty, run `execute_steps` of the chunk."""
 
     def __init__(self, config: RemoteConfig) -> None:
@@ -366,7 +367,7 @@ def _server_error_text(text: str) -> str:
     return lines[-1].strip()[:500] if lines else "(empty error message)"
 
 
-class OpenpiEpisode(_ChunkedEpisode):
+class OpenpiEpisode(ChunkedEpisode):
     """One episode against an openpi WebSocket policy server: connect, read the metadata frame, then one
     msgpack request/reply per action chunk. Each step is bounded by timeout_s (module docstring)."""
 
@@ -522,7 +523,7 @@ def rest_observation_keys(config: RemoteConfig, obs: Observation) -> dict[str, s
     return {"image": f"camera:{next(iter(obs.images))}", "instruction": "prompt"}
 
 
-class RestEpisode(_ChunkedEpisode):
+class RestEpisode(ChunkedEpisode):
     """One episode against an OpenVLA-style `POST /act` server (json-numpy bodies)."""
 
     def __init__(self, endpoint_url: str, config: RemoteConfig, instruction: str) -> None:
@@ -591,14 +592,14 @@ class RestEpisode(_ChunkedEpisode):
 
 
 @dataclass(frozen=True)
-class RemotePolicy:
+class RemotePolicy(Policy):
     """A remote policy version; `episode()` opens what one episode needs."""
 
     kind: str  # "openpi" or "rest"
     endpoint_url: str
     config: RemoteConfig
 
-    def episode(self, *, instruction: str) -> _ChunkedEpisode:
+    def episode(self, *, instruction: str) -> ChunkedEpisode:
         """A controller for one episode. Raises PolicyUnreachable when the server cannot be reached."""
         if self.kind == "openpi":
             return OpenpiEpisode(self.endpoint_url, self.config, instruction)
@@ -657,7 +658,7 @@ def _preflight(policy: RemotePolicy, cell: _CellLike, *, seed: int, instruction:
             f"remote_config.action_map has {len(config.action_map)} entries; cell {cell.info.key} takes "
             f"actions of {want} components"
         )
-    controller: _ChunkedEpisode | None = None
+    controller: ChunkedEpisode | None = None
     try:
         controller = policy.episode(instruction=instruction)
         declared = getattr(controller, "declared_action_dim", None)

@@ -1,7 +1,12 @@
-"""Serve an ONNX policy version over the openpi WebSocket protocol, so one (GPU) box hosts policies for
-many robots and the remote path is tested against a real server process.
+"""Serve an ONNX policy over the openpi WebSocket protocol, so one (GPU) box hosts policies for many
+robots and the remote path is tested against a real server process.
 
-    python -m core.policy.serve VERSION_ID --port 8000 [--host 127.0.0.1] [--keys '{"observation/image": "camera:front", ...}']
+    python -m core.policy.serve MODEL.onnx --port 8000 [--spec CARD.json] [--host 127.0.0.1] [--keys '{"observation/image": "camera:front", ...}']
+
+serves a model file (its io_spec from `--spec`: a JSON io_spec, or a card holding one under "io_spec"
+with its sha256, as policies/reference/artifacts/<cell>.json; default: MODEL with a .json suffix).
+A stored PolicyVersion is served by `python manage.py policy_serve VERSION_ID` (policies app), which
+loads the version and calls `server_make` and `serve` here: this module imports no Django.
 
 Protocol (as openpi's websocket_policy_server): on connect the server sends a msgpack metadata dict;
 each request is a msgpack observation dict; each reply has `actions` [horizon, dim], `policy_timing`
@@ -13,20 +18,28 @@ unpickles (object arrays are refused).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
-import os
 import time
 import traceback
 from collections import OrderedDict
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from core.policy.onnx_runtime import LoadedPolicy, PolicyEpisode
-from core.policy.remote import RemoteConfig, RemoteConfigError
+from core.policy.base import Policy
+from core.policy.onnx_runtime import LoadedPolicy, PolicyEpisode, file_sha256, policy_load
+from core.policy.remote import (
+    ChunkedEpisode,
+    RemoteConfig,
+    RemoteConfigError,
+    actions_from_reply,
+    observation_to_request,
+)
 from core.sim.base import Observation
 
 log = logging.getLogger("core.policy.serve")
@@ -45,8 +58,11 @@ def default_keys(policy: LoadedPolicy) -> dict[str, str]:
     return keys
 
 
-class PolicyServer:
-    """Turns request dicts into action chunks with a loaded policy; transport-free, so testable."""
+class PolicyServer(Policy):
+    """Turns request dicts into action chunks with a loaded policy; transport-free, so testable.
+
+    Also a Policy (core.policy.base): `episode()` drives the served path in process (observation ->
+    request dict -> `infer` -> reply actions), what a remote client gets minus the network."""
 
     def __init__(self, policy: LoadedPolicy, *, keys: dict[str, str], metadata: dict[str, Any]) -> None:
         self.policy = policy
@@ -97,6 +113,24 @@ class PolicyServer:
             "server_timing": {"infer_ms": infer_ms, "prev_total_ms": (time.perf_counter() - started) * 1000.0},
         }
 
+    def episode(self, *, instruction: str) -> ServedEpisode:
+        """An in-process controller over `infer`, executing the chunk steps the model's spec asks for."""
+        return ServedEpisode(self, instruction)
+
+
+class ServedEpisode(ChunkedEpisode):
+    """One episode through a PolicyServer's request/reply mapping, without a connection."""
+
+    def __init__(self, server: PolicyServer, instruction: str) -> None:
+        # As a local run of the model: a chunk's first execute_steps actions, then a fresh inference.
+        super().__init__(dataclasses.replace(server.config, execute_steps=server.policy.spec.action.execute_steps))
+        self.server = server
+        self.instruction = instruction
+
+    def _infer(self, obs: Observation) -> npt.NDArray[np.float32]:
+        request = observation_to_request(dataclasses.replace(obs, instruction=self.instruction), self.config)
+        return self.config.map_action(actions_from_reply(self.server.infer(request)["actions"]))
+
 
 def serve(server: PolicyServer, *, host: str, port: int) -> None:
     """Serve until interrupted (one thread per connection; onnxruntime sessions are thread-safe)."""
@@ -138,45 +172,63 @@ def serve(server: PolicyServer, *, host: str, port: int) -> None:
         ws_server.serve_forever()
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("version_id", type=int, help="PolicyVersion id (an ONNX version)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--keys", help="JSON observation-key mapping; default: openpi LIBERO-style keys")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from pathlib import Path
-
-    from core.policy.onnx_runtime import policy_load
-    from policies.models import PolicyVersion
-
-    version = PolicyVersion.objects.select_related("policy").get(pk=args.version_id)
-    if version.kind != PolicyVersion.Kind.ONNX or not version.artifact:
-        parser.error(f"version {args.version_id} is not an ONNX artifact")
-    policy = policy_load(path=Path(version.artifact.path), sha256=version.sha256, io_spec=version.io_spec)
-    try:
-        keys = json.loads(args.keys) if args.keys else default_keys(policy)
-        server = PolicyServer(policy, keys=keys, metadata=_metadata(version, policy))
-    except (ValueError, RemoteConfigError) as exc:
-        parser.error(f"--keys: {exc}")
-    serve(server, host=args.host, port=args.port)
-
-
-def _metadata(version: Any, policy: LoadedPolicy) -> dict[str, Any]:
-    return {
+def server_make(policy: LoadedPolicy, *, keys: dict[str, str] | None, name: str, version: str) -> PolicyServer:
+    """A PolicyServer for a loaded policy (keys default to default_keys) with its connect-time metadata.
+    Raises RemoteConfigError for bad keys."""
+    metadata = {
         "server": "trialbench",
-        "policy": version.policy.name,
-        "version": version.version,
-        "sha256": version.sha256,
+        "policy": name,
+        "version": version,
+        "sha256": policy.sha256,
         "action_dim": policy.spec.action.dim,
         "action_horizon": policy.spec.action.chunk,
     }
+    return PolicyServer(policy, keys=keys if keys is not None else default_keys(policy), metadata=metadata)
+
+
+def keys_parse(raw: str | None) -> dict[str, str] | None:
+    """The `--keys` option: None when not given, else the JSON object of key -> source. Raises ValueError."""
+    if not raw:
+        return None
+    keys = json.loads(raw)
+    if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
+        raise ValueError("--keys must be a JSON object of strings")
+    return keys
+
+
+def server_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every way of serving shares (this module and `manage.py policy_serve`)."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--keys", help="JSON observation-key mapping; default: openpi LIBERO-style keys")
+
+
+def file_policy_load(*, model: Path, spec: Path | None) -> LoadedPolicy:
+    """Load a model file with its io_spec from `spec` (an io_spec, or a card with "io_spec" and
+    optionally "sha256"; default: the model's .json sibling). Raises FileNotFoundError, ValueError
+    for a spec that is not JSON, PolicySpecError (also for a card whose sha256 is not the file's)."""
+    raw = json.loads((spec or model.with_suffix(".json")).read_text())
+    card = raw if isinstance(raw, dict) and "io_spec" in raw else {"io_spec": raw}
+    sha256 = card.get("sha256") or file_sha256(model)
+    return policy_load(path=model, sha256=str(sha256), io_spec=card["io_spec"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("model", type=Path, help="ONNX model file")
+    parser.add_argument("--spec", type=Path, help="io_spec or card JSON; default: MODEL with a .json suffix")
+    server_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        policy = file_policy_load(model=args.model, spec=args.spec)
+    except (OSError, ValueError) as exc:  # PolicySpecError is a ValueError
+        parser.error(f"{args.model}: {exc}")
+    try:
+        server = server_make(policy, keys=keys_parse(args.keys), name=args.model.stem, version="")
+    except (ValueError, RemoteConfigError) as exc:
+        parser.error(f"--keys: {exc}")
+    serve(server, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,10 @@ class LoggedCell:
         if not seconds > 0:
             raise ValueError("the time limit must be positive")
         self._log.time_limit_s = float(seconds)
+        self._time_limit_changed(float(seconds))
+
+    def _time_limit_changed(self, seconds: float) -> None:
+        """Called after the limit is set, for a cell whose simulator must make room for it; returns nothing."""
 
 
 # ---------------------------------------------------------------- a rollout that can be recorded

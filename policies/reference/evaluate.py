@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from core.policy.base import Policy
 from core.policy.onnx_runtime import LoadedPolicy, policy_load
 from core.sim import Cell, CellOutcome, Observation
 
@@ -56,8 +57,10 @@ def rollout(
             # Cells the reference policy trains on (factory-kitting, tabletop-reach-2d) label where the
             # task's key objects are in the image; it is not part of the Cell protocol.
             result.keypoints.append(np.asarray(cell.training_keypoints(), dtype=np.float32))  # type: ignore[attr-defined]
-        use_expert = expert is not None and expert_share > 0 and rng is not None and rng.random() < expert_share
-        action = expert if use_expert else act(obs)
+        if expert is not None and expert_share > 0 and rng is not None and rng.random() < expert_share:
+            action = expert
+        else:
+            action = act(obs)
         obs = cell.step(action)
         result.steps += 1
     result.success = cell.outcome() is CellOutcome.SUCCESS
@@ -66,32 +69,28 @@ def rollout(
     return result
 
 
-def onnx_actor(policy: LoadedPolicy) -> Callable[[str], Callable[[Observation], npt.NDArray[np.float32]]]:
-    """A factory: instruction -> per-episode act function of the ONNX policy."""
-
-    def for_instruction(instruction: str) -> Callable[[Observation], npt.NDArray[np.float32]]:
-        return policy.episode(instruction=instruction).act
-
-    return for_instruction
-
-
 def success_rate(
     *,
     cell: Cell,
-    policy: LoadedPolicy,
+    policy: Policy,
     seeds: Iterable[int],
     instructions: Callable[[int], str],
     progress: Callable[[Iterable[int]], Iterable[int]] | None = None,
 ) -> dict[str, Any]:
-    """Success rate of an ONNX policy over seeds (instruction per seed from `instructions`). Returns
+    """Success rate of a policy over seeds (instruction per seed from `instructions`). Returns
     {"episodes", "successes", "success_rate", "faults": {category: count},
     "outcomes": "SF..." per seed}."""
-    actor = onnx_actor(policy)
     seed_list = list(seeds)
-    successes, faults, outcomes = 0, {}, []
+    successes = 0
+    faults: dict[str, int] = {}
+    outcomes: list[str] = []
     for seed in progress(seed_list) if progress else seed_list:
         instruction = instructions(seed)
-        result = rollout(cell=cell, act=actor(instruction), seed=seed, instruction=instruction)
+        controller = policy.episode(instruction=instruction)
+        try:
+            result = rollout(cell=cell, act=controller.act, seed=seed, instruction=instruction)
+        finally:
+            controller.close()
         successes += int(result.success)
         outcomes.append("S" if result.success else "F")
         for category in result.faults:

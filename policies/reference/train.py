@@ -141,7 +141,7 @@ class Dataset:
         return len(self.actions)
 
     def save(self, path: Path, expert_rate: float) -> None:
-        words = sorted(self.vocabulary, key=self.vocabulary.get)
+        words = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         np.savez(
             path,
             images=np.stack(self.images),
@@ -167,7 +167,10 @@ class Dataset:
 
     def tensors(self) -> tuple[torch.Tensor, ...]:
         embeddings = np.stack(
-            [instruction_encode(t, dim=INSTRUCTION_DIM) for t in sorted(self.vocabulary, key=self.vocabulary.get)]
+            [
+                instruction_encode(t, dim=INSTRUCTION_DIM)
+                for t in sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+            ]
         )
         return (
             torch.from_numpy(np.stack(self.images)),  # uint8 N,H,W,3: normalised per batch to save memory

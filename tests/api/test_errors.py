@@ -13,9 +13,10 @@ from rest_framework.test import APIClient
 from accounts.models import Role, User
 from common.errors import ERROR_CODES
 from robots.models import AgentJob, RobotKind
-from robots.services import agent_job_claim, agent_jobs_create, robot_agent_token_issue
+from robots.services import robot_agent_token_issue
 from tests.api.conftest import token_client
 from tests.factories import OrganizationFactory, RobotFactory, TaskFactory, TrialFactory, UserFactory
+from trials.agents.services import agent_job_claim, agent_jobs_create
 from trials.models import Task
 
 pytestmark = pytest.mark.django_db

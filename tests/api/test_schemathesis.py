@@ -29,7 +29,7 @@ from accounts.models import Role
 from accounts.services import api_token_create
 from common.api_support import MAX_ID
 from robots.models import AgentJob, RobotKind
-from robots.services import agent_jobs_create, robot_agent_token_issue
+from robots.services import robot_agent_token_issue
 from tests.factories import (
     EpisodeEventFactory,
     EpisodeFactory,
@@ -41,6 +41,7 @@ from tests.factories import (
     TrialFactory,
     UserFactory,
 )
+from trials.agents.services import agent_jobs_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

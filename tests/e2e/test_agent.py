@@ -1,5 +1,6 @@
-"""Connected robots end to end: a real agent process over real HTTP, killed mid-episode and restarted;
-and trials whose policy is served by a real `core.policy.serve` process, including one that dies."""
+"""Connected robots end to end: a real agent process over real HTTP, killed mid-episode and restarted
+(in a process where Django and the apps cannot be imported, as on a robot PC); and trials whose policy
+is served by a real `manage.py policy_serve` process, including one that dies."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from policies.models import PolicyVersion
 from robots.models import AgentJob, AgentJobStatus, RobotKind, RobotStatus
 from robots.services import robot_agent_token_issue
 from tests.factories import RobotFactory, TaskFactory, TrialFactory
+from tests.no_django import python_without_django
 from tests.support import ROOT, free_port, subprocess_env, wait_until
 from tests.trials.runner_support import FAST_CELL, reach_policy_version
-from trials import runner
+from trials import queue, runner
 from trials.models import Episode, EpisodeEvent, Trial, TrialChunk, TrialStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,9 +75,7 @@ def test_agent_runs_trial_over_http_and_survives_being_killed_mid_episode(
     runner.trial_start(trial_id=trial.pk)
     assert AgentJob.objects.filter(trial=trial, status=AgentJobStatus.PENDING).count() == 10
     token = robot_agent_token_issue(robot=robot)
-    args = [
-        sys.executable,
-        "-m",
+    args = python_without_django(
         "core.agent",
         "--server",
         live_server.url,
@@ -89,7 +89,7 @@ def test_agent_runs_trial_over_http_and_survives_being_killed_mid_episode(
         "1",
         "--cache-dir",
         str(tmp_path / "agent-cache"),
-    ]
+    )
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
     first = Proc(args, tmp_path / "agent-1.log", env)
     procs.append(first)
@@ -137,18 +137,9 @@ def test_revoked_agent_token_stops_the_agent(live_server, tmp_path) -> None:  # 
     robot = RobotFactory(kind=RobotKind.PHYSICAL, sim_cell_key="")
     robot_agent_token_issue(robot=robot)
     result = subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "core.agent",
-            "--server",
-            live_server.url,
-            "--token",
-            "rb_wrong",
-            "--cell",
-            FAST_CELL,
-            "--exit-when-idle",
-        ],
+        python_without_django(
+            "core.agent", "--server", live_server.url, "--token", "rb_wrong", "--cell", FAST_CELL, "--exit-when-idle"
+        ),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -161,7 +152,7 @@ def test_revoked_agent_token_stops_the_agent(live_server, tmp_path) -> None:  # 
 def _serve(version: PolicyVersion, tmp_path: Path, settings, procs: list[Proc]) -> str:  # type: ignore[no-untyped-def]
     port = free_port()
     proc = Proc(
-        [sys.executable, "-m", "core.policy.serve", str(version.pk), "--port", str(port)],
+        [sys.executable, "manage.py", "policy_serve", str(version.pk), "--port", str(port)],
         tmp_path / f"serve-{port}.log",
         subprocess_env(MEDIA_ROOT=str(settings.MEDIA_ROOT)),
     )
@@ -180,7 +171,7 @@ def _run_sim_trial(version: PolicyVersion, episodes: int, monkeypatch) -> Trial:
         episodes_planned=episodes,
         episode_timeout_s=2.0,
     )
-    monkeypatch.setattr(runner, "_enqueue", lambda ids: None)  # chunks are run here, synchronously
+    monkeypatch.setattr(queue, "chunks_enqueue", lambda *, chunk_ids: None)  # chunks are run here, synchronously
     runner.trial_start(trial_id=trial.pk)
     for chunk in TrialChunk.objects.filter(trial=trial):
         runner.chunk_run(chunk_id=chunk.pk)

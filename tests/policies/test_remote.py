@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -20,7 +19,7 @@ import json_numpy
 import numpy as np
 import pytest
 
-from core.policy.onnx_runtime import policy_from_bytes
+from core.policy.onnx_runtime import PolicySpecError, policy_from_bytes
 from core.policy.remote import (
     PolicyActionSizeError,
     PolicyReplyError,
@@ -33,13 +32,13 @@ from core.policy.remote import (
     remote_policy,
     remote_policy_preflight,
 )
-from core.policy.serve import PolicyServer, default_keys
+from core.policy.serve import PolicyServer, default_keys, file_policy_load
 from core.sim import cell_make
 from core.sim.base import Observation
-from policies.services import policy_version_register
-from tests.factories import PolicyFactory
+from policies.reference.evaluate import artifact_paths
+from tests.no_django import python_without_django
 from tests.policies.onnx_models import linear_policy
-from tests.support import ROOT, free_port, subprocess_env, wait_until
+from tests.support import ROOT, free_port, wait_until
 
 TIMEOUT_S = 2.0
 MARGIN_S = 1.5  # scheduling slack on a shared 2-core machine; far below the unbounded waits it guards
@@ -107,16 +106,21 @@ def test_policy_server_reply_is_the_local_models_chunk() -> None:
 
 
 @pytest.fixture
-def served(transactional_db, settings, tmp_path: Path) -> Iterator[tuple[str, object, subprocess.Popen]]:  # type: ignore[no-untyped-def]
-    settings.MEDIA_ROOT = tmp_path / "media"
+def served(tmp_path: Path) -> Iterator[tuple[str, object, subprocess.Popen[bytes]]]:
+    """`python -m core.policy.serve MODEL --spec SPEC` as a real process, in which Django and the
+    apps cannot be imported (a GPU box serving a model file needs neither)."""
     data, spec, _ = linear_policy(action_dim=3, chunk=4)
-    version = policy_version_register(policy=PolicyFactory(), version="served", file=data, io_spec=spec)
+    model = tmp_path / "served.onnx"
+    model.write_bytes(data)
+    (tmp_path / "served-spec.json").write_text(json.dumps(spec))
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "core.policy.serve", str(version.pk), "--port", str(port)],
+    proc = subprocess.Popen(  # noqa: S603
+        python_without_django(
+            "core.policy.serve", str(model), "--spec", str(tmp_path / "served-spec.json"), "--port", str(port)
+        ),
         cwd=ROOT,
-        env=subprocess_env(MEDIA_ROOT=str(settings.MEDIA_ROOT)),
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -139,7 +143,8 @@ def test_openpi_client_against_our_server_process_matches_local_policy(served) -
         assert health.status == 200
     policy = remote_policy(kind="openpi", endpoint_url=url, remote_config={"execute_steps": 2})
     episode = policy.episode(instruction="place the bracket in the tray")
-    assert episode.server_metadata["version"] == "served"
+    assert episode.server_metadata["policy"] == "served"
+    assert episode.server_metadata["sha256"] == local.sha256 and episode.server_metadata["action_horizon"] == 4
     obs = _obs()
     expected = local.infer(local.episode(instruction=obs.instruction).feeds(obs))[0]
     actions = [episode.act(obs) for _ in range(4)]
@@ -537,3 +542,14 @@ def test_preflight_of_an_unreachable_server_is_a_note_not_a_failure(kitting_cell
         == ""
         and not made
     )
+
+
+def test_serve_loads_a_model_file_with_its_card_and_refuses_a_card_of_another_file(tmp_path: Path) -> None:
+    model, card = artifact_paths("tabletop-reach-2d")
+    loaded = file_policy_load(model=model, spec=None)  # the card beside the model
+    assert loaded.sha256 == json.loads(card.read_text())["sha256"]
+    data, spec, _ = linear_policy()
+    (tmp_path / "m.onnx").write_bytes(data)
+    (tmp_path / "card.json").write_text(json.dumps({"sha256": "0" * 64, "io_spec": spec}))
+    with pytest.raises(PolicySpecError, match="sha256"):
+        file_policy_load(model=tmp_path / "m.onnx", spec=tmp_path / "card.json")

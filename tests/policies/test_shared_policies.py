@@ -16,9 +16,10 @@ from accounts.models import Role, User
 from policies.models import PolicyVersion
 from policies.services import PolicyUploadError, policy_version_register
 from robots.models import RobotKind
-from robots.services import agent_jobs_create, robot_agent_token_issue
+from robots.services import robot_agent_token_issue
 from tests.factories import OrganizationFactory, PolicyFactory, RobotFactory, TrialFactory, UserFactory, client_for
 from tests.policies.onnx_models import linear_policy
+from trials.agents.services import agent_jobs_create
 
 pytestmark = pytest.mark.django_db
 

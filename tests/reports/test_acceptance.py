@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 
-from reports import selectors
 from reports.models import AcceptanceCriteria
+from reports.stats import selectors
 from tests.factories import EpisodeEventFactory, EpisodeFactory, RobotFactory, TaskFactory, TrialFactory
 from trials.models import EpisodeOutcome, EpisodeSource, EventKind
 

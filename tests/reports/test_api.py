@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Organization, Role
-from reports.roi_inputs import task_roi_report
+from reports.roi.report import task_roi_report
 from tests.api.conftest import token_client
 from tests.factories import (
     CostModelFactory,

@@ -1,4 +1,4 @@
-"""reports.roi_inputs.task_roi_dashboard: the same figures as the task report, batched reads, and the
+"""reports.roi.dashboard.task_roi_dashboard: the same figures as the task report, batched reads, and the
 cycle-time stand-in for tasks with many episodes."""
 
 from __future__ import annotations
@@ -12,16 +12,9 @@ from django.core.cache import cache
 
 from accounts.models import Role
 from core.montecarlo import bootstrap_means
-from reports.roi_inputs import (
-    DASHBOARD_EXACT_CYCLE_TIMES,
-    LIGHT_GREEN_MAX_P_LOSS,
-    _cycle_time_sample,
-    dashboard_sort,
-    dashboard_traffic_light,
-    roi_traffic_light,
-    task_roi_dashboard,
-    task_roi_report,
-)
+from reports.roi.dashboard import dashboard_sort, dashboard_traffic_light, task_roi_dashboard
+from reports.roi.evidence import EXACT_CYCLE_TIMES, cycle_time_sample
+from reports.roi.report import LIGHT_GREEN_MAX_P_LOSS, roi_traffic_light, task_roi_report
 from tests.factories import (
     CostModelFactory,
     EpisodeEventFactory,
@@ -143,10 +136,10 @@ def test_cached_rows_are_reused_until_the_evidence_or_costs_change(
 def test_large_task_shows_the_same_figures_on_the_dashboard_and_the_report(org_tasks: dict[str, Any]) -> None:
     task = org_tasks["task"]
     trial = task.trials.get()
-    _bulk_episodes(trial, DASHBOARD_EXACT_CYCLE_TIMES + 1_700, source=EpisodeSource.SIMULATION, start=300, seed=5)
+    _bulk_episodes(trial, EXACT_CYCLE_TIMES + 1_700, source=EpisodeSource.SIMULATION, start=300, seed=5)
     row = next(r for r in task_roi_dashboard(user=org_tasks["user"]) if r.task_id == task.pk)
     report = task_roi_report(task=task, user=org_tasks["user"], details=False)
-    assert row.episodes == report.episodes == DASHBOARD_EXACT_CYCLE_TIMES + 2_000
+    assert row.episodes == report.episodes == EXACT_CYCLE_TIMES + 2_000
     assert row.roi == report.roi
     assert row.monte_carlo == report.monte_carlo
     recorded = np.asarray(Episode.objects.filter(trial=trial).values_list("cycle_time_s", flat=True))
@@ -157,7 +150,7 @@ def test_large_task_shows_the_same_figures_on_the_dashboard_and_the_report(org_t
 def test_cycle_time_stand_in_keeps_the_mean_and_the_n_episode_spread() -> None:
     rng = np.random.default_rng(3)
     values = rng.lognormal(np.log(12.0), 0.25, 50_000)
-    sample = np.asarray(_cycle_time_sample(n=values.size, mean_s=values.mean(), sum_sq=float((values**2).sum())))
+    sample = np.asarray(cycle_time_sample(n=values.size, mean_s=values.mean(), sum_sq=float((values**2).sum())))
     assert sample.mean() == pytest.approx(values.mean(), rel=1e-12)
     spread = bootstrap_means(sample, draws=20_000, rng=np.random.default_rng(0)).std()
     assert spread == pytest.approx(values.std() / np.sqrt(values.size), rel=0.2)

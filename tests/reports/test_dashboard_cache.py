@@ -13,8 +13,8 @@ from django.core.cache.backends.redis import RedisCache
 
 from accounts.models import Role
 from config.settings import cache_settings
-from reports import roi_inputs
-from reports.roi_inputs import task_roi_dashboard
+from reports.roi import dashboard
+from reports.roi.dashboard import task_roi_dashboard
 from tests.factories import CostModelFactory, EpisodeFactory, RobotFactory, TaskFactory, TrialFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]
@@ -57,11 +57,11 @@ def test_rows_computed_through_one_client_are_hits_through_another(
     first, second = redis_caches
     assert first is not second and first._cache is not second._cache  # separate clients and pools
 
-    monkeypatch.setattr(roi_inputs, "cache", first)
+    monkeypatch.setattr(dashboard, "cache", first)
     computed = task_roi_dashboard(user=manager)
     assert computed[0].monte_carlo is not None
 
-    monkeypatch.setattr(roi_inputs, "cache", second)
+    monkeypatch.setattr(dashboard, "cache", second)
     with django_assert_num_queries(3):  # tasks, cost models, summary rows: nothing recomputed
         again = task_roi_dashboard(user=manager)
     assert again == computed

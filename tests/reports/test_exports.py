@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Role
-from reports.exports import EPISODE_CSV_COLUMNS, EVENT_CSV_COLUMNS, episodes_csv
+from reports.exports.selectors import EPISODE_CSV_COLUMNS, EVENT_CSV_COLUMNS, episodes_csv
 from tests.factories import (
     EpisodeEventFactory,
     EpisodeFactory,

@@ -1,4 +1,4 @@
-"""reports.roi_inputs: CostModel + Task + recorded episodes -> the pure ROI inputs, and CostModel.clean()."""
+"""reports.roi.inputs: CostModel + Task + recorded episodes -> the pure ROI inputs, and CostModel.clean()."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from django.core.exceptions import ValidationError
 from core.montecarlo import run_monte_carlo
 from core.roi import RoiInputError, compute_roi
 from reports.models import CostModel, CostScenario
-from reports.roi_inputs import task_roi_by_scenario, task_roi_inputs, task_roi_report, task_trial_evidence
+from reports.roi.evidence import task_trial_evidence
+from reports.roi.inputs import task_roi_inputs
+from reports.roi.report import task_roi_report
+from reports.roi.scenarios import task_roi_by_scenario
 from tests.factories import (
     CostModelFactory,
     EpisodeEventFactory,

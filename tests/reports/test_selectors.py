@@ -1,4 +1,4 @@
-"""reports.selectors: figures aggregated in the database equal a plain per-row computation, sources are
+"""reports.stats.selectors: figures aggregated in the database equal a plain per-row computation, sources are
 kept apart, visibility holds, and every selector runs in a bounded number of queries."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from core import stats
-from reports import selectors
+from reports.stats import selectors
 from tests.factories import (
     CostModelFactory,
     PolicyVersionFactory,
@@ -279,12 +279,12 @@ def test_sequential_verdict_reports_the_first_decision(django_assert_max_num_que
         selectors.trial_sequential_verdict(trial_id=trial.pk, acceptable_success=0.8, rejectable_success=0.9)
 
 
-def test_acceptance_evaluate_passes_and_fails_with_evidence(trial_with_history, django_assert_max_num_queries):
-    lenient = stats.AcceptanceCriteria(
+def test_trial_acceptance_evaluate_passes_and_fails_with_evidence(trial_with_history, django_assert_max_num_queries):
+    lenient = stats.AcceptanceRule(
         min_success_lower_bound=0.6, consecutive_without_intervention=10, cycle_time_max_s=15.0
     )
     with django_assert_max_num_queries(4):
-        result = selectors.acceptance_evaluate(trial_id=trial_with_history.pk, criteria=lenient)
+        result = selectors.trial_acceptance_evaluate(trial_id=trial_with_history.pk, criteria=lenient)
     outcome = result.sources[0].result
     assert outcome.passed, outcome.statement
     assert [c.criterion for c in outcome.checks] == [
@@ -292,8 +292,8 @@ def test_acceptance_evaluate_passes_and_fails_with_evidence(trial_with_history, 
         "consecutive cycles without intervention",
         "cycle time p90 upper bound",
     ]
-    strict = stats.AcceptanceCriteria(min_success_lower_bound=0.9, mtbi_lower_bound_h=1.0)
-    failed = selectors.acceptance_evaluate(trial_id=trial_with_history.pk, criteria=strict).sources[0].result
+    strict = stats.AcceptanceRule(min_success_lower_bound=0.9, mtbi_lower_bound_h=1.0)
+    failed = selectors.trial_acceptance_evaluate(trial_id=trial_with_history.pk, criteria=strict).sources[0].result
     assert not failed.passed and "success lower bound" in failed.statement and "MTBI" in failed.statement
     assert "n = 40" in failed.checks[0].evidence
     json.dumps(failed.to_dict())
@@ -301,17 +301,17 @@ def test_acceptance_evaluate_passes_and_fails_with_evidence(trial_with_history, 
 
 def test_trial_plan_uses_measured_cycle_time(trial_with_history, django_assert_max_num_queries):
     with django_assert_max_num_queries(2):
-        plan = selectors.trial_plan(task_id=trial_with_history.task_id, target_success=0.9, confidence=0.95)
+        plan = selectors.task_trial_plan(task_id=trial_with_history.task_id, target_success=0.9, confidence=0.95)
     mean = sum(10.0 + (i % 5) for i in range(40)) / 40
     assert plan.episodes_needed == 29 and plan.cycle_time_source == SIM
     assert plan.robot_hours == pytest.approx(29 * mean / 3600)
     # Real robot episodes, when any, set the robot-hours; simulation is not pooled with them.
     real = TrialFactory(task=trial_with_history.task)
     add_episodes(real, "ss", cycle_times=[36.0, 36.0], source=AGENT)
-    real_plan = selectors.trial_plan(task_id=trial_with_history.task_id, target_success=0.9, failures_allowed=1)
+    real_plan = selectors.task_trial_plan(task_id=trial_with_history.task_id, target_success=0.9, failures_allowed=1)
     assert real_plan.cycle_time_source == AGENT and real_plan.episodes_needed == 46
     assert real_plan.robot_hours == pytest.approx(46 * 36.0 / 3600)
-    sim_plan = selectors.trial_plan(task_id=trial_with_history.task_id, target_success=0.9, source=SIM)
+    sim_plan = selectors.task_trial_plan(task_id=trial_with_history.task_id, target_success=0.9, source=SIM)
     assert sim_plan.robot_hours == pytest.approx(plan.robot_hours)
-    blank = selectors.trial_plan(task_id=TaskFactory().pk, target_success=0.9)
+    blank = selectors.task_trial_plan(task_id=TaskFactory().pk, target_success=0.9)
     assert blank.episodes_needed == 29 and blank.robot_hours is None and blank.cycle_time_source is None

@@ -285,7 +285,7 @@ def test_oee_matches_oee_com_worked_example():
 def test_planner_matches_success_run_tables(r, c, failures, n):
     """Success-run n = ceil(ln(1 - C)/ln R); with c failures the smallest n with BinomCDF(c; n, 1 - R) <= 1 - C.
     0.5/0.75 is an exact tie (0.5 ** 2 = 0.25) that a floating-point ceil gets wrong."""
-    plan = stats.plan_trial(target_success=r, confidence=c, failures_allowed=failures, mean_cycle_time_s=36.0)
+    plan = stats.success_run_plan(target_success=r, confidence=c, failures_allowed=failures, mean_cycle_time_s=36.0)
     assert plan.episodes_needed == n
     assert plan.robot_hours == pytest.approx(n * 36.0 / 3600)
     assert str(n) in plan.statement
@@ -294,9 +294,9 @@ def test_planner_matches_success_run_tables(r, c, failures, n):
 def test_planner_rejects_impossible_claims():
     for bad in ({"target_success": 1.0}, {"target_success": 0.9, "confidence": 1.0}, {"target_success": 0}):
         with pytest.raises(ValueError):
-            stats.plan_trial(**bad)
+            stats.success_run_plan(**bad)
     with pytest.raises(ValueError):
-        stats.plan_trial(target_success=0.9, failures_allowed=-1)
+        stats.success_run_plan(target_success=0.9, failures_allowed=-1)
 
 
 @given(
@@ -305,7 +305,7 @@ def test_planner_rejects_impossible_claims():
     failures=st.integers(0, 5),
 )
 def test_planner_n_is_the_smallest_meeting_the_claim(r, c, failures):
-    n = stats.plan_trial(target_success=r, confidence=c, failures_allowed=failures).episodes_needed
+    n = stats.success_run_plan(target_success=r, confidence=c, failures_allowed=failures).episodes_needed
 
     def lower(n_: int) -> float:
         # Independent route: statsmodels' exact interval with n - c successes.
@@ -408,7 +408,7 @@ def test_sprt_sequence_stops_at_the_first_crossing():
 
 def test_acceptance_without_data_fails_and_without_criteria_says_so():
     no_data = stats.acceptance_evaluate(
-        criteria=stats.AcceptanceCriteria(min_success_lower_bound=0.9, mtbi_lower_bound_h=1.0, cycle_time_max_s=12.0),
+        criteria=stats.AcceptanceRule(min_success_lower_bound=0.9, mtbi_lower_bound_h=1.0, cycle_time_max_s=12.0),
         success=stats.success_rate(successes=0, n=0),
         interventions=stats.intervention_rate(interventions=0, operating_hours=0),
         longest_clean_run=0,
@@ -417,7 +417,7 @@ def test_acceptance_without_data_fails_and_without_criteria_says_so():
     assert not no_data.passed and all(not c.passed for c in no_data.checks)
     assert all("not enough data" in c.evidence for c in no_data.checks)
     nothing = stats.acceptance_evaluate(
-        criteria=stats.AcceptanceCriteria(),
+        criteria=stats.AcceptanceRule(),
         success=stats.success_rate(successes=3, n=3),
         interventions=stats.intervention_rate(interventions=0, operating_hours=0.01),
         longest_clean_run=3,
@@ -425,7 +425,7 @@ def test_acceptance_without_data_fails_and_without_criteria_says_so():
     )
     assert nothing.passed and nothing.statement == "No acceptance criterion set."
     with pytest.raises(ValueError):
-        stats.AcceptanceCriteria(min_success_lower_bound=1.5)
+        stats.AcceptanceRule(min_success_lower_bound=1.5)
 
 
 def test_cycle_time_distribution_box_plot_and_histogram():

@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Organization, Role, User
 from accounts.services import api_token_create
-from reports import selectors
 from reports.models import AcceptanceCriteria
+from reports.stats import selectors
 from tests.factories import (
     EpisodeEventFactory,
     OrganizationFactory,

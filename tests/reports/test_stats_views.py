@@ -287,7 +287,7 @@ def test_planner_warns_when_the_claim_needs_more_than_one_trial(world: dict[str,
 def test_planner_robot_hours_agree_between_sentences(world: dict[str, Any]) -> None:
     from core import stats
 
-    plan = stats.plan_trial(target_success=0.9, confidence=0.95, mean_cycle_time_s=5.0)
+    plan = stats.success_run_plan(target_success=0.9, confidence=0.95, mean_cycle_time_s=5.0)
     assert f"{plan.robot_hours:.2f} robot-hours" in plan.statement  # 29 x 5 s = 0.04 h, not "about 0.0"
 
 
@@ -402,8 +402,8 @@ def test_only_engineers_of_the_owner_edit_criteria(world: dict[str, Any]) -> Non
 
 
 def test_figures_of_a_source_block(world: dict[str, Any]) -> None:
-    from reports.selectors import trial_statistics
-    from reports.stats_charts import source_figures
+    from reports.stats.charts import source_figures
+    from reports.stats.selectors import trial_statistics
 
     (block,) = trial_statistics(trial_id=world["trial"].pk).sources
     figures = source_figures(block=block, prefix="t")
@@ -421,8 +421,8 @@ def test_figures_of_a_source_block(world: dict[str, Any]) -> None:
 
 
 def test_no_figures_without_data() -> None:
-    from reports.selectors import trial_statistics
-    from reports.stats_charts import source_figures
+    from reports.stats.charts import source_figures
+    from reports.stats.selectors import trial_statistics
 
     trial = TrialFactory()
     episodes_make(trial, 3, successes=0)  # failures only, no event: no cycle-time chart, Pareto "unattributed"

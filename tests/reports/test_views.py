@@ -188,7 +188,7 @@ def test_report_says_in_words_when_nothing_pays_back(world: dict[str, Any]) -> N
 
 def test_heat_map_marks_cells_beyond_the_horizon(world: dict[str, Any]) -> None:
     from core.roi import Heatmap
-    from reports.charts import heatmap_figure
+    from reports.roi.charts import heatmap_figure
 
     grid = Heatmap(
         utilisation=(0.5, 0.9),

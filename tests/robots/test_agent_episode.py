@@ -31,6 +31,9 @@ class _Policy:
             def latency_summary(self) -> dict[str, float]:
                 return {}
 
+            def close(self) -> None:
+                pass
+
         return Controller()
 
 

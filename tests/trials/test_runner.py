@@ -12,7 +12,7 @@ from PIL import Image
 from core.policy import onnx_runtime
 from tests.factories import RobotFactory, TrialFactory
 from tests.trials.runner_support import reach_trial
-from trials import runner
+from trials import queue, runner
 from trials.models import ChunkState, Episode, EpisodeEvent, Trial, TrialChunk, TrialStatus
 from trials.services import trial_cancel
 from trials.tasks import trial_run_chunk_task, trial_start_task
@@ -27,7 +27,7 @@ def _isolated(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list
     settings.TRIAL_CHUNK_LEASE_S = 30
     onnx_runtime.cache_clear()
     enqueued: list[list[int]] = []
-    monkeypatch.setattr(runner, "_enqueue", lambda ids: enqueued.append(list(ids)))
+    monkeypatch.setattr(queue, "chunks_enqueue", lambda *, chunk_ids: enqueued.append(list(chunk_ids)))
     return enqueued
 
 

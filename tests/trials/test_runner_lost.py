@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from core.policy import onnx_runtime
 from core.policy.remote import PolicyReplyError, PolicyServerError, PolicyUnreachable
-from reports.selectors import trial_sequential_verdict, trial_statistics
+from reports.stats.selectors import trial_sequential_verdict, trial_statistics
 from tests.trials.runner_support import reach_trial
-from trials import runner
+from trials import queue, runner
 from trials.models import ChunkState, Episode, EpisodeEvent, Trial, TrialChunk, TrialSourceSummary, TrialStatus
 from trials.selectors import trial_first_videos, trial_summary
 
@@ -29,7 +29,7 @@ def _isolated(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     settings.TRIAL_LOST_EPISODE_RETRIES = 2
     settings.TRIAL_LOST_RETRY_DELAY_S = 0.0
     onnx_runtime.cache_clear()
-    monkeypatch.setattr(runner, "_enqueue", lambda ids: None)
+    monkeypatch.setattr(queue, "chunks_enqueue", lambda *, chunk_ids: None)
 
 
 class _Flaky:
@@ -50,6 +50,9 @@ class _Flaky:
 
                 def latency_summary(self) -> dict[str, float]:
                     return {}
+
+                def close(self) -> None:
+                    pass
 
             return Broken()
         return controller

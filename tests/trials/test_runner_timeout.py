@@ -24,6 +24,9 @@ class _StandStill:
     def latency_summary(self) -> dict[str, float]:
         return {}
 
+    def close(self) -> None:
+        pass
+
 
 @pytest.mark.parametrize("timeout_s", [4.0, 25.0])
 def test_episode_ends_at_the_trials_timeout_not_the_cells_default(timeout_s: float) -> None:

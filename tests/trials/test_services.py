@@ -49,11 +49,11 @@ def test_schedule_enqueues_start_after_commit(django_capture_on_commit_callbacks
     user = UserFactory()
     task = TaskFactory(organization=user.organization)
     robot = RobotFactory(organization=user.organization)
-    with mock.patch("trials.tasks.trial_start_task.delay") as delay:
+    with mock.patch("trials.queue.trial_start_enqueue") as enqueue:
         with django_capture_on_commit_callbacks(execute=True):
             trial = trial_schedule(
                 task=task, policy_version=PolicyVersionFactory(), robot=robot, episodes_planned=5, scheduled_by=user
             )
-    delay.assert_called_once_with(trial.pk)
+    enqueue.assert_called_once_with(trial_id=trial.pk)
     task.refresh_from_db()
     assert trial.instruction == task.instruction and task.status == "trialling"

@@ -514,7 +514,7 @@ def test_task_list_sorts_by_expected_payback_and_shows_it(world: dict[str, objec
     assert "Payback, months: base case" in page
     assert page.index(fast.name) < page.index(slow.name) < page.index(unknown.name)
     # The figure shown is the dashboard's (the base case), not a second payback for the same task.
-    from reports.roi_inputs import task_roi_report
+    from reports.roi.report import task_roi_report
 
     base = task_roi_report(task=fast, details=False).roi.payback_months
     assert f"{base:.1f} <small" in page

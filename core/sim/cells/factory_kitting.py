@@ -380,7 +380,7 @@ class FactoryKitting(episode.LoggedCell):
 
     # --- internals ------------------------------------------------------------------------------
     def _tray_xy(self) -> npt.NDArray[np.float64]:
-        return self._model.body_pos[self._tray_body, :2].copy()
+        return np.array(self._model.body_pos[self._tray_body, :2], dtype=np.float64)
 
     def _project(self, point: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         # Pinhole model of the MuJoCo camera: it looks down its own -z axis with y up; fovy is vertical.
@@ -396,7 +396,7 @@ class FactoryKitting(episode.LoggedCell):
         point = self._data.xpos[body] + rot @ np.array(self._target.grasp_offset_m)
         # Pads reach 1 cm below the tool point: stay 3 mm clear of the table.
         point[2] = max(point[2], 0.013)
-        return point
+        return np.asarray(point, dtype=np.float64)
 
     def _gripper_contact_force_n(self) -> float:
         # Touch sensors (palm, each pad): summed contact normal force in newtons, cheap to read every substep.

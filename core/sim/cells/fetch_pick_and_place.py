@@ -9,7 +9,7 @@ gymnasium is imported when a cell is made, so listing cell keys stays cheap.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,9 @@ import numpy.typing as npt
 from core.sim import episode
 from core.sim.base import CellInfo, Observation
 from core.sim.registry import cell_register
+
+if TYPE_CHECKING:  # imported when first drawn: mujoco loads with the env
+    from core.sim.render import SceneRenderer
 
 KEY = "fetch-pick-and-place"
 ENV_ID = "FetchPickAndPlace-v4"
@@ -48,6 +51,7 @@ class FetchPickAndPlace(episode.LoggedCell):
     def __init__(self, *, time_limit_s: float = TIME_LIMIT_S, image_px: int = 96) -> None:
         import gymnasium as gym
         import gymnasium_robotics
+        from gymnasium_robotics.envs.fetch.pick_and_place import MujocoFetchPickAndPlaceEnv
 
         gym.register_envs(gymnasium_robotics)
         self.info = CellInfo(
@@ -61,13 +65,13 @@ class FetchPickAndPlace(episode.LoggedCell):
             default_instruction=INSTRUCTIONS[0],
             instructions=INSTRUCTIONS,
         )
-        # cast: mypy would otherwise narrow the Any to gym's Env, which declares no MuJoCo model.
-        self._env: Any = cast(
-            Any,
-            gym.make(
-                ENV_ID, render_mode="rgb_array", width=image_px, height=image_px, default_camera_config=CAMERA
-            ).unwrapped,
-        )
+        env = gym.make(
+            ENV_ID, render_mode="rgb_array", width=image_px, height=image_px, default_camera_config=CAMERA
+        ).unwrapped
+        # The MuJoCo env itself (gymnasium's Env type has no `model`): its model is tuned below.
+        if not isinstance(env, MujocoFetchPickAndPlaceEnv):
+            raise TypeError(f"{ENV_ID} made a {type(env).__name__}, not the MuJoCo pick-and-place env")
+        self._env = env
         # Shadows and offscreen multisampling make software rendering ~5x slower; set before the
         # renderer's GL context is made (on the first render).
         self._env.model.vis.quality.shadowsize = 0
@@ -76,7 +80,7 @@ class FetchPickAndPlace(episode.LoggedCell):
         self._env.model.vis.global_.offwidth = max(image_px, OVERVIEW_MAX_PX)
         self._env.model.vis.global_.offheight = max(image_px, OVERVIEW_MAX_PX)
         self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(STAGES))
-        self._overview: Any = None  # a SceneRenderer once the overview is first drawn
+        self._overview: SceneRenderer | None = None  # made when the overview is first drawn
         self._overview_camera: Any = None
         self._obs: dict[str, npt.NDArray[np.float64]] = {}
         self._instruction = INSTRUCTIONS[0]

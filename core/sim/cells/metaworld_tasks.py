@@ -9,7 +9,8 @@ points at the floor). metaworld is imported when a cell is made, so listing cell
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +18,9 @@ import numpy.typing as npt
 from core.sim import episode
 from core.sim.base import CellInfo, Observation
 from core.sim.registry import cell_register
+
+if TYPE_CHECKING:  # imported when first drawn: mujoco loads with the env
+    from core.sim.render import SceneRenderer
 
 CONTROL_DT_S = 0.0125  # timestep 2.5 ms x frame_skip 5
 MAX_STEPS = 500  # Meta-World's max_path_length
@@ -64,6 +68,7 @@ class MetaWorldCell(episode.LoggedCell):
     def __init__(self, *, task: str, time_limit_s: float = MAX_STEPS * CONTROL_DT_S, image_px: int = 96) -> None:
         from metaworld.env_dict import ALL_V3_ENVIRONMENTS
         from metaworld.policies import ENV_POLICY_MAP
+        from metaworld.policies.policy import Policy
 
         instructions = TASKS[task]
         self.info = CellInfo(
@@ -92,17 +97,17 @@ class MetaWorldCell(episode.LoggedCell):
         env.model.vis.global_.offwidth = max(image_px, OVERVIEW_MAX_PX)
         env.model.vis.global_.offheight = max(image_px, OVERVIEW_MAX_PX)
         self._env: Any = env
-        self._policy = ENV_POLICY_MAP[task]()
+        # The map's values are concrete policies; mypy sees their abstract base.
+        expert: Callable[[], Policy] = ENV_POLICY_MAP[task]
+        self._policy = expert()
         self._stages = STAGES[task]
         self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(self._stages))
-        self._overview: Any = None  # a SceneRenderer once the overview is first drawn
+        self._overview: SceneRenderer | None = None  # made when the overview is first drawn
         self._overview_camera: Any = None
         self._obs = np.zeros(39)
         self._instruction = instructions[0]
 
-    @episode.LoggedCell.time_limit_s.setter  # type: ignore[attr-defined]
-    def time_limit_s(self, seconds: float) -> None:
-        episode.LoggedCell.time_limit_s.fset(self, seconds)  # type: ignore[attr-defined]
+    def _time_limit_changed(self, seconds: float) -> None:
         # Meta-World refuses steps past max_path_length: make room for the whole limit.
         self._env.max_path_length = max(MAX_STEPS, int(np.ceil(seconds / CONTROL_DT_S)) + 1)
 

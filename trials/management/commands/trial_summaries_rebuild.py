@@ -1,4 +1,5 @@
 from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management.base import BaseCommand
 
@@ -18,8 +19,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch-size", type=int, default=200, help="Trials per transaction (default 200).")
 
-    def handle(self, *args: object, **options: object) -> None:
-        trial_ids = options["trials"]
-        written = trial_summaries_rebuild(trial_ids=trial_ids, batch_size=options["batch_size"])  # type: ignore[arg-type]
-        scope = f"{len(set(trial_ids))} trial{'s' if len(set(trial_ids)) != 1 else ''}" if trial_ids else "every trial"  # type: ignore[arg-type]
+    def handle(self, *args: Any, **options: Any) -> None:
+        trial_ids: list[int] | None = options["trials"]
+        batch_size: int = options["batch_size"]
+        written = trial_summaries_rebuild(trial_ids=trial_ids, batch_size=batch_size)
+        scope = f"{len(set(trial_ids))} trial{'s' if len(set(trial_ids)) != 1 else ''}" if trial_ids else "every trial"
         self.stdout.write(self.style.SUCCESS(f"Rebuilt {written} summary rows of {scope}."))

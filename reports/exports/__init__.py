@@ -1,0 +1,1 @@
+"""A trial's episodes and events as streamed CSV."""

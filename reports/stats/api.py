@@ -1,0 +1,227 @@
+"""REST API of the statistics: the same selectors (reports.stats.selectors) and figures as the pages.
+
+GET /api/v1/trials/{id}/stats/       per-source statistics, sequential verdict, acceptance evaluation
+GET /api/v1/trials/{id}/acceptance/  the task's acceptance criteria evaluated on the trial
+GET /api/v1/trials/compare/?a=&b=    two trials of one task compared
+GET /api/v1/tasks/{id}/stats/        per source, per policy version, sim-to-real gap, plan, acceptance
+GET /api/v1/tasks/{id}/plan/         episodes and robot-hours to show success >= target
+
+Visibility from trials.selectors: another organization's trial or task is a 404. Bad parameters are a
+400 naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.requests import AuthenticatedApiRequest
+from common.api_support import error_responses
+from common.throttling import TokenRateThrottle
+from reports.stats.selectors import task_panel, task_trial_plan, trial_panel, trials_compare
+from reports.stats.serializers import MAX_ID, CompareQuerySerializer, PlanQuerySerializer, TrialStatsQuerySerializer
+from trials.models import Task, Trial
+
+ERRORS = error_responses(400, 401, 404, 429)
+SOURCE_NOTE = (
+    " Every figure block names its `source` (simulation, robot_agent, integrator_upload); sources are never "
+    "pooled. Rates carry their interval, confidence, method and n; null means not enough data."
+)
+
+
+def _id(value: str) -> int:
+    """A path id as an int; a non-numeric or out-of-range id is a 404 like an absent one."""
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise NotFound("Not found.") from exc
+    if not 0 < number <= MAX_ID:
+        raise NotFound("Not found.")
+    return number
+
+
+def _query(serializer_class: type, request: Request) -> dict[str, Any]:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+def _id_param(what: str) -> OpenApiParameter:
+    return OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description=f"{what} id")
+
+
+def _ok(description: str, example: dict[str, Any]) -> OpenApiResponse:
+    return OpenApiResponse(
+        OpenApiTypes.OBJECT, description=description, examples=[OpenApiExample("Example", value=example)]
+    )
+
+
+class TrialStatsView(APIView):
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(
+        summary="A trial's statistics",
+        description="Per source: success rate (Wilson 95% interval, exact one-sided lower bound and the claim "
+        "sentence), cycle time of successful episodes (n, mean, median with BCa CI, p10/p90/p95, CV, "
+        "histogram and box plot), takt verdict, interventions per hour and MTBI (chi-square), longest runs, "
+        "failure Pareto, effective throughput, OEE with its loss waterfall. Also the sequential verdict (Wald "
+        "SPRT: pass / fail / keep going, with the levels used) and each stored acceptance criteria set "
+        "evaluated on the trial." + SOURCE_NOTE,
+        parameters=[_id_param("Trial"), TrialStatsQuerySerializer],
+        responses={
+            200: _ok(
+                "reports.stats.selectors.TrialPanel",
+                {
+                    "statistics": {"trial_id": 7, "sources": [{"source": "simulation", "n_episodes": 40, "...": "…"}]},
+                    "levels": {"acceptable_success": 0.9, "rejectable_success": 0.8, "alpha": 0.05, "beta": 0.1},
+                    "sequential": {"sources": [{"source": "simulation", "verdict": {"verdict": "pass", "...": "…"}}]},
+                    "acceptance": [],
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002 - the path parameter's name
+        params = _query(TrialStatsQuerySerializer, request)
+        try:
+            panel = trial_panel(trial_id=_id(id), user=request.user, **params)
+        except Trial.DoesNotExist as exc:
+            raise NotFound("Not found.") from exc
+        except ValueError as exc:
+            raise ValidationError({"rejectable": [str(exc)]}) from exc
+        return Response(panel.to_dict())
+
+
+class TrialAcceptanceView(APIView):
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(
+        summary="A trial's acceptance evaluation",
+        description="Each acceptance criteria set of the trial's task (FAT, SAT, run-off) evaluated on the "
+        "trial per source: pass/fail per check with its evidence sentence; `passed` null when the trial has "
+        "no episode of the required source." + SOURCE_NOTE,
+        parameters=[_id_param("Trial")],
+        responses={
+            200: _ok(
+                "List of reports.stats.selectors.CriteriaAcceptance",
+                {
+                    "trial_id": 7,
+                    "criteria": [
+                        {"name": "fat", "label": "FAT (factory acceptance)", "passed": True, "sources": ["…"]}
+                    ],
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
+        try:
+            panel = trial_panel(trial_id=_id(id), user=request.user)
+        except Trial.DoesNotExist as exc:
+            raise NotFound("Not found.") from exc
+        return Response({"trial_id": panel.statistics.trial_id, "criteria": [a.to_dict() for a in panel.acceptance]})
+
+
+class TrialCompareView(APIView):
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(
+        summary="Compare two trials of one task",
+        description="Success rate: Barnard's exact test and a Newcombe interval for B - A; cycle time of "
+        'successful episodes: Mann-Whitney U; each with a plain-language verdict ("no evidence of a '
+        'difference" unless p < 0.05). Trials of different tasks are a 400.',
+        parameters=[CompareQuerySerializer],
+        responses={
+            200: _ok(
+                "reports.stats.selectors.TrialComparison",
+                {"trial_a_id": 6, "trial_b_id": 7, "success": {"p_value": 0.003, "verdict": "…"}, "cycle_time": {}},
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: AuthenticatedApiRequest) -> Response:
+        params = _query(CompareQuerySerializer, request)
+        try:
+            result = trials_compare(
+                trial_a_id=params["a"], trial_b_id=params["b"], source=params.get("source"), user=request.user
+            )
+        except Trial.DoesNotExist as exc:
+            raise NotFound("Not found.") from exc
+        except ValueError as exc:
+            raise ValidationError({"b": [str(exc)]}) from exc
+        return Response(result.to_dict())
+
+
+class TaskStatsView(APIView):
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(
+        summary="A task's statistics",
+        description="All trials of the task per source (same figures as a trial), a per-policy-version "
+        "summary, the sim-to-real gap of each policy version with both simulation and real episodes, the "
+        "trial plan for the strictest stored success bound (else 90%), and each acceptance criteria set "
+        "evaluated on the latest 20 trials." + SOURCE_NOTE,
+        parameters=[_id_param("Task")],
+        responses={
+            200: _ok(
+                "reports.stats.selectors.TaskPanel",
+                {"statistics": {"task_id": 3, "sources": ["…"], "sim_to_real": []}, "plan": {}, "acceptance": []},
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
+        try:
+            panel = task_panel(task_id=_id(id), user=request.user)
+        except Task.DoesNotExist as exc:
+            raise NotFound("Not found.") from exc
+        return Response(panel.to_dict())
+
+
+class TaskPlanView(APIView):
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(
+        summary="Plan a trial",
+        description="The smallest number of episodes that shows success >= target at the confidence with up "
+        "to `failures` failures (binomial; success-run formula for 0), and the robot-hours at the task's "
+        "measured mean attempt cycle time (`cycle_time_source` says whose; null when nothing was measured).",
+        parameters=[_id_param("Task"), PlanQuerySerializer],
+        responses={
+            200: _ok(
+                "core.stats.TrialPlan",
+                {
+                    "target_success": 0.9,
+                    "confidence": 0.95,
+                    "failures_allowed": 0,
+                    "episodes_needed": 29,
+                    "robot_hours": 0.09,
+                    "cycle_time_source": "simulation",
+                    "statement": "…",
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
+        params = _query(PlanQuerySerializer, request)
+        try:
+            plan = task_trial_plan(
+                task_id=_id(id),
+                target_success=params["target"],
+                confidence=params["confidence"],
+                failures_allowed=params["failures"],
+                source=params.get("source"),
+                user=request.user,
+            )
+        except Task.DoesNotExist as exc:
+            raise NotFound("Not found.") from exc
+        except ValueError as exc:
+            raise ValidationError({"target": [str(exc)]}) from exc
+        return Response(plan.to_dict())

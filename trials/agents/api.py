@@ -1,0 +1,222 @@
+"""The robot agent protocol: /api/v1/agent/. Every call is authenticated by the robot's own token
+and sees only that robot's jobs (another robot's job is a 404)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api_support import LimitedJSONParser
+from policies.models import PolicyVersion
+from robots.agent_auth import RobotTokenAuthentication
+from robots.models import AgentJob, Robot
+from robots.services import agent_heartbeat
+from trials.agents import services
+from trials.agents.serializers import (
+    AbortSerializer,
+    AgentJobSerializer,
+    CompleteSerializer,
+    EpisodeRefSerializer,
+    EventsPushSerializer,
+    HeartbeatReplySerializer,
+    HeartbeatSerializer,
+)
+from trials.services import EventInput
+
+LONG_POLL_STEP_S = 0.25
+
+
+class AgentView(APIView):
+    authentication_classes = [RobotTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes: list[Any] = []  # one agent per token, paced by long-polling; not a bulk client
+    # Bounded body, and a body nested too deeply is a 400 naming the field (DRF's parser lets it be a 500).
+    parser_classes = [LimitedJSONParser]
+
+    @property
+    def robot(self) -> Robot:
+        return self.request.auth  # type: ignore[return-value]
+
+
+def _job_or_404(robot: Robot, job_id: int) -> None:
+    if not AgentJob.objects.filter(pk=job_id, robot=robot).exists():
+        raise NotFound("No such job for this robot.")
+
+
+def _conflict(exc: Exception) -> Response:
+    return Response({"detail": str(exc), "code": "conflict"}, status=status.HTTP_409_CONFLICT)
+
+
+class HeartbeatView(AgentView):
+    @extend_schema(request=HeartbeatSerializer, responses={200: HeartbeatReplySerializer}, tags=["agent"])
+    def post(self, request: Request) -> Response:
+        data = HeartbeatSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        robot = agent_heartbeat(
+            robot=self.robot,
+            status=data.validated_data["status"],
+            software_version=data.validated_data["software_version"],
+            current_job_id=data.validated_data["current_job"],
+        )
+        reply = {
+            "robot": robot.pk,
+            "name": robot.name,
+            "server_time": timezone.now(),
+            "lease_s": settings.AGENT_LEASE_S,
+        }
+        return Response(HeartbeatReplySerializer(reply).data)
+
+
+class NextJobView(AgentView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "wait", float, description="Long-poll up to this many seconds (max AGENT_LONG_POLL_MAX_S)."
+            )
+        ],
+        responses={200: AgentJobSerializer, 204: OpenApiResponse(description="No job within the wait.")},
+        tags=["agent"],
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            wait = min(max(float(request.query_params.get("wait", 0)), 0.0), settings.AGENT_LONG_POLL_MAX_S)
+        except ValueError as exc:
+            raise ValidationError({"wait": ["must be a number of seconds"]}) from exc
+        deadline = time.monotonic() + wait
+        while True:
+            job = services.agent_job_next(robot=self.robot)
+            if job is not None:
+                return Response(AgentJobSerializer(job).data)
+            if time.monotonic() >= deadline:
+                return Response(status=status.HTTP_204_NO_CONTENT)
+            time.sleep(LONG_POLL_STEP_S)
+
+
+class ClaimView(AgentView):
+    @extend_schema(
+        request=None,
+        responses={200: AgentJobSerializer, 409: OpenApiResponse(description="Not pending.")},
+        tags=["agent"],
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        _job_or_404(self.robot, job_id)
+        try:
+            job = services.agent_job_claim(robot=self.robot, job_id=job_id)
+        except services.AgentJobError as exc:
+            return _conflict(exc)
+        return Response(AgentJobSerializer(job).data)
+
+
+class EventsView(AgentView):
+    @extend_schema(
+        request=EventsPushSerializer,
+        responses={202: OpenApiResponse(description="Kept."), 409: OpenApiResponse(description="Lease lost.")},
+        tags=["agent"],
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        _job_or_404(self.robot, job_id)
+        data = EventsPushSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.agent_job_events_append(
+                robot=self.robot, job_id=job_id, lease_token=data.validated_data["lease_token"], events=data.to_inputs()
+            )
+        except services.AgentJobError as exc:
+            return _conflict(exc)
+        except services.AgentInputError as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response({"accepted": len(data.validated_data["events"])}, status=status.HTTP_202_ACCEPTED)
+
+
+class CompleteView(AgentView):
+    @extend_schema(
+        request=CompleteSerializer,
+        responses={
+            201: EpisodeRefSerializer,
+            200: EpisodeRefSerializer,
+            409: OpenApiResponse(description="Lease lost."),
+        },
+        tags=["agent"],
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        _job_or_404(self.robot, job_id)
+        data = CompleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        result = services.AgentResult(
+            outcome=v["outcome"],
+            cycle_time_s=v["cycle_time_s"],
+            started_at=v["started_at"],
+            ended_at=v["ended_at"],
+            metrics=v["metrics"],
+            events=tuple(EventInput(**e) for e in v["events"]),
+        )
+        try:
+            episode, created = services.agent_job_complete(
+                robot=self.robot, job_id=job_id, lease_token=v["lease_token"], result=result
+            )
+        except services.AgentJobError as exc:
+            return _conflict(exc)
+        except services.AgentInputError as exc:
+            raise ValidationError(exc.errors) from exc
+        return _episode_reply(episode, created)
+
+
+class AbortView(AgentView):
+    @extend_schema(
+        request=AbortSerializer,
+        responses={
+            201: EpisodeRefSerializer,
+            200: EpisodeRefSerializer,
+            409: OpenApiResponse(description="Lease lost."),
+        },
+        tags=["agent"],
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        _job_or_404(self.robot, job_id)
+        data = AbortSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            episode, created = services.agent_job_abort(
+                robot=self.robot,
+                job_id=job_id,
+                lease_token=v["lease_token"],
+                reason=v["reason"],
+                category=v["category"],
+                elapsed_s=v["elapsed_s"],
+            )
+        except services.AgentJobError as exc:
+            return _conflict(exc)
+        return _episode_reply(episode, created)
+
+
+def _episode_reply(episode: Any, created: bool) -> Response:
+    body = {"episode": episode.pk, "trial": episode.trial_id, "index": episode.index, "created": created}
+    return Response(EpisodeRefSerializer(body).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ArtifactView(AgentView):
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiResponse(description="The ONNX file.")}, tags=["agent"]
+    )
+    def get(self, request: Request, version_id: int) -> FileResponse:
+        # Only versions this robot has (or had) a job for: a robot token is not a key to every model.
+        version = get_object_or_404(
+            PolicyVersion.objects.filter(trials__agent_jobs__robot=self.robot, kind="onnx").distinct(), pk=version_id
+        )
+        if not version.artifact:
+            raise NotFound("This version has no artifact file.")
+        return FileResponse(version.artifact.open("rb"), as_attachment=True, filename=f"{version.sha256}.onnx")

@@ -1,0 +1,129 @@
+"""Shapes of the robot agent protocol (/api/v1/agent/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from common.api_support import StrictCharField, StrictModelSerializer
+from core.episode_rules import MAX_EPISODE_SECONDS, MAX_EVENTS_PER_EPISODE, event_offset_problems
+from robots.models import AgentJob, RobotStatus
+from trials.models import EpisodeOutcome, EventCategory
+from trials.serializers import (
+    EpisodeInstantField,
+    EventInputSerializer,
+    MetricsField,
+    StrictFloatField,
+    episode_times_check,
+)
+from trials.services import EventInput
+
+
+class HeartbeatSerializer(serializers.Serializer[dict[str, Any]]):
+    status = serializers.ChoiceField(choices=[RobotStatus.IDLE, RobotStatus.BUSY, RobotStatus.MAINTENANCE])
+    software_version = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    # Bounded to BIGINT: a larger id would overflow the database driver (a 500) instead of matching nothing.
+    current_job = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=2**63 - 1
+    )
+
+
+class HeartbeatReplySerializer(serializers.Serializer[dict[str, Any]]):
+    robot = serializers.IntegerField()
+    name = serializers.CharField()
+    server_time = serializers.DateTimeField()
+    lease_s = serializers.FloatField()
+
+
+class PolicyRefSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="policy.name")
+    version = serializers.CharField()
+    kind = serializers.CharField()
+    sha256 = serializers.CharField()
+    io_spec = serializers.JSONField()
+    endpoint_url = serializers.CharField()
+    remote_config = serializers.JSONField()
+    artifact_path = serializers.SerializerMethodField(help_text="GET this (same token) for the ONNX file.")
+
+    def get_artifact_path(self, version: Any) -> str | None:
+        return f"/api/v1/agent/policy-versions/{version.pk}/artifact/" if version.kind == "onnx" else None
+
+
+class AgentJobSerializer(StrictModelSerializer[AgentJob]):
+    task = serializers.CharField(source="trial.task.name")
+    instruction = serializers.CharField(source="trial.instruction")
+    seed = serializers.SerializerMethodField(help_text="Trial seed + episode index: reset the cell with it.")
+    episode_timeout_s = serializers.FloatField(source="trial.episode_timeout_s")
+    policy_version = PolicyRefSerializer(source="trial.policy_version")
+
+    class Meta:
+        model = AgentJob
+        fields = [
+            "id",
+            "trial",
+            "index",
+            "status",
+            "task",
+            "instruction",
+            "seed",
+            "episode_timeout_s",
+            "policy_version",
+            "lease_token",
+            "lease_expires_at",
+            "attempts",
+        ]
+        read_only_fields = fields
+
+    def get_seed(self, job: AgentJob) -> int:
+        return int(job.trial.seed) + job.index
+
+
+class LeaseSerializer(serializers.Serializer[dict[str, Any]]):
+    # Hex as the claim issued it: checked here, since compare_digest raises on non-ASCII text (a 500).
+    lease_token = serializers.RegexField(
+        r"^[0-9a-f]{1,64}$", max_length=64, help_text="The lease_token of the claim (lowercase hex)."
+    )
+
+
+class EventsPushSerializer(LeaseSerializer):
+    # many_init is what many=True calls; the stubs type only the child's arguments on the constructor.
+    events = EventInputSerializer.many_init(max_length=MAX_EVENTS_PER_EPISODE)
+
+    def validate_events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        problems = event_offset_problems((e["t_offset_s"] for e in events), duration_s=None)
+        if problems:
+            raise serializers.ValidationError({str(p): {"t_offset_s": [m]} for p, m in problems.items()})
+        return events
+
+    def to_inputs(self) -> list[EventInput]:
+        return [EventInput(**e) for e in self.validated_data["events"]]
+
+
+class CompleteSerializer(LeaseSerializer):
+    # `lost`: the policy server, the robot interface or the agent failed, not the policy; the episode is
+    # counted in no figure and the job goes back to the queue (same seed) up to TRIAL_LOST_EPISODE_RETRIES.
+    outcome = serializers.ChoiceField(choices=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE, EpisodeOutcome.LOST])
+    # The same fields and checks as an integrator's upload (trials.serializers, core.episode_rules).
+    cycle_time_s = StrictFloatField(min_value=0, max_value=MAX_EPISODE_SECONDS)
+    started_at = EpisodeInstantField()
+    ended_at = EpisodeInstantField(required=False)
+    metrics = MetricsField(required=False, default=dict)
+    events = EventInputSerializer.many_init(required=False, default=list, max_length=MAX_EVENTS_PER_EPISODE)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return episode_times_check(attrs)
+
+
+class AbortSerializer(LeaseSerializer):
+    reason = StrictCharField(max_length=2000)
+    category = serializers.ChoiceField(choices=EventCategory.choices, default=EventCategory.OTHER)
+    elapsed_s = StrictFloatField(min_value=0, max_value=MAX_EPISODE_SECONDS, default=0.0)
+
+
+class EpisodeRefSerializer(serializers.Serializer[dict[str, Any]]):
+    episode = serializers.IntegerField()
+    trial = serializers.IntegerField()
+    index = serializers.IntegerField()
+    created = serializers.BooleanField()
