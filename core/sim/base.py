@@ -82,3 +82,16 @@ class Cell(Protocol):
 
     def close(self) -> None:
         """Free renderer and simulator resources."""
+
+    def stages(self) -> tuple[str, ...]:
+        """The task's ordered stages (e.g. reached the part, grasped, ..., released); the last one is
+        the success itself, so a successful episode has reached them all."""
+
+    def stage_reached(self) -> int:
+        """How many of stages() the episode has reached so far, 0..len(stages()); never decreases within
+        an episode (a part dropped after the grasp keeps "grasped"), and reaching a stage counts the
+        earlier ones as reached."""
+
+    def render_overview(self, *, px: int) -> npt.NDArray[np.uint8]:
+        """A px x px x 3 uint8 view of the whole cell for people watching the episode (not shown to
+        the policy); renders the current state, so it costs about as much as one policy camera frame."""

@@ -5,9 +5,16 @@ Kept apart from base.py (the interface) so cells stay small and agree on what a 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from core.sim.base import CellOutcome, Fault
+import numpy as np
+import numpy.typing as npt
+
+from core.sim.base import Cell, CellOutcome, Fault, Observation
+from core.sim.stages import StageResult, StageTracker
 
 # Mirrors trials.models.EventCategory values; cells must not import Django models.
 GRASP_MISS = "grasp_miss"
@@ -26,6 +33,8 @@ class EpisodeLog:
     t_s: float = 0.0
     result: CellOutcome = CellOutcome.RUNNING
     events: list[Fault] = field(default_factory=list)
+    stage_total: int = 0  # the cell's number of stages; success reaches the last one
+    stage_count: int = 0
 
     def reset(self, *, time_limit_s: float | None = None) -> None:
         """Start a new episode at t = 0 with no faults; returns nothing."""
@@ -34,6 +43,7 @@ class EpisodeLog:
         self.t_s = 0.0
         self.result = CellOutcome.RUNNING
         self.events = []
+        self.stage_count = 0
 
     @property
     def done(self) -> bool:
@@ -70,6 +80,13 @@ class EpisodeLog:
         """Mark the episode a success unless it already ended; returns nothing."""
         if not self.done:
             self.result = CellOutcome.SUCCESS
+            self.stage_count = self.stage_total
+
+    def stage_reach(self, count: int) -> None:
+        """Note that the first `count` stages are reached (ignored when fewer than already noted, or
+        once the episode ended); returns nothing."""
+        if not self.done:
+            self.stage_count = max(self.stage_count, min(count, self.stage_total))
 
 
 class LoggedCell:
@@ -87,6 +104,9 @@ class LoggedCell:
     def sim_time_s(self) -> float:
         return self._log.t_s
 
+    def stage_reached(self) -> int:
+        return self._log.stage_count
+
     @property
     def time_limit_s(self) -> float:
         """Simulated seconds after which an episode still running ends with a timeout fault."""
@@ -103,3 +123,75 @@ class LoggedCell:
 
     def _time_limit_changed(self, seconds: float) -> None:
         """Called after the limit is set, for a cell whose simulator must make room for it; returns nothing."""
+
+
+# ---------------------------------------------------------------- a rollout that can be recorded
+
+
+class StepRecorder(Protocol):
+    """What a rollout calls to record an episode (core.recording.recorder.EpisodeRecorder is one);
+    kept here as a Protocol so the simulator does not import the encoders."""
+
+    def begin(self, *, cell: Cell) -> None: ...
+
+    def step(self, *, cell: Cell, obs: Observation, action: npt.ArrayLike, latency_s: float | None = None) -> None: ...
+
+    def finish(self, *, cell: Cell) -> object: ...
+
+    def abort(self) -> None: ...
+
+
+@dataclass
+class RolloutResult:
+    """One episode: outcome, policy steps, simulated seconds, faults, stages reached, and what the
+    recorder's finish() returned (None without a recorder)."""
+
+    outcome: CellOutcome
+    steps: int
+    sim_time_s: float
+    faults: list[Fault]
+    stages: StageResult
+    recording: object = None
+
+
+def episode_rollout(
+    *,
+    cell: Cell,
+    act: Callable[[Observation], npt.NDArray[np.float32]],
+    seed: int,
+    instruction: str | None = None,
+    recorder: StepRecorder | None = None,
+    max_steps: int = 100_000,
+) -> RolloutResult:
+    """Run one closed-loop episode (reset(seed), then act -> step until the cell decides), tracking
+    the stages reached and, with a recorder, recording every step. A recorder's files are dropped
+    (abort) when the episode raises. Returns a RolloutResult."""
+    obs = cell.reset(seed, instruction=instruction)
+    tracker = StageTracker(stages=tuple(cell.stages()))
+    tracker.update(t_s=cell.sim_time_s, reached=cell.stage_reached())
+    steps = 0
+    try:
+        if recorder is not None:
+            recorder.begin(cell=cell)
+        while cell.outcome() is CellOutcome.RUNNING and steps < max_steps:
+            started = time.perf_counter()
+            action = act(obs)
+            latency_s = time.perf_counter() - started
+            if recorder is not None:
+                recorder.step(cell=cell, obs=obs, action=action, latency_s=latency_s)
+            obs = cell.step(action)
+            steps += 1
+            tracker.update(t_s=cell.sim_time_s, reached=cell.stage_reached())
+        recording = recorder.finish(cell=cell) if recorder is not None else None
+    except BaseException:
+        if recorder is not None:
+            recorder.abort()
+        raise
+    return RolloutResult(
+        outcome=cell.outcome(),
+        steps=steps,
+        sim_time_s=float(cell.sim_time_s),
+        faults=cell.faults(),
+        stages=tracker.result(),
+        recording=recording,
+    )

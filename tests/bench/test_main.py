@@ -16,7 +16,7 @@ FAKE = "tests.bench.fake_benchmarks"
 
 def test_every_bench_module_is_found() -> None:
     names = benchmark_names()
-    assert {"bench_broker", "bench_runner", "bench_stats"} <= set(names)
+    assert {"bench_broker", "bench_recording", "bench_runner", "bench_stats"} <= set(names)
     assert benchmark_names(FAKE) == ["bench_a_configures", "bench_b_needs_its_own", "bench_c_hangs"]
 
 

@@ -29,6 +29,7 @@ import numpy.typing as npt  # noqa: E402
 from core.sim import episode  # noqa: E402
 from core.sim.base import CellInfo, Observation  # noqa: E402
 from core.sim.registry import cell_register  # noqa: E402
+from core.sim.render import SceneRenderer  # noqa: E402
 
 KEY = "factory-kitting"
 MODEL_PATH = Path(__file__).resolve().parent.parent / "assets" / "factory_kitting.xml"
@@ -65,6 +66,14 @@ EXPERT_Z_TOL_M = 0.006
 BIN_CENTRE = np.array([-0.2, 0.0])
 TRAY_NOMINAL = np.array([0.2, 0.0])
 DEFAULT_IMAGE_PX = 96
+STAGES = ("reached the part", "grasped", "lifted", "over the tray", "placed", "released")
+STAGE_REACH_XY_M = 0.02  # the tool this near the grasp point, in x-y and in z: "reached the part"
+STAGE_REACH_Z_M = 0.015
+STAGE_LIFT_M = 0.03  # held part's underside this far above where it rested: "lifted"
+STAGE_PLACE_Z_M = 0.015  # part's underside this near the tray floor, inside the tray: "placed"
+# Overview camera: the whole table from the front-left, above the operator's eye line.
+OVERVIEW_MAX_PX = 720
+OVERVIEW_CAMERA = {"lookat": (0.0, 0.0, 0.04), "distance": 1.15, "azimuth": 120.0, "elevation": -42.0}
 
 
 class Upright(enum.Enum):
@@ -179,9 +188,20 @@ class FactoryKitting(episode.LoggedCell):
         self._force_limit_n = force_limit_n
         self._model = mujoco.MjModel.from_xml_path(str(MODEL_PATH))
         self._data = mujoco.MjData(self._model)
-        self._renderer: mujoco.Renderer | None = mujoco.Renderer(self._model, image_px, image_px)
+        self._image_px = image_px
+        # One GL context for the policy camera and the overview (see core/sim/render.py); its
+        # framebuffer fits the largest overview a trial may ask for.
+        self._renderer: SceneRenderer | None = SceneRenderer(
+            self._model, max_width=max(image_px, OVERVIEW_MAX_PX), max_height=max(image_px, OVERVIEW_MAX_PX)
+        )
         _track_open_cell(self)
-        self._log = episode.EpisodeLog(time_limit_s=time_limit_s)
+        self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(STAGES))
+        self._overview_camera = mujoco.MjvCamera()
+        self._overview_camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+        self._overview_camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
+        self._overview_camera.distance = OVERVIEW_CAMERA["distance"]
+        self._overview_camera.azimuth = OVERVIEW_CAMERA["azimuth"]
+        self._overview_camera.elevation = OVERVIEW_CAMERA["elevation"]
         m = self._model
         self._qadr_tool = np.array([m.joint(j).qposadr[0] for j in ("gx", "gy", "gz")])
         self._qadr_fingers = np.array([m.joint(j).qposadr[0] for j in ("finger_l", "finger_r")])
@@ -342,6 +362,16 @@ class FactoryKitting(episode.LoggedCell):
         tray = np.array([*self._tray_xy(), TRAY_FLOOR_Z_M])
         return np.stack([self._project(self._grasp_point()), self._project(tray)]).astype(np.float32)
 
+    def stages(self) -> tuple[str, ...]:
+        return STAGES
+
+    def render_overview(self, *, px: int) -> npt.NDArray[np.uint8]:
+        """The whole table from above the front-left at px x px (up to OVERVIEW_MAX_PX), rendered in
+        the policy camera's GL context."""
+        if self._renderer is None:
+            raise RuntimeError("factory-kitting cell is closed")
+        return self._renderer.render(self._data, camera=self._overview_camera, width=px, height=px)
+
     def close(self) -> None:
         """Free the offscreen renderer (its GL context); the cell cannot render afterwards."""
         if self._renderer is not None:
@@ -408,8 +438,26 @@ class FactoryKitting(episode.LoggedCell):
         if self._grip_closed and not self._miss_reported and np.all(d.qpos[self._qadr_fingers] < FINGER_MISS_M):
             self._miss_reported = True
             self._log.fault(category=episode.GRASP_MISS, message="fingers closed on nothing", fatal=False)
+        self._log.stage_reach(self._stage_now())
         if self._target_placed():
             self._log.succeed()
+
+    def _stage_now(self) -> int:
+        """How many of STAGES the current physical state shows (before the success check)."""
+        d = self._data
+        part = self._target
+        part_z = float(d.xpos[self._part_body[part.name], 2]) - part.rest_z_m  # its underside
+        in_tray_low = self._target_in_tray_xy() and part_z - TRAY_FLOOR_Z_M < STAGE_PLACE_Z_M
+        if in_tray_low:
+            return 5
+        if self._holding():
+            if self._target_in_tray_xy():
+                return 4
+            return 3 if part_z > STAGE_LIFT_M else 2
+        tool = d.qpos[self._qadr_tool]
+        grasp = self._grasp_point()
+        near = np.linalg.norm(tool[:2] - grasp[:2]) < STAGE_REACH_XY_M and abs(tool[2] - grasp[2]) < STAGE_REACH_Z_M
+        return 1 if near else 0
 
     def _target_placed(self) -> bool:
         name = self._target.name
@@ -444,8 +492,7 @@ class FactoryKitting(episode.LoggedCell):
     def _render(self) -> npt.NDArray[np.uint8]:
         if self._renderer is None:
             raise RuntimeError("factory-kitting cell is closed")
-        self._renderer.update_scene(self._data, camera="front")
-        return np.asarray(self._renderer.render(), dtype=np.uint8)
+        return self._renderer.render(self._data, camera="front", width=self._image_px, height=self._image_px)
 
 
 @cell_register(KEY)

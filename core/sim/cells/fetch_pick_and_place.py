@@ -9,7 +9,7 @@ gymnasium is imported when a cell is made, so listing cell keys stays cheap.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,9 @@ import numpy.typing as npt
 from core.sim import episode
 from core.sim.base import CellInfo, Observation
 from core.sim.registry import cell_register
+
+if TYPE_CHECKING:  # imported when first drawn: mujoco loads with the env
+    from core.sim.render import SceneRenderer
 
 KEY = "fetch-pick-and-place"
 ENV_ID = "FetchPickAndPlace-v4"
@@ -30,6 +33,11 @@ INSTRUCTIONS = (
 )
 # A closer view than the env's default (2.5 m away): at 96 px the block must still be visible.
 CAMERA = {"distance": 1.1, "azimuth": 150.0, "elevation": -32.0, "lookat": np.array([1.3, 0.75, 0.5])}
+# People watching see the robot and the whole table.
+OVERVIEW_MAX_PX = 720
+OVERVIEW_CAMERA = {"distance": 2.0, "azimuth": 145.0, "elevation": -25.0, "lookat": (1.2, 0.75, 0.55)}
+STAGES = ("reached the block", "grasped", "at the goal")
+STAGE_REACH_M = 0.03  # gripper centre this near the block's centre
 
 
 class FetchPickAndPlace(episode.LoggedCell):
@@ -68,7 +76,12 @@ class FetchPickAndPlace(episode.LoggedCell):
         # renderer's GL context is made (on the first render).
         self._env.model.vis.quality.shadowsize = 0
         self._env.model.vis.quality.offsamples = 0
-        self._log = episode.EpisodeLog(time_limit_s=time_limit_s)
+        # Room in the offscreen framebuffer for the overview camera, which shares the env's context.
+        self._env.model.vis.global_.offwidth = max(image_px, OVERVIEW_MAX_PX)
+        self._env.model.vis.global_.offheight = max(image_px, OVERVIEW_MAX_PX)
+        self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(STAGES))
+        self._overview: SceneRenderer | None = None  # made when the overview is first drawn
+        self._overview_camera: Any = None
         self._obs: dict[str, npt.NDArray[np.float64]] = {}
         self._instruction = INSTRUCTIONS[0]
 
@@ -88,7 +101,11 @@ class FetchPickAndPlace(episode.LoggedCell):
         self._log.advance(dt_s=CONTROL_DT_S)
         if self._obs["achieved_goal"][2] < TABLE_DROP_Z_M:
             self._log.fault(category=episode.DROP, message="the block fell off the table", fatal=True)
-        elif info.get("is_success"):
+            return self._observe()
+        o = self._obs["observation"]
+        if np.linalg.norm(o[3:6] - o[0:3]) < STAGE_REACH_M:
+            self._log.stage_reach(2 if self._held() else 1)
+        if info.get("is_success"):
             self._log.succeed()
         self._log.timeout_check()
         return self._observe()
@@ -96,12 +113,10 @@ class FetchPickAndPlace(episode.LoggedCell):
     def expert_action(self) -> npt.NDArray[np.float32]:
         """Scripted expert: above the block, descend, close, carry to the goal. Returns the action."""
         o = self._obs["observation"]
-        grip, block, fingers = o[0:3], o[3:6], o[9:11]
+        grip, block = o[0:3], o[3:6]
         goal = self._obs["desired_goal"]
         rel = block - grip
-        width = float(fingers.sum())
-        held = np.linalg.norm(rel) < 0.03 and width < 0.06 and fingers.min() > 0.015
-        if held:
+        if self._held():
             target, gripper = goal, -1.0
         elif np.linalg.norm(rel[:2]) > 0.01:
             # Travel 5 cm above the block so the fingers do not sweep it away.
@@ -115,8 +130,44 @@ class FetchPickAndPlace(episode.LoggedCell):
         move = np.clip((target - grip) * 10.0, -1.0, 1.0)
         return np.array([*move, gripper], dtype=np.float32)
 
+    def _held(self) -> bool:
+        """The block between the fingers and the fingers closed on it (not on nothing)."""
+        o = self._obs["observation"]
+        rel, fingers = o[3:6] - o[0:3], o[9:11]
+        return bool(np.linalg.norm(rel) < 0.03 and float(fingers.sum()) < 0.06 and fingers.min() > 0.015)
+
+    def stages(self) -> tuple[str, ...]:
+        return STAGES
+
+    def render_overview(self, *, px: int) -> npt.NDArray[np.uint8]:
+        """Robot and table from further back than the policy's camera, px x px; a renderer per size."""
+        import mujoco
+
+        from core.sim.render import SceneRenderer
+
+        if not self._obs:
+            raise RuntimeError("render_overview() needs a reset() first")
+        if self._overview is None:
+            # Drawn in the env's own GL context: a second context costs more per switch than the frame.
+            if self._env.mujoco_renderer.viewer is None:
+                self._env.render()
+            viewer = self._env.mujoco_renderer.viewer
+            self._overview = SceneRenderer.sharing(
+                self._env.model, make_current=viewer.make_context_current, context=viewer.con
+            )
+            self._overview_camera = mujoco.MjvCamera()
+            self._overview_camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+            self._overview_camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
+            self._overview_camera.distance = OVERVIEW_CAMERA["distance"]
+            self._overview_camera.azimuth = OVERVIEW_CAMERA["azimuth"]
+            self._overview_camera.elevation = OVERVIEW_CAMERA["elevation"]
+        return self._overview.render(self._env.data, camera=self._overview_camera, width=px, height=px)
+
     def close(self) -> None:
-        """Close the env and its renderer."""
+        """Close the env and its renderers."""
+        if self._overview is not None:
+            self._overview.close()
+            self._overview = None
         if self._env is not None:
             self._env.close()
             self._env = None

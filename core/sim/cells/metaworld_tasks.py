@@ -10,7 +10,7 @@ points at the floor). metaworld is imported when a cell is made, so listing cell
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,10 +19,16 @@ from core.sim import episode
 from core.sim.base import CellInfo, Observation
 from core.sim.registry import cell_register
 
+if TYPE_CHECKING:  # imported when first drawn: mujoco loads with the env
+    from core.sim.render import SceneRenderer
+
 CONTROL_DT_S = 0.0125  # timestep 2.5 ms x frame_skip 5
 MAX_STEPS = 500  # Meta-World's max_path_length
 CAMERA = "corner"
 OBJECT_DROP_Z_M = -0.05  # the table top is z = 0 in Meta-World's frame
+# People watching see the arm and the whole table top.
+OVERVIEW_MAX_PX = 720
+OVERVIEW_CAMERA = {"distance": 1.7, "azimuth": 135.0, "elevation": -30.0, "lookat": (0.0, 0.65, 0.15)}
 
 TASKS: dict[str, tuple[str, ...]] = {
     "reach-v3": ("reach the goal position", "move the gripper to the target", "reach to the goal"),
@@ -34,6 +40,20 @@ TASKS: dict[str, tuple[str, ...]] = {
     ),
     "drawer-open-v3": ("open the drawer", "pull the drawer open", "slide the drawer out"),
     "button-press-topdown-v3": ("press the button from the top", "push the button down", "press the button"),
+}
+
+
+# Stages per task: (name, Meta-World step-info flag that marks it); each task's last is its success flag.
+STAGES: dict[str, tuple[tuple[str, str], ...]] = {
+    "reach-v3": (("at the goal", "success"),),
+    "push-v3": (("reached the puck", "near_object"), ("at the goal", "success")),
+    "pick-place-v3": (
+        ("reached the puck", "near_object"),
+        ("grasped and lifted", "grasp_success"),
+        ("at the goal", "success"),
+    ),
+    "drawer-open-v3": (("reached the handle", "near_object"), ("drawer open", "success")),
+    "button-press-topdown-v3": (("reached the button", "near_object"), ("pressed", "success")),
 }
 
 
@@ -73,11 +93,17 @@ class MetaWorldCell(episode.LoggedCell):
         env.max_path_length = max(MAX_STEPS, int(np.ceil(time_limit_s / CONTROL_DT_S)) + 1)
         env.model.vis.quality.shadowsize = 0
         env.model.vis.quality.offsamples = 0
+        # Room in the offscreen framebuffer for the overview camera, which shares the env's context.
+        env.model.vis.global_.offwidth = max(image_px, OVERVIEW_MAX_PX)
+        env.model.vis.global_.offheight = max(image_px, OVERVIEW_MAX_PX)
         self._env: Any = env
         # The map's values are concrete policies; mypy sees their abstract base.
         expert: Callable[[], Policy] = ENV_POLICY_MAP[task]
         self._policy = expert()
-        self._log = episode.EpisodeLog(time_limit_s=time_limit_s)
+        self._stages = STAGES[task]
+        self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(self._stages))
+        self._overview: SceneRenderer | None = None  # made when the overview is first drawn
+        self._overview_camera: Any = None
         self._obs = np.zeros(39)
         self._instruction = instructions[0]
 
@@ -104,7 +130,11 @@ class MetaWorldCell(episode.LoggedCell):
             self._log.fault(category=episode.OTHER, message="the simulation became unstable", fatal=True)
         elif self._obs[6] < OBJECT_DROP_Z_M:
             self._log.fault(category=episode.DROP, message="the object fell off the table", fatal=True)
-        elif info.get("success"):
+        else:
+            # Meta-World's reach task reports a distance as "near_object": only 0/1 flags are used here.
+            flags = [float(info.get(flag, 0.0)) == 1.0 for _, flag in self._stages[:-1]]
+            self._log.stage_reach(max((i + 1 for i, hit in enumerate(flags) if hit), default=0))
+        if not self._log.done and info.get("success"):
             self._log.succeed()
         self._log.timeout_check()
         return self._observe()
@@ -113,8 +143,36 @@ class MetaWorldCell(episode.LoggedCell):
         """Meta-World's scripted policy for this task on the current state; returns the action."""
         return np.clip(self._policy.get_action(self._obs), -1.0, 1.0).astype(np.float32)
 
+    def stages(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self._stages)
+
+    def render_overview(self, *, px: int) -> npt.NDArray[np.uint8]:
+        """Arm and table from the front-right, px x px (upright, unlike the "corner" camera); a renderer per size."""
+        import mujoco
+
+        from core.sim.render import SceneRenderer
+
+        if self._overview is None:
+            # Drawn in the env's own GL context: a second context costs more per switch than the frame.
+            if self._env.mujoco_renderer.viewer is None:
+                self._env.render()
+            viewer = self._env.mujoco_renderer.viewer
+            self._overview = SceneRenderer.sharing(
+                self._env.model, make_current=viewer.make_context_current, context=viewer.con
+            )
+            self._overview_camera = mujoco.MjvCamera()
+            self._overview_camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+            self._overview_camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
+            self._overview_camera.distance = OVERVIEW_CAMERA["distance"]
+            self._overview_camera.azimuth = OVERVIEW_CAMERA["azimuth"]
+            self._overview_camera.elevation = OVERVIEW_CAMERA["elevation"]
+        return self._overview.render(self._env.data, camera=self._overview_camera, width=px, height=px)
+
     def close(self) -> None:
-        """Close the env and its renderer."""
+        """Close the env and its renderers."""
+        if self._overview is not None:
+            self._overview.close()
+            self._overview = None
         if self._env is not None:
             self._env.close()
             self._env = None

@@ -26,6 +26,7 @@ TRAY_HALF_M = 0.06
 # The part's centre must lie this deep inside the tray, so the whole block rests on the tray floor.
 TRAY_INNER_HALF_M = TRAY_HALF_M - PART_HALF_M
 EXPERT_REACHED_M = 0.015
+STAGES = ("reached the block", "grasped", "over the tray", "released")
 # Finger opening reported in the proprio state: open, closed on nothing, closed on the block.
 FINGER_OPEN, FINGER_CLOSED, FINGER_ON_PART = 1.0, 0.0, 0.4
 
@@ -47,8 +48,8 @@ TRAY_FLOOR_RGB = (185, 185, 175)
 GRIPPER_RGB = (20, 20, 20)
 
 
-def _px(value_m: float) -> int:
-    return int(round(value_m / TABLE_M * IMAGE_PX))
+def _px(value_m: float, size_px: int = IMAGE_PX) -> int:
+    return int(round(value_m / TABLE_M * size_px))
 
 
 class TabletopReach2D(episode.LoggedCell):
@@ -70,7 +71,7 @@ class TabletopReach2D(episode.LoggedCell):
             default_instruction=INSTRUCTIONS[0],
             instructions=INSTRUCTIONS,
         )
-        self._log = episode.EpisodeLog(time_limit_s=time_limit_s)
+        self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(STAGES))
         self._gripper = np.zeros(2)
         self._part = np.zeros(2)
         self._tray = np.zeros(2)
@@ -127,6 +128,10 @@ class TabletopReach2D(episode.LoggedCell):
             if not self._in_tray():
                 self._log.fault(category=episode.DROP, message="block released outside the tray", fatal=False)
         self._closed = close
+        if self._holding:
+            self._log.stage_reach(3 if self._in_tray() else 2)
+        elif np.linalg.norm(self._part - self._gripper) <= GRASP_RADIUS_M:
+            self._log.stage_reach(1)
         if not self._holding and self._in_tray():
             self._log.succeed()
         self._log.timeout_check()
@@ -159,6 +164,13 @@ class TabletopReach2D(episode.LoggedCell):
         points[:, 1] = -points[:, 1]  # image rows grow downwards
         return points.astype(np.float32)
 
+    def stages(self) -> tuple[str, ...]:
+        return STAGES
+
+    def render_overview(self, *, px: int) -> npt.NDArray[np.uint8]:
+        """The policy's top-down view drawn at px x px."""
+        return self._render(px)
+
     def close(self) -> None:
         """Nothing to free: no simulator or renderer."""
 
@@ -175,27 +187,30 @@ class TabletopReach2D(episode.LoggedCell):
         state = np.array([self._gripper[0], self._gripper[1], self._finger_opening()], dtype=np.float32)
         return Observation(images={"top": self._render()}, state=state, instruction=self._instruction)
 
-    def _render(self) -> npt.NDArray[np.uint8]:
-        img = np.empty((IMAGE_PX, IMAGE_PX, 3), dtype=np.uint8)
+    def _render(self, size_px: int = IMAGE_PX) -> npt.NDArray[np.uint8]:
+        img = np.empty((size_px, size_px, 3), dtype=np.uint8)
         img[:] = TABLE_RGB
-        # Image rows grow downwards; world y grows upwards, so row = IMAGE_PX - y.
+        # Image rows grow downwards; world y grows upwards, so row = size_px - y.
         self._rect(img, self._tray, TRAY_HALF_M, TRAY_RIM_RGB)
         self._rect(img, self._tray, TRAY_HALF_M - 0.01, TRAY_FLOOR_RGB)
         self._rect(img, self._part, PART_HALF_M, PART_COLOURS[self._colour])
-        gx, gy = _px(self._gripper[0]), IMAGE_PX - _px(self._gripper[1])
-        gap = 1 if self._closed else 3
+        gx, gy = _px(self._gripper[0], size_px), size_px - _px(self._gripper[1], size_px)
+        # The gripper's pixel sizes were drawn for 64 px; scale them (integer steps) for larger views.
+        k = max(1, round(size_px / IMAGE_PX))
+        gap = (1 if self._closed else 3) * k
         for side in (-1, 1):
             col = gx + side * gap
-            img[max(gy - 3, 0) : max(gy + 4, 0), max(col, 0) : max(col + 1, 0)] = GRIPPER_RGB
-        img[max(gy - 4, 0) : max(gy - 3, 0), max(gx - gap, 0) : max(gx + gap + 1, 0)] = GRIPPER_RGB
+            img[max(gy - 3 * k, 0) : max(gy + 4 * k, 0), max(col, 0) : max(col + k, 0)] = GRIPPER_RGB
+        img[max(gy - 4 * k, 0) : max(gy - 3 * k, 0), max(gx - gap, 0) : max(gx + gap + k, 0)] = GRIPPER_RGB
         return img
 
     @staticmethod
     def _rect(
         img: npt.NDArray[np.uint8], centre: npt.NDArray[np.float64], half_m: float, rgb: tuple[int, int, int]
     ) -> None:
-        x0, x1 = _px(centre[0] - half_m), _px(centre[0] + half_m)
-        y0, y1 = IMAGE_PX - _px(centre[1] + half_m), IMAGE_PX - _px(centre[1] - half_m)
+        size_px = img.shape[0]
+        x0, x1 = _px(centre[0] - half_m, size_px), _px(centre[0] + half_m, size_px)
+        y0, y1 = size_px - _px(centre[1] + half_m, size_px), size_px - _px(centre[1] - half_m, size_px)
         img[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = rgb
 
 
