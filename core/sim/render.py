@@ -12,7 +12,7 @@ Import after core.sim has set MUJOCO_GL (mujoco picks its GL backend on first im
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import mujoco
@@ -98,3 +98,22 @@ class SceneRenderer:
         if self._owned and self._ctx is not None:
             self._ctx.free()
         self._gl = self._ctx = None
+
+
+def free_camera(pose: Mapping[str, Any]) -> mujoco.MjvCamera:
+    """A free camera placed by a cell's `pose` ("lookat" point, "distance" in m, "azimuth" and
+    "elevation" in degrees)."""
+    camera = mujoco.MjvCamera()
+    camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+    camera.lookat[:] = pose["lookat"]
+    camera.distance, camera.azimuth, camera.elevation = pose["distance"], pose["azimuth"], pose["elevation"]
+    return camera
+
+
+def gym_overview_renderer(env: Any) -> SceneRenderer:
+    """A renderer drawing in a gymnasium MuJoCo env's own GL context (its viewer made on first use): a
+    second context costs more per switch than the frame."""
+    if env.mujoco_renderer.viewer is None:
+        env.render()
+    viewer = env.mujoco_renderer.viewer
+    return SceneRenderer.sharing(env.model, make_current=viewer.make_context_current, context=viewer.con)

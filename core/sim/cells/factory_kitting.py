@@ -29,7 +29,7 @@ import numpy.typing as npt  # noqa: E402
 from core.sim import episode  # noqa: E402
 from core.sim.base import CellInfo, Observation  # noqa: E402
 from core.sim.registry import cell_register  # noqa: E402
-from core.sim.render import SceneRenderer  # noqa: E402
+from core.sim.render import SceneRenderer, free_camera  # noqa: E402
 
 KEY = "factory-kitting"
 MODEL_PATH = Path(__file__).resolve().parent.parent / "assets" / "factory_kitting.xml"
@@ -196,12 +196,7 @@ class FactoryKitting(episode.LoggedCell):
         )
         _track_open_cell(self)
         self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(STAGES))
-        self._overview_camera = mujoco.MjvCamera()
-        self._overview_camera.type = mujoco.mjtCamera.mjCAMERA_FREE
-        self._overview_camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
-        self._overview_camera.distance = OVERVIEW_CAMERA["distance"]
-        self._overview_camera.azimuth = OVERVIEW_CAMERA["azimuth"]
-        self._overview_camera.elevation = OVERVIEW_CAMERA["elevation"]
+        self._overview_camera = free_camera(OVERVIEW_CAMERA)
         m = self._model
         self._qadr_tool = np.array([m.joint(j).qposadr[0] for j in ("gx", "gy", "gz")])
         self._qadr_fingers = np.array([m.joint(j).qposadr[0] for j in ("finger_l", "finger_r")])

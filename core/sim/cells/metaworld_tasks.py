@@ -148,24 +148,12 @@ class MetaWorldCell(episode.LoggedCell):
 
     def render_overview(self, *, px: int) -> npt.NDArray[np.uint8]:
         """Arm and table from the front-right, px x px (upright, unlike the "corner" camera); a renderer per size."""
-        import mujoco
 
-        from core.sim.render import SceneRenderer
+        from core.sim.render import free_camera, gym_overview_renderer
 
         if self._overview is None:
-            # Drawn in the env's own GL context: a second context costs more per switch than the frame.
-            if self._env.mujoco_renderer.viewer is None:
-                self._env.render()
-            viewer = self._env.mujoco_renderer.viewer
-            self._overview = SceneRenderer.sharing(
-                self._env.model, make_current=viewer.make_context_current, context=viewer.con
-            )
-            self._overview_camera = mujoco.MjvCamera()
-            self._overview_camera.type = mujoco.mjtCamera.mjCAMERA_FREE
-            self._overview_camera.lookat[:] = OVERVIEW_CAMERA["lookat"]
-            self._overview_camera.distance = OVERVIEW_CAMERA["distance"]
-            self._overview_camera.azimuth = OVERVIEW_CAMERA["azimuth"]
-            self._overview_camera.elevation = OVERVIEW_CAMERA["elevation"]
+            self._overview = gym_overview_renderer(self._env)
+            self._overview_camera = free_camera(OVERVIEW_CAMERA)
         return self._overview.render(self._env.data, camera=self._overview_camera, width=px, height=px)
 
     def close(self) -> None:
