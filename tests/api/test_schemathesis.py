@@ -42,6 +42,7 @@ from tests.factories import (
     UserFactory,
 )
 from trials.agents.services import agent_jobs_create
+from trials.models import Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,6 +64,8 @@ EXAMPLES_PER_MODE = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 # Unset: the same cases on every run (derandomized). SCHEMATHESIS_SEED=<n>: other cases, reproducibly.
 SEED = os.environ.get("SCHEMATHESIS_SEED")
 ONLY = os.environ.get("SCHEMATHESIS_ONLY", "")  # run only operations whose label contains this (debugging)
+# What a task's working day is when a create leaves a field out.
+TASK_DAY_DEFAULTS = tuple(Task._meta.get_field(name).get_default() for name in ("shifts_per_day", "hours_per_shift"))
 BUDGET_S = 240  # a guard against a runaway run; 15 cases per operation and mode take 30-60 s on 2 cores
 
 
@@ -93,6 +96,7 @@ def api_world(live_server: Any) -> dict[str, Any]:
         },
     }
     return {
+        "task_day": (task.shifts_per_day, task.hours_per_shift),
         "episodes_planned": trial.episodes_planned,
         "references": references,
         "user_token": raw,
@@ -168,9 +172,13 @@ def _cross_field_constraints(case: Any, world: dict[str, Any]) -> None:
         if not 0.0001 <= case.query.get("rejectable", 1) < acceptable:  # given together, rejectable below
             case.query["rejectable"] = max(acceptable / 2, 0.0001)
     if label.split(" ")[1].startswith("/api/v1/tasks/") and label.split(" ")[0] in {"POST", "PUT", "PATCH"}:
-        shifts, hours = body.get("shifts_per_day"), body.get("hours_per_shift")
+        # Shifts x hours per shift at most a day (a 400 on hours_per_shift). A value left out is the
+        # model's default on a create and the task's own on an update: either way it counts.
+        fallback = world["task_day"] if label.split(" ")[0] in {"PUT", "PATCH"} else TASK_DAY_DEFAULTS
+        shifts = body.get("shifts_per_day", fallback[0])
+        hours = body.get("hours_per_shift", fallback[1])
         if type(shifts) is int and type(hours) in (int, float) and shifts >= 1 and shifts * hours > 24:
-            body["hours_per_shift"] = 24 / shifts  # shifts x hours per shift at most a day (a 400 on hours_per_shift)
+            body["hours_per_shift"] = 24 / shifts
     if label == "POST /api/v1/tokens/" and body.get("expires_at"):
         body["expires_at"] = "2999-12-31T00:00:00Z"  # must be in the future
 
