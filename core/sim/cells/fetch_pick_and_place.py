@@ -140,8 +140,7 @@ class FetchPickAndPlace(episode.LoggedCell):
         return STAGES
 
     def render_overview(self, *, px: int) -> npt.NDArray[np.uint8]:
-        """Robot and table from further back than the policy's camera, px x px; a renderer per size."""
-
+        """Robot and table from further back than the policy's camera, px x px; one renderer, at any size."""
         from core.sim.render import free_camera, gym_overview_renderer
 
         if not self._obs:

@@ -147,8 +147,7 @@ class MetaWorldCell(episode.LoggedCell):
         return tuple(name for name, _ in self._stages)
 
     def render_overview(self, *, px: int) -> npt.NDArray[np.uint8]:
-        """Arm and table from the front-right, px x px (upright, unlike the "corner" camera); a renderer per size."""
-
+        """Arm and table from the front-right, px x px (upright, unlike the "corner" camera); one renderer, at any size."""
         from core.sim.render import free_camera, gym_overview_renderer
 
         if self._overview is None:
