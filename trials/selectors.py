@@ -46,6 +46,7 @@ from trials.models import (
     EpisodeEvent,
     EpisodeOutcome,
     EventKind,
+    ReviewState,
     Task,
     Trial,
     TrialSourceSummary,
@@ -130,6 +131,7 @@ class SummaryTotals:
     cycle_time_sq_sum_s2: float = 0.0
     interventions: int = 0
     lost: int = 0  # attempts lost to infrastructure: in none of the figures above
+    reviewed: int = 0  # counted episodes a person has reviewed (their outcome is the reviewed one)
 
     def as_fields(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,6 +144,7 @@ class SummaryTotals:
         self.cycle_time_sq_sum_s2 += other.cycle_time_sq_sum_s2
         self.interventions += other.interventions
         self.lost += other.lost
+        self.reviewed += other.reviewed
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> SummaryTotals:
@@ -153,6 +156,7 @@ class SummaryTotals:
             cycle_time_sq_sum_s2=float(row["cycle_time_sq_sum_s2"]),
             interventions=int(row["interventions"]),
             lost=int(row.get("lost", 0)),
+            reviewed=int(row.get("reviewed", 0)),
         )
 
 
@@ -171,6 +175,7 @@ def trial_source_totals(*, trial_ids: list[int]) -> dict[tuple[int, str], Summar
             running_s=Sum("cycle_time_s", filter=counted),
             sum_sq=Sum(F("cycle_time_s") * F("cycle_time_s"), filter=counted),
             lost=Count("id", filter=~counted),
+            reviewed=Count("id", filter=counted & ~Q(review_state=ReviewState.UNREVIEWED)),
         )
     ):
         out[(row["trial_id"], row["source"])] = SummaryTotals(
@@ -179,6 +184,7 @@ def trial_source_totals(*, trial_ids: list[int]) -> dict[tuple[int, str], Summar
             cycle_time_sum_s=float(row["running_s"] or 0.0),
             cycle_time_sq_sum_s2=float(row["sum_sq"] or 0.0),
             lost=int(row["lost"]),
+            reviewed=int(row["reviewed"]),
         )
     for event_row in (
         EpisodeEvent.objects.filter(episode__trial_id__in=trial_ids, kind=EventKind.INTERVENTION)
