@@ -72,7 +72,7 @@
       xaxis: { title: { text: "time (s)" }, range: [0, tEnd], zeroline: false },
       yaxis: { title: { text: yTitle }, zeroline: false },
       showlegend: true,
-      legend: { orientation: "h", x: 0, y: 1.12, yanchor: "bottom", xanchor: "left", font: { size: 11 } },
+      legend: { orientation: "h", x: 1, y: 1.02, yanchor: "bottom", xanchor: "right", font: { size: 11 } },
       shapes: [{ type: "line", xref: "x", yref: "paper", x0: 0, x1: 0, y0: 0, y1: 1, line: { color: "#101828", width: 1.5, dash: "dot" } }],
     };
   }
@@ -84,6 +84,8 @@
   function draw(target, traces, lay) {
     if (!target) return;
     if (!traces.length) { target.hidden = true; return; }
+    // One series needs no legend: the title names it (and a legend would sit on the title).
+    lay.showlegend = traces.length > 1;
     Plotly.newPlot(target, traces, lay, { displayModeBar: false, responsive: true });
     target.dataset.drawn = "1";
     plots.push(target);

@@ -64,18 +64,22 @@ def recorded_episode(
 
 
 class RecordingCache:
-    """One recorded rollout per (cell, seed), made once per test session (encoding takes a second or
-    two); `remove()` deletes the folders."""
+    """One recorded rollout per (cell, seed), made on first use (encoding takes about a second);
+    `remove()` deletes the folders and forgets them."""
 
     def __init__(self) -> None:
-        self._root = Path(tempfile.mkdtemp(prefix="trialbench-recordings-"))
+        self._root: Path | None = None
         self._runs: dict[tuple[str, int], RolloutResult] = {}
 
     def run(self, *, cell_key: str = FAST_CELL, seed: int = 3) -> RolloutResult:
         key = (cell_key, seed)
         if key not in self._runs:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="trialbench-recordings-"))
             self._runs[key] = recorded_rollout(cell_key=cell_key, seed=seed, folder=self._root / f"{cell_key}-{seed}")
         return self._runs[key]
 
     def remove(self) -> None:
-        shutil.rmtree(self._root, ignore_errors=True)
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+        self._root, self._runs = None, {}

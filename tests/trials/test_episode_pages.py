@@ -132,7 +132,9 @@ def test_an_episode_without_a_recording_says_so_in_words() -> None:
     client = client_for(_engineer(trial))
     page = client.get(reverse("episode-detail", args=[trial.pk, 0])).content.decode()
     assert 'data-testid="no-recording"' in page and "uploaded as figures" in page
-    assert "<video" not in page and "trajectory-plots" not in page and 'data-testid="stage-reached">not reported<' in page
+    assert (
+        "<video" not in page and "trajectory-plots" not in page and 'data-testid="stage-reached">not reported<' in page
+    )
     assert client.get(reverse("episode-trajectory", args=[trial.pk, 0])).status_code == 404
 
 
@@ -152,14 +154,20 @@ def graded_trial() -> Trial:
     """12 episodes with outcome, faults, stage and review set by index so each filter has a hand count."""
     trial = _trial(stages=["reached", "grasped", "placed"], episodes_planned=12)
     for i in range(12):
-        outcome = EpisodeOutcome.FAILURE if i % 3 == 1 else EpisodeOutcome.ABORTED if i == 11 else EpisodeOutcome.SUCCESS
+        outcome = (
+            EpisodeOutcome.FAILURE if i % 3 == 1 else EpisodeOutcome.ABORTED if i == 11 else EpisodeOutcome.SUCCESS
+        )
         stage = None if i in (9, 10) else (3 if outcome == EpisodeOutcome.SUCCESS else i % 3)
         episode = EpisodeFactory(
             trial=trial,
             index=i,
             outcome=outcome,
             stage_reached=stage,
-            review_state=ReviewState.OVERRIDDEN if i in (4, 7) else ReviewState.CONFIRMED if i == 0 else ReviewState.UNREVIEWED,
+            review_state=ReviewState.OVERRIDDEN
+            if i in (4, 7)
+            else ReviewState.CONFIRMED
+            if i == 0
+            else ReviewState.UNREVIEWED,
         )
         if outcome == EpisodeOutcome.FAILURE:
             category = EventCategory.DROP if i < 6 else EventCategory.GRASP_MISS
@@ -212,7 +220,9 @@ def test_grid_shows_poster_thumbnails_lazily_and_highlights_the_first_success_an
     assert re.search(r'class="episode-card first-failure" data-testid="episode-card" data-index="1"', html)
     assert html.count('data-testid="first-success"') == 1 and html.count('data-testid="first-failure"') == 1
     # Filtered to failures from index 4 on... the highlight stays on the trial's first, not the page's first.
-    failures = client.get(reverse("trial-episodes", args=[graded_trial.pk]), {"category": "grasp_miss"}).content.decode()
+    failures = client.get(
+        reverse("trial-episodes", args=[graded_trial.pk]), {"category": "grasp_miss"}
+    ).content.decode()
     assert 'data-testid="first-failure"' not in failures
     for poster in posters:
         assert client.get(poster).status_code == 200
