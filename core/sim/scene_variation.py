@@ -172,3 +172,39 @@ class CameraRig:
 def _rotation_z(angle_rad: float) -> npt.NDArray[np.float64]:
     c, s = math.cos(angle_rad), math.sin(angle_rad)
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+class FreeCameraRig:
+    """A free MjvCamera (lookat, distance, azimuth, elevation) posed as `pose`, the way gymnasium's
+    renderers place a policy camera that is not in the model."""
+
+    def __init__(self, pose: dict[str, object]) -> None:
+        self._lookat = np.asarray(pose["lookat"], dtype=np.float64)
+        self._distance = float(pose["distance"])  # type: ignore[arg-type]
+        self._azimuth = float(pose["azimuth"])  # type: ignore[arg-type]
+        self._elevation = float(pose["elevation"])  # type: ignore[arg-type]
+
+    def apply(self, camera: mujoco.MjvCamera, *, seed: int, levels: dict[str, Level]) -> None:
+        """Pose `camera` as loaded, then shift it by camera_shift_m along a seeded direction and turn it
+        in place by camera_rotation_deg (split between azimuth and elevation by a seeded angle: a free
+        camera cannot roll); returns nothing."""
+        lookat = self._lookat.copy()
+        azimuth, elevation = self._azimuth, self._elevation
+        shift = float(levels.get(CAMERA_SHIFT, 0.0))
+        if shift != 0.0:
+            lookat = lookat + shift * seeded_unit_vector(seed, CAMERA_SHIFT)
+        angle = float(levels.get(CAMERA_ROTATION, 0.0))
+        if angle != 0.0:
+            position = lookat - self._distance * _free_camera_forward(azimuth, elevation)
+            split = float(factor_rng(seed, CAMERA_ROTATION).uniform(0.0, 2 * math.pi))
+            azimuth += angle * math.cos(split)
+            elevation += angle * math.sin(split)
+            lookat = position + self._distance * _free_camera_forward(azimuth, elevation)
+        camera.lookat[:] = lookat
+        camera.distance, camera.azimuth, camera.elevation = self._distance, azimuth, elevation
+
+
+def _free_camera_forward(azimuth_deg: float, elevation_deg: float) -> npt.NDArray[np.float64]:
+    # MuJoCo's free camera looks along this unit vector (elevation < 0 looks down).
+    az, el = math.radians(azimuth_deg), math.radians(elevation_deg)
+    return np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])

@@ -311,7 +311,10 @@ class FactoryKitting(episode.LoggedCell):
         poses: dict[str, tuple[npt.NDArray[np.float64], float]] = {}
         for part in PARTS:
             if part in seeded_active:
-                poses[part.name] = (BIN_SLOTS[next(slots)] + rng.uniform(-BIN_SLOT_JITTER_M, BIN_SLOT_JITTER_M), rng.uniform(-0.5, 0.5))
+                poses[part.name] = (
+                    BIN_SLOTS[next(slots)] + rng.uniform(-BIN_SLOT_JITTER_M, BIN_SLOT_JITTER_M),
+                    rng.uniform(-0.5, 0.5),
+                )
         extra = factor_rng(seed, DISTRACTORS)
         for part in self._active:
             if part.name not in poses:  # a distractor beyond the seeded ones: the next free slot
