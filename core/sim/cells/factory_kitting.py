@@ -609,6 +609,8 @@ class _GeometrySnapshot:
     geom_rbound: npt.NDArray[np.float64]
     geom_aabb: npt.NDArray[np.float64]
     geom_rgba: npt.NDArray[np.float32]
+    bvh: slice  # the body's bounding-volume tree, which the broad phase reads (body frame)
+    bvh_aabb: npt.NDArray[np.float64]
     mass: float
     inertia: npt.NDArray[np.float64]
     ipos: npt.NDArray[np.float64]
@@ -616,6 +618,7 @@ class _GeometrySnapshot:
     @classmethod
     def of(cls, m: mujoco.MjModel, body_name: str, geoms: npt.NDArray[np.intp]) -> _GeometrySnapshot:
         body = m.body(body_name).id
+        bvh = slice(int(m.body_bvhadr[body]), int(m.body_bvhadr[body] + m.body_bvhnum[body]))
         return cls(
             body=body,
             geoms=geoms,
@@ -624,6 +627,8 @@ class _GeometrySnapshot:
             geom_rbound=m.geom_rbound[geoms].copy(),
             geom_aabb=m.geom_aabb[geoms].copy(),
             geom_rgba=m.geom_rgba[geoms].copy(),
+            bvh=bvh,
+            bvh_aabb=m.bvh_aabb[bvh].copy(),
             mass=float(m.body_mass[body]),
             inertia=m.body_inertia[body].copy(),
             ipos=m.body_ipos[body].copy(),
@@ -632,7 +637,7 @@ class _GeometrySnapshot:
     def restore(self, m: mujoco.MjModel) -> None:
         g = self.geoms
         m.geom_size[g], m.geom_pos[g], m.geom_rgba[g] = self.geom_size, self.geom_pos, self.geom_rgba
-        m.geom_rbound[g], m.geom_aabb[g] = self.geom_rbound, self.geom_aabb
+        m.geom_rbound[g], m.geom_aabb[g], m.bvh_aabb[self.bvh] = self.geom_rbound, self.geom_aabb, self.bvh_aabb
         m.body_mass[self.body], m.body_inertia[self.body], m.body_ipos[self.body] = self.mass, self.inertia, self.ipos
 
     def scaled(self, m: mujoco.MjModel, scale: float) -> None:
@@ -642,6 +647,7 @@ class _GeometrySnapshot:
         m.geom_pos[g] = self.geom_pos * scale
         m.geom_rbound[g] = self.geom_rbound * scale
         m.geom_aabb[g] = self.geom_aabb * scale  # centre and half sizes, both lengths in the geom's frame
+        m.bvh_aabb[self.bvh] = self.bvh_aabb * scale  # likewise, in the body's frame
         m.body_mass[self.body] = self.mass * scale**3
         m.body_inertia[self.body] = self.inertia * scale**5
         m.body_ipos[self.body] = self.ipos * scale
