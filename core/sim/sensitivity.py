@@ -118,10 +118,12 @@ def sensitivity_run(
                 levels_validate(cell.factors(), {key: value})
             plan += [(key, value) for value in values]
     results = []
-    for key, value in plan:
+    for factor, level in plan:
         started = time.perf_counter()
-        variation = None if key is None or value is None else {key: value}
-        result = ConditionResult(key, value, condition_run(cell=cell, policy=policy, seeds=seeds, variation=variation))
+        variation = None if factor is None or level is None else {factor: level}
+        result = ConditionResult(
+            factor, level, condition_run(cell=cell, policy=policy, seeds=seeds, variation=variation)
+        )
         results.append(result)
         if progress is not None:
             progress(result, time.perf_counter() - started)
