@@ -3,6 +3,7 @@
     python -m core.sim.sensitivity                      # the committed reference policy, factory-kitting
     python -m core.sim.sensitivity --episodes 20 --factors light_intensity,camera_shift_m
     python -m core.sim.sensitivity --model M.onnx --card M.json --cell tabletop-reach-2d --levels L.json
+    python -m core.sim.sensitivity --expert             # the cell's scripted expert, for comparison
 
 One factor at a time around nominal: every condition runs the same seeds (common random numbers), so a
 level's drop from nominal is paired; the table gives each level's success rate with a Wilson 95 %
@@ -80,6 +81,26 @@ class _InstructedPolicy:
     def close(self) -> None:
         if self._controller is not None:
             self._controller.close()
+
+
+class ExpertPolicy:
+    """The cell's scripted expert as a Policy: what a factor does to the task itself, not to a
+    learned policy's perception (the expert reads the simulator's state, never the image)."""
+
+    def __init__(self, cell: Cell) -> None:
+        self._cell = cell
+
+    def episode(self, *, instruction: str) -> ExpertPolicy:
+        return self
+
+    def act(self, obs: Observation) -> npt.NDArray[np.float32]:
+        return self._cell.expert_action()
+
+    def latency_summary(self) -> dict[str, float]:
+        return {}
+
+    def close(self) -> None:
+        """Nothing held."""
 
 
 def condition_run(
@@ -165,6 +186,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--cell", default="factory-kitting")
     parser.add_argument("--model", type=Path, help="ONNX policy (default: the committed reference for --cell)")
     parser.add_argument("--card", type=Path, help="its JSON card with sha256 and io_spec (default: the reference's)")
+    parser.add_argument("--expert", action="store_true", help="run the cell's scripted expert instead of a policy")
     parser.add_argument("--episodes", type=int, default=50, help="episodes (seeds) per condition")
     parser.add_argument("--seed-base", type=int, default=HELD_OUT_SEED_BASE)
     parser.add_argument("--factors", help="comma-separated factor keys (default: every factor with default levels)")
@@ -176,14 +198,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.policy.onnx_runtime import policy_load  # onnxruntime loads only for a run
 
     args = _arguments(argv)
+    cell = cell_make(args.cell)
     model = args.model or REFERENCE_ARTIFACTS / f"{args.cell}.onnx"
-    card = json.loads((args.card or model.with_suffix(".json")).read_text())
-    policy = policy_load(path=model, sha256=card["sha256"], io_spec=card["io_spec"])
+    policy: Policy
+    if args.expert:
+        policy, name = ExpertPolicy(cell), "the scripted expert"
+    else:
+        card = json.loads((args.card or model.with_suffix(".json")).read_text())
+        policy, name = policy_load(path=model, sha256=card["sha256"], io_spec=card["io_spec"]), model.name
     levels: dict[str, Sequence[Level]] = json.loads(args.levels.read_text()) if args.levels else dict(DEFAULT_LEVELS)
     if args.factors:
         wanted = args.factors.split(",")
         levels = {k: v for k, v in levels.items() if k in wanted}
-    cell = cell_make(args.cell)
     seeds = range(args.seed_base, args.seed_base + args.episodes)
     started = time.perf_counter()
 
@@ -199,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cell.close()
     units = {f.key: f.unit for f in cell.factors()}
     print(
-        f"{model.name} on {args.cell}: seeds {seeds.start}..{seeds.stop - 1} ({args.episodes} per condition), "
+        f"{name} on {args.cell}: seeds {seeds.start}..{seeds.stop - 1} ({args.episodes} per condition), "
         f"{time.perf_counter() - started:.0f} s"
     )
     print("\n".join(table_lines(results, units=units)))
