@@ -33,7 +33,9 @@ def _api(user: User) -> APIClient:
 
 @pytest.fixture
 def episode() -> Episode:
-    return EpisodeFactory.create(index=3, outcome=EpisodeOutcome.FAILURE, source="integrator_upload", external_id="run-3")
+    return EpisodeFactory.create(
+        index=3, outcome=EpisodeOutcome.FAILURE, source="integrator_upload", external_id="run-3"
+    )
 
 
 def _integrator(episode: Episode, role: str = Role.INTEGRATOR) -> APIClient:

@@ -102,7 +102,9 @@ def test_a_dry_run_changes_nothing_and_reports_the_same() -> None:
 
 def test_the_first_n_rule_counts_successes_without_media_too() -> None:
     rows = [(10, 0, S), (11, 1, S), (12, 2, F), (13, 3, S)]
-    assert episodes_not_kept(policy=MediaRetention.FAILURES_AND_FIRST_SUCCESSES, keep_successes=2, episodes=rows) == {13}
+    assert episodes_not_kept(policy=MediaRetention.FAILURES_AND_FIRST_SUCCESSES, keep_successes=2, episodes=rows) == {
+        13
+    }
     assert episodes_not_kept(policy=MediaRetention.KEEP_NONE, keep_successes=2, episodes=rows) == {10, 11, 12, 13}
     assert episodes_not_kept(policy=MediaRetention.KEEP_ALL, keep_successes=0, episodes=rows) == set()
 
