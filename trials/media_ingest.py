@@ -122,8 +122,8 @@ def _poster_check(handle: IO[bytes]) -> None:
             if width * height > POSTER_MAX_PIXELS:
                 raise MediaRejected("file", f"the poster is {width}x{height}; at most {POSTER_MAX_PIXELS} pixels")
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise MediaRejected("file", f"not a JPEG image: {exc}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
+        raise MediaRejected("file", "not a JPEG image (it does not decode as one)") from None
 
 
 def _strict_constant(name: str) -> Any:
