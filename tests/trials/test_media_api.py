@@ -186,3 +186,13 @@ def test_a_large_body_is_spooled_not_read_whole(episode: Episode, tmp_path: Path
     assert refused.value.too_large and refused.value.field == "file"
     with media_spool(io.BytesIO(b"y" * 4096), declared_bytes=None, max_bytes=4096) as spool:
         assert spool.read() == b"y" * 4096
+
+
+def test_a_video_larger_than_djangos_in_memory_body_limit_is_streamed_not_refused(
+    episode: Episode, tmp_path: Path, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000  # request.body would refuse this; the upload reads the stream
+    video = mp4_bytes(tmp_path, frames=20, px=64)
+    assert len(video) > 1000
+    stored = _put(_integrator(episode), _url(episode, "video/front/"), video)
+    assert stored.status_code == 201, stored.content  # type: ignore[attr-defined]
