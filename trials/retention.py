@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.files.storage import Storage
+from django.db import models
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import MediaRetention
 from trials.media import episode_media_delete
-from trials.models import Episode, EpisodeMedia, EpisodeOutcome, Trial, episode_media_storage
+from trials.models import Episode, EpisodeMedia, EpisodeOutcome, Trial
 
 MEDIA_ROOT_FOLDER = "trials"  # trials.models.episode_media_path puts every recording under it
 ORPHAN_MIN_AGE = timedelta(hours=1)
@@ -98,6 +99,14 @@ def trial_media_cleanup(*, trial: Trial, dry_run: bool = False) -> list[RemovedF
     return removed
 
 
+def _recordings_storage() -> Storage:
+    """The storage EpisodeMedia files are in (STORAGES["episode_media"], resolved when the model loaded)."""
+    field = EpisodeMedia._meta.get_field("file")
+    if not isinstance(field, models.FileField):
+        raise TypeError("EpisodeMedia.file is not a FileField")
+    return field.storage
+
+
 def _walk(storage: Storage, folder: str) -> Iterator[str]:
     """Every file name under `folder` of the storage (depth first)."""
     try:
@@ -113,7 +122,7 @@ def _walk(storage: Storage, folder: str) -> Iterator[str]:
 def orphan_media_sweep(*, min_age: timedelta = ORPHAN_MIN_AGE, dry_run: bool = False) -> list[RemovedFile]:
     """Remove files under the recordings' folder that no EpisodeMedia row names and that are older than
     `min_age`. Returns them (in a dry run: that would be removed)."""
-    storage = episode_media_storage()
+    storage = _recordings_storage()
     known = set(EpisodeMedia.objects.values_list("file", flat=True))
     cutoff = timezone.now() - min_age
     removed: list[RemovedFile] = []

@@ -68,7 +68,6 @@ def s3_storage(s3_endpoint: str, bucket: Any, monkeypatch: pytest.MonkeyPatch) -
     assert config["BACKEND"] == S3_BACKEND
     storage = import_string(config["BACKEND"])(**config["OPTIONS"])
     monkeypatch.setattr(EpisodeMedia._meta.get_field("file"), "storage", storage)
-    monkeypatch.setattr("trials.retention.episode_media_storage", lambda: storage)
     return storage
 
 
