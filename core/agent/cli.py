@@ -77,6 +77,9 @@ class Job:
     policy_version: dict[str, Any]
     lease_token: str = ""
     stages: tuple[str, ...] = field(default=())
+    # The trial's overview camera (None from a server that does not say: the agent's own setting).
+    overview_px: int | None = None
+    overview_fps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,8 @@ def _job(data: dict[str, Any]) -> Job:
         policy_version=data["policy_version"],
         lease_token=data.get("lease_token") or "",
         stages=tuple(str(s) for s in data.get("stages") or ()),
+        overview_px=data.get("overview_px"),
+        overview_fps=data.get("overview_fps"),
     )
 
 
@@ -337,7 +342,17 @@ class Agent:
             return None
         folder = self.cache_dir / "recordings" / f"job-{job.id}-attempt"
         shutil.rmtree(folder, ignore_errors=True)  # a previous attempt of this job that never uploaded
-        return EpisodeRecorder(folder, overview=self.overview)
+        return EpisodeRecorder(folder, overview=self._overview_for(job))
+
+    def _overview_for(self, job: Job) -> OverviewSettings:
+        """The trial's overview camera when the job names one, else the agent's own (--overview-px/-fps)."""
+        if job.overview_px is None or job.overview_fps is None:
+            return self.overview
+        try:
+            return OverviewSettings(px=int(job.overview_px), fps=float(job.overview_fps))
+        except ValueError as exc:
+            log.warning("job %s: the trial's overview setting is unusable (%s); using the agent's", job.id, exc)
+            return self.overview
 
     def run_job_episode(self, job: Job) -> EpisodeRun:
         """Run one job's episode, recorded when the robot allows it; returns the completion body and the
@@ -537,9 +552,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-record", action="store_true", help="Do not record and upload episodes (videos, trajectory)"
     )
-    parser.add_argument("--overview-px", type=int, default=OverviewSettings.px, help="Overview camera size (px)")
     parser.add_argument(
-        "--overview-fps", type=float, default=OverviewSettings.fps, help="Overview camera rate (fps; 0: none)"
+        "--overview-px", type=int, default=OverviewSettings.px, help="Overview size (px) when a job names none"
+    )
+    parser.add_argument(
+        "--overview-fps", type=float, default=OverviewSettings.fps, help="Overview fps when a job names none (0: none)"
     )
     args = parser.parse_args(argv)
     if not args.token:

@@ -98,3 +98,16 @@ def test_no_record_runs_without_a_recorder(tmp_path, monkeypatch) -> None:  # ty
     run = agent.run_job_episode(job)
     assert run.recording is None and run.body["outcome"] == "success"
     assert not (tmp_path / "recordings").exists()
+
+
+def test_the_trials_overview_setting_wins_over_the_agents(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    agent, job = _agent(tmp_path, monkeypatch)
+    job.overview_px, job.overview_fps = 48, 0.0  # the trial asks for no overview camera
+    run = agent.run_job_episode(job)
+    assert run.recording is not None and "overview.mp4" not in run.recording.videos
+    job.overview_px, job.overview_fps = 48, 10.0
+    run = agent.run_job_episode(job)
+    assert run.recording is not None and run.recording.videos["overview.mp4"].width == 48
+    job.overview_px = 5  # outside the recorder's range: the agent's own setting (32 px)
+    run = agent.run_job_episode(job)
+    assert run.recording is not None and run.recording.videos["overview.mp4"].width == 32

@@ -60,6 +60,12 @@ class AgentJobSerializer(StrictModelSerializer[AgentJob]):
     seed = serializers.SerializerMethodField(help_text="Trial seed + episode index: reset the cell with it.")
     episode_timeout_s = serializers.FloatField(source="trial.episode_timeout_s")
     policy_version = PolicyRefSerializer(source="trial.policy_version")
+    overview_px = serializers.IntegerField(
+        source="trial.overview_px", help_text="Record the overview camera at this size (px x px)."
+    )
+    overview_fps = serializers.FloatField(
+        source="trial.overview_fps", help_text="... and this rate (fps of simulated time; 0: no overview)."
+    )
     stages = serializers.ListField(
         source="trial.stages",
         child=serializers.CharField(),
@@ -78,6 +84,8 @@ class AgentJobSerializer(StrictModelSerializer[AgentJob]):
             "seed",
             "episode_timeout_s",
             "policy_version",
+            "overview_px",
+            "overview_fps",
             "stages",
             "lease_token",
             "lease_expires_at",
