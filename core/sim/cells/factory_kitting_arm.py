@@ -363,6 +363,7 @@ class FactoryKittingArm(episode.LoggedCell):
         time_limit_s: float = TIME_LIMIT_S,
         image_px: int = DEFAULT_IMAGE_PX,
         force_limit_n: float = FORCE_LIMIT_N,
+        hold_after_success_s: float = 0.0,
     ) -> None:
         self.info = CellInfo(
             key=KEY,
@@ -376,11 +377,16 @@ class FactoryKittingArm(episode.LoggedCell):
             instructions=INSTRUCTIONS,
         )
         self._force_limit_n = force_limit_n
+        # Evaluation option: keep the episode running this long after the part is placed, so a policy that
+        # drives into the tray once it is done fails (the success counts once the hold passes fault-free).
+        self._hold_after_success_s = float(hold_after_success_s)
+        self._placed_at_s: float | None = None
         self._model = mujoco.MjModel.from_xml_string(_compiled_model_xml())
         if abs(self._model.opt.timestep * SUBSTEPS - CONTROL_DT_S) > 1e-9:
             raise ValueError(f"{SCENE_PATH.name}: timestep must be {PHYSICS_DT_S} s")
         self._data = mujoco.MjData(self._model)
         self._ik_data = mujoco.MjData(self._model)  # kinematics scratch for the IK, never stepped
+        mujoco.mj_forward(self._model, self._data)  # so the overview draws the station before any reset
         self._image_px = image_px
         # One GL context for the policy camera and the overview (see core/sim/render.py).
         self._renderer: SceneRenderer | None = SceneRenderer(
@@ -400,7 +406,8 @@ class FactoryKittingArm(episode.LoggedCell):
         self._max_force_n = 0.0
         self._levels: dict[str, float | str] = levels_validate(FACTORS, None)
         self._noise_rng = factor_rng(0, "action_noise")
-        self._pending: collections.deque[npt.NDArray[np.float64]] = collections.deque()
+        # Actions on their way to the controller (the actuation delay); None: none was sent yet.
+        self._pending: collections.deque[npt.NDArray[np.float64] | None] = collections.deque()
 
     def _index_model(self) -> None:
         m = self._model
@@ -497,7 +504,7 @@ class FactoryKittingArm(episode.LoggedCell):
         )
         self._levels = levels
         self._noise_rng = factor_rng(seed, "action_noise")
-        self._pending = collections.deque(np.zeros(4) for _ in range(int(levels["actuation_delay"])))
+        self._pending = collections.deque([None] * int(levels["actuation_delay"]))
 
         self._q_target = ARM_HOME_Q.copy()
         self._q_target, _ = self._solve_ik(start)
@@ -510,6 +517,7 @@ class FactoryKittingArm(episode.LoggedCell):
         self._grip_closed = False
         self._miss_reported = False
         self._max_force_n = 0.0
+        self._placed_at_s = None
         mujoco.mj_step(m, d, nstep=SETTLE_STEPS)
         d.time = 0.0
         self._log.reset()
@@ -567,6 +575,10 @@ class FactoryKittingArm(episode.LoggedCell):
         self._cmd = new_cmd
         self._max_force_n = max(self._max_force_n, step_force_n)
         self._judge(step_force_n)
+        if self._placed_at_s is not None and not self._log.done:
+            held_s = self._log.t_s - self._placed_at_s
+            if held_s >= self._hold_after_success_s - 1e-9 or self._log.t_s >= self._log.time_limit_s - 1e-9:
+                self._log.succeed()
         self._log.timeout_check()
         return self._observe()
 
@@ -579,6 +591,12 @@ class FactoryKittingArm(episode.LoggedCell):
     def max_contact_force_n(self) -> float:
         """The largest gripper contact force seen since reset, in newtons."""
         return self._max_force_n
+
+    @property
+    def placed_at_s(self) -> float | None:
+        """The simulated second the target first rested released in its pocket (None before): the
+        success time, also when hold_after_success_s keeps the episode running past it."""
+        return self._placed_at_s
 
     @property
     def levels(self) -> dict[str, float | str]:
@@ -631,6 +649,12 @@ class FactoryKittingArm(episode.LoggedCell):
                 goal = _funnel_goal(tool=tool, target=grasp)
         move = np.clip((goal - self._cmd) / (MAX_SPEED_M_S * CONTROL_DT_S), -1.0, 1.0)
         return np.array([*move, grip], dtype=np.float32)
+
+    def training_keypoints(self) -> npt.NDArray[np.float32]:
+        """The target's grasp point and its pocket's floor centre projected into the front camera's image,
+        (2, 2) in [-1, 1], x right, y down: labels for an attention loss when training policies."""
+        pocket = np.array([*self._pocket_xy(), TRAY_FLOOR_Z_M])
+        return np.stack([self._project(self._grasp_point()), self._project(pocket)]).astype(np.float32)
 
     def stages(self) -> tuple[str, ...]:
         return STAGES
@@ -740,8 +764,8 @@ class FactoryKittingArm(episode.LoggedCell):
             self._pending.append(act)
             # The grip holds its last state while the delayed command is on its way.
             delayed = self._pending.popleft()
-            if not delayed.any():
-                delayed = np.array([0.0, 0.0, 0.0, 1.0 if self._grip_closed else -1.0])
+            if delayed is None:
+                return np.array([0.0, 0.0, 0.0, 1.0 if self._grip_closed else -1.0])
             return delayed
         return act
 
@@ -801,6 +825,14 @@ class FactoryKittingArm(episode.LoggedCell):
 
     def _pocket_xy(self, part: str | None = None) -> npt.NDArray[np.float64]:
         return self._tray_xy() + POCKET_OFFSETS[part or self._target.name]
+
+    def _project(self, point: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        # Pinhole model of the MuJoCo camera: it looks down its own -z axis with y up; fovy is vertical.
+        d = self._data
+        cam = self._camera
+        local = d.cam_xmat[cam].reshape(3, 3).T @ (point - d.cam_xpos[cam])
+        focal = 1.0 / np.tan(np.deg2rad(self._model.cam_fovy[cam]) / 2)  # in half-image units
+        return np.array([focal * local[0] / -local[2], -focal * local[1] / -local[2]])
 
     def _part_centre(self) -> npt.NDArray[np.float64]:
         # The centre of the part's bounding box, in the world (the bolt's body origin is off-centre).
@@ -894,8 +926,9 @@ class FactoryKittingArm(episode.LoggedCell):
             self._miss_reported = True
             self._log.fault(category=episode.GRASP_MISS, message="fingers closed on nothing", fatal=False)
         self._log.stage_reach(self._stage_now())
-        if self._target_placed():
-            self._log.succeed()
+        if self._placed_at_s is None and self._target_placed():
+            self._placed_at_s = self._log.t_s
+            self._log.stage_reach(len(STAGES))
 
     def _stage_now(self) -> int:
         """How many of STAGES the current physical state shows (before the success check)."""
@@ -950,5 +983,5 @@ class FactoryKittingArm(episode.LoggedCell):
 
 @cell_register(KEY)
 def make(**kwargs: float) -> FactoryKittingArm:
-    """A new factory-kitting-arm cell; kwargs: time_limit_s, image_px, force_limit_n."""
+    """A new factory-kitting-arm cell; kwargs: time_limit_s, image_px, force_limit_n, hold_after_success_s."""
     return FactoryKittingArm(**kwargs)  # type: ignore[arg-type]
