@@ -60,7 +60,7 @@ TARGET_FORCE_LIMIT_N = 150.0  # summed over the grasped part's contacts with the
 # enough to crash into it; beyond this the controller refuses the move (safety stop).
 WORKSPACE_LO = np.array([-0.38, -0.24, -0.02])
 WORKSPACE_HI = np.array([0.40, 0.24, 0.35])
-IK_ITERATIONS = 3
+IK_ITERATIONS = 2
 IK_DAMPING = 0.02
 IK_POSTURE_GAIN = 0.2
 IK_JOINT_MARGIN_RAD = 0.02
@@ -428,6 +428,8 @@ class FactoryKittingArm(episode.LoggedCell):
         self._part_qadr = {p.name: m.joint(p.name).qposadr[0] for p in PARTS}
         self._part_dadr = {p.name: m.joint(p.name).dofadr[0] for p in PARTS}
         self._part_geoms = {p.name: np.flatnonzero(m.geom_bodyid == m.body(p.name).id) for p in PARTS}
+        self._part_geom_sets = {name: frozenset(int(g) for g in geoms) for name, geoms in self._part_geoms.items()}
+        self._pad_contacts: tuple[frozenset[int], ...] | None = None
         self._clutter_qadr = [m.jnt_qposadr[m.body_jntadr[m.body(n).id]] for n in CLUTTER_BODIES]
         self._pads = (m.geom(f"{g}finger1_pad_collision").id, m.geom(f"{g}finger2_pad_collision").id)
         self._touch_adr = np.array(
@@ -438,9 +440,7 @@ class FactoryKittingArm(episode.LoggedCell):
         self._robot_geom = np.array([m.geom_bodyid[i] in robot_bodies for i in range(m.ngeom)])
         # Arm links: every robot geom that collides, except the fingers (whose contacts are judged by force).
         finger_bodies = {i for i in gripper_bodies if "finger" in m.body(i).name}
-        self._link_geom = self._robot_geom & np.array(
-            [m.geom_bodyid[i] not in finger_bodies for i in range(m.ngeom)]
-        )
+        self._link_geom = self._robot_geom & np.array([m.geom_bodyid[i] not in finger_bodies for i in range(m.ngeom)])
         self._tray_body = m.body("tray").id
         self._light = m.light("main").id
         self._camera = m.camera("front").id
@@ -519,6 +519,7 @@ class FactoryKittingArm(episode.LoggedCell):
         self._max_force_n = 0.0
         self._placed_at_s = None
         mujoco.mj_step(m, d, nstep=SETTLE_STEPS)
+        self._pad_contacts = None
         d.time = 0.0
         self._log.reset()
         return self._observe()
@@ -529,7 +530,7 @@ class FactoryKittingArm(episode.LoggedCell):
         Steps after the episode ended change nothing."""
         if self._log.done:
             return self._observe()
-        m, d = self._model, self._data
+        d = self._data
         act = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float64).reshape(-1)[:4]), -1.0, 1.0)
         act = self._actuated(act)
         new_cmd = self._cmd + act[:3] * MAX_SPEED_M_S * CONTROL_DT_S
@@ -557,20 +558,8 @@ class FactoryKittingArm(episode.LoggedCell):
         self._grip_closed = close
         finger = FINGER_CLOSE_CMD_M if close else FINGER_OPEN_M
         d.ctrl[self._act_fingers] = [finger, -finger]
-        step_force_n = 0.0
-        q_old = self._q_target
-        # Ramp the joint targets across the substeps, as a robot controller interpolates between waypoints,
-        # with velocity feed-forward: the servo's damping pulls towards zero velocity, so without it the arm
-        # lags ~1 cm behind a set-point moving at full speed. Shifting the target by kv/kp times the
-        # ramp's velocity makes the damping act on the velocity error instead.
-        lead = self._servo_lead * (q_new - q_old) / CONTROL_DT_S
-        for k in range(1, SUBSTEPS + 1):
-            d.ctrl[self._act_arm] = q_old + (q_new - q_old) * (k / SUBSTEPS) + lead
-            mujoco.mj_step(m, d)
-            touch_n = float(d.sensordata[self._touch_adr].max())
-            if touch_n > self._force_limit_n:
-                touch_n = self._crash_force_n()
-            step_force_n = max(step_force_n, touch_n)
+        step_force_n = self._simulate(self._q_target, q_new)
+        self._pad_contacts = None
         self._q_target = q_new
         self._cmd = new_cmd
         self._max_force_n = max(self._max_force_n, step_force_n)
@@ -800,6 +789,25 @@ class FactoryKittingArm(episode.LoggedCell):
         mujoco.mj_kinematics(m, d)
         return q, float(np.linalg.norm(goal - d.site_xpos[self._tcp]))
 
+    def _simulate(self, q_old: npt.NDArray[np.float64], q_new: npt.NDArray[np.float64]) -> float:
+        """One control period of physics, the joint targets going from q_old to q_new. Returns the
+        largest gripper contact force seen (N)."""
+        m, d = self._model, self._data
+        step_force_n = 0.0
+        # Ramp the joint targets across the substeps, as a robot controller interpolates between waypoints,
+        # with velocity feed-forward: the servo's damping pulls towards zero velocity, so without it the arm
+        # lags ~1 cm behind a set-point moving at full speed. Shifting the target by kv/kp times the
+        # ramp's velocity makes the damping act on the velocity error instead.
+        lead = self._servo_lead * (q_new - q_old) / CONTROL_DT_S
+        for k in range(1, SUBSTEPS + 1):
+            d.ctrl[self._act_arm] = q_old + (q_new - q_old) * (k / SUBSTEPS) + lead
+            mujoco.mj_step(m, d)
+            touch_n = float(d.sensordata[self._touch_adr].max())
+            if touch_n > self._force_limit_n:
+                touch_n = self._crash_force_n()
+            step_force_n = max(step_force_n, touch_n)
+        return step_force_n
+
     def _show_detail(self, detailed: bool) -> None:
         rgba = self._model.geom_rgba
         rgba[self._detail_geoms, 3] = 1.0 if detailed else 0.0
@@ -824,7 +832,8 @@ class FactoryKittingArm(episode.LoggedCell):
         return np.array(self._model.body_pos[self._tray_body, :2], dtype=np.float64)
 
     def _pocket_xy(self, part: str | None = None) -> npt.NDArray[np.float64]:
-        return self._tray_xy() + POCKET_OFFSETS[part or self._target.name]
+        offset: npt.NDArray[np.float64] = POCKET_OFFSETS[part or self._target.name]
+        return self._tray_xy() + offset
 
     def _project(self, point: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         # Pinhole model of the MuJoCo camera: it looks down its own -z axis with y up; fovy is vertical.
@@ -847,20 +856,21 @@ class FactoryKittingArm(episode.LoggedCell):
         point[2] = max(point[2], GRASP_MIN_Z_M)
         return np.asarray(point, dtype=np.float64)
 
-    def _touching(self, geom: int, part: str) -> bool:
-        d = self._data
-        geoms = d.contact.geom[: d.ncon]
-        part_geoms = self._part_geoms[part]
-        return bool(
-            np.any(
-                ((geoms[:, 0] == geom) & np.isin(geoms[:, 1], part_geoms))
-                | ((geoms[:, 1] == geom) & np.isin(geoms[:, 0], part_geoms))
+    def _touching(self, pad: int, part: str) -> bool:
+        """Whether the pad (index 0 or 1) touches the part, in the current state."""
+        if self._pad_contacts is None:
+            # Worked out once per physics state: the expert, the stages and the success check all ask.
+            d = self._data
+            geoms = d.contact.geom[: d.ncon]
+            self._pad_contacts = tuple(
+                frozenset(int(g) for g in np.concatenate([geoms[geoms[:, 1] == p, 0], geoms[geoms[:, 0] == p, 1]]))
+                for p in self._pads
             )
-        )
+        return not self._pad_contacts[pad].isdisjoint(self._part_geom_sets[part])
 
     def _holding(self) -> bool:
         name = self._target.name
-        return self._grip_closed and all(self._touching(pad, name) for pad in self._pads)
+        return self._grip_closed and self._touching(0, name) and self._touching(1, name)
 
     def _target_in_pocket_xy(self) -> bool:
         centre = self._part_centre()
@@ -957,7 +967,7 @@ class FactoryKittingArm(episode.LoggedCell):
         upright = self._upright(d.xmat[body].reshape(3, 3))
         dadr = self._part_dadr[name]
         settled = float(np.linalg.norm(d.qvel[dadr : dadr + 3])) < SETTLED_SPEED_M_S
-        released = not any(self._touching(pad, name) for pad in self._pads)
+        released = not (self._touching(0, name) or self._touching(1, name))
         return bool(resting and upright and settled and released)
 
     def _upright(self, rot: npt.NDArray[np.float64]) -> bool:

@@ -117,8 +117,12 @@ def test_instruction_naming_a_part_makes_it_the_target(cell: FactoryKittingArm) 
 def test_scripted_expert_places_every_part_type_and_stages_advance_in_order(cell: FactoryKittingArm) -> None:
     for seed in range(6):
         part = PART_NAMES[seed % len(PART_NAMES)]
-        result = episode_rollout(cell=cell, act=lambda _obs: cell.expert_action(), seed=1000 + seed,
-                                 instruction=PHRASINGS[seed % len(PHRASINGS)].format(part=part))
+        result = episode_rollout(
+            cell=cell,
+            act=lambda _obs: cell.expert_action(),
+            seed=1000 + seed,
+            instruction=PHRASINGS[seed % len(PHRASINGS)].format(part=part),
+        )
         assert cell.target_part == part
         assert result.outcome is CellOutcome.SUCCESS, (seed, result.faults)
         assert result.faults == []
