@@ -25,6 +25,7 @@ os.environ.setdefault("LP_NUM_THREADS", "1")
 
 import atexit  # noqa: E402
 import collections  # noqa: E402
+import copy  # noqa: E402
 import enum  # noqa: E402
 import functools  # noqa: E402
 import importlib.util  # noqa: E402
@@ -258,9 +259,9 @@ def _robot_spec(path: Path) -> mujoco.MjSpec:
 
 
 @functools.cache
-def _compiled_model_xml() -> str:
-    """The station with the Panda attached, as one MJCF string (meshes by absolute path), built once per
-    process: compiling from it skips the attach steps."""
+def _station_model() -> mujoco.MjModel:
+    """The station with the Panda attached, compiled once per process (about 1 s: the meshes); each cell
+    works on its own copy, since it changes lighting, camera and collision fields per episode."""
     assets = robosuite_assets()
     arm = _robot_spec(assets / "robots" / "panda" / "robot.xml")
     gripper = _robot_spec(assets / "grippers" / "panda_gripper.xml")
@@ -300,8 +301,7 @@ def _compiled_model_xml() -> str:
             pos=[0, 0.005 if i == 2 else -0.005, -0.015],
             size=[0.01, 0.006, 0.01],
         )
-    scene.compile()
-    return str(scene.to_xml())
+    return scene.compile()
 
 
 _OPEN_CELLS: weakref.WeakSet[FactoryKittingArm] = weakref.WeakSet()
@@ -381,7 +381,7 @@ class FactoryKittingArm(episode.LoggedCell):
         # drives into the tray once it is done fails (the success counts once the hold passes fault-free).
         self._hold_after_success_s = float(hold_after_success_s)
         self._placed_at_s: float | None = None
-        self._model = mujoco.MjModel.from_xml_string(_compiled_model_xml())
+        self._model = copy.deepcopy(_station_model())
         if abs(self._model.opt.timestep * SUBSTEPS - CONTROL_DT_S) > 1e-9:
             raise ValueError(f"{SCENE_PATH.name}: timestep must be {PHYSICS_DT_S} s")
         self._data = mujoco.MjData(self._model)
