@@ -636,8 +636,16 @@ class FactoryKittingArm(episode.LoggedCell):
                 goal, grip = tool, -1.0  # open fully before moving on
             else:
                 goal = _funnel_goal(tool=tool, target=grasp)
-        move = np.clip((goal - self._cmd) / (MAX_SPEED_M_S * CONTROL_DT_S), -1.0, 1.0)
+        move = np.clip((goal - self._cmd_after_pending()) / (MAX_SPEED_M_S * CONTROL_DT_S), -1.0, 1.0)
         return np.array([*move, grip], dtype=np.float32)
+
+    def _cmd_after_pending(self) -> npt.NDArray[np.float64]:
+        """The set-point once the actions still on their way (actuation delay) have arrived: the expert
+        knows what it already sent, so it aims from there instead of sending the same move twice."""
+        moves = [a[:3] for a in self._pending if a is not None]
+        if not moves:
+            return self._cmd
+        return np.asarray(self._cmd + np.sum(moves, axis=0) * MAX_SPEED_M_S * CONTROL_DT_S, dtype=np.float64)
 
     def training_keypoints(self) -> npt.NDArray[np.float32]:
         """The target's grasp point and its pocket's floor centre projected into the front camera's image,
