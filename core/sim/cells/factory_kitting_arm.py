@@ -42,7 +42,7 @@ from core.sim import episode  # noqa: E402
 from core.sim.base import CellInfo, Observation  # noqa: E402
 from core.sim.registry import cell_register  # noqa: E402
 from core.sim.render import SceneRenderer, free_camera  # noqa: E402
-from core.sim.variation import Factor, Levels, factor_rng, levels_validate  # noqa: E402
+from core.sim.variation import Factor, FactorKind, Levels, factor_rng, levels_validate  # noqa: E402
 
 KEY = "factory-kitting-arm"
 SCENE_PATH = Path(__file__).resolve().parent.parent / "assets" / "factory_kitting_arm.xml"
@@ -163,6 +163,16 @@ PHRASINGS = (
 INSTRUCTIONS = tuple(p.format(part=name) for name in PART_NAMES for p in PHRASINGS)
 _PART_WORD = re.compile(r"\b(" + "|".join(PART_NAMES) + r")s?\b", re.IGNORECASE)
 
+# Factor keys, units and ranges follow the other cells' (core/sim/variation.py), so a sweep condition
+# means the same on this cell as on the floating-gripper one.
+DISTRACTOR_LEVELS = ("seeded", "0", "1", "2")
+# RGB of a black body at these temperatures relative to 6500 K (D65) white, normalised to the brightest
+# channel: Mitchell Charity's blackbody colour table (vendian.org/mncharity/dir3/blackbody, 10 deg CMF).
+LIGHT_TINTS: dict[str, tuple[float, float, float]] = {
+    "warm-3000k": (1.0, 0.706, 0.420),
+    "cool-9000k": (0.824, 0.871, 1.0),
+}
+MAX_DELAY_STEPS = 10
 FACTORS: tuple[Factor, ...] = (
     Factor(
         "light_intensity",
@@ -170,8 +180,8 @@ FACTORS: tuple[Factor, ...] = (
         "x nominal",
         1.0,
         low=0.2,
-        high=2.0,
-        description="Scales the work light and the ambient light.",
+        high=2.5,
+        description="The work light's diffuse and specular output and the headlight scaled by this factor.",
     ),
     Factor(
         "light_azimuth_deg",
@@ -180,7 +190,16 @@ FACTORS: tuple[Factor, ...] = (
         0.0,
         low=-180.0,
         high=180.0,
-        description="Turns the work light about the vertical axis through the bench centre.",
+        description="The work light turned about the vertical axis through the bench centre (position and direction).",
+    ),
+    Factor(
+        "light_colour",
+        "Light colour",
+        "colour temperature",
+        "nominal",
+        kind=FactorKind.CATEGORY,
+        choices=("nominal", *LIGHT_TINTS),
+        description="The lights tinted as a black body at 3000 K (warm tungsten) or 9000 K (cool daylight).",
     ),
     Factor(
         "camera_shift_m",
@@ -188,36 +207,49 @@ FACTORS: tuple[Factor, ...] = (
         "m",
         0.0,
         low=0.0,
-        high=0.1,
-        description="Moves the policy camera this far in a direction drawn per episode.",
+        high=0.05,
+        description="The policy camera moved by this distance in a direction drawn from the episode seed.",
     ),
     Factor(
-        "camera_tilt_deg",
+        "camera_rotation_deg",
         "Camera orientation offset",
         "deg",
         0.0,
         low=0.0,
-        high=15.0,
-        description="Turns the policy camera by this angle about an axis across its view, drawn per episode.",
+        high=10.0,
+        description="The policy camera turned in place by this angle about an axis across its view, drawn per episode.",
     ),
     Factor(
         "distractors",
-        "Distractor count",
+        "Distractor parts",
         "parts",
+        "seeded",
+        kind=FactorKind.CATEGORY,
+        choices=DISTRACTOR_LEVELS,
+        description=(
+            "Other part types in the bin beside the target: the seeded draw (0, 1 or 2 with probabilities "
+            "0.3, 0.4, 0.3), or exactly 0, 1 or 2. Every part's bin slot and pose are drawn either way, so "
+            "the seeded parts keep their poses and an added one takes its own slot."
+        ),
+    ),
+    Factor(
+        "clutter",
+        "Clutter",
+        "items",
         0.0,
         low=0.0,
         high=float(len(CLUTTER_BODIES)),
         integer=True,
-        description="Washers and nuts not in the kit, on the bench between the bin and the tray.",
+        description="Washers and nuts that are not in the kit, on the bench between the bin and the tray fixture.",
     ),
     Factor(
         "action_noise",
         "Action noise",
-        "x full scale",
+        "std, fraction of the action range",
         0.0,
         low=0.0,
-        high=0.5,
-        description="Gaussian noise (this standard deviation) added to each commanded tool motion.",
+        high=0.25,
+        description="Gaussian noise added to each motion component of an action before the cell executes it.",
     ),
     Factor(
         "actuation_delay",
@@ -225,9 +257,12 @@ FACTORS: tuple[Factor, ...] = (
         "steps",
         0.0,
         low=0.0,
-        high=5.0,
+        high=float(MAX_DELAY_STEPS),
         integer=True,
-        description="Control steps between an action and its effect, as a slow controller link would add.",
+        description=(
+            f"The action of step t executed at step t + delay ({CONTROL_DT_S:g} s a step); the arm holds "
+            "its set-point and grip until then."
+        ),
     ),
 )
 
@@ -446,6 +481,8 @@ class FactoryKittingArm(episode.LoggedCell):
         self._camera = m.camera("front").id
         self._light_pos0 = m.light_pos[self._light].copy()
         self._light_dir0 = m.light_dir[self._light].copy()
+        self._light_specular0 = m.light_specular[self._light].copy()
+        self._head_diffuse0 = m.vis.headlight.diffuse.copy()
         self._cam_pos0 = m.cam_pos[self._camera].copy()
         self._cam_quat0 = m.cam_quat[self._camera].copy()
         # The policy camera draws the arm's coarse collision meshes (recoloured): the published visual
@@ -488,6 +525,8 @@ class FactoryKittingArm(episode.LoggedCell):
         others = [p for p in PARTS if p is not self._target]
         n_distractors = int(rng.choice([0, 1, 2], p=[0.3, 0.4, 0.3]))
         order = rng.permutation(len(others))
+        if levels["distractors"] != "seeded":
+            n_distractors = int(levels["distractors"])
         self._active = [self._target] + [others[i] for i in order[:n_distractors]]
         self._instruction = instruction or PHRASINGS[0].format(part=self._target.name)
 
@@ -676,12 +715,14 @@ class FactoryKittingArm(episode.LoggedCell):
     # --- scene set-up ---------------------------------------------------------------------------
     def _place_parts(self, rng: np.random.Generator) -> None:
         d = self._data
-        slots = iter(rng.permutation(len(BIN_SLOTS)))
-        for part in PARTS:
+        # Every part's slot and pose are drawn whether it is in play or not, so the distractors factor
+        # changes which parts are in the bin and nothing about where they lie.
+        slots = rng.permutation(len(BIN_SLOTS))
+        for i, part in enumerate(PARTS):
             qadr = self._part_qadr[part.name]
+            xy = BIN_SLOTS[slots[i]] + rng.uniform(-BIN_SLOT_JITTER_M, BIN_SLOT_JITTER_M)
+            yaw = rng.uniform(-PART_YAW_RAD, PART_YAW_RAD)
             if part in self._active:
-                xy = BIN_SLOTS[next(slots)] + rng.uniform(-BIN_SLOT_JITTER_M, BIN_SLOT_JITTER_M)
-                yaw = rng.uniform(-PART_YAW_RAD, PART_YAW_RAD)
                 pos = [BIN_CENTRE[0] + xy[0], BIN_CENTRE[1] + xy[1], part.rest_z_m + 0.001]
             else:
                 pos = [*PARKED_XY[PART_NAMES.index(part.name)], -0.7]
@@ -702,12 +743,17 @@ class FactoryKittingArm(episode.LoggedCell):
         """Lighting, camera pose and clutter for this episode: the seeded scene, changed only by the
         factors away from nominal (each drawing from its own stream)."""
         m, d = self._model, self._data
-        intensity = float(levels["light_intensity"])
+        gain = float(levels["light_intensity"]) * np.array(
+            LIGHT_TINTS.get(str(levels["light_colour"]), (1.0, 1.0, 1.0))
+        )
         turn = _rotation_about(np.array([0.0, 0.0, 1.0]), np.deg2rad(float(levels["light_azimuth_deg"])))
         m.light_pos[self._light] = turn @ light_pos
         m.light_dir[self._light] = turn @ self._light_dir0
-        m.light_diffuse[self._light] = np.clip(diffuse * intensity, 0.0, 1.0)
-        m.vis.headlight.ambient[:] = min(1.0, ambient * intensity)
+        m.light_diffuse[self._light] = np.clip(diffuse * gain, 0.0, 1.0)
+        m.light_specular[self._light] = np.clip(self._light_specular0 * gain, 0.0, 1.0)
+        head = m.vis.headlight
+        head.ambient[:] = np.clip(ambient * gain, 0.0, 1.0)
+        head.diffuse[:] = np.clip(self._head_diffuse0 * gain, 0.0, 1.0)
 
         m.cam_pos[self._camera] = self._cam_pos0
         m.cam_quat[self._camera] = self._cam_quat0
@@ -715,18 +761,18 @@ class FactoryKittingArm(episode.LoggedCell):
         if shift > 0.0:
             direction = factor_rng(seed, "camera_shift_m").normal(size=3)
             m.cam_pos[self._camera] = self._cam_pos0 + shift * direction / np.linalg.norm(direction)
-        tilt = float(levels["camera_tilt_deg"])
+        tilt = float(levels["camera_rotation_deg"])
         if tilt > 0.0:
             # An axis in the image plane (camera x-y): the view swings up/down/sideways, it does not roll.
-            angle = factor_rng(seed, "camera_tilt_deg").uniform(0.0, 2 * np.pi)
+            angle = factor_rng(seed, "camera_rotation_deg").uniform(0.0, 2 * np.pi)
             local = np.zeros(4)
             mujoco.mju_axisAngle2Quat(local, np.array([np.cos(angle), np.sin(angle), 0.0]), np.deg2rad(tilt))
             turned = np.zeros(4)
             mujoco.mju_mulQuat(turned, self._cam_quat0, local)
             m.cam_quat[self._camera] = turned
 
-        count = int(levels["distractors"])
-        clutter_rng = factor_rng(seed, "distractors")
+        count = int(float(levels["clutter"]))
+        clutter_rng = factor_rng(seed, "clutter")
         placed: list[npt.NDArray[np.float64]] = []
         for i, qadr in enumerate(self._clutter_qadr):
             if i < count:
@@ -756,7 +802,8 @@ class FactoryKittingArm(episode.LoggedCell):
         noise = float(self._levels["action_noise"])
         if noise > 0.0:
             act = act.copy()
-            act[:3] = np.clip(act[:3] + self._noise_rng.normal(0.0, noise, size=3), -1.0, 1.0)
+            # The level is a fraction of each component's range, which is 2 ([-1, 1]).
+            act[:3] = np.clip(act[:3] + self._noise_rng.normal(0.0, 2.0 * noise, size=3), -1.0, 1.0)
         if self._pending:
             self._pending.append(act)
             # The grip holds its last state while the delayed command is on its way.

@@ -237,8 +237,10 @@ def test_factors_at_nominal_reproduce_the_default_scene(cell: FactoryKittingArm)
         "light_intensity",
         "light_azimuth_deg",
         "camera_shift_m",
-        "camera_tilt_deg",
+        "camera_rotation_deg",
+        "light_colour",
         "distractors",
+        "clutter",
         "action_noise",
         "actuation_delay",
     }
@@ -259,8 +261,9 @@ def test_factors_at_nominal_reproduce_the_default_scene(cell: FactoryKittingArm)
         {"light_intensity": 0.4},
         {"light_azimuth_deg": 90.0},
         {"camera_shift_m": 0.02},
-        {"camera_tilt_deg": 3.0},
-        {"distractors": 3.0},
+        {"camera_rotation_deg": 3.0},
+        {"light_colour": "warm-3000k"},
+        {"clutter": 3.0},
     ],
 )
 def test_scene_factors_change_the_image_deterministically_and_nothing_else(
@@ -278,7 +281,27 @@ def test_scene_factors_change_the_image_deterministically_and_nothing_else(
     assert np.array_equal(varied.images["front"], again.images["front"])
 
 
-@pytest.mark.parametrize("levels", [{"action_noise": 0.3}, {"actuation_delay": 2.0}])
+def test_distractor_levels_set_the_parts_in_the_bin_and_keep_their_poses(cell: FactoryKittingArm) -> None:
+    cell.reset(25)
+    seeded = list(cell._active)
+    poses = {p.name: cell._data.xpos[cell._part_body[p.name]].copy() for p in seeded}
+    for level in ("0", "1", "2"):
+        cell.reset(25, variation={"distractors": level})
+        assert cell._active[0] == seeded[0] and len(cell._active) == 1 + int(level)
+        for part in cell._active:
+            if part.name in poses:
+                np.testing.assert_allclose(cell._data.xpos[cell._part_body[part.name]], poses[part.name], atol=1e-4)
+            assert cell._data.xpos[cell._part_body[part.name], 2] > 0.0  # in the bin, not parked
+        assert _run_expert_from_reset(cell) is CellOutcome.SUCCESS
+
+
+def _run_expert_from_reset(cell: FactoryKittingArm) -> CellOutcome:
+    while cell.outcome() is CellOutcome.RUNNING:
+        cell.step(cell.expert_action())
+    return cell.outcome()
+
+
+@pytest.mark.parametrize("levels", [{"action_noise": 0.15}, {"actuation_delay": 2.0}])
 def test_dynamics_factors_change_the_motion_deterministically(
     cell: FactoryKittingArm, levels: dict[str, float]
 ) -> None:
