@@ -16,6 +16,8 @@ class Role(models.TextChoices):
     ENGINEER = "engineer", "Manufacturing engineer"
     INTEGRATOR = "integrator", "Integrator"
     MANAGER = "manager", "Manager"
+    # Confirms or overrides episode outcomes (the evidence review); engineers may review too.
+    REVIEWER = "reviewer", "Reviewer"
 
 
 # Money is stored as plain amounts; the organization's ISO 4217 code says what they are. EUR by default
@@ -36,6 +38,14 @@ def currency_choices() -> list[tuple[str, str]]:
     return sorted((code, f"{code} — {get_currency_name(code, locale='en')}") for code in codes)
 
 
+class MediaRetention(models.TextChoices):
+    """Which episode recordings survive `manage.py media_cleanup`; the episodes and their figures always do."""
+
+    KEEP_ALL = "keep_all", "Keep every recording"
+    FAILURES_AND_FIRST_SUCCESSES = "failures_first_n", "Keep failures and the first N successes"
+    KEEP_NONE = "keep_none", "Keep no recordings"
+
+
 class Organization(models.Model):
     class Kind(models.TextChoices):
         MANUFACTURER = "manufacturer", "Manufacturer"
@@ -49,6 +59,15 @@ class Organization(models.Model):
         choices=currency_choices,
         default=DEFAULT_CURRENCY,
         help_text="ISO 4217 code of every money figure of the organization's tasks (costs, ROI, NPV).",
+    )
+    media_retention = models.CharField(
+        max_length=20,
+        choices=MediaRetention.choices,
+        default=MediaRetention.KEEP_ALL,
+        help_text="Which episode recordings (videos, trajectories) to keep; a trial may choose its own.",
+    )
+    media_keep_successes = models.PositiveIntegerField(
+        default=10, help_text="With 'failures and the first N successes': N."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -152,6 +152,9 @@ STATIC_ROOT = VAR_DIR / "staticfiles"  # created at start-up (common/folders.py)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Episode recordings (videos, trajectories): MEDIA_ROOT by default. Never served by URL: only by
+    # trials' permission-checked views.
+    "episode_media": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         # The manifest needs `collectstatic` first (production, `make demo`); off in development and tests.
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"

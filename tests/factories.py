@@ -12,7 +12,18 @@ from accounts.models import Organization, Role, User
 from policies.models import Policy, PolicyVersion
 from reports.models import CostModel
 from robots.models import Robot, RobotKind, Site
-from trials.models import Episode, EpisodeEvent, EpisodeOutcome, EpisodeSource, EventCategory, EventKind, Task, Trial
+from trials.models import (
+    Episode,
+    EpisodeEvent,
+    EpisodeMedia,
+    EpisodeOutcome,
+    EpisodeSource,
+    EventCategory,
+    EventKind,
+    MediaKind,
+    Task,
+    Trial,
+)
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
@@ -162,6 +173,17 @@ def episodes_make(
         )
         for i in range(n)
     ]
+
+
+def episode_media_make(
+    *, episode: Episode | None = None, kind: str = MediaKind.POSTER, name: str = "", data: bytes = b"\xff\xd8poster"
+) -> EpisodeMedia:
+    """A stored recording file (through trials.media, so storage, size and digest are real)."""
+    import io
+
+    from trials.media import episode_media_save
+
+    return episode_media_save(episode=episode or EpisodeFactory.create(), kind=kind, name=name, handle=io.BytesIO(data))
 
 
 def client_for(user: User) -> Client:

@@ -2,15 +2,21 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import Storage, storages
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import Organization
+from accounts.models import MediaRetention, Organization
 from policies.models import PolicyVersion
 from robots.models import Robot, Site
 
 MAX_EPISODES_PER_TRIAL = 10_000
+# Overview camera bounds and defaults: core.recording.recorder says how the defaults were measured.
+OVERVIEW_PX_MIN, OVERVIEW_PX_MAX = 16, 720
+OVERVIEW_FPS_MAX = 30.0
+DEFAULT_OVERVIEW_PX = 96
+DEFAULT_OVERVIEW_FPS = 1.0
 
 
 class TaskStatus(models.TextChoices):
@@ -39,6 +45,12 @@ class EpisodeOutcome(models.TextChoices):
 
 # Outcomes that count as evidence about the policy (every rate, test, claim and ROI input).
 COUNTED_OUTCOMES = (EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE, EpisodeOutcome.ABORTED)
+
+
+class ReviewState(models.TextChoices):
+    UNREVIEWED = "unreviewed", "Not reviewed"
+    CONFIRMED = "confirmed", "Confirmed"
+    OVERRIDDEN = "overridden", "Overridden"
 
 
 class EpisodeSource(models.TextChoices):
@@ -202,6 +214,32 @@ class Trial(models.Model):
     episode_timeout_s = models.FloatField(default=60.0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     status_message = models.TextField(blank=True)
+    # Recording: every simulated episode gets the policy's camera videos, the trajectory and this
+    # overview camera (0 fps: no overview).
+    overview_px = models.PositiveSmallIntegerField(
+        default=DEFAULT_OVERVIEW_PX,
+        validators=[MinValueValidator(OVERVIEW_PX_MIN), MaxValueValidator(OVERVIEW_PX_MAX)],
+        help_text="Overview camera size in pixels (square).",
+    )
+    overview_fps = models.FloatField(
+        default=DEFAULT_OVERVIEW_FPS,
+        validators=[MinValueValidator(0.0), MaxValueValidator(OVERVIEW_FPS_MAX)],
+        help_text="Overview camera frames per simulated second (0: no overview).",
+    )
+    media_retention = models.CharField(
+        max_length=20,
+        choices=MediaRetention.choices,
+        blank=True,
+        help_text="Which recordings to keep; blank: the organization's setting.",
+    )
+    media_keep_successes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="N for 'failures and the first N successes'; blank: the organization's."
+    )
+    # The task's ordered stages (the cell's, or what an agent or integrator reports); Episode.stage_reached
+    # counts how many of them an episode reached.
+    stages = models.JSONField(default=list, blank=True)
+    # Preflight before the first episode: {"passed": bool, "checks": [{"name", "passed", "detail"}]}.
+    preflight = models.JSONField(default=dict, blank=True)
     scheduled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -221,6 +259,17 @@ class Trial(models.Model):
             models.CheckConstraint(condition=Q(episode_timeout_s__gt=0), name="trial_episode_timeout_positive"),
             models.CheckConstraint(condition=Q(status__in=TrialStatus.values), name="trial_status_valid"),
             models.CheckConstraint(
+                condition=Q(overview_px__gte=OVERVIEW_PX_MIN, overview_px__lte=OVERVIEW_PX_MAX),
+                name="trial_overview_px_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(overview_fps__gte=0, overview_fps__lte=OVERVIEW_FPS_MAX), name="trial_overview_fps_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(media_retention="") | Q(media_retention__in=MediaRetention.values),
+                name="trial_media_retention_valid",
+            ),
+            models.CheckConstraint(
                 condition=Q(finished_at__isnull=True)
                 | Q(started_at__isnull=True)
                 | Q(finished_at__gte=models.F("started_at")),
@@ -238,6 +287,13 @@ class Trial(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED_STATUSES
+
+    @property
+    def retention(self) -> tuple[str, int]:
+        """(MediaRetention value, N successes kept): the trial's own setting, else its organization's."""
+        org = self.robot.organization
+        keep = self.media_keep_successes if self.media_keep_successes is not None else org.media_keep_successes
+        return (self.media_retention or org.media_retention, keep)
 
 
 class EpisodeQuerySet(models.QuerySet["Episode"]):
@@ -269,6 +325,19 @@ class Episode(models.Model):
     # NULL, not "", when absent: the unique (trial, external_id) constraint applies only to real ids.
     external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     metrics = models.JSONField(default=dict, blank=True)
+    # Review: `outcome` is the outcome every figure counts (the reviewed one where there is a review);
+    # `detected_outcome` keeps what the cell, agent or upload reported, set by the first review.
+    detected_outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    review_state = models.CharField(max_length=20, choices=ReviewState.choices, default=ReviewState.UNREVIEWED)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # How far it got: how many of the trial's stages it reached (null: not reported), when it reached
+    # each (simulated seconds since the start, one per stage reached), and progress in [0, 1].
+    stage_reached = models.PositiveSmallIntegerField(null=True, blank=True)
+    stage_times_s = models.JSONField(default=list, blank=True)
+    progress = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = EpisodeQuerySet.as_manager()
@@ -292,11 +361,27 @@ class Episode(models.Model):
             models.CheckConstraint(condition=Q(outcome__in=EpisodeOutcome.values), name="episode_outcome_valid"),
             models.CheckConstraint(condition=Q(source__in=EpisodeSource.values), name="episode_source_valid"),
             models.CheckConstraint(condition=Q(ended_at__gte=models.F("started_at")), name="episode_ends_after_start"),
+            models.CheckConstraint(condition=Q(review_state__in=ReviewState.values), name="episode_review_state_valid"),
+            models.CheckConstraint(
+                condition=Q(detected_outcome="") | Q(detected_outcome__in=EpisodeOutcome.values),
+                name="episode_detected_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__isnull=True) | Q(progress__gte=0, progress__lte=1), name="episode_progress_0_1"
+            ),
         ]
-        indexes = [models.Index(fields=["trial", "outcome"], name="episode_trial_outcome_idx")]
+        indexes = [
+            models.Index(fields=["trial", "outcome"], name="episode_trial_outcome_idx"),
+            models.Index(fields=["trial", "review_state"], name="episode_trial_review_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Episode {self.index} of trial {self.trial_id}"
+
+    @property
+    def original_outcome(self) -> str:
+        """The outcome as reported, before any review."""
+        return self.detected_outcome or self.outcome
 
 
 class EpisodeEvent(models.Model):
@@ -350,6 +435,7 @@ class TrialSourceSummary(models.Model):
     lost = models.PositiveIntegerField(
         default=0, help_text="Attempts lost to infrastructure: not in episodes, successes or any sum above."
     )
+    reviewed = models.PositiveIntegerField(default=0, help_text="Counted episodes a person has reviewed.")
     revision = models.PositiveBigIntegerField(default=0)
 
     class Meta:
@@ -406,3 +492,77 @@ class TrialChunk(models.Model):
 
     def __str__(self) -> str:
         return f"Trial {self.trial_id} episodes {self.first_index}-{self.stop_index - 1}"
+
+
+class EpisodeReview(models.Model):
+    """One review of an episode's outcome: the audit trail (who, when, before, after, why). Never edited."""
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    outcome_before = models.CharField(max_length=20, choices=EpisodeOutcome.choices)
+    outcome_after = models.CharField(max_length=20, choices=EpisodeOutcome.choices)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["episode_id", "created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome_before__in=EpisodeOutcome.values) & Q(outcome_after__in=EpisodeOutcome.values),
+                name="episodereview_outcomes_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Review of episode {self.episode_id}: {self.outcome_before} -> {self.outcome_after}"
+
+
+class MediaKind(models.TextChoices):
+    VIDEO = "video", "Video"
+    POSTER = "poster", "Poster frame"
+    TRAJECTORY = "trajectory", "Trajectory"
+    MANIFEST = "manifest", "Recording manifest"
+
+
+def episode_media_storage() -> Storage:
+    """The storage recordings go to: STORAGES["episode_media"] (a local folder by default, S3 in production)."""
+    return storages["episode_media"]
+
+
+def episode_media_path(instance: EpisodeMedia, filename: str) -> str:
+    episode = instance.episode
+    return f"trials/{episode.trial_id}/episodes/{episode.index:05d}-{episode.pk}/{filename}"
+
+
+class EpisodeMedia(models.Model):
+    """One file of an episode's recording: a camera's video (`name` = camera, e.g. "front", "overview"),
+    the poster frame, the trajectory (Parquet) or the manifest. Stored through episode_media_storage();
+    served only by permission-checked views."""
+
+    Kind = MediaKind
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="media")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=64, blank=True, help_text="Camera name for a video; blank otherwise.")
+    file = models.FileField(upload_to=episode_media_path, storage=episode_media_storage, max_length=300)
+    content_type = models.CharField(max_length=100)
+    size_bytes = models.PositiveBigIntegerField()
+    sha256 = models.CharField(
+        max_length=64, help_text="Of the stored bytes: a retried upload of the same file is a no-op."
+    )
+    frames = models.PositiveIntegerField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["episode_id", "kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["episode", "kind", "name"], name="episodemedia_unique_kind_name"),
+            models.CheckConstraint(condition=Q(kind__in=MediaKind.values), name="episodemedia_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.name} of episode {self.episode_id}".replace("  ", " ")

@@ -26,6 +26,7 @@ from trials.models import (
     EpisodeEvent,
     EpisodeOutcome,
     EventKind,
+    ReviewState,
     Task,
     TaskStatus,
     Trial,
@@ -65,6 +66,10 @@ class EpisodeInput:
     external_id: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     events: Sequence[EventInput] = ()
+    # How far it got (see Episode): stages reached, when each was reached, progress in [0, 1].
+    stage_reached: int | None = None
+    stage_times_s: Sequence[float] = ()
+    progress: float | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,9 @@ def episodes_record(*, trial_id: int, episodes: Sequence[EpisodeInput]) -> Recor
                 source=item.source,
                 external_id=item.external_id,
                 metrics=item.metrics or {},
+                stage_reached=item.stage_reached,
+                stage_times_s=[float(t) for t in item.stage_times_s],
+                progress=item.progress,
             )
         )
     created = Episode.objects.bulk_create(rows)
@@ -295,6 +303,7 @@ def _summaries_add(*, episodes: Sequence[Episode], events: Sequence[EpisodeEvent
         cycle = float(episode.cycle_time_s)
         row.episodes += 1
         row.successes += int(episode.outcome == EpisodeOutcome.SUCCESS)
+        row.reviewed += int(episode.review_state != ReviewState.UNREVIEWED)
         row.cycle_time_sum_s += cycle
         row.cycle_time_sq_sum_s2 += cycle * cycle
     for event in events:
@@ -308,6 +317,7 @@ def _summaries_add(*, episodes: Sequence[Episode], events: Sequence[EpisodeEvent
             cycle_time_sq_sum_s2=F("cycle_time_sq_sum_s2") + delta.cycle_time_sq_sum_s2,
             interventions=F("interventions") + delta.interventions,
             lost=F("lost") + delta.lost,
+            reviewed=F("reviewed") + delta.reviewed,
             revision=F("revision") + 1,
         )
         if not updated:

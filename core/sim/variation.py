@@ -71,8 +71,8 @@ def level_validate(factor: Factor, level: object) -> Level:
     if isinstance(level, bool) or not isinstance(level, int | float):
         raise VariationError(factor.key, f"must be a number in {factor.unit}; got {level!r}")
     value = float(level)
-    assert factor.low is not None and factor.high is not None  # checked in Factor.__post_init__
-    if not math.isfinite(value) or not factor.low <= value <= factor.high:
+    low, high = float(factor.low or 0.0), float(factor.high or 0.0)  # both set: Factor.__post_init__
+    if not math.isfinite(value) or not low <= value <= high:
         raise VariationError(factor.key, f"must be between {factor.low:g} and {factor.high:g} {factor.unit}")
     if factor.integer:
         if value != round(value):

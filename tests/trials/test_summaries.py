@@ -214,17 +214,29 @@ def test_rebuild_command_rebuilds_one_trial_or_all() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_migration_backfills_summaries_of_existing_episodes() -> None:
-    executor = MigrationExecutor(connection)
+    # The trial is made with today's models; the episodes with the models as they were at 0003, so
+    # later fields of Episode and Trial never break this test.
+    trial = TrialFactory(episodes_planned=10)
     target = [("trials", "0003_trialchunk")]
+    executor = MigrationExecutor(connection)
     executor.migrate(target)
     try:
-        trial = TrialFactory(episodes_planned=10)
-        rows = Episode.objects.bulk_create(
-            EpisodeFactory.build(trial=trial, index=i, outcome="success" if i % 3 else "failure", cycle_time_s=5.0 + i)
+        old = executor.loader.project_state(target).apps
+        old_episode, old_event = old.get_model("trials", "Episode"), old.get_model("trials", "EpisodeEvent")
+        rows = old_episode.objects.bulk_create(
+            old_episode(
+                trial_id=trial.pk,
+                index=i,
+                outcome="success" if i % 3 else "failure",
+                cycle_time_s=5.0 + i,
+                started_at=T0,
+                ended_at=T0 + timedelta(seconds=5.0 + i),
+                source="simulation",
+            )
             for i in range(6)
         )
-        EpisodeEvent.objects.bulk_create(
-            EpisodeEventFactory.build(episode=rows[i], kind=kind)
+        old_event.objects.bulk_create(
+            old_event(episode_id=rows[i].pk, kind=kind, category="grasp_miss", severity="warning", t_offset_s=2.0)
             for i in (0, 0, 4)
             for kind in ("intervention", "fault")
         )
