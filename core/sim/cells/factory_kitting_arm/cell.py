@@ -1,4 +1,4 @@
-"""`factory-kitting-arm`: a Franka Panda arm picks the named part from a feeder bin into its pocket of a kit tray.
+"""The `factory-kitting-arm` cell: a Franka Panda picks the named part from a feeder bin into its kit-tray pocket.
 
 The station (bench, feeder bin, tray fixture and kit tray, parts, lamp, cell frame, cameras) is
 core/sim/assets/factory_kitting_arm.xml; the arm and its two-finger gripper are robosuite 1.5.2's Panda
@@ -6,7 +6,7 @@ MJCF, loaded from the installed package (never copied here) and attached to the 
 The seed sets the target part (bracket, bolt or box, unless the instruction names one), every part's
 pose in the bin, the distractor parts, the tray's position and the lighting; the variation factors
 (`factors()`) add light, camera, clutter, action noise and actuation delay on top. Control at 10 Hz,
-20 physics substeps of 5 ms, so `sim_time_s` is a realistic cycle time (the expert takes about 5-8 s).
+20 physics substeps of 5 ms, so `sim_time_s` is a realistic cycle time (the expert places a part after about 3-5 s).
 
 The arm is driven in Cartesian space: an action moves the tool centre point's set-point, differential
 inverse kinematics (damped least squares, posture held in the null space, joint limits enforced) turns
@@ -16,40 +16,44 @@ fingers closing along the world y axis.
 
 from __future__ import annotations
 
-import os
+import atexit
+import collections
+import copy
+import weakref
 
-# Set before mujoco loads libGL: EGL with Mesa's software rasteriser works on CPU-only workers, and
-# one llvmpipe thread per process keeps several workers from fighting over cores.
-os.environ.setdefault("MUJOCO_GL", "egl")
-os.environ.setdefault("LP_NUM_THREADS", "1")
+import mujoco
+import numpy as np
+import numpy.typing as npt
 
-import atexit  # noqa: E402
-import collections  # noqa: E402
-import copy  # noqa: E402
-import enum  # noqa: E402
-import functools  # noqa: E402
-import importlib.util  # noqa: E402
-import re  # noqa: E402
-import weakref  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
-import numpy.typing as npt  # noqa: E402
-
-from core.sim import episode  # noqa: E402
-from core.sim.base import CellInfo, Observation  # noqa: E402
-from core.sim.registry import cell_register  # noqa: E402
-from core.sim.render import SceneRenderer, free_camera  # noqa: E402
-from core.sim.variation import Factor, FactorKind, Levels, factor_rng, levels_validate  # noqa: E402
+from core.sim import episode
+from core.sim.base import CellInfo, Observation
+from core.sim.cells.factory_kitting_arm.station import ARM_PREFIX, GRIPPER_PREFIX, SCENE_PATH, station_model
+from core.sim.cells.factory_kitting_arm.task import (
+    BIN_SLOT_JITTER_M,
+    BIN_SLOTS,
+    CLUTTER_BODIES,
+    CLUTTER_HI,
+    CLUTTER_LO,
+    CLUTTER_SPACING_M,
+    CONTROL_DT_S,
+    FACTORS,
+    INSTRUCTIONS,
+    LIGHT_TINTS,
+    PARKED_XY,
+    PART_NAMES,
+    PART_YAW_RAD,
+    PARTS,
+    PHRASINGS,
+    PartSpec,
+    Upright,
+    instruction_part,
+)
+from core.sim.registry import cell_register
+from core.sim.render import SceneRenderer, free_camera
+from core.sim.variation import Factor, Levels, factor_rng, levels_validate
 
 KEY = "factory-kitting-arm"
-SCENE_PATH = Path(__file__).resolve().parent.parent / "assets" / "factory_kitting_arm.xml"
-ARM_PREFIX = "arm_"
-GRIPPER_PREFIX = "g_"
 
-CONTROL_DT_S = 0.1
 PHYSICS_DT_S = 0.005
 SUBSTEPS = round(CONTROL_DT_S / PHYSICS_DT_S)
 SETTLE_STEPS = 60  # 0.3 s of physics after placing parts, before t = 0
@@ -72,8 +76,6 @@ IK_REACH_TOL_M = 0.01  # a set-point the joint-limited arm misses by more than t
 ARM_HOME_Q = np.array([0.0, -0.6, 0.0, -2.4, 0.0, 1.8, -0.785])
 FINGER_OPEN_M = 0.03  # per finger: a 6 cm gap, so open fingers clear a pocket's walls
 FINGER_CLOSE_CMD_M = -0.02  # beyond the joint limit: grip force is set by the actuator's force range
-FINGER_ARMATURE = 0.01
-FINGER_DAMPING = 40.0
 FINGER_MISS_M = 0.0015  # both fingers this near fully closed: the grip closed on nothing
 TABLE_DROP_Z_M = -0.05
 TRAY_FLOOR_Z_M = 0.008
@@ -111,232 +113,6 @@ OVERVIEW_CAMERA = {"lookat": (0.0, 0.08, 0.18), "distance": 1.45, "azimuth": 128
 LINK_RGBA = (0.93, 0.93, 0.95, 1.0)
 JOINT_RGBA = (0.25, 0.25, 0.27, 1.0)
 FINGER_RGBA = (0.45, 0.45, 0.47, 1.0)
-
-
-class Upright(enum.Enum):
-    """What "upright" means for a part type."""
-
-    Z_UP = "z_up"  # body z axis vertical (the bracket, flange up)
-    X_LEVEL = "x_level"  # body x axis horizontal (the bolt, lying rather than standing on its head)
-    ANY = "any"  # any face down (the box is a cube)
-
-
-@dataclass(frozen=True)
-class PartSpec:
-    """A part type: body name in the model, the z of its body origin when resting upright on a flat
-    surface, where the expert grasps it (body frame), and what upright means for it."""
-
-    name: str
-    rest_z_m: float
-    grasp_offset_m: tuple[float, float, float]
-    upright: Upright
-
-
-PARTS: tuple[PartSpec, ...] = (
-    # By the upright flange, high enough that the inner finger clears the base plate.
-    PartSpec("bracket", 0.002, (0.0, -0.016, 0.019), Upright.Z_UP),
-    # By the square head: the pads reach no lower than the shaft's top, and the heavy head is near the
-    # centre of mass anyway.
-    PartSpec("bolt", 0.0105, (-0.027, 0.0, 0.0), Upright.X_LEVEL),
-    PartSpec("box", 0.02, (0.0, 0.0, 0.0), Upright.ANY),
-)
-PART_NAMES = tuple(p.name for p in PARTS)
-# Parts go to distinct slots of a 2x2 grid in the bin, jittered: clear of the walls, and far enough
-# apart that the open fingers fit beside a neighbour.
-BIN_SLOTS = np.array([[-0.045, -0.06], [-0.045, 0.06], [0.045, -0.06], [0.045, 0.06]])
-BIN_SLOT_JITTER_M = np.array([0.015, 0.012])
-PART_YAW_RAD = 0.5
-# Parts not in play this episode rest on the floor under the table, hidden by its base.
-PARKED_XY = ((-0.15, 0.0), (0.0, 0.0), (0.15, 0.0))
-CLUTTER_BODIES = ("clutter_0", "clutter_1", "clutter_2", "clutter_3")
-# Clutter lies on the bench between the bin and the tray fixture, below the arm's carrying height.
-CLUTTER_LO = np.array([-0.075, -0.2])
-CLUTTER_HI = np.array([-0.03, 0.2])
-CLUTTER_SPACING_M = 0.04
-PHRASINGS = (
-    "place the {part} in its pocket of the kit tray",
-    "put the {part} into the kit tray",
-    "pick up the {part} and put it in the tray",
-    "move the {part} from the bin to the kit",
-    "kit the {part}",
-)
-INSTRUCTIONS = tuple(p.format(part=name) for name in PART_NAMES for p in PHRASINGS)
-_PART_WORD = re.compile(r"\b(" + "|".join(PART_NAMES) + r")s?\b", re.IGNORECASE)
-
-# Factor keys, units and ranges follow the other cells' (core/sim/variation.py), so a sweep condition
-# means the same on this cell as on the floating-gripper one.
-DISTRACTOR_LEVELS = ("seeded", "0", "1", "2")
-# RGB of a black body at these temperatures relative to 6500 K (D65) white, normalised to the brightest
-# channel: Mitchell Charity's blackbody colour table (vendian.org/mncharity/dir3/blackbody, 10 deg CMF).
-LIGHT_TINTS: dict[str, tuple[float, float, float]] = {
-    "warm-3000k": (1.0, 0.706, 0.420),
-    "cool-9000k": (0.824, 0.871, 1.0),
-}
-MAX_DELAY_STEPS = 10
-FACTORS: tuple[Factor, ...] = (
-    Factor(
-        "light_intensity",
-        "Light intensity",
-        "x nominal",
-        1.0,
-        low=0.2,
-        high=2.5,
-        description="The work light's diffuse and specular output and the headlight scaled by this factor.",
-    ),
-    Factor(
-        "light_azimuth_deg",
-        "Light direction",
-        "deg",
-        0.0,
-        low=-180.0,
-        high=180.0,
-        description="The work light turned about the vertical axis through the bench centre (position and direction).",
-    ),
-    Factor(
-        "light_colour",
-        "Light colour",
-        "colour temperature",
-        "nominal",
-        kind=FactorKind.CATEGORY,
-        choices=("nominal", *LIGHT_TINTS),
-        description="The lights tinted as a black body at 3000 K (warm tungsten) or 9000 K (cool daylight).",
-    ),
-    Factor(
-        "camera_shift_m",
-        "Camera position offset",
-        "m",
-        0.0,
-        low=0.0,
-        high=0.05,
-        description="The policy camera moved by this distance in a direction drawn from the episode seed.",
-    ),
-    Factor(
-        "camera_rotation_deg",
-        "Camera orientation offset",
-        "deg",
-        0.0,
-        low=0.0,
-        high=10.0,
-        description="The policy camera turned in place by this angle about an axis across its view, drawn per episode.",
-    ),
-    Factor(
-        "distractors",
-        "Distractor parts",
-        "parts",
-        "seeded",
-        kind=FactorKind.CATEGORY,
-        choices=DISTRACTOR_LEVELS,
-        description=(
-            "Other part types in the bin beside the target: the seeded draw (0, 1 or 2 with probabilities "
-            "0.3, 0.4, 0.3), or exactly 0, 1 or 2. Every part's bin slot and pose are drawn either way, so "
-            "the seeded parts keep their poses and an added one takes its own slot."
-        ),
-    ),
-    Factor(
-        "clutter",
-        "Clutter",
-        "items",
-        0.0,
-        low=0.0,
-        high=float(len(CLUTTER_BODIES)),
-        integer=True,
-        description="Washers and nuts that are not in the kit, on the bench between the bin and the tray fixture.",
-    ),
-    Factor(
-        "action_noise",
-        "Action noise",
-        "std, fraction of the action range",
-        0.0,
-        low=0.0,
-        high=0.25,
-        description="Gaussian noise added to each motion component of an action before the cell executes it.",
-    ),
-    Factor(
-        "actuation_delay",
-        "Actuation delay",
-        "steps",
-        0.0,
-        low=0.0,
-        high=float(MAX_DELAY_STEPS),
-        integer=True,
-        description=(
-            f"The action of step t executed at step t + delay ({CONTROL_DT_S:g} s a step); the arm holds "
-            "its set-point and grip until then."
-        ),
-    ),
-)
-
-
-def instruction_part(instruction: str) -> str | None:
-    """Returns the part type an instruction names ('bracket', 'bolt', 'box'), or None if it names none."""
-    match = _PART_WORD.search(instruction)
-    return match.group(1).lower() if match else None
-
-
-def robosuite_assets() -> Path:
-    """The folder of robosuite's MJCF assets in the installed package (found without importing robosuite,
-    whose import needs its full dependency set). Raises ModuleNotFoundError when it is not installed."""
-    found = importlib.util.find_spec("robosuite")
-    if found is None or not found.submodule_search_locations:
-        raise ModuleNotFoundError("robosuite 1.5.2 is not installed (pip install --no-deps robosuite==1.5.2)")
-    return Path(next(iter(found.submodule_search_locations))) / "models" / "assets"
-
-
-def _robot_spec(path: Path) -> mujoco.MjSpec:
-    # Mesh paths made absolute so they still resolve once attached to a spec loaded from elsewhere; the
-    # package's own torque actuators go, the station's joint servos replace them.
-    spec = mujoco.MjSpec.from_file(str(path))
-    for mesh in spec.meshes:
-        mesh.file = str((path.parent / mesh.file).resolve())
-    for actuator in list(spec.actuators):
-        actuator.delete()
-    return spec
-
-
-@functools.cache
-def _station_model() -> mujoco.MjModel:
-    """The station with the Panda attached, compiled once per process (about 1 s: the meshes); each cell
-    works on its own copy, since it changes lighting, camera and collision fields per episode."""
-    assets = robosuite_assets()
-    arm = _robot_spec(assets / "robots" / "panda" / "robot.xml")
-    gripper = _robot_spec(assets / "grippers" / "panda_gripper.xml")
-    for joint in gripper.joints:
-        # The package's finger joints carry 1 kg of armature: closing on a part then hits it with a spike
-        # above the collision limit. A light finger closing at up to ~0.4 m/s grasps without one.
-        joint.armature = FINGER_ARMATURE
-        joint.damping = FINGER_DAMPING
-    arm.attach(gripper, prefix=GRIPPER_PREFIX, frame=arm.body("right_hand").add_frame())
-    scene = mujoco.MjSpec.from_file(str(SCENE_PATH))
-    scene.attach(arm, prefix=ARM_PREFIX, site=scene.site("robot_mount"))
-    for body in scene.bodies:
-        if body.name.startswith(ARM_PREFIX):
-            body.gravcomp = 1.0
-    # Link 1's collision mesh alone has 12.5k triangles (more than the rest of the arm together): the
-    # policy camera draws these two primitives in its place (see _index_model).
-    link1 = scene.body(ARM_PREFIX + "link1")
-    for name, kind, fromto in (
-        ("link1_column", mujoco.mjtGeom.mjGEOM_CYLINDER, [0, 0, -0.192, 0, 0, -0.03]),
-        ("link1_housing", mujoco.mjtGeom.mjGEOM_CAPSULE, [0, -0.074, 0, 0, 0, 0]),
-    ):
-        link1.add_geom(
-            name=name, type=kind, fromto=fromto, size=[0.055, 0, 0], contype=0, conaffinity=0, group=0, mass=0
-        )
-    p = ARM_PREFIX + GRIPPER_PREFIX
-    # Touch-sensor volumes, a little larger than the geoms they watch (sensors in the station's XML).
-    scene.body(p + "right_gripper").add_site(
-        name="hand_touch", type=mujoco.mjtGeom.mjGEOM_BOX, pos=[0, 0, 0.03], size=[0.035, 0.11, 0.035]
-    )
-    for i, finger in ((1, "leftfinger"), (2, "rightfinger")):
-        scene.body(p + finger).add_site(
-            name=f"finger{i}_touch", type=mujoco.mjtGeom.mjGEOM_BOX, pos=[0, 0, 0.03], size=[0.015, 0.025, 0.035]
-        )
-        scene.body(p + f"finger_joint{i}_tip").add_site(
-            name=f"pad{i}_touch",
-            type=mujoco.mjtGeom.mjGEOM_BOX,
-            pos=[0, 0.005 if i == 2 else -0.005, -0.015],
-            size=[0.01, 0.006, 0.01],
-        )
-    return scene.compile()
 
 
 _OPEN_CELLS: weakref.WeakSet[FactoryKittingArm] = weakref.WeakSet()
@@ -416,7 +192,7 @@ class FactoryKittingArm(episode.LoggedCell):
         # drives into the tray once it is done fails (the success counts once the hold passes fault-free).
         self._hold_after_success_s = float(hold_after_success_s)
         self._placed_at_s: float | None = None
-        self._model = copy.deepcopy(_station_model())
+        self._model = copy.deepcopy(station_model())
         if abs(self._model.opt.timestep * SUBSTEPS - CONTROL_DT_S) > 1e-9:
             raise ValueError(f"{SCENE_PATH.name}: timestep must be {PHYSICS_DT_S} s")
         self._data = mujoco.MjData(self._model)
