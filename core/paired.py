@@ -195,7 +195,7 @@ def compare_success_paired(
         "The paired test applies: both versions ran the same seeds, so each seed's own difficulty cancels "
         "and only the seeds where they disagree count as evidence."
     )
-    if ratio is not None:
+    if ratio is not None and paired_w is not None and unpaired_w is not None:
         explanation += (
             f" Its interval is {paired_w * 100:.0f} points wide against {unpaired_w * 100:.0f} for the same "
             f"episodes taken as independent samples ({ratio:.0%} of the width)."

@@ -152,9 +152,7 @@ def test_newcombe_interval_covers_the_truth_in_about_95_percent_of_seeded_replic
     assert 0.93 <= covered / replications <= 0.98
 
 
-@given(
-    both=st.integers(0, 60), only_a=st.integers(0, 60), only_b=st.integers(0, 60), neither=st.integers(0, 60)
-)
+@given(both=st.integers(0, 60), only_a=st.integers(0, 60), only_b=st.integers(0, 60), neither=st.integers(0, 60))
 def test_interval_contains_the_estimate_and_swapping_versions_mirrors_it(both, only_a, only_b, neither):
     table = PairedTable(both, only_a, only_b, neither)
     ci = paired.newcombe_paired_interval(table)
