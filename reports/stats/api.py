@@ -2,7 +2,7 @@
 
 GET /api/v1/trials/{id}/stats/       per-source statistics, sequential verdict, acceptance evaluation
 GET /api/v1/trials/{id}/acceptance/  the task's acceptance criteria evaluated on the trial
-GET /api/v1/trials/compare/?a=&b=    two trials of one task compared
+GET /api/v1/trials/compare/?a=&b=    two trials of one task compared (paired by seed when they ran the same scenes)
 GET /api/v1/tasks/{id}/stats/        per source, per policy version, sim-to-real gap, plan, acceptance
 GET /api/v1/tasks/{id}/plan/         episodes and robot-hours to show success >= target
 
@@ -135,12 +135,24 @@ class TrialCompareView(APIView):
         summary="Compare two trials of one task",
         description="Success rate: Barnard's exact test and a Newcombe interval for B - A; cycle time of "
         'successful episodes: Mann-Whitney U; each with a plain-language verdict ("no evidence of a '
-        'difference" unless p < 0.05). Trials of different tasks are a 400.',
+        'difference" unless p < 0.05). When both trials ran the same simulated cell, seed, instruction and '
+        "episode timeout, episode i of each ran the same scene: `paired` then holds the 2 x 2 table of pairs "
+        "(matched by episode index over counted episodes), McNemar's exact p and Newcombe's paired interval, "
+        'with the unpaired test on the same pairs beside it, and `applies` is "paired". Otherwise `paired` '
+        "is null and `pairing.reasons` say why. Trials of different tasks are a 400.",
         parameters=[CompareQuerySerializer],
         responses={
             200: _ok(
                 "reports.stats.selectors.TrialComparison",
-                {"trial_a_id": 6, "trial_b_id": 7, "success": {"p_value": 0.003, "verdict": "…"}, "cycle_time": {}},
+                {
+                    "trial_a_id": 6,
+                    "trial_b_id": 7,
+                    "success": {"p_value": 0.003, "verdict": "…"},
+                    "cycle_time": {},
+                    "applies": "paired",
+                    "pairing": {"pairable": True, "reasons": [], "n_pairs": 40, "statement": "…"},
+                    "paired": {"both": 20, "only_a": 2, "only_b": 8, "neither": 10, "p_value": 0.109},
+                },
             ),
             **ERRORS,
         },

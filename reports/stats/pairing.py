@@ -96,9 +96,7 @@ def paired_compare(
     reasons = pairing_refusals(a, b, source=source)
     if reasons:
         statement = (
-            "The unpaired test applies: "
-            + "; ".join(reasons)
-            + ". Episodes are compared as two independent samples."
+            "The unpaired test applies: " + "; ".join(reasons) + ". Episodes are compared as two independent samples."
         )
         return Pairing(False, reasons, 0, 0, 0, statement), None
     table, unmatched_a, unmatched_b = paired_table(col_a, col_b)

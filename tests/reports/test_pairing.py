@@ -8,12 +8,14 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Role
 from core import paired
 from reports.stats import selectors
 from robots.models import RobotKind
-from tests.factories import PolicyVersionFactory, RobotFactory, TaskFactory, TrialFactory
+from tests.factories import PolicyVersionFactory, RobotFactory, TaskFactory, TrialFactory, UserFactory, client_for
 from tests.reports.test_selectors import add_episodes
 from trials.models import Episode, EpisodeOutcome, EpisodeSource
 
@@ -125,3 +127,58 @@ def test_pairable_trials_without_a_common_index_fall_back():
     cmp = selectors.trials_compare(trial_a_id=a.pk, trial_b_id=b.pk)
     assert cmp.paired is None and cmp.pairing.reasons == ("no index was counted in both trials",)
     assert (cmp.pairing.unmatched_a, cmp.pairing.unmatched_b) == (2, 2)
+
+
+# --- Page and API ----------------------------------------------------------------------------------
+
+
+def _engineer_of(trial):
+    return UserFactory(organization=trial.task.organization, role=Role.ENGINEER)
+
+
+def test_compare_page_shows_the_pairs_table_mcnemar_and_the_unpaired_result_beside_it():
+    a, b = _pair_of_trials()
+    add_episodes(a, A_OUTCOMES)
+    add_episodes(b, B_OUTCOMES)
+    client = client_for(_engineer_of(a))
+    html = client.get(reverse("stats-compare"), {"a": a.pk, "b": b.pk}).content.decode()
+
+    def cell(testid: str) -> str:
+        return html.split(f'data-testid="{testid}">')[1].split("<")[0]
+
+    assert (cell("pairs-both"), cell("pairs-only-a"), cell("pairs-only-b"), cell("pairs-neither")) == (
+        "20", "2", "8", "10",
+    )  # fmt: skip
+    assert "Paired comparison." in html and "paired test applies" in html
+    paired_row = html.split('data-testid="paired-row">')[1].split("</tr>")[0]
+    assert "40 pairs" in paired_row and "0.109" in paired_row  # McNemar exact p = 112 / 1024
+    unpaired_row = html.split('data-testid="unpaired-row">')[1].split("</tr>")[0]
+    assert "(n = 40)" in unpaired_row
+    assert "McNemar exact p = 0.109" in html.split('data-testid="paired-verdict">')[1].split("</p>")[0]
+    assert "Unpaired, for reference" in html
+
+
+def test_compare_page_of_unpairable_trials_says_why():
+    a, b = _pair_of_trials(seed=99)
+    add_episodes(a, "ssf")
+    add_episodes(b, "sff")
+    html = client_for(_engineer_of(a)).get(reverse("stats-compare"), {"a": a.pk, "b": b.pk}).content.decode()
+    assert "Unpaired comparison." in html and "their seeds differ (7 vs 99)" in html
+    assert 'data-testid="pairs-table"' not in html and 'data-testid="paired-row"' not in html
+
+
+def test_compare_api_gives_the_paired_result_and_the_pairing_reasons():
+    a, b = _pair_of_trials()
+    add_episodes(a, A_OUTCOMES)
+    add_episodes(b, B_OUTCOMES)
+    client = client_for(_engineer_of(a))
+    body = client.get(reverse("api-trials-compare"), {"a": a.pk, "b": b.pk}).json()
+    assert body["applies"] == "paired" and body["pairing"]["pairable"] is True
+    assert [body["paired"][k] for k in ("both", "only_a", "only_b", "neither")] == [20, 2, 8, 10]
+    assert body["paired"]["p_value"] == pytest.approx(112 / 1024)
+    assert body["paired"]["unpaired"]["n_a"] == 40 and body["success"]["n_a"] == 40
+    c = TrialFactory(task=a.task, robot=a.robot, seed=1)
+    add_episodes(c, "ss")
+    refused = client.get(reverse("api-trials-compare"), {"a": a.pk, "b": c.pk}).json()
+    assert refused["applies"] == "unpaired" and refused["paired"] is None
+    assert refused["pairing"]["reasons"] == ["their seeds differ (7 vs 1), so episode i ran a different scene in each"]
