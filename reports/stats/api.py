@@ -5,6 +5,7 @@ GET /api/v1/trials/{id}/acceptance/  the task's acceptance criteria evaluated on
 GET /api/v1/trials/compare/?a=&b=    two trials of one task compared (paired by seed when they ran the same scenes)
 GET /api/v1/tasks/{id}/stats/        per source, per policy version, sim-to-real gap, plan, acceptance
 GET /api/v1/tasks/{id}/plan/         episodes and robot-hours to show success >= target
+GET /api/v1/plan/paired/             seeds for a paired comparison of two versions, beside the unpaired size
 
 Visibility from trials.selectors: another organization's trial or task is a 404. Bad parameters are a
 400 naming the field.
@@ -24,8 +25,15 @@ from rest_framework.views import APIView
 from accounts.requests import AuthenticatedApiRequest
 from common.api_support import error_responses
 from common.throttling import TokenRateThrottle
+from core.paired import paired_plan
 from reports.stats.selectors import task_panel, task_trial_plan, trial_panel, trials_compare
-from reports.stats.serializers import MAX_ID, CompareQuerySerializer, PlanQuerySerializer, TrialStatsQuerySerializer
+from reports.stats.serializers import (
+    MAX_ID,
+    CompareQuerySerializer,
+    PairedPlanQuerySerializer,
+    PlanQuerySerializer,
+    TrialStatsQuerySerializer,
+)
 from trials.models import Task, Trial
 
 ERRORS = error_responses(400, 401, 404, 429)
@@ -236,4 +244,48 @@ class TaskPlanView(APIView):
             raise NotFound("Not found.") from exc
         except ValueError as exc:
             raise ValidationError({"target": [str(exc)]}) from exc
+        return Response(plan.to_dict())
+
+
+class PairedPlanView(APIView):
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(
+        summary="Plan a paired comparison",
+        description="Seeds both policy versions must run (each seed once by A and once by B) for McNemar's test "
+        "to tell `rate_b` from `rate_a` with `power` at two-sided `alpha` (Connor 1987), and beside it the "
+        "episodes per version two independent samples would need (statsmodels). `discordance` is the share "
+        "of seeds the two decide differently; the fewer, the fewer seeds. Rates that cannot have that "
+        "discordance are a 400 naming `discordance`.",
+        parameters=[PairedPlanQuerySerializer],
+        responses={
+            200: _ok(
+                "core.paired.PairedPlan",
+                {
+                    "rate_a": 0.6,
+                    "rate_b": 0.75,
+                    "discordance": 0.2,
+                    "pairs_needed": 68,
+                    "paired_episodes": 136,
+                    "unpaired_per_version": 152,
+                    "unpaired_episodes": 304,
+                    "statement": "…",
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: AuthenticatedApiRequest) -> Response:
+        params = _query(PairedPlanQuerySerializer, request)
+        try:
+            plan = paired_plan(
+                rate_a=params["rate_a"],
+                rate_b=params["rate_b"],
+                discordance=params.get("discordance"),
+                alpha=params["alpha"],
+                power=params["power"],
+            )
+        except ValueError as exc:  # an impossible discordance, or a plan beyond 10 million seeds
+            field = "discordance" if "discordance" in str(exc) else "rate_b"
+            raise ValidationError({field: [str(exc)]}) from exc
         return Response(plan.to_dict())
