@@ -12,7 +12,7 @@ fewer episodes than two independent samples for the same answer.
   two Wilson score intervals with a correction for the correlation of the pairs), Newcombe RG (1998)
   "Improved confidence intervals for the difference between binomial proportions based on paired data",
   Statistics in Medicine 17:2635-2650. statsmodels has no paired difference interval, so the formula is
-  written out in `newcombe_paired_interval`.
+  written out in `newcombe_paired_interval` (the definitions: docs/metrics.md, in this repository).
 - Planner: pairs needed for given success rates, discordance, power and alpha by Connor's formula
   (Connor RJ (1987) "Sample size for testing differences in proportions for the paired-sample design",
   Biometrics 43:207-211, p. 209); statsmodels has none for McNemar. Beside it the per-version sample size

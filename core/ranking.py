@@ -17,7 +17,8 @@ strength and is negligible beside tens of real games. Strengths are reported on 
 their mean is 0 (only differences are identified).
 
 Intervals: a nonparametric bootstrap that resamples the pairwise results with replacement (numpy,
-seeded), refits, and takes percentiles of each version's log-strength and of its rank.
+seeded), refits, and takes percentiles of each version's log-strength and of its rank. The definitions are
+in docs/metrics.md (in this repository).
 """
 
 from __future__ import annotations
