@@ -285,7 +285,8 @@ class PairedPlanView(APIView):
                 alpha=params["alpha"],
                 power=params["power"],
             )
-        except ValueError as exc:  # an impossible discordance, or a plan beyond 10 million seeds
-            field = "discordance" if "discordance" in str(exc) else "rate_b"
-            raise ValidationError({field: [str(exc)]}) from exc
+        except ValueError as exc:  # an impossible discordance, a non-finite value, or beyond 10 million seeds
+            message = str(exc)
+            field = next((f for f in ("discordance", "rate_a", "alpha", "power") if f in message), "rate_b")
+            raise ValidationError({field: [message]}) from exc
         return Response(plan.to_dict())

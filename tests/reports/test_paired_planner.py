@@ -95,3 +95,19 @@ def test_paired_plan_api(engineer):
     schema = client.get(reverse("api-schema"), HTTP_ACCEPT="application/json").json()["paths"]
     params = {p["name"] for p in schema["/api/v1/plan/paired/"]["get"]["parameters"]}
     assert {"rate_a", "rate_b", "discordance", "power", "alpha"} <= params
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"rate_a": "nan", "rate_b": 0.7}, "rate_a"),
+        ({"rate_a": 0.6, "rate_b": 0.7, "power": "nan"}, "power"),
+        ({"rate_a": 0.6, "rate_b": 0.7, "discordance": "nan"}, "discordance"),
+        ({"rate_a": 0.6000001, "rate_b": 0.6000002}, "rate_b"),  # beyond 10 million seeds
+        ({"rate_b": 0.7}, "rate_a"),
+    ],
+)
+def test_paired_plan_api_refuses_bad_values_with_a_400_naming_the_field(engineer, query, field):
+    response = client_for(engineer).get(reverse("api-plan-paired"), query)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
