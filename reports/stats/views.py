@@ -327,7 +327,10 @@ def _measured(comparison: Any) -> dict[str, float | None] | None:
     rates = (round(paired.rate_a, 4), round(paired.rate_b, 4))
     if rates[0] == rates[1] or not all(0 < r < 1 for r in rates):
         return None
-    share = round((paired.only_a + paired.only_b) / paired.n_pairs, 4)
+    share = (paired.only_a + paired.only_b) / paired.n_pairs
+    # Rounded rates may no longer admit the rounded share: keep it within what they allow.
+    low, high = abs(rates[1] - rates[0]), min(sum(rates), 2 - sum(rates))
+    share = round(min(max(share, low), high), 4)
     return {"rate_a": rates[0], "rate_b": rates[1], "discordance": share or None, "power": 0.8}
 
 
