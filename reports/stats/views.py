@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -27,6 +27,7 @@ from reports.stats.charts import source_figures
 from reports.stats.forms import AcceptanceCriteriaForm, CompareForm, PairedPlannerForm, PlannerForm
 from reports.stats.selectors import (
     TaskPanel,
+    TrialComparison,
     TrialPanel,
     acceptance_criteria_for_task,
     plan_target_default,
@@ -243,7 +244,9 @@ def planner_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     return render(request, template, context, status=400 if form.errors else 200)
 
 
-def _paired_planner_context(query: Any, *, initial: dict[str, float | None] | None = None) -> dict[str, Any]:
+def _paired_planner_context(
+    query: QueryDict | None, *, initial: dict[str, float | None] | None = None
+) -> dict[str, Any]:
     """The paired planner's form and answer: bound to `query` (a GET) when given, else unbound with
     `initial` values (the form's defaults when None) and the answer for them."""
     if query is not None:
@@ -318,7 +321,7 @@ def trial_compare(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
-def _measured(comparison: Any) -> dict[str, float | None] | None:
+def _measured(comparison: TrialComparison | None) -> dict[str, float | None] | None:
     """The paired planner's starting values from a paired comparison: its rates and discordant share, when
     they make a question (two different rates strictly between 0 and 1)."""
     paired = comparison.paired if comparison is not None else None

@@ -130,3 +130,15 @@ def test_shortlist_reads_a_bounded_number_of_queries(world, django_assert_max_nu
     # Tasks, trials and episodes, then the ROI report of each of the 4 versions.
     with django_assert_max_num_queries(3 + 4 * 3):
         shortlist_for_user(user=world["manager"])
+
+
+def test_shortlist_api_gives_the_page_figures(world):
+    client = client_for(world["manager"])
+    body = client.get(reverse("api-shortlist")).json()
+    (task,) = body["tasks"]
+    assert [e["label"] for e in task["entries"]] == ["pi0 strong", "pi0 close", "pi0 weak", "pi0 arm"]
+    assert task["entries"][3]["rank"] is None and task["ties"][0]["label_b"] == "pi0 close"
+    # The same seeded figures as the page's selector.
+    assert body == json.loads(json.dumps(shortlist_for_user(user=world["manager"]).to_dict()))
+    schema = client.get(reverse("api-schema"), HTTP_ACCEPT="application/json").json()["paths"]
+    assert "/api/v1/shortlist/" in schema
