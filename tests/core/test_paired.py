@@ -13,7 +13,9 @@ Sources cited per test:
   two surveys of the same 1600 people, [[794, 150], [86, 570]]: McNemar z^2 = 17.36, difference of the
   marginal proportions 0.59 - 0.55 = 0.04 with 95% CI (0.02, 0.06).
 - Newcombe RG (1998) "Improved confidence intervals for the difference between binomial proportions based on
-  paired data", Statistics in Medicine 17:2635-2650, Table II, method 10, examples (a)-(d).
+  paired data", Statistics in Medicine 17:2635-2650, Table II, method 10, examples (a)-(d). These four were
+  not re-read from the printed table when this test was written (the paper was not at hand); the Cavo
+  example above is the one cross-checked against a second published source.
 - Connor RJ (1987) "Sample size for testing differences in proportions for the paired-sample design",
   Biometrics 43:207-211, p. 209: discordant shares 0.45 and 0.05 (psi = 0.5, delta = 0.4), alpha 0.05
   two-sided, power 0.8 -> 23 pairs (the example the powerandsamplesize.com McNemar calculator reproduces
