@@ -476,8 +476,8 @@ class DatasetWriter:
             if pa.types.is_fixed_size_list(f.type):
                 flat = pa.array(np.ascontiguousarray(values).reshape(-1), type=f.type.value_type)
                 arrays.append(pa.FixedSizeListArray.from_arrays(flat, f.type.list_size))
-            else:
-                arrays.append(pa.array(values, type=f.type))
+            else:  # shape (1,) is a scalar column in LeRobot, a one-component action included
+                arrays.append(pa.array(np.asarray(values).reshape(-1), type=f.type))
         return pa.Table.from_arrays(arrays, schema=self._data_schema)
 
     def _data_write(self, table: pa.Table) -> tuple[int, int]:
