@@ -28,7 +28,9 @@ def lerobot_python() -> Path:
 def lerobot_env() -> dict[str, str]:
     """The environment for a process in it: hub offline, our code importable, one thread."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO")}
-    env.update({"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HOME": str(ROOT / "var" / "hf")})
+    env.update(
+        {"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HOME": str(ROOT / "var" / "hf")}
+    )
     return env
 
 

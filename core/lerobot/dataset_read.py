@@ -33,7 +33,14 @@ from core.lerobot import layout
 MAX_ZIP_BYTES = 20 * 1024**3
 MAX_ZIP_MEMBERS = 100_000
 INTERVENTION_KEYS = ("intervention", "is_intervention", "complementary_info.is_intervention")
-_EPISODE_COLUMNS = ("episode_index", "length", "data/chunk_index", "data/file_index", "dataset_from_index", "dataset_to_index")
+_EPISODE_COLUMNS = (
+    "episode_index",
+    "length",
+    "data/chunk_index",
+    "data/file_index",
+    "dataset_from_index",
+    "dataset_to_index",
+)
 _INFO_FIELDS = ("codebase_version", "fps", "features", "total_episodes", "total_frames", "data_path")
 
 
@@ -148,7 +155,9 @@ class Dataset:
                 raise DatasetRejected(layout.INFO_PATH, name, "missing")
         if info["codebase_version"] != layout.CODEBASE_VERSION:
             raise DatasetRejected(
-                layout.INFO_PATH, "codebase_version", f"{info['codebase_version']!r}, only {layout.CODEBASE_VERSION!r} is read"
+                layout.INFO_PATH,
+                "codebase_version",
+                f"{info['codebase_version']!r}, only {layout.CODEBASE_VERSION!r} is read",
             )
         fps = info["fps"]
         if isinstance(fps, bool) or not isinstance(fps, int | float) or not fps > 0:
@@ -174,7 +183,10 @@ class Dataset:
         text = "task" if "task" in table.column_names else "__index_level_0__"
         if text not in table.column_names:
             raise DatasetRejected(layout.TASKS_PATH, "task", "missing (neither a task column nor an index)")
-        return {int(i): str(t) for i, t in zip(table.column("task_index").to_pylist(), table.column(text).to_pylist(), strict=True)}
+        return {
+            int(i): str(t)
+            for i, t in zip(table.column("task_index").to_pylist(), table.column(text).to_pylist(), strict=True)
+        }
 
     def _frame_totals(self) -> dict[int, _FrameTotals]:
         """One pass over the data files: per episode, first/last timestamp, frames, the last frame's
@@ -257,7 +269,9 @@ class Dataset:
             except (KeyError, IndexError, ValueError) as exc:
                 raise DatasetRejected(layout.INFO_PATH, "video_path", f"not a usable template ({exc})") from None
             if not path.is_file():
-                raise DatasetRejected(path.relative_to(self.root).as_posix(), "", f"missing (episode {row['episode_index']})")
+                raise DatasetRejected(
+                    path.relative_to(self.root).as_posix(), "", f"missing (episode {row['episode_index']})"
+                )
             videos[key] = VideoRef(path=path, from_s=float(row[names[2]]), to_s=float(row[names[3]]))
         return videos
 
@@ -271,7 +285,9 @@ class Dataset:
             frames = totals.get(index)
             if frames is None or frames.frames != int(row["length"]):
                 found = frames.frames if frames else 0
-                raise DatasetRejected(relative, "length", f"episode {index} says {row['length']} frames, the data has {found}")
+                raise DatasetRejected(
+                    relative, "length", f"episode {index} says {row['length']} frames, the data has {found}"
+                )
             outcome, source = self._outcome(row, frames)
             tasks = row.get("tasks") or []
             skip = {"tasks", "outcome", "success"} | set(_EPISODE_COLUMNS)

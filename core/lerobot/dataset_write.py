@@ -460,7 +460,9 @@ class DatasetWriter:
             "next.done": last,
             "next.success": success,
             "next.reward": success.astype(np.float32),
-            "intervention": np.zeros(n, dtype=bool) if episode.intervention is None else episode.intervention.astype(bool),
+            "intervention": np.zeros(n, dtype=bool)
+            if episode.intervention is None
+            else episode.intervention.astype(bool),
             "stage_reached": np.zeros(n, dtype=np.int64) if episode.stage is None else episode.stage.astype(np.int64),
             "timestamp": (frame_index / self.fps).astype(np.float32),
             "frame_index": frame_index,
@@ -546,7 +548,10 @@ class DatasetWriter:
                 "success": episode.outcome == "success",
                 "faults": [f.category for f in faults],
                 "fault_details": json.dumps(
-                    [{"category": f.category, "t_s": f.t_s, "message": f.message, "severity": f.severity} for f in faults]
+                    [
+                        {"category": f.category, "t_s": f.t_s, "message": f.message, "severity": f.severity}
+                        for f in faults
+                    ]
                 ),
                 "stage_reached": episode.stage_reached,
                 "stage_total": episode.stage_total,
@@ -672,4 +677,3 @@ def dataset_zip(root: str | os.PathLike[str], target: str | os.PathLike[str]) ->
             packed = path.suffix in (".mp4", ".parquet")
             archive.write(path, path.relative_to(base).as_posix(), compress_type=zipfile.ZIP_STORED if packed else None)
     return Path(target).stat().st_size
-

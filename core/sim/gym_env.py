@@ -61,9 +61,7 @@ class CellEnv(gymnasium.Env[dict[str, Any], npt.NDArray[np.float32]]):
         self.task = instruction or info.default_instruction
         self._instruction = instruction
         image = spaces.Box(0, 255, shape=info.image_shape, dtype=np.uint8)
-        pixels: spaces.Space[Any] = (
-            image if len(info.cameras) == 1 else spaces.Dict({c: image for c in info.cameras})
-        )
+        pixels: spaces.Space[Any] = image if len(info.cameras) == 1 else spaces.Dict({c: image for c in info.cameras})
         observation: dict[str, spaces.Space[Any]] = {"pixels": pixels}
         if obs_type == "pixels_agent_pos":
             observation["agent_pos"] = spaces.Box(-STATE_BOUND, STATE_BOUND, shape=(info.state_dim,), dtype=np.float32)
@@ -92,7 +90,9 @@ class CellEnv(gymnasium.Env[dict[str, Any], npt.NDArray[np.float32]]):
             "faults": [f.category for f in self.cell.faults()],
         }
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """A new episode: the cell's seed is `seed`, else drawn from the env's seeded generator;
         options may carry an "instruction"."""
         super().reset(seed=seed)

@@ -122,7 +122,19 @@ def act_policy(folder: str) -> None:
         pretrained_backbone_weights=None,
         device="cpu",
     )
-    ACTPolicy(config).save_pretrained(folder)
+    policy = ACTPolicy(config)
+    policy.save_pretrained(folder)
+    # As a trained policy's folder: processors normalizing with the training data's stats.
+    from lerobot.policies.factory import make_pre_post_processors
+
+    stats = {
+        "observation.state": {"mean": np.zeros(4), "std": np.ones(4)},
+        "observation.images.front": {"mean": np.full((3, 1, 1), 0.5), "std": np.full((3, 1, 1), 0.25)},
+        "action": {"mean": np.array([0.0, 0.0, 0.1, 0.0]), "std": np.array([0.5, 0.5, 0.5, 1.0])},
+    }
+    preprocessor, postprocessor = make_pre_post_processors(config, dataset_stats=stats)
+    preprocessor.save_pretrained(folder)
+    postprocessor.save_pretrained(folder)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,10 @@ def test_dataset_recorded_by_lerobot_imports_with_outcomes_cycle_times_intervent
 def test_our_export_reads_back_from_a_zip(tmp_path: Path) -> None:
     dataset_zip(_ours(tmp_path), tmp_path / "ds.zip")
     episodes = list(dataset_open(tmp_path / "ds.zip", workdir=tmp_path / "unpacked").episodes())
-    assert [(e.outcome, e.outcome_source) for e in episodes] == [("success", "episodes:success"), ("failure", "episodes:success")]
+    assert [(e.outcome, e.outcome_source) for e in episodes] == [
+        ("success", "episodes:success"),
+        ("failure", "episodes:success"),
+    ]
     assert [e.length for e in episodes] == [6, 9]
     assert [e.cycle_time_s for e in episodes] == pytest.approx([0.6, 0.9])
     assert [(e.intervention_frames, e.interventions) for e in episodes] == [(3, 2), (3, 2)]
@@ -89,8 +92,16 @@ def test_dataset_without_success_labels_has_no_outcome(tmp_path: Path) -> None:
         (lambda r: _info_edit(r, fps=0), "meta/info.json", "fps"),
         (lambda r: _info_edit(r, drop="features"), "meta/info.json", "features"),
         (lambda r: (r / "meta/tasks.parquet").unlink(), "meta/tasks.parquet", ""),
-        (lambda r: (r / "videos/observation.images.front/chunk-000/file-000.mp4").unlink(), "videos/observation.images.front/chunk-000/file-000.mp4", ""),
-        (lambda r: (r / "data/chunk-000/file-000.parquet").write_bytes(b"PAR1 not parquet"), "data/chunk-000/file-000.parquet", ""),
+        (
+            lambda r: (r / "videos/observation.images.front/chunk-000/file-000.mp4").unlink(),
+            "videos/observation.images.front/chunk-000/file-000.mp4",
+            "",
+        ),
+        (
+            lambda r: (r / "data/chunk-000/file-000.parquet").write_bytes(b"PAR1 not parquet"),
+            "data/chunk-000/file-000.parquet",
+            "",
+        ),
     ],
 )
 def test_broken_dataset_is_rejected_naming_file_and_field(tmp_path: Path, damage, file: str, field: str) -> None:  # type: ignore[no-untyped-def]

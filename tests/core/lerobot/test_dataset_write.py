@@ -37,11 +37,15 @@ def _record(folder: Path) -> tuple[list[Path], list[list[npt.NDArray[np.uint8]]]
         for seed in range(3):
             seen: list[npt.NDArray[np.uint8]] = []
 
-            def act(obs: Observation, seed: int = seed, seen: list[npt.NDArray[np.uint8]] = seen) -> npt.NDArray[np.float32]:
+            def act(
+                obs: Observation, seed: int = seed, seen: list[npt.NDArray[np.uint8]] = seen
+            ) -> npt.NDArray[np.float32]:
                 seen.append(obs.images["front"].copy())
                 return cell.expert_action() if seed != 1 else np.array([0.0, 0.0, 1.0, 0.0], dtype=np.float32)
 
-            result = episode_rollout(cell=cell, act=act, seed=seed, instruction=TASK, recorder=EpisodeRecorder(folder / f"ep{seed}"))
+            result = episode_rollout(
+                cell=cell, act=act, seed=seed, instruction=TASK, recorder=EpisodeRecorder(folder / f"ep{seed}")
+            )
             folders.append(folder / f"ep{seed}")
             frames.append(seen)
             outcomes.append(str(result.outcome))
@@ -135,7 +139,10 @@ def test_lerobot_loads_the_export_with_labels_and_frames(exported: dict[str, obj
         error = float(np.abs(frame - rendered).mean())
         assert error < 4.0
         for other in (step - 3, step + 3):
-            if 0 <= other < len(frames[episode]) and np.abs(frames[episode][other].astype(np.int16) - rendered).mean() > 2 * error:
+            if (
+                0 <= other < len(frames[episode])
+                and np.abs(frames[episode][other].astype(np.int16) - rendered).mean() > 2 * error
+            ):
                 assert np.abs(frame - frames[episode][other].astype(np.int16)).mean() > error
 
 
@@ -161,7 +168,11 @@ def test_files_split_at_the_size_limits_as_lerobot_splits_them(tmp_path: Path) -
 
     # Room for two episodes' videos per file, one episode's data per file, two files per chunk.
     with DatasetWriter(
-        tmp_path / "ds", **{**SPEC, "cameras": ["front"]}, chunks_size=2, data_files_size_in_mb=1e-4, video_files_size_in_mb=2.5 * per_video_mb
+        tmp_path / "ds",
+        **{**SPEC, "cameras": ["front"]},
+        chunks_size=2,
+        data_files_size_in_mb=1e-4,
+        video_files_size_in_mb=2.5 * per_video_mb,
     ) as writer:
         for i in range(4):
             writer.add(episode(i))
