@@ -99,7 +99,9 @@ class LeRobotServer:
         self.keys = keys if keys is not None else default_keys(images, states[0] if states else None)
         for request_key, feature in self.keys.items():
             if feature != TASK and feature not in self.inputs:
-                raise ValueError(f"--keys: {request_key!r} maps to {feature!r}, not an input of this policy ({sorted(self.inputs)})")
+                raise ValueError(
+                    f"--keys: {request_key!r} maps to {feature!r}, not an input of this policy ({sorted(self.inputs)})"
+                )
         action = config.output_features["action"]
         self.action_dim = int(action.shape[0])
         self.chunk = int(getattr(config, "chunk_size", None) or getattr(config, "n_action_steps", 1) or 1)

@@ -45,6 +45,7 @@ from typing import Any
 import av
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -168,7 +169,7 @@ def _image_stats(frames: npt.NDArray[np.uint8]) -> dict[str, npt.NDArray[Any]]:
 def sample_indices(length: int) -> list[int]:
     """The frames LeRobot samples for an episode's image stats (compute_stats.sample_indices)."""
     samples = max(min(length, 100), min(int(length**0.75), MAX_STAT_SAMPLES))
-    return np.round(np.linspace(0, length - 1, samples)).astype(int).tolist()
+    return [int(i) for i in np.round(np.linspace(0, length - 1, samples))]
 
 
 @dataclass
@@ -270,7 +271,8 @@ class _VideoConcat:
                 if packet.pts is not None:
                     packet.pts += offset
                 packet.dts += offset
-                packet.stream = self._stream
+                if self._stream is not None:
+                    packet.stream = self._stream
                 self._out.mux(packet)
                 self._frames += 1
         self._bytes += episode_bytes
@@ -298,7 +300,7 @@ def video_sample(path: Path, indices: Sequence[int]) -> npt.NDArray[np.uint8]:
         stream.thread_count = 1
         for i, frame in enumerate(container.decode(stream)):
             if i in wanted:
-                image = frame.to_ndarray(format="rgb24")
+                image = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
                 height, width = image.shape[:2]
                 if max(height, width) >= 300:
                     step = int(max(height, width) / 150)
@@ -627,8 +629,6 @@ class DatasetWriter:
             video.close()
         tasks = sorted(self._tasks.items(), key=lambda item: item[1])
         # pandas' index metadata: LeRobot reads this file with pandas and looks tasks up by index.
-        import pandas as pd
-
         frame = pd.DataFrame({"task_index": [i for _, i in tasks]}, index=[t for t, _ in tasks])
         frame.to_parquet(self.root / layout.TASKS_PATH)
         stats = {key: total.result() for key, total in self._stats.items()}

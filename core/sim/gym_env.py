@@ -112,7 +112,7 @@ class CellEnv(gymnasium.Env[dict[str, Any], npt.NDArray[np.float32]]):
         timed_out = ended and any(f.category == TIMEOUT for f in self.cell.faults())
         return self._observation(obs), float(reward), ended and not timed_out, timed_out, self._info()
 
-    def render(self) -> npt.NDArray[np.uint8] | None:  # type: ignore[override]
+    def render(self) -> npt.NDArray[np.uint8] | None:
         if self.render_mode != "rgb_array":
             return None
         return self.cell.render_overview(px=OVERVIEW_PX)

@@ -36,7 +36,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_until(lambda: b"ready" in log_path.read_bytes() or proc.poll() is not None, timeout=180, what="serve_lerobot")
+        wait_until(
+            lambda: b"ready" in log_path.read_bytes() or proc.poll() is not None, timeout=180, what="serve_lerobot"
+        )
         assert proc.poll() is None, log_path.read_text()
         yield f"ws://127.0.0.1:{port}"
     finally:
@@ -79,7 +81,9 @@ def test_smaller_images_are_resized_to_the_policys_input(served: str) -> None:
     cell = cell_make("factory-kitting", image_px=64)
     try:
         obs = cell.reset(1)
-        episode = remote_policy(kind="openpi", endpoint_url=served, remote_config={}).episode(instruction=obs.instruction)
+        episode = remote_policy(kind="openpi", endpoint_url=served, remote_config={}).episode(
+            instruction=obs.instruction
+        )
         assert episode.act(obs).shape == (4,)
         episode.close()
     finally:
