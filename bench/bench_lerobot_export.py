@@ -68,7 +68,9 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"lerobot export: {episodes} episodes, {frames} frames (96 px, 10 fps) in {export_s:.1f} s")
     print(f"lerobot export: {frames / export_s:.0f} frames/s, {episodes / export_s:.1f} episodes/s")
-    print(f"lerobot export: RSS {rss_quarter:.0f} MB after {episodes // 4 + 1} episodes, {rss_end:.0f} MB at the end; peak {peak_mb:.0f} MB")
+    print(
+        f"lerobot export: RSS {rss_quarter:.0f} MB after {episodes // 4 + 1} episodes, {rss_end:.0f} MB at the end; peak {peak_mb:.0f} MB"
+    )
     print(f"lerobot import: {imported} frames in {import_s:.2f} s, {imported / import_s:.0f} frames/s")
 
 
