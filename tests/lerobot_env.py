@@ -4,8 +4,10 @@ LEROBOT_REQUIRED=1 (CI) they fail instead, so a broken build cannot pass as skip
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,36 @@ def lerobot_run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess
     if done.returncode != 0:
         pytest.fail(f"lerobot_side {args[0]} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
     return done
+
+
+@contextlib.contextmanager
+def act_policy_served(folder: Path) -> Iterator[str]:
+    """A tiny random-weight ACT policy (lerobot_side act-policy) saved under folder and served by
+    `python -m policies.serve_lerobot` in the LeRobot environment; yields its ws:// URL and stops it."""
+    from tests.support import free_port, wait_until
+
+    python = lerobot_python()
+    lerobot_run("act-policy", str(folder / "policy"))
+    port = free_port()
+    log_path = folder / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: S603
+            [str(python), "-m", "policies.serve_lerobot", str(folder / "policy"), "--port", str(port)],
+            cwd=ROOT,
+            env={**lerobot_env(), "PYTHONUNBUFFERED": "1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(
+            lambda: b"ready" in log_path.read_bytes() or proc.poll() is not None, timeout=180, what="serve_lerobot"
+        )
+        assert proc.poll() is None, log_path.read_text()
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

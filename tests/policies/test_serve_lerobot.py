@@ -4,7 +4,6 @@ own openpi client (core.policy.remote) driving the factory cell with it."""
 
 from __future__ import annotations
 
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,38 +15,13 @@ from core.policy.remote import PolicyServerError, remote_policy
 from core.recording.recorder import EpisodeRecorder
 from core.sim import CellOutcome, cell_make
 from core.sim.episode import episode_rollout
-from tests.lerobot_env import ROOT, lerobot_env, lerobot_python, lerobot_run
-from tests.support import free_port, wait_until
+from tests.lerobot_env import act_policy_served
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    python = lerobot_python()
-    folder = tmp_path_factory.mktemp("act")
-    lerobot_run("act-policy", str(folder / "policy"))
-    port = free_port()
-    log_path = folder / "serve.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(  # noqa: S603
-            [str(python), "-m", "policies.serve_lerobot", str(folder / "policy"), "--port", str(port)],
-            cwd=ROOT,
-            env={**lerobot_env(), "PYTHONUNBUFFERED": "1"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until(
-            lambda: b"ready" in log_path.read_bytes() or proc.poll() is not None, timeout=180, what="serve_lerobot"
-        )
-        assert proc.poll() is None, log_path.read_text()
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with act_policy_served(tmp_path_factory.mktemp("act")) as url:
+        yield url
 
 
 def test_client_gets_act_chunks_of_the_policys_shape(served: str) -> None:
