@@ -2,13 +2,13 @@
 
     import core.sim.gym_env  # registers the ids
     env = gymnasium.make("TrialBench/FactoryKitting-v0")
-    obs, info = env.reset(seed=0)   # obs = {"pixels": HxWx3 uint8, "agent_pos": float32 state}
+    obs, info = env.reset(seed=0)   # {"pixels": {"front": HxWx3 uint8}, "agent_pos": float32 state}
 
-As LeRobot's gym environments (gym_pusht's "pixels_agent_pos", gym_aloha): `pixels` is the camera image
-(a dict camera -> image for a cell with several cameras), `agent_pos` the proprio state, `info
-["is_success"]` whether the task was done. `lerobot-eval`'s preprocessing maps them to
-`observation.image(s)` and `observation.state`; `task` / `task_description` give the instruction to a
-language-conditioned policy.
+As LeRobot's gym environments (gym_aloha's "pixels_agent_pos"): `pixels` maps each camera to its
+image, `agent_pos` is the proprio state, `info["is_success"]` whether the task was done. LeRobot's
+`preprocess_observation` turns them into `observation.images.<camera>` and `observation.state`, the
+feature names of our LeRobotDataset export (core.lerobot), so a policy trained on an export runs here
+unchanged; `task` / `task_description` give the instruction to a language-conditioned policy.
 
 Reward: the share of the task's stages newly reached on the step, so an episode's return is its
 progress (1.0 on success). An episode ended by the cell's time limit is truncated; any other end
@@ -61,8 +61,7 @@ class CellEnv(gymnasium.Env[dict[str, Any], npt.NDArray[np.float32]]):
         self.task = instruction or info.default_instruction
         self._instruction = instruction
         image = spaces.Box(0, 255, shape=info.image_shape, dtype=np.uint8)
-        pixels: spaces.Space[Any] = image if len(info.cameras) == 1 else spaces.Dict({c: image for c in info.cameras})
-        observation: dict[str, spaces.Space[Any]] = {"pixels": pixels}
+        observation: dict[str, spaces.Space[Any]] = {"pixels": spaces.Dict({c: image for c in info.cameras})}
         if obs_type == "pixels_agent_pos":
             observation["agent_pos"] = spaces.Box(-STATE_BOUND, STATE_BOUND, shape=(info.state_dim,), dtype=np.float32)
         self.observation_space = spaces.Dict(observation)
@@ -75,9 +74,7 @@ class CellEnv(gymnasium.Env[dict[str, Any], npt.NDArray[np.float32]]):
         return self.task
 
     def _observation(self, obs: Observation) -> dict[str, Any]:
-        cameras = self.cell.info.cameras
-        pixels: Any = obs.images[cameras[0]] if len(cameras) == 1 else {c: obs.images[c] for c in cameras}
-        out: dict[str, Any] = {"pixels": pixels}
+        out: dict[str, Any] = {"pixels": {c: obs.images[c] for c in self.cell.info.cameras}}
         if self.obs_type == "pixels_agent_pos":
             out["agent_pos"] = np.asarray(obs.state, dtype=np.float32)
         return out

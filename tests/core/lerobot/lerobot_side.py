@@ -3,10 +3,12 @@
     python tests/lerobot/lerobot_side.py load ROOT OUT.json FRAMES.npz INDEX...
     python tests/lerobot/lerobot_side.py record ROOT OUT.json
     python tests/lerobot/lerobot_side.py act-policy FOLDER
+    python tests/lerobot/lerobot_side.py preprocess OBS.npz OUT.json
 
 `load` opens a dataset with LeRobotDataset (local root, hub offline) and reports what LeRobot sees;
 `record` writes one with LeRobot's own recording API; `act-policy` saves a tiny ACT policy with random
-weights. Results go to files, so the test in the project's environment asserts on them.
+weights; `preprocess` passes a gym observation (pixels/<camera>, agent_pos in an npz) through
+LeRobot's env preprocessing. Results go to files, so the test in the project's environment asserts on them.
 """
 
 from __future__ import annotations
@@ -137,6 +139,16 @@ def act_policy(folder: str) -> None:
     postprocessor.save_pretrained(folder)
 
 
+def preprocess(obs_path: str, out: str) -> None:
+    from lerobot.envs.utils import preprocess_observation
+
+    saved = np.load(obs_path)
+    obs = {"pixels": {k.split("/", 1)[1]: saved[k] for k in saved.files if k.startswith("pixels/")}}
+    obs["agent_pos"] = saved["agent_pos"]
+    batch = preprocess_observation(obs)
+    Path(out).write_text(json.dumps({k: list(v.shape) for k, v in batch.items()}))
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "load":
@@ -145,5 +157,7 @@ if __name__ == "__main__":
         record(args[0], args[1])
     elif command == "act-policy":
         act_policy(args[0])
+    elif command == "preprocess":
+        preprocess(args[0], args[1])
     else:
         raise SystemExit(f"unknown command {command!r}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import gymnasium
 import numpy as np
@@ -11,6 +13,7 @@ from gymnasium.utils.env_checker import check_env
 
 import core.sim.gym_env  # noqa: F401  (registers the ids)
 from core.sim.gym_env import CellEnv
+from tests.lerobot_env import lerobot_run
 
 
 @pytest.fixture
@@ -29,12 +32,13 @@ def test_factory_env_passes_gymnasiums_env_checker(env: gymnasium.Env) -> None: 
 def test_observation_has_pixels_and_agent_pos_as_lerobot_gym_envs(env: gymnasium.Env) -> None:  # type: ignore[type-arg]
     obs, info = env.reset(seed=3)
     assert set(obs) == {"pixels", "agent_pos"}
-    assert obs["pixels"].shape == (96, 96, 3) and obs["pixels"].dtype == np.uint8
+    assert set(obs["pixels"]) == {"front"}
+    assert obs["pixels"]["front"].shape == (96, 96, 3) and obs["pixels"]["front"].dtype == np.uint8
     assert obs["agent_pos"].shape == (4,) and obs["agent_pos"].dtype == np.float32
     assert info["is_success"] is False
     assert "bolt" in env.unwrapped.task or "bracket" in env.unwrapped.task or "box" in env.unwrapped.task  # type: ignore[attr-defined]
     again, _ = env.reset(seed=3)
-    assert np.array_equal(obs["pixels"], again["pixels"])
+    assert np.array_equal(obs["pixels"]["front"], again["pixels"]["front"])
     assert env.render().shape == (256, 256, 3)
 
 
@@ -64,3 +68,14 @@ def test_time_limit_truncates_a_failed_episode() -> None:
         assert truncated and not terminated and info["is_success"] is False and "timeout" in info["faults"]
     finally:
         env.close()
+
+
+def test_lerobot_env_preprocessing_maps_observations_to_the_export_feature_names(
+    env: gymnasium.Env, tmp_path: Path
+) -> None:  # type: ignore[type-arg]
+    obs, _ = env.reset(seed=0)
+    np.savez(tmp_path / "obs.npz", **{"pixels/front": obs["pixels"]["front"], "agent_pos": obs["agent_pos"]})
+    lerobot_run("preprocess", str(tmp_path / "obs.npz"), str(tmp_path / "out.json"))
+    shapes = json.loads((tmp_path / "out.json").read_text())
+    # The names a policy trained on our LeRobotDataset export (core.lerobot) takes as inputs.
+    assert shapes == {"observation.images.front": [1, 3, 96, 96], "observation.state": [1, 4]}
