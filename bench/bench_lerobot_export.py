@@ -21,13 +21,8 @@ from core.recording.recorder import EpisodeRecorder
 from core.sim import cell_make
 from core.sim.episode import episode_rollout
 
-SPEC = {
-    "fps": 10,
-    "robot_type": "trialbench/factory-kitting",
-    "state_names": ["x_m", "y_m", "z_m", "finger_gap"],
-    "action_names": ["dx", "dy", "dz", "grip"],
-    "cameras": ["front"],
-}
+STATE_NAMES = ["x_m", "y_m", "z_m", "finger_gap"]
+ACTION_NAMES = ["dx", "dy", "dz", "grip"]
 
 
 def _rss_mb() -> float:
@@ -53,7 +48,14 @@ def main() -> None:
         cell.close()
         rss_quarter = 0.0
         started = time.perf_counter()
-        with DatasetWriter(base / "ds", **SPEC) as writer:
+        with DatasetWriter(
+            base / "ds",
+            fps=10,
+            robot_type="trialbench/factory-kitting",
+            state_names=STATE_NAMES,
+            action_names=ACTION_NAMES,
+            cameras=["front"],
+        ) as writer:
             for i in range(episodes):
                 writer.add(episode_from_recording(folders[i % recordings], task="put the part in the tray"))
                 if i == episodes // 4:
