@@ -92,3 +92,32 @@ def test_factory_episode_runs_and_records_through_the_served_act_policy(served: 
     assert result.recording is not None and result.recording.trajectory_rows == result.steps
     assert summary["inferences"] == -(-result.steps // 5)
     assert summary["policy_latency_median_ms"] > 0
+
+
+def test_default_keys_follow_openpi_libero_names() -> None:
+    from policies.serve_lerobot import default_keys
+
+    keys = default_keys(
+        ["observation.images.top", "observation.images.wrist", "observation.images.side"], "observation.state"
+    )
+    assert keys == {
+        "observation/image": "observation.images.top",
+        "observation/wrist_image": "observation.images.wrist",
+        "observation/image_2": "observation.images.side",
+        "observation/state": "observation.state",
+        "prompt": "task",
+    }
+
+
+def test_images_become_chw_in_unit_range_at_the_features_size() -> None:
+    from policies.serve_lerobot import image_array
+
+    hwc = np.full((64, 48, 3), 255, dtype=np.uint8)
+    hwc[..., 1] = 0
+    out = image_array(hwc, key="observation/image", shape=(3, 96, 96))
+    assert out.shape == (3, 96, 96) and out.dtype == np.float32
+    assert np.allclose(out[0], 1.0) and np.allclose(out[1], 0.0)
+    chw = image_array(np.zeros((3, 96, 96), dtype=np.uint8), key="k", shape=(3, 96, 96))
+    assert chw.shape == (3, 96, 96)
+    with pytest.raises(ValueError, match="'k' must be a uint8"):
+        image_array(np.zeros((96, 96, 3), dtype=np.float32), key="k", shape=(3, 96, 96))
