@@ -29,6 +29,7 @@ urlpatterns = [
     path("me/", MeView.as_view(), name="api-me"),
     path("agent/", include("trials.agents.urls")),
     path("", include("reports.api_urls")),
+    path("", include("trials.reviews.api_urls")),
     path("", include(trial_router.urls)),
     path("", include(router.urls)),
 ]

@@ -81,7 +81,10 @@ def episode_review_submit(request: AuthenticatedHttpRequest, pk: int, index: int
         return _back(request, trial, f"#review-{index}")
     try:
         review = episode_review(
-            episode=episode, reviewer=request.user, outcome=form.cleaned_data["outcome"], reason=form.cleaned_data["reason"]
+            episode=episode,
+            reviewer=request.user,
+            outcome=form.cleaned_data["outcome"],
+            reason=form.cleaned_data["reason"],
         )
     except TrialRuleError as exc:
         messages.error(request, f"Episode {index}: {exc} ({exc.field}).")
