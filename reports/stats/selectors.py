@@ -848,7 +848,7 @@ def trial_stage_funnel(
     )
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        grouped[row["source"]].append(row)
+        grouped[row["source"]].append(dict(row))
     out = []
     for s in SOURCES:
         if s not in grouped:

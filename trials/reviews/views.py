@@ -121,4 +121,4 @@ def episodes_review_bulk_submit(request: AuthenticatedHttpRequest, pk: int) -> H
 
 
 def _form_errors(form: EpisodeReviewForm) -> str:
-    return " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+    return " ".join(f"{name}: {' '.join(str(e) for e in errors)}" for name, errors in form.errors.items())

@@ -114,7 +114,9 @@ def test_manager_gets_403_and_another_organization_404(world: dict[str, Any]) ->
 def test_the_form_needs_csrf(world: dict[str, Any]) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(world["reviewer"])
-    assert client.post(reverse("episode-review", args=[world["trial"].pk, 4]), {"outcome": "failure"}).status_code == 403
+    assert (
+        client.post(reverse("episode-review", args=[world["trial"].pk, 4]), {"outcome": "failure"}).status_code == 403
+    )
 
 
 def test_history_include_shows_who_when_before_after_why(world: dict[str, Any]) -> None:
