@@ -7,8 +7,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from accounts.models import Role, User
+from reports.roi.report import task_roi_report
 from reports.stats.selectors import trial_statistics
-from tests.factories import EpisodeFactory, TrialFactory, UserFactory, episodes_make
+from tests.factories import CostModelFactory, EpisodeFactory, TrialFactory, UserFactory, episodes_make
 from trials.models import Episode, EpisodeOutcome, EpisodeReview, EpisodeSource, ReviewState, Trial, TrialSourceSummary
 from trials.reviews.services import episode_review, episodes_review_bulk
 from trials.selectors import trial_source_totals
@@ -152,3 +153,14 @@ def test_rebuild_agrees_with_the_summaries_kept_by_reviews(trial: Trial, enginee
     rebuilt = _summary(trial)
     assert (kept.episodes, kept.successes, kept.reviewed) == (rebuilt.episodes, rebuilt.successes, rebuilt.reviewed)
     assert (rebuilt.successes, rebuilt.reviewed) == (7, 3)
+
+
+def test_roi_evidence_counts_the_reviewed_outcome_and_says_how_many(trial: Trial, engineer: User) -> None:
+    CostModelFactory.create(task=trial.task)
+    before = task_roi_report(task=trial.task, draws=200, details=False)
+    assert (before.episodes, before.successes, before.reviewed) == (10, 8, 0)
+    episode_review(episode=_at(trial, 9), reviewer=engineer, outcome="success", reason="placed")
+    episode_review(episode=_at(trial, 0), reviewer=engineer, outcome="success")
+    after = task_roi_report(task=trial.task, draws=200, details=False)
+    assert (after.episodes, after.successes, after.reviewed) == (10, 9, 2)
+    assert after.to_dict()["reviewed"] == 2
