@@ -51,7 +51,7 @@ def _check_reviewer(*, reviewer: User, trial: Trial) -> None:
 
 def _locked_trial(trial_id: int) -> Trial:
     # The trial's row lock serialises this with episodes_record and trial_summaries_rebuild.
-    return Trial.objects.select_for_update().select_related("robot", "task").get(pk=trial_id)
+    return Trial.objects.select_for_update(of=("self",)).select_related("robot", "task").get(pk=trial_id)
 
 
 def _review_locked(*, episode: Episode, reviewer: User, outcome: str, reason: str, now: datetime) -> EpisodeReview:
