@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role, User
 from accounts.services import api_token_create
+from reports.models import AcceptanceCriteria
 from tests.factories import EpisodeFactory, TrialFactory, UserFactory, episodes_make
 from trials.models import EpisodeOutcome, EpisodeReview, Trial
 
@@ -129,3 +130,20 @@ def test_queue_lists_the_reasons(world: dict[str, Any]) -> None:
         (8, ["failure with no fault event"]),
         (9, ["failure with no fault event"]),
     ]
+
+
+def test_acceptance_says_how_many_of_its_episodes_were_reviewed(world: dict[str, Any]) -> None:
+    trial = world["trial"]
+    AcceptanceCriteria.objects.create(task=trial.task, name="fat", min_success_lower_bound=0.5)
+    client = _api(world["engineer"])
+    client.post(_reviews_url(trial, 9), {"outcome": "success", "reason": "placed"}, format="json")
+    body = client.get(reverse("api-trial-acceptance", args=[trial.pk])).json()
+    (source,) = body["criteria"][0]["sources"]
+    assert (source["source"], source["n_reviewed"], source["n_episodes"]) == ("simulation", 1, 10)
+
+
+def test_a_reviewer_reads_the_trial_and_its_episodes(world: dict[str, Any]) -> None:
+    trial, client = world["trial"], _api(world["reviewer"])
+    assert client.get(reverse("api-trial-detail", args=[trial.pk])).status_code == 200
+    episodes = client.get(reverse("api-trial-episodes-list", kwargs={"trial_pk": trial.pk}))
+    assert episodes.status_code == 200 and len(episodes.json()["results"]) == 10
