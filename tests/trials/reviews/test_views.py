@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.template.loader import render_to_string
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Role
@@ -132,3 +134,22 @@ def test_history_include_shows_who_when_before_after_why(world: dict[str, Any]) 
     assert "<td>failure</td>" in html and "<td>success</td>" in html and "Overridden" in html
     fallback = render_to_string("trials/_review_history.html", {"episode": episode})
     assert fallback.count('data-testid="review-row"') == 1
+
+
+def test_page_queries_do_not_grow_with_the_episodes(world: dict[str, Any], django_assert_max_num_queries: Any) -> None:
+    client = client_for(world["reviewer"])
+    client.get(_page(world))  # warm the session
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(_page(world), {"show": "unreviewed"}).status_code == 200
+        return len(captured.captured_queries)
+
+    few = queries()
+    episodes_make(world["trial"], 30, successes=10, start=6)
+    for episode in world["trial"].episodes.filter(index__gte=6)[:10]:
+        episode_media_make(episode=episode, kind=MediaKind.POSTER)
+    with django_assert_max_num_queries(few):
+        assert client.get(_page(world), {"show": "unreviewed"}).status_code == 200
+    with django_assert_max_num_queries(few + 1):  # the queue also reads the task's earlier overrides
+        assert client.get(_page(world)).status_code == 200
