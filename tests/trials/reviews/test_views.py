@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from tests.factories import TrialFactory, UserFactory, client_for, episode_media_make, episodes_make
-from trials.models import EpisodeReview, MediaKind
+from trials.models import EpisodeReview, MediaKind, TrialStatus
 from trials.reviews.selectors import episode_review_history
 
 pytestmark = pytest.mark.django_db
@@ -153,3 +153,18 @@ def test_page_queries_do_not_grow_with_the_episodes(world: dict[str, Any], djang
         assert client.get(_page(world), {"show": "unreviewed"}).status_code == 200
     with django_assert_max_num_queries(few + 1):  # the queue also reads the task's earlier overrides
         assert client.get(_page(world)).status_code == 200
+
+
+def test_a_polling_panel_refreshes_after_a_review(world: dict[str, Any]) -> None:
+    trial = world["trial"]
+    trial.status = TrialStatus.RUNNING
+    trial.save(update_fields=["status"])
+    client = client_for(world["reviewer"])
+    url = reverse("stats-trial-panel", args=[trial.pk])
+    html = client.get(url).content.decode()
+    assert "?seen=6&amp;status=running&amp;reviewed=0" in html
+    poll = {"seen": "6", "status": "running", "reviewed": "0"}
+    assert client.get(url, poll).status_code == 204
+    client.post(reverse("episode-review", args=[trial.pk, 4]), {"outcome": "success", "reason": "placed"})
+    refreshed = client.get(url, poll)
+    assert refreshed.status_code == 200 and "reviewed=1" in refreshed.content.decode()
