@@ -20,10 +20,19 @@ PASSWORD = "browser-test-pass-1"  # noqa: S105
 
 
 def test_reviewer_overrides_and_confirms_from_the_keyboard(live_server: Any, browser: Any) -> None:
-    trial = TrialFactory(episodes_planned=6, status=TrialStatus.COMPLETED, episode_timeout_s=20.0)
+    trial = TrialFactory(
+        episodes_planned=6, status=TrialStatus.COMPLETED, episode_timeout_s=20.0, stages=["reach", "grasp", "place"]
+    )
     for i in range(6):
         # 0 and 1: successes near the 20 s limit (in the queue); 2-5: plain successes.
-        EpisodeFactory(trial=trial, index=i, outcome=EpisodeOutcome.SUCCESS, cycle_time_s=19.0 if i < 2 else 9.0)
+        EpisodeFactory(
+            trial=trial,
+            index=i,
+            outcome=EpisodeOutcome.SUCCESS,
+            cycle_time_s=19.0 if i < 2 else 9.0,
+            stage_reached=3 if i != 0 else 2,
+            progress=1.0 if i != 0 else 0.66,
+        )
     UserFactory(username="rita", organization=trial.robot.organization, role=Role.REVIEWER, password=PASSWORD)
     page = browser.new_page()
     problems: list[str] = []
@@ -64,4 +73,6 @@ def test_reviewer_overrides_and_confirms_from_the_keyboard(live_server: Any, bro
     page.wait_for_selector('[data-testid="stats-success-simulation"]')
     assert page.inner_text('[data-testid="stats-success-simulation"]') == "83.3%"
     assert "2 reviewed of 6" in page.inner_text('[data-testid="stats-reviewed-simulation"]')
+    assert page.inner_text('[data-testid="funnel-simulation-reached-3"]') == "5"  # episode 0 stopped at grasp
+    page.locator("[data-testid=stats-funnel]").screenshot(path=str(folder / "review-02-stage-funnel.png"))
     assert not problems, problems
