@@ -178,6 +178,15 @@ def _cross_field_constraints(case: Any, world: dict[str, Any]) -> None:
                 episode["ended_at"] = last.isoformat()
     if label == "GET /api/v1/trials/compare/" and case.query and case.query.get("a") == case.query.get("b"):
         case.query["b"] = case.query["a"] % MAX_ID + 1  # tests/reports/test_stats_api.py: a = b is a 400
+    if label == "GET /api/v1/plan/paired/" and case.query and {"rate_a", "rate_b"} <= case.query.keys():
+        # tests/reports/test_paired_planner.py: rates closer than a point need beyond 10 million seeds (a 400),
+        # and a discordance outside [|rate_b - rate_a|, min(sum, 2 - sum)] no table of pairs can have (a 400).
+        q = case.query
+        if abs(q["rate_b"] - q["rate_a"]) < 0.01:
+            q["rate_b"] = q["rate_a"] + 0.01 if q["rate_a"] < 0.5 else q["rate_a"] - 0.01
+        low, high = abs(q["rate_b"] - q["rate_a"]), min(q["rate_a"] + q["rate_b"], 2 - q["rate_a"] - q["rate_b"])
+        if "discordance" in q and not low <= q["discordance"] <= high:
+            del q["discordance"]
     if label == "GET /api/v1/trials/{id}/stats/" and case.query and "acceptable" in case.query:
         acceptable = case.query["acceptable"]
         if not 0.0001 <= case.query.get("rejectable", 1) < acceptable:  # given together, rejectable below

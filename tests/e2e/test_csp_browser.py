@@ -119,6 +119,7 @@ def _pages(w: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
         (f"/reports/tasks/{task}/stats/", "[data-testid=criteria-list]", (f"task{task}-simulation-cycle",)),
         (f"/reports/tasks/{task}/acceptance/new/", "form", ()),
         ("/reports/", "#dashboard-table", ("dashboard-chart",)),
+        ("/reports/shortlist/", "[data-testid=shortlist-entry]", ()),
         (f"/reports/tasks/{task}/roi/", "[data-testid=verdict]", ("cash-flow-chart", "tornado-chart")),
         (f"/reports/tasks/{task}/roi/print/", "body.print-page", ("cash-flow-chart", "tornado-chart")),
         (f"/reports/tasks/{task}/costs/", "form", ()),
