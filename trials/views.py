@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import acts_for_organization, can_scope_tasks, engineer_required
+from accounts.permissions import acts_for_organization, can_review_episodes, can_scope_tasks, engineer_required
 from accounts.requests import AuthenticatedHttpRequest
 from core.fit import FIT_FACTOR_KEYS, FitRatingError, fit_assess
 from core.recording.trajectory import TrajectoryRejected
@@ -42,6 +42,7 @@ from trials.selectors import (
     trial_list_writable_by_user,
     trial_live,
 )
+from trials.reviews.selectors import episode_review_history
 from trials.services import TrialRuleError, task_scope, trial_cancel, trial_schedule
 
 EPISODES_PER_PAGE = 50
@@ -238,6 +239,12 @@ def _episode_page(request: AuthenticatedHttpRequest, trial: Trial) -> dict[str, 
     }
 
 
+def _can_review(request: AuthenticatedHttpRequest, trial: Trial) -> bool:
+    return can_review_episodes(
+        request.user, robot_organization_id=trial.robot.organization_id, task_organization_id=trial.task.organization_id
+    )
+
+
 def _can_cancel(request: AuthenticatedHttpRequest, trial: Trial) -> bool:
     return (
         can_scope_tasks(request.user)
@@ -255,6 +262,7 @@ def trial_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         {
             "trial": trial,
             "can_cancel": _can_cancel(request, trial),
+            "can_review": _can_review(request, trial),
             **trial_live(trial=trial),
             **_episode_page(request, trial),
         },
@@ -329,6 +337,8 @@ def episode_detail(request: AuthenticatedHttpRequest, pk: int, index: int) -> Ht
             "timeline": episode_timeline(episode=episode, events=events, stage_names=stage_names, span_s=span_s),
             "timeline_span_s": span_s,
             "stage_names": stage_names,
+            "reviews": episode_review_history(episode=episode),
+            "can_review": _can_review(request, trial),
             "last_stage": stage_names[episode.stage_reached - 1]
             if episode.stage_reached and episode.stage_reached <= len(stage_names)
             else None,

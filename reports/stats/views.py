@@ -19,7 +19,7 @@ from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import acts_for_organization, can_scope_tasks, engineer_required
+from accounts.permissions import acts_for_organization, can_review_episodes, can_scope_tasks, engineer_required
 from accounts.requests import AuthenticatedHttpRequest
 from core import paired as paired_stats
 from core import stats
@@ -90,7 +90,7 @@ def trial_stats_panel(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
                 return HttpResponse(status=204)
         panel = _trial_panel_or_404(request, pk)
         trial = get_object_or_404(
-            trial_list_for_user(user=request.user).select_related("task"),
+            trial_list_for_user(user=request.user).select_related("task", "robot"),
             pk=pk,
         )
         can_write = can_scope_tasks(request.user) and (
@@ -109,6 +109,9 @@ def trial_stats_panel(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         "decided": any(v.verdict.verdict != "keep going" for v in panel.sequential.sources),
         "episodes_shown": sum(b.n_episodes for b in panel.statistics.sources),
         "reviewed_shown": sum(b.n_reviewed for b in panel.statistics.sources),
+        "can_review": can_review_episodes(
+            request.user, robot_organization_id=trial.robot.organization_id, task_organization_id=trial.task.organization_id
+        ),
         "live": live if request.GET.get("live") else None,
     }
     response = render(request, "reports/stats/_trial_panel.html", context)
