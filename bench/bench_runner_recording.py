@@ -121,7 +121,7 @@ def _run(tmp: Path) -> None:
     chunk_once(None, SEED - n)  # warm up: cell, model, renderers
     for setting in settings_list[1:]:
         chunk_once(setting, SEED - n)  # and the encoders and renderer of each size
-    totals = {s: [0.0, 0.0, 0, 0] for s in settings_list}
+    totals: dict[tuple[int, float] | None, list[float]] = {s: [0.0, 0.0, 0.0, 0.0] for s in settings_list}
     same_outcomes = True
     for r in range(rounds):
         seed = SEED + r * n
@@ -142,19 +142,20 @@ def _run(tmp: Path) -> None:
     print(f"  same outcomes recorded and bare: {'yes' if same_outcomes else 'NO'}")
     print(f"  {'setting':22} {'episodes':>8} {'ep/s CPU':>9} {'slower':>7} {'ep/s wall':>10} {'KB/episode':>11}")
     bare_cpu = totals[None][0]
-    for setting, (cpu_s, wall_s, count, stored) in totals.items():
+    for setting, (total_cpu_s, total_wall_s, episodes, stored_bytes) in totals.items():
+        count = int(episodes)
         if setting is None:
             name, slower, note = "no recording", "", ""
         else:
             name = f"{setting[0]} px @ {setting[1]:g} fps"
-            share = 1 - bare_cpu / cpu_s
+            share = 1 - bare_cpu / total_cpu_s
             slower = f"{share:7.1%}"
             note = ""
             if setting == default:
                 note = "  default, " + ("within" if share <= BUDGET else "OVER") + " the 15 % budget"
         print(
-            f"  {name:22} {count:8d} {count / cpu_s:9.2f} {slower:>7} {count / wall_s:10.2f} "
-            f"{stored / 1024 / max(1, count):11.1f}{note}",
+            f"  {name:22} {count:8d} {count / total_cpu_s:9.2f} {slower:>7} {count / total_wall_s:10.2f} "
+            f"{stored_bytes / 1024 / max(1, count):11.1f}{note}",
             flush=True,
         )
     print(f"  peak RSS of the process that ran every chunk: {peak_mb:.0f} MB (a worker's budget: 600 MB)")
