@@ -200,6 +200,12 @@ def preflight_run(*, trial: Trial, cell: Callable[[], Cell]) -> tuple[PreflightR
         except _Refused as exc:
             report.checks.append(PreflightCheck(name, False, str(exc)))
             break
+        except Exception as exc:
+            # A simulator or policy that raises here raises in every episode: refusing now ends the
+            # trial with the reason, where letting it escape would leave the trial queued for the
+            # reaper to start, and fail, again.
+            report.checks.append(PreflightCheck(name, False, f"{type(exc).__name__}: {exc}"))
+            break
         report.checks.append(PreflightCheck(name, True, detail))
     return report, stages
 

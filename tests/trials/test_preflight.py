@@ -42,8 +42,15 @@ class _SucceedsAtReset(TabletopReach2D):
         return obs
 
 
-if SUCCESS_AT_RESET_CELL not in cell_keys():
-    cell_register(SUCCESS_AT_RESET_CELL)(_SucceedsAtReset)
+class _BrokenSimulator(TabletopReach2D):
+    def reset(self, seed: int, instruction: str | None = None) -> Observation:
+        raise RuntimeError("mujoco: model unstable at reset")
+
+
+BROKEN_CELL = "test-reset-raises"
+for _key, _cell in ((SUCCESS_AT_RESET_CELL, _SucceedsAtReset), (BROKEN_CELL, _BrokenSimulator)):
+    if _key not in cell_keys():
+        cell_register(_key)(_cell)
 
 
 @pytest.fixture(autouse=True)
@@ -122,6 +129,16 @@ def test_a_cell_whose_success_is_true_at_reset_is_refused(django_capture_on_comm
     trial = _start(trial, django_capture_on_commit_callbacks)
     _assert_refused(trial, "success_at_reset", "success right after reset", "seed 40")
     assert SUCCESS_AT_RESET_SEEDS >= 1
+
+
+def test_a_simulator_failing_at_reset_fails_the_trial_instead_of_leaving_it_queued(
+    django_capture_on_commit_callbacks,
+) -> None:
+    trial = reach_trial(episodes=3)
+    robot = trial.robot
+    robot.sim_cell_key = BROKEN_CELL
+    robot.save(update_fields=["sim_cell_key"])
+    _assert_refused(_start(trial, django_capture_on_commit_callbacks), "answer_time", "RuntimeError", "unstable")
 
 
 class _SlowReach(BaseHTTPRequestHandler):
