@@ -230,6 +230,11 @@ class TaskWriteSerializer(StrictModelSerializer[Task]):
 
 class TrialSerializer(StrictModelSerializer[Trial]):
     scheduled_by = serializers.CharField(source="scheduled_by.username", read_only=True, allow_null=True)
+    # A plain string in the schema: "" (the organization's setting) is a value here, which the generated
+    # enum of the model's choices would not list.
+    media_retention = serializers.CharField(
+        read_only=True, help_text="keep_all, failures_first_n or keep_none; blank: the organization's setting."
+    )
 
     class Meta:
         model = Trial
