@@ -18,7 +18,7 @@ from robots.models import Robot, RobotKind, Site
 from tests.factories import UserFactory
 from tests.support import WorkerProcess
 from tests.trials.runner_support import FAST_CELL, reach_policy_version
-from trials.models import Episode, Task, Trial, TrialStatus
+from trials.models import Episode, EpisodeMedia, Task, Trial, TrialStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
 
@@ -137,8 +137,8 @@ def test_engineer_scopes_a_task_and_watches_a_simulated_trial_finish(
     assert trial.status == TrialStatus.COMPLETED and Episode.objects.filter(trial=trial).count() == EPISODES
     page.wait_for_function(f"() => document.querySelectorAll('[data-testid=episode-link]').length === {EPISODES}")
     page.wait_for_selector("#cycle-chart .main-svg")  # plotly drew the histogram from the final state
-    # The runner's GIF of the first failure (and success, if any) is shown and actually loads.
-    page.wait_for_function("() => [...document.querySelectorAll('.videos img')].some(i => i.naturalWidth > 0)")
+    # The worker recorded every episode (the GIFs of the first success and failure are gone).
+    assert EpisodeMedia.objects.filter(episode__trial=trial, kind="poster").count() == EPISODES
     screenshots(page, "04-trial-completed")
 
     # Open an episode.
