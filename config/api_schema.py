@@ -6,7 +6,8 @@ from the behaviour one view at a time:
   404 when its path names a row, 400 when it takes parameters or a body, 403 and 409 when it writes, 413 and 415
   when it takes a body, 429 when it is throttled;
 - list bodies state their bounds (minItems, maxItems), and a POST or PUT body is required;
-- path ids are database ids: integers from 1 to the BIGINT maximum (anything else is a 404);
+- path ids are database ids: integers from 1 to the BIGINT maximum (anything else is a 404); an episode's
+  `index` counts from 0;
 - text inputs as DRF reads them: surrounding whitespace trimmed before the blank and length checks, and
   no NUL character (DRF rejects it);
 - a decimal sent as a string has at least one digit, and no sign when it may not be negative (drf-spectacular's
@@ -41,7 +42,8 @@ class ApiAutoSchema(AutoSchema):
             return None
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
-                parameter["schema"].update(minimum=1, maximum=MAX_ID)
+                # An episode's index counts from 0 within its trial; every other path integer is a row id.
+                parameter["schema"].update(minimum=0 if parameter["name"] == "index" else 1, maximum=MAX_ID)
         if "requestBody" in operation and self.method in ("POST", "PUT"):
             operation["requestBody"]["required"] = True  # every POST body here has required fields
         responses = operation["responses"]

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter, SimpleRouter
 from accounts.api import ApiTokenViewSet, MeView
 from policies.api import PolicyVersionViewSet, PolicyViewSet
 from robots.api import RobotViewSet, SiteViewSet
+from trials import media_api
 from trials.api import EpisodeViewSet, EventViewSet, TaskViewSet, TrialEpisodesViewSet, TrialViewSet
 
 router = DefaultRouter()
@@ -29,6 +30,22 @@ urlpatterns = [
     path("me/", MeView.as_view(), name="api-me"),
     path("agent/", include("trials.agents.urls")),
     path("", include("reports.api_urls")),
+    # An episode's recording files (trials/media_api.py): raw bytes in a PUT.
+    path(
+        "trials/<int:trial_pk>/episodes/<int:index>/media/",
+        media_api.TrialEpisodeMediaListView.as_view(),
+        name="api-episode-media",
+    ),
+    path(
+        "trials/<int:trial_pk>/episodes/<int:index>/media/video/<str:name>/",
+        media_api.TrialEpisodeVideoView.as_view(),
+        name="api-episode-media-video",
+    ),
+    path(
+        "trials/<int:trial_pk>/episodes/<int:index>/media/<str:kind>/",
+        media_api.TrialEpisodeFileView.as_view(),
+        name="api-episode-media-file",
+    ),
     path("", include(trial_router.urls)),
     path("", include(router.urls)),
 ]

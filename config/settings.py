@@ -12,6 +12,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.storage import episode_media_storage_config
 
 # Before any app module loads: admin and form classes name their model in brackets (ModelAdmin[Robot]).
 django_stubs_ext.monkeypatch()
@@ -152,9 +153,17 @@ STATIC_ROOT = VAR_DIR / "staticfiles"  # created at start-up (common/folders.py)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Episode recordings (videos, trajectories): MEDIA_ROOT by default. Never served by URL: only by
-    # trials' permission-checked views.
-    "episode_media": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Episode recordings (videos, trajectories): MEDIA_ROOT by default, an S3-compatible bucket with
+    # EPISODE_MEDIA_STORAGE=s3 (config/storage.py). Never served by URL: only by trials' permission-checked views.
+    "episode_media": episode_media_storage_config(
+        kind=env_str("EPISODE_MEDIA_STORAGE", "local"),
+        bucket=env_str("EPISODE_MEDIA_S3_BUCKET"),
+        endpoint_url=env_str("EPISODE_MEDIA_S3_ENDPOINT_URL"),
+        region=env_str("EPISODE_MEDIA_S3_REGION"),
+        prefix=env_str("EPISODE_MEDIA_S3_PREFIX"),
+        access_key=env_str("AWS_ACCESS_KEY_ID"),
+        secret_key=env_str("AWS_SECRET_ACCESS_KEY"),
+    ),
     "staticfiles": {
         # The manifest needs `collectstatic` first (production, `make demo`); off in development and tests.
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -168,6 +177,11 @@ MEDIA_URL = "media/"
 # Upload limits: policies are ONNX files, checked and size-limited (never unpickled).
 POLICY_MAX_UPLOAD_BYTES = env_int("POLICY_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+# Episode recordings uploaded by robot agents and integrators (trials.ingest): the largest file, in bytes.
+# A trajectory is held to the smaller of this and core.recording.trajectory's 32 MiB.
+EPISODE_MEDIA_MAX_BYTES = env_int("EPISODE_MEDIA_MAX_BYTES", 200 * 1024 * 1024)
+if EPISODE_MEDIA_MAX_BYTES < 1:
+    raise ImproperlyConfigured("EPISODE_MEDIA_MAX_BYTES must be at least 1")
 
 # --- Security --------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)

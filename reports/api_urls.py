@@ -6,4 +6,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("reports.roi.api_urls")),
     path("", include("reports.stats.api_urls")),
+    path("", include("reports.shortlist.api_urls")),
 ]

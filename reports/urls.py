@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("reports.roi.urls")),
     path("", include("reports.stats.urls")),
     path("", include("reports.exports.urls")),
+    path("", include("reports.shortlist.urls")),
 ]

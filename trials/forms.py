@@ -20,6 +20,7 @@ from trials.models import (
     OVERVIEW_PX_MAX,
     OVERVIEW_PX_MIN,
     EventCategory,
+    ReviewState,
     Task,
     TaskStatus,
     Trial,
@@ -259,6 +260,9 @@ class TaskFilterForm(forms.Form):
         _limit_choices(self.fields["site"], site_list_for_user(user=user))
 
 
+STAGE_NOT_REPORTED = "none"
+
+
 class EpisodeFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         required=False,
@@ -275,9 +279,30 @@ class EpisodeFilterForm(forms.Form):
         choices=[("", "Any event category"), *EventCategory.choices],
     )
 
+    stage = forms.ChoiceField(required=False, label="Stage reached")
+    review = forms.ChoiceField(required=False, label="Review", choices=[("", "Reviewed or not"), *ReviewState.choices])
+
+    def __init__(self, *args: Any, stages: list[str] | tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The trial's own stage names: "stage=3" means the episode got as far as the third and no further.
+        cast("forms.ChoiceField", self.fields["stage"]).choices = [
+            ("", "Any stage"),
+            (STAGE_NOT_REPORTED, "Stage not reported"),
+            ("0", "No stage reached"),
+            *((str(i), f"Got as far as: {name}") for i, name in enumerate(stages, start=1)),
+        ]
+
     @property
     def has_faults(self) -> bool | None:
         return {"yes": True, "no": False}.get(self.cleaned_data.get("faults", "")) if self.is_valid() else None
+
+    @property
+    def stage_reached(self) -> int | None | str:
+        """The stage filter: a count of stages reached, None for episodes that reported none, "" for any."""
+        value = self.cleaned_data.get("stage", "") if self.is_valid() else ""
+        if value == STAGE_NOT_REPORTED:
+            return None
+        return int(value) if value else ""
 
 
 class EpisodeCsvUploadForm(forms.Form):

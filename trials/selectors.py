@@ -40,12 +40,15 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from core.stats import wilson_interval
+from trials.media import OVERVIEW_CAMERA
 from trials.models import (
     COUNTED_OUTCOMES,
     Episode,
     EpisodeEvent,
+    EpisodeMedia,
     EpisodeOutcome,
     EventKind,
+    MediaKind,
     ReviewState,
     Task,
     Trial,
@@ -300,11 +303,14 @@ def trial_cycle_times(*, trial: Trial) -> dict[str, list[float]]:
 
 def trial_first_videos(*, trial: Trial) -> list[Episode]:
     """The trial's first success and first failure by index (at most one each, in that order), when that
-    episode has a video; one query. Several chunks may have kept a video for a candidate first: the lowest
-    index of each outcome is the truth whichever worker finished first."""
+    episode has a recorded video; annotated with `poster_id` and `video_id` (EpisodeMedia ids, poster None
+    without an overview). Two queries. Only the lowest index of each outcome is a candidate: a later
+    episode's recording never stands in for the first one's (it may have been removed by retention)."""
     first: dict[str, Episode] = {}
     for episode in (
-        Episode.objects.filter(trial=trial, outcome__in=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE])
+        _with_recording(
+            Episode.objects.filter(trial=trial, outcome__in=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE])
+        )
         .filter(index__in=Subquery(_first_index_of_outcomes(trial)))
         .order_by("index")
     ):
@@ -312,8 +318,32 @@ def trial_first_videos(*, trial: Trial) -> list[Episode]:
     return [
         first[o]
         for o in (EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE)
-        if o in first and (first[o].metrics or {}).get("video")
+        if o in first and getattr(first[o], "video_id", None) is not None
     ]
+
+
+def _with_recording(episodes: QuerySet[Episode]) -> QuerySet[Episode]:
+    """`episodes` annotated with `poster_id` and `video_id` (the first policy camera's video, else the
+    overview's), as correlated subqueries: a page of thumbnails costs one query."""
+    media = EpisodeMedia.objects.filter(episode_id=OuterRef("pk"))
+    video = media.filter(kind=MediaKind.VIDEO).order_by(
+        Case(When(name=OVERVIEW_CAMERA, then=Value(1)), default=Value(0)), "name"
+    )
+    return episodes.annotate(
+        poster_id=Subquery(media.filter(kind=MediaKind.POSTER).values("pk")[:1]),
+        video_id=Subquery(video.values("pk")[:1]),
+    )
+
+
+def trial_first_indexes(*, trial: Trial) -> dict[int, str]:
+    """{index: outcome} of the trial's first success and first failure by index (one query)."""
+    rows = (
+        Episode.objects.filter(trial=trial, outcome__in=[EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE])
+        .order_by()
+        .values("outcome")
+        .annotate(first=Min("index"))
+    )
+    return {int(row["first"]): str(row["outcome"]) for row in rows}
 
 
 def _first_index_of_outcomes(trial: Trial) -> QuerySet[Any, Any]:  # a values() subquery of indexes
@@ -327,11 +357,19 @@ def _first_index_of_outcomes(trial: Trial) -> QuerySet[Any, Any]:  # a values() 
 
 
 def episode_list_for_trial(
-    *, trial: Trial, outcome: str = "", has_faults: bool | None = None, category: str = ""
+    *,
+    trial: Trial,
+    outcome: str = "",
+    has_faults: bool | None = None,
+    category: str = "",
+    stage_reached: int | None | str = "",
+    review_state: str = "",
 ) -> QuerySet[Episode]:
-    """A trial's episodes by index, annotated with `intervention_count` and `fault_count`; optionally
-    only one outcome, only episodes with (True) / without (False) faults, or only those with an event
-    of `category` (what a failure Pareto bar names)."""
+    """A trial's episodes by index, annotated with `intervention_count`, `fault_count`, `poster_id` and
+    `video_id` (None without a recording); optionally only one outcome, only episodes with (True) / without
+    (False) faults, only those with an event of `category` (what a failure Pareto bar names), only those
+    whose last stage reached is `stage_reached` (a count; None: those that reported no stage; "" any), or
+    one `review_state`."""
     episodes = Episode.objects.filter(trial=trial).annotate(
         intervention_count=_count_of(EpisodeEvent.objects.filter(kind=EventKind.INTERVENTION), by="episode"),
         fault_count=_count_of(EpisodeEvent.objects.filter(kind=EventKind.FAULT), by="episode"),
@@ -344,7 +382,13 @@ def episode_list_for_trial(
         episodes = episodes.filter(fault_count__gt=0)
     elif has_faults is False:
         episodes = episodes.filter(fault_count=0)
-    return episodes.order_by("index")
+    if stage_reached is None:
+        episodes = episodes.filter(stage_reached__isnull=True)
+    elif isinstance(stage_reached, int):
+        episodes = episodes.filter(stage_reached=stage_reached)
+    if review_state:
+        episodes = episodes.filter(review_state=review_state)
+    return _with_recording(episodes).order_by("index")
 
 
 def episode_at_index(*, trial: Trial, index: int) -> Episode | None:

@@ -14,7 +14,7 @@ urlpatterns = [
     path("trials/<int:pk>/episodes/", views.trial_episodes_fragment, name="trial-episodes"),
     path("trials/<int:pk>/cancel/", views.trial_cancel_view, name="trial-cancel"),
     path("trials/<int:pk>/episodes/<int:index>/", views.episode_detail, name="episode-detail"),
-    path("trials/<int:pk>/episodes/<int:index>/video.gif", views.episode_video, name="episode-video"),
+    path("trials/<int:pk>/episodes/<int:index>/trajectory.json", views.episode_trajectory, name="episode-trajectory"),
     path(
         "trials/<int:pk>/episodes/<int:index>/media/<int:media_id>/",
         media_views.episode_media,

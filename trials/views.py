@@ -5,15 +5,13 @@ what a user may do comes from accounts.permissions (a denied action is a 403).""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -21,15 +19,24 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.permissions import acts_for_organization, can_scope_tasks, engineer_required
 from accounts.requests import AuthenticatedHttpRequest
 from core.fit import FIT_FACTOR_KEYS, FitRatingError, fit_assess
+from core.recording.trajectory import TrajectoryRejected
 from trials.forms import EpisodeFilterForm, TaskFilterForm, TaskForm, TrialScheduleForm
-from trials.models import Task, Trial, TrialStatus
+from trials.media import trial_media_bytes
+from trials.models import Episode, Task, Trial, TrialStatus
 from trials.rankings import task_payback_ranking
+from trials.recording_selectors import (
+    episode_recording_files,
+    episode_timeline,
+    episode_timeline_span_s,
+    episode_trajectory_plot,
+)
 from trials.selectors import (
     episode_at_index,
     episode_list_for_trial,
     task_commercial_visible,
     task_list_for_user,
     task_search,
+    trial_first_indexes,
     trial_list_for_user,
     trial_list_with_progress,
     trial_list_writable_by_user,
@@ -204,12 +211,22 @@ def _visible_trial(request: AuthenticatedHttpRequest, pk: int) -> Trial:
 
 
 def _episode_page(request: AuthenticatedHttpRequest, trial: Trial) -> dict[str, object]:
-    form = EpisodeFilterForm(request.GET or None)
-    valid = form.is_valid()
-    outcome = form.cleaned_data.get("outcome", "") if valid else ""
-    category = form.cleaned_data.get("category", "") if valid else ""
-    episodes = episode_list_for_trial(trial=trial, outcome=outcome, has_faults=form.has_faults, category=category)
+    form = EpisodeFilterForm(request.GET or None, stages=[str(name) for name in (trial.stages or [])])
+    filters = form.cleaned_data if form.is_valid() else {}
+    episodes = episode_list_for_trial(
+        trial=trial,
+        outcome=filters.get("outcome", ""),
+        has_faults=form.has_faults,
+        category=filters.get("category", ""),
+        stage_reached=form.stage_reached,
+        review_state=filters.get("review", ""),
+    )
     page = Paginator(episodes, EPISODES_PER_PAGE).get_page(request.GET.get("page"))
+    # Highlighted in the grid: the trial's first success and first failure by index, whatever the filters.
+    first = trial_first_indexes(trial=trial)
+    page.object_list = list(page.object_list)
+    for episode in page.object_list:
+        vars(episode)["first_of"] = first.get(episode.index) if first.get(episode.index) == episode.outcome else None
     query = request.GET.copy()
     query.pop("page", None)
     # The live refresh keeps the page the user is on; page links start from the filters alone.
@@ -218,6 +235,7 @@ def _episode_page(request: AuthenticatedHttpRequest, trial: Trial) -> dict[str, 
         "episode_filter": form,
         "episode_query": query.urlencode(),
         "episode_poll_query": request.GET.urlencode(),
+        "media_bytes": trial_media_bytes(trial_id=trial.pk),
     }
 
 
@@ -286,33 +304,56 @@ def trial_cancel_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
     return redirect("trial-detail", pk=trial.pk)
 
 
-@login_required
-def episode_detail(request: AuthenticatedHttpRequest, pk: int, index: int) -> HttpResponse:
+def _visible_episode(request: AuthenticatedHttpRequest, pk: int, index: int) -> tuple[Trial, Episode]:
     trial = _visible_trial(request, pk)
     episode = episode_at_index(trial=trial, index=index)
     if episode is None:
         raise Http404("no such episode")
+    return trial, episode
+
+
+@login_required
+def episode_detail(request: AuthenticatedHttpRequest, pk: int, index: int) -> HttpResponse:
+    trial, episode = _visible_episode(request, pk, index)
+    events = list(episode.events.all())
+    files = episode_recording_files(episode=episode)
+    span_s = episode_timeline_span_s(episode=episode, files=files, events=events)
+    stage_names = [str(name) for name in (trial.stages or [])]
     return render(
         request,
         "trials/episode_detail.html",
-        {"trial": trial, "episode": episode, "events": episode.events.all()},
+        {
+            "trial": trial,
+            "episode": episode,
+            "events": events,
+            "recording": files,
+            "timeline": episode_timeline(episode=episode, events=events, stage_names=stage_names, span_s=span_s),
+            "timeline_span_s": span_s,
+            "stage_names": stage_names,
+            "last_stage": stage_names[episode.stage_reached - 1]
+            if episode.stage_reached and episode.stage_reached <= len(stage_names)
+            else None,
+        },
     )
 
 
 @require_GET
 @login_required
-def episode_video(request: AuthenticatedHttpRequest, pk: int, index: int) -> FileResponse:
-    """The GIF the runner stored for an episode (first success / first failure of a trial), served
-    only to users who may see the trial."""
-    trial = _visible_trial(request, pk)
-    episode = episode_at_index(trial=trial, index=index)
-    relative = (episode.metrics or {}).get("video") if episode is not None else None
-    media = Path(settings.MEDIA_ROOT).resolve()
-    path = (media / str(relative)).resolve() if relative else None
-    # The path comes from the database, but check it stays inside this trial's media folder anyway.
-    if path is None or not path.is_relative_to(media / "trials" / str(trial.pk)) or not path.is_file():
-        raise Http404("no video for this episode")
-    return FileResponse(path.open("rb"), content_type="image/gif")
+def episode_trajectory(request: AuthenticatedHttpRequest, pk: int, index: int) -> JsonResponse:
+    """The episode's trajectory as plot series (JSON) for the episode page's charts."""
+    trial, episode = _visible_episode(request, pk, index)
+    media = episode_recording_files(episode=episode).trajectory
+    if media is None or not media.file.name:
+        raise Http404("no trajectory for this episode")
+    try:
+        data = episode_trajectory_plot(media=media, cell_key=trial.robot.sim_cell_key)
+    except TrajectoryRejected as exc:
+        return JsonResponse({"detail": f"the stored trajectory cannot be read: {exc}"}, status=422)
+    except OSError:
+        raise Http404("the trajectory file is gone (removed by the retention cleanup)") from None
+    response = JsonResponse(data)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @require_GET

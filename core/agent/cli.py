@@ -5,8 +5,11 @@
 It heartbeats, long-polls for the next job, claims it (a lease), runs the episode through a
 RobotInterface (here: a simulated cell; see core/agent/robot.py for a real arm) with the job's policy
 (local ONNX, downloaded once and checked by sha256, or a remote policy server), streams events while
-running, and completes the job. Completion is idempotent on the server, so the agent retries freely;
-if the agent dies, its lease expires and the job goes back to the queue. No Django on the robot PC.
+running, and completes the job with how far the episode got (its stages). A simulated robot's episodes are
+recorded (core.recording: every camera frame the policy saw, an overview camera, the trajectory) and
+uploaded after the completion, file by file. Completion and uploads are idempotent on the server, so the
+agent retries freely; if the agent dies, its lease expires and the job goes back to the queue. No Django
+on the robot PC.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import hashlib
 import logging
 import os
 import random
+import shutil
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,9 +30,17 @@ from typing import Any
 import numpy as np
 import requests
 
-from core.agent.robot import RobotInterface, SimulatedRobot
+from core.agent.robot import RecordableRobot, RobotInterface, SimulatedRobot, StageReporting
 from core.policy.base import EpisodeController, Policy
 from core.policy.remote import PolicyInfrastructureError, PolicyReplyError, remote_policy
+from core.recording.recorder import (
+    MANIFEST,
+    OVERVIEW,
+    TRAJECTORY,
+    EpisodeRecorder,
+    EpisodeRecording,
+    OverviewSettings,
+)
 from core.sim.base import Fault, Observation
 
 log = logging.getLogger("core.agent")
@@ -64,6 +76,18 @@ class Job:
     episode_timeout_s: float
     policy_version: dict[str, Any]
     lease_token: str = ""
+    stages: tuple[str, ...] = field(default=())
+    # The trial's overview camera (None from a server that does not say: the agent's own setting).
+    overview_px: int | None = None
+    overview_fps: float | None = None
+
+
+@dataclass(frozen=True)
+class EpisodeRun:
+    """What running a job's episode gave: the completion body and, when recorded, the recording."""
+
+    body: dict[str, Any]
+    recording: EpisodeRecording | None = None
 
 
 class AgentClient:
@@ -132,6 +156,18 @@ class AgentClient:
             self._call("POST", f"/api/v1/agent/jobs/{job.id}/complete/", json={"lease_token": job.lease_token, **body})
         )
 
+    def upload(self, job: Job, kind_path: str, path: Path, content_type: str) -> dict[str, Any]:
+        """PUT one recording file of the job's episode (`video/<camera>`, `trajectory`, `poster`,
+        `manifest`). The server keeps the same bytes once, so a retry after a lost reply is harmless."""
+        return _object(
+            self._call(
+                "PUT",
+                f"/api/v1/agent/jobs/{job.id}/media/{kind_path}/",
+                data=path.read_bytes(),
+                headers={"X-Lease-Token": job.lease_token, "Content-Type": content_type},
+            )
+        )
+
     def download(self, path: str, target: Path) -> None:
         response = self._call("GET", path, stream=True)
         tmp = target.with_suffix(".part")
@@ -159,7 +195,73 @@ def _job(data: dict[str, Any]) -> Job:
         episode_timeout_s=data["episode_timeout_s"],
         policy_version=data["policy_version"],
         lease_token=data.get("lease_token") or "",
+        stages=tuple(str(s) for s in data.get("stages") or ()),
+        overview_px=data.get("overview_px"),
+        overview_fps=data.get("overview_fps"),
     )
+
+
+def recording_files(recording: EpisodeRecording) -> list[tuple[str, Path, str]]:
+    """(URL kind path, file, content type) of each file of a recording to upload: a video per camera (the
+    policy's cameras by their names, `overview`), the trajectory, the poster and the manifest."""
+    cameras = recording.manifest.get("policy_cameras")
+    camera_of = {str(v): str(k) for k, v in (cameras if isinstance(cameras, dict) else {}).items()}
+    files = [
+        (
+            f"video/{'overview' if name == OVERVIEW else camera_of.get(name, Path(name).stem)}",
+            recording.folder / name,
+            "video/mp4",
+        )
+        for name in recording.videos
+    ]
+    others = [
+        ("trajectory", TRAJECTORY, "application/vnd.apache.parquet"),
+        ("poster", recording.poster, "image/jpeg"),
+        ("manifest", MANIFEST, "application/json"),
+    ]
+    files += [
+        (kind, recording.folder / name, ctype)
+        for kind, name, ctype in others
+        if name and (recording.folder / name).is_file()
+    ]
+    return files
+
+
+class _RecordingGuard:
+    """Drives an optional EpisodeRecorder and keeps its failures out of the episode: a recorder that fails
+    is dropped with a warning, and the episode goes on unrecorded."""
+
+    def __init__(self, recorder: EpisodeRecorder | None, robot: RobotInterface, job: Job) -> None:
+        self.recorder = recorder
+        self.job = job
+        self.cell = robot.cell if isinstance(robot, RecordableRobot) else None
+        if self.recorder is not None and self.cell is not None:
+            self._guard(lambda rec, cell: rec.begin(cell=cell))
+        else:
+            self.recorder = None
+
+    def _guard(self, call: Any) -> Any:
+        if self.recorder is None or self.cell is None:
+            return None
+        try:
+            return call(self.recorder, self.cell)
+        except Exception as exc:  # the recording is evidence, not the episode: never lose the episode to it
+            log.warning("job %s: recording dropped: %r", self.job.id, exc)
+            self.abort()
+            return None
+
+    def step(self, obs: Observation, action: Any, *, latency_s: float) -> None:
+        self._guard(lambda rec, cell: rec.step(cell=cell, obs=obs, action=action, latency_s=latency_s))
+
+    def finish(self) -> EpisodeRecording | None:
+        recording = self._guard(lambda rec, cell: rec.finish(cell=cell))
+        self.recorder = None
+        return recording if isinstance(recording, EpisodeRecording) else None
+
+    def abort(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            recorder.abort()
 
 
 def _event(fault: Fault) -> dict[str, Any]:
@@ -181,10 +283,15 @@ class Agent:
         cache_dir: Path,
         poll_wait_s: float = 10.0,
         events_every_s: float = 1.0,
+        record: bool = True,
+        overview: OverviewSettings | None = None,
     ) -> None:
         self.client = client
         self.robot = robot
         self.cache_dir = cache_dir
+        # Only a robot that exposes its cell can be recorded here; a real arm uploads its own files.
+        self.record = record and isinstance(robot, RecordableRobot)
+        self.overview = overview or OverviewSettings()
         self.poll_wait_s = poll_wait_s
         self.events_every_s = events_every_s
         self.current_job: int | None = None
@@ -224,10 +331,36 @@ class Agent:
         return policy
 
     def run_episode(self, job: Job) -> dict[str, Any]:
-        """Run one job's episode; returns the completion body (outcome, times, events, metrics)."""
+        """Run one job's episode; returns the completion body (outcome, times, events, metrics, stages)."""
+        run = self.run_job_episode(job)
+        if run.recording is not None:
+            shutil.rmtree(run.recording.folder, ignore_errors=True)
+        return run.body
+
+    def _recorder(self, job: Job) -> EpisodeRecorder | None:
+        if not self.record:
+            return None
+        folder = self.cache_dir / "recordings" / f"job-{job.id}-attempt"
+        shutil.rmtree(folder, ignore_errors=True)  # a previous attempt of this job that never uploaded
+        return EpisodeRecorder(folder, overview=self._overview_for(job))
+
+    def _overview_for(self, job: Job) -> OverviewSettings:
+        """The trial's overview camera when the job names one, else the agent's own (--overview-px/-fps)."""
+        if job.overview_px is None or job.overview_fps is None:
+            return self.overview
+        try:
+            return OverviewSettings(px=int(job.overview_px), fps=float(job.overview_fps))
+        except ValueError as exc:
+            log.warning("job %s: the trial's overview setting is unusable (%s); using the agent's", job.id, exc)
+            return self.overview
+
+    def run_job_episode(self, job: Job) -> EpisodeRun:
+        """Run one job's episode, recorded when the robot allows it; returns the completion body and the
+        recording (None when not recorded, or the recording failed: the episode is reported either way)."""
         policy = self.policy_for(job.policy_version)
         self.robot.reset(job.seed, job.instruction)
         started_at = datetime.now(tz=UTC)
+        recorder = _RecordingGuard(self._recorder(job), self.robot, job)
         events: list[dict[str, Any]] = []
         pushed = 0
         last_push = time.monotonic()
@@ -239,9 +372,10 @@ class Agent:
             controller = policy.episode(instruction=job.instruction)
             while self.robot.done() is None and self.robot.elapsed_s() < job.episode_timeout_s:
                 images, state = self.robot.observe()
-                action = controller.act(
-                    Observation(images=images, state=np.asarray(state, dtype=np.float32), instruction=job.instruction)
-                )
+                obs = Observation(images=images, state=np.asarray(state, dtype=np.float32), instruction=job.instruction)
+                asked = time.perf_counter()
+                action = controller.act(obs)
+                recorder.step(obs, action, latency_s=time.perf_counter() - asked)
                 self.robot.act(action)
                 steps += 1
                 events.extend(_event(f) for f in self.robot.drain_events())
@@ -255,6 +389,7 @@ class Agent:
         except PolicyReplyError as exc:
             reply_error = exc
         except (JobConflict, AgentAuthError):
+            recorder.abort()
             raise  # TrialBench took the job back or the token is gone: nothing to report
         except Exception as exc:  # the robot interface or this agent broke: not the policy's doing
             log.exception("job %s: episode lost to an agent error", job.id)
@@ -297,7 +432,7 @@ class Agent:
         elapsed = float(self.robot.elapsed_s())
         metrics = {"steps": steps, **(controller.latency_summary() if controller is not None else {})}
         events.sort(key=lambda e: e["t_offset_s"])
-        return {
+        body = {
             "outcome": "lost"
             if lost is not None
             else "success"
@@ -307,7 +442,52 @@ class Agent:
             "started_at": started_at.isoformat(),
             "metrics": metrics,
             "events": events,
+            **self._stage_fields(job),
         }
+        # A lost attempt is re-run from the start: its files would describe an episode that does not count.
+        if lost is not None:
+            recorder.abort()
+            return EpisodeRun(body=body)
+        return EpisodeRun(body=body, recording=recorder.finish())
+
+    def _stage_fields(self, job: Job) -> dict[str, Any]:
+        """How far the episode got, when the robot knows; the stage names only while the trial has none."""
+        if not isinstance(self.robot, StageReporting):
+            return {}
+        result = self.robot.stage_result()
+        if not result.stages:
+            return {}
+        if job.stages and tuple(job.stages) != tuple(result.stages):
+            log.warning(
+                "job %s: the trial's stages %s are not this robot's %s; not reported", job.id, job.stages, result.stages
+            )
+            return {}
+        fields: dict[str, Any] = {
+            "stage_reached": result.reached,
+            "stage_times_s": [min(float(t), float(self.robot.elapsed_s())) for t in result.reached_at_s],
+            "progress": round(result.progress, 6),
+        }
+        if not job.stages:
+            fields["stages"] = list(result.stages)
+        return fields
+
+    def upload_recording(self, job: Job, recording: EpisodeRecording) -> int:
+        """Upload every file of a finished recording to the job's episode, then drop the folder. A file the
+        server refuses is logged and skipped: the episode is recorded already. Returns files uploaded."""
+        uploaded = 0
+        try:
+            for kind_path, path, content_type in recording_files(recording):
+                try:
+                    self.client.upload(job, kind_path, path, content_type)
+                    uploaded += 1
+                except JobConflict as exc:
+                    log.warning("job %s: recording not uploaded (%s)", job.id, exc)
+                    break
+                except (RuntimeError, requests.RequestException) as exc:
+                    log.warning("job %s: %s not uploaded: %s", job.id, kind_path, exc)
+        finally:
+            shutil.rmtree(recording.folder, ignore_errors=True)
+        return uploaded
 
     def run(self, *, max_jobs: int | None = None, exit_when_idle: bool = False) -> int:
         """Take and run jobs until stopped, `max_jobs` are done, or (exit_when_idle) none is left.
@@ -331,8 +511,11 @@ class Agent:
                 self.current_job = job.id
                 log.info("job %s: trial %s episode %s", job.id, job.trial, job.index)
                 try:
-                    body = self.run_episode(job)
+                    run = self.run_job_episode(job)
+                    body = run.body
                     reply = self.client.complete(job, body)
+                    if run.recording is not None:
+                        self.upload_recording(job, run.recording)
                     log.info(
                         "job %s done: %s in %.2fs (episode %s)",
                         job.id,
@@ -366,6 +549,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-jobs", type=int, default=None)
     parser.add_argument("--exit-when-idle", action="store_true", help="Stop when no job is waiting")
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "trialbench-agent")
+    parser.add_argument(
+        "--no-record", action="store_true", help="Do not record and upload episodes (videos, trajectory)"
+    )
+    parser.add_argument(
+        "--overview-px", type=int, default=OverviewSettings.px, help="Overview size (px) when a job names none"
+    )
+    parser.add_argument(
+        "--overview-fps", type=float, default=OverviewSettings.fps, help="Overview fps when a job names none (0: none)"
+    )
     args = parser.parse_args(argv)
     if not args.token:
         parser.error("--token (or TRIALBENCH_AGENT_TOKEN) is required")
@@ -373,7 +565,18 @@ def main(argv: list[str] | None = None) -> int:
     from core.sim import cell_make
 
     robot = SimulatedRobot(cell_make(args.cell), realtime=args.realtime)
-    agent = Agent(AgentClient(args.server, args.token), robot, cache_dir=args.cache_dir, poll_wait_s=args.poll_wait)
+    try:
+        overview = OverviewSettings(px=args.overview_px, fps=args.overview_fps)
+    except ValueError as exc:
+        parser.error(str(exc))
+    agent = Agent(
+        AgentClient(args.server, args.token),
+        robot,
+        cache_dir=args.cache_dir,
+        poll_wait_s=args.poll_wait,
+        record=not args.no_record,
+        overview=overview,
+    )
     try:
         done = agent.run(max_jobs=args.max_jobs, exit_when_idle=args.exit_when_idle)
     except AgentAuthError as exc:

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.sim.base import Cell, CellOutcome, Fault, Observation
+from core.sim.stages import StageResult, StageTracker
 
 
 @runtime_checkable
@@ -58,6 +59,25 @@ class RobotInterface(Protocol):
         """Release hardware or simulator resources."""
 
 
+@runtime_checkable
+class StageReporting(Protocol):
+    """A robot interface that knows how far the episode got (the task's ordered stages and when each
+    was first reached): the agent reports it with the completion."""
+
+    def stage_result(self) -> StageResult:
+        """The stages of the episode since the last reset."""
+
+
+@runtime_checkable
+class RecordableRobot(Protocol):
+    """A robot interface whose episodes core.recording's EpisodeRecorder can record: it exposes the cell
+    (its cameras, stages and overview camera) the recorder reads."""
+
+    @property
+    def cell(self) -> Cell:
+        """The simulation cell being driven."""
+
+
 class SimulatedRobot:
     """RobotInterface over a simulation cell. `realtime` > 0 sleeps that fraction of each control
     period, so an agent paces like a real robot (demos, and tests that kill an agent mid-episode)."""
@@ -67,10 +87,13 @@ class SimulatedRobot:
         self.realtime = realtime
         self._obs: Observation | None = None
         self._reported = 0
+        self._stages = StageTracker(stages=())
 
     def reset(self, seed: int, instruction: str) -> None:
         self._obs = self.cell.reset(seed=seed, instruction=instruction)
         self._reported = 0
+        self._stages = StageTracker(stages=tuple(self.cell.stages()))
+        self._stages.update(t_s=self.cell.sim_time_s, reached=self.cell.stage_reached())
 
     def observe(self) -> tuple[dict[str, npt.NDArray[np.uint8]], npt.NDArray[np.float32]]:
         if self._obs is None:
@@ -79,6 +102,7 @@ class SimulatedRobot:
 
     def act(self, action: npt.NDArray[np.float32]) -> None:
         self._obs = self.cell.step(np.asarray(action, dtype=np.float32))
+        self._stages.update(t_s=self.cell.sim_time_s, reached=self.cell.stage_reached())
         if self.realtime > 0:
             time.sleep(self.cell.info.control_dt_s * self.realtime)
 
@@ -93,6 +117,9 @@ class SimulatedRobot:
 
     def elapsed_s(self) -> float:
         return float(self.cell.sim_time_s)
+
+    def stage_result(self) -> StageResult:
+        return self._stages.result()
 
     def close(self) -> None:
         self.cell.close()

@@ -14,6 +14,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from core.sim.variation import Factor, Levels
+
 
 class CellOutcome(enum.StrEnum):
     RUNNING = "running"
@@ -58,8 +60,15 @@ class CellInfo:
 class Cell(Protocol):
     info: CellInfo
 
-    def reset(self, seed: int, instruction: str | None = None) -> Observation:
-        """Start an episode; all variation (part, pose, distractors, lighting) comes from the seed."""
+    def factors(self) -> tuple[Factor, ...]:
+        """The variation factors this cell understands (core.sim.variation), each with its nominal level."""
+
+    def reset(self, seed: int, instruction: str | None = None, variation: Levels | None = None) -> Observation:
+        """Start an episode; all randomness (part, pose, distractors, lighting) comes from the seed.
+
+        `variation` sets some factors' levels (the rest stay nominal; None = all nominal, today's
+        episodes exactly). Raises core.sim.variation.VariationError naming a bad factor or level. A
+        factor may rephrase the instruction: the policy must be given the returned obs.instruction."""
 
     def step(self, action: npt.NDArray[np.float32]) -> Observation:
         """Apply one action for control_dt_s simulated seconds."""

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from core.sim.base import Cell, CellOutcome, Fault, Observation
 from core.sim.stages import StageResult, StageTracker
+from core.sim.variation import Levels
 
 # Mirrors trials.models.EventCategory values; cells must not import Django models.
 GRASP_MISS = "grasp_miss"
@@ -154,19 +155,31 @@ class RolloutResult:
     recording: object = None
 
 
+def cell_reset(
+    cell: Cell, *, seed: int, instruction: str | None = None, variation: Levels | None = None
+) -> Observation:
+    """cell.reset for any caller: without a variation, called as before factors existed (so a cell or a
+    test double written against the older protocol still works). Returns the first observation."""
+    if variation is None:
+        return cell.reset(seed, instruction=instruction)
+    return cell.reset(seed, instruction=instruction, variation=variation)
+
+
 def episode_rollout(
     *,
     cell: Cell,
     act: Callable[[Observation], npt.NDArray[np.float32]],
     seed: int,
     instruction: str | None = None,
+    variation: Levels | None = None,
     recorder: StepRecorder | None = None,
     max_steps: int = 100_000,
 ) -> RolloutResult:
     """Run one closed-loop episode (reset(seed), then act -> step until the cell decides), tracking
     the stages reached and, with a recorder, recording every step. A recorder's files are dropped
-    (abort) when the episode raises. Returns a RolloutResult."""
-    obs = cell.reset(seed, instruction=instruction)
+    (abort) when the episode raises. `variation` sets the cell's factor levels (None: nominal).
+    Returns a RolloutResult; raises VariationError for a level the cell cannot take."""
+    obs = cell_reset(cell, seed=seed, instruction=instruction, variation=variation)
     tracker = StageTracker(stages=tuple(cell.stages()))
     tracker.update(t_s=cell.sim_time_s, reached=cell.stage_reached())
     steps = 0

@@ -2,9 +2,10 @@
 
 GET /api/v1/trials/{id}/stats/       per-source statistics, sequential verdict, acceptance evaluation
 GET /api/v1/trials/{id}/acceptance/  the task's acceptance criteria evaluated on the trial
-GET /api/v1/trials/compare/?a=&b=    two trials of one task compared
+GET /api/v1/trials/compare/?a=&b=    two trials of one task compared (paired by seed when they ran the same scenes)
 GET /api/v1/tasks/{id}/stats/        per source, per policy version, sim-to-real gap, plan, acceptance
 GET /api/v1/tasks/{id}/plan/         episodes and robot-hours to show success >= target
+GET /api/v1/plan/paired/             seeds for a paired comparison of two versions, beside the unpaired size
 
 Visibility from trials.selectors: another organization's trial or task is a 404. Bad parameters are a
 400 naming the field.
@@ -24,8 +25,15 @@ from rest_framework.views import APIView
 from accounts.requests import AuthenticatedApiRequest
 from common.api_support import error_responses
 from common.throttling import TokenRateThrottle
+from core.paired import paired_plan
 from reports.stats.selectors import task_panel, task_trial_plan, trial_panel, trials_compare
-from reports.stats.serializers import MAX_ID, CompareQuerySerializer, PlanQuerySerializer, TrialStatsQuerySerializer
+from reports.stats.serializers import (
+    MAX_ID,
+    CompareQuerySerializer,
+    PairedPlanQuerySerializer,
+    PlanQuerySerializer,
+    TrialStatsQuerySerializer,
+)
 from trials.models import Task, Trial
 
 ERRORS = error_responses(400, 401, 404, 429)
@@ -135,12 +143,24 @@ class TrialCompareView(APIView):
         summary="Compare two trials of one task",
         description="Success rate: Barnard's exact test and a Newcombe interval for B - A; cycle time of "
         'successful episodes: Mann-Whitney U; each with a plain-language verdict ("no evidence of a '
-        'difference" unless p < 0.05). Trials of different tasks are a 400.',
+        'difference" unless p < 0.05). When both trials ran the same simulated cell, seed, instruction and '
+        "episode timeout, episode i of each ran the same scene: `paired` then holds the 2 x 2 table of pairs "
+        "(matched by episode index over counted episodes), McNemar's exact p and Newcombe's paired interval, "
+        'with the unpaired test on the same pairs beside it, and `applies` is "paired". Otherwise `paired` '
+        "is null and `pairing.reasons` say why. Trials of different tasks are a 400.",
         parameters=[CompareQuerySerializer],
         responses={
             200: _ok(
                 "reports.stats.selectors.TrialComparison",
-                {"trial_a_id": 6, "trial_b_id": 7, "success": {"p_value": 0.003, "verdict": "…"}, "cycle_time": {}},
+                {
+                    "trial_a_id": 6,
+                    "trial_b_id": 7,
+                    "success": {"p_value": 0.003, "verdict": "…"},
+                    "cycle_time": {},
+                    "applies": "paired",
+                    "pairing": {"pairable": True, "reasons": [], "n_pairs": 40, "statement": "…"},
+                    "paired": {"both": 20, "only_a": 2, "only_b": 8, "neither": 10, "p_value": 0.109},
+                },
             ),
             **ERRORS,
         },
@@ -224,4 +244,49 @@ class TaskPlanView(APIView):
             raise NotFound("Not found.") from exc
         except ValueError as exc:
             raise ValidationError({"target": [str(exc)]}) from exc
+        return Response(plan.to_dict())
+
+
+class PairedPlanView(APIView):
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(
+        summary="Plan a paired comparison",
+        description="Seeds both policy versions must run (each seed once by A and once by B) for McNemar's test "
+        "to tell `rate_b` from `rate_a` with `power` at two-sided `alpha` (Connor 1987), and beside it the "
+        "episodes per version two independent samples would need (statsmodels). `discordance` is the share "
+        "of seeds the two decide differently; the fewer, the fewer seeds. Rates that cannot have that "
+        "discordance are a 400 naming `discordance`.",
+        parameters=[PairedPlanQuerySerializer],
+        responses={
+            200: _ok(
+                "core.paired.PairedPlan",
+                {
+                    "rate_a": 0.6,
+                    "rate_b": 0.75,
+                    "discordance": 0.2,
+                    "pairs_needed": 68,
+                    "paired_episodes": 136,
+                    "unpaired_per_version": 152,
+                    "unpaired_episodes": 304,
+                    "statement": "…",
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: AuthenticatedApiRequest) -> Response:
+        params = _query(PairedPlanQuerySerializer, request)
+        try:
+            plan = paired_plan(
+                rate_a=params["rate_a"],
+                rate_b=params["rate_b"],
+                discordance=params.get("discordance"),
+                alpha=params["alpha"],
+                power=params["power"],
+            )
+        except ValueError as exc:  # an impossible discordance, a non-finite value, or beyond 10 million seeds
+            message = str(exc)
+            field = next((f for f in ("discordance", "rate_a", "alpha", "power") if f in message), "rate_b")
+            raise ValidationError({field: [message]}) from exc
         return Response(plan.to_dict())

@@ -10,4 +10,5 @@ urlpatterns = [
     path("trials/<str:id>/acceptance/", api.TrialAcceptanceView.as_view(), name="api-trial-acceptance"),
     path("tasks/<str:id>/stats/", api.TaskStatsView.as_view(), name="api-task-stats"),
     path("tasks/<str:id>/plan/", api.TaskPlanView.as_view(), name="api-task-plan"),
+    path("plan/paired/", api.PairedPlanView.as_view(), name="api-plan-paired"),
 ]

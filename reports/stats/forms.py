@@ -143,3 +143,46 @@ class CompareForm(forms.Form):
         if data.get("a") is not None and data.get("a") == data.get("b"):
             raise forms.ValidationError("Choose two different trials.")
         return data
+
+
+def _rate_field(*, label: str, initial: float | None, required: bool = True, help_text: str = "") -> forms.FloatField:
+    """A share strictly between 0 and 1 whose error names the field."""
+    message = f"{label} must be a share between 0.0001 and 0.9999 (0.75 is 75 %%)."
+    return forms.FloatField(
+        min_value=0.0001,
+        max_value=0.9999,
+        initial=initial,
+        required=required,
+        label=label,
+        help_text=help_text,
+        error_messages={"min_value": message, "max_value": message, "required": f"{label} is required."},
+    )
+
+
+class PairedPlannerForm(forms.Form):
+    """The paired planner's question: seeds both versions must run to tell rate B from rate A with a power
+    (two-sided alpha 0.05); the discordance is the share of seeds the two would decide differently."""
+
+    rate_a = _rate_field(label="Success of A (baseline)", initial=0.6)
+    rate_b = _rate_field(label="Success of B", initial=0.75)
+    discordance = _rate_field(
+        label="Seeds decided differently",
+        initial=None,
+        required=False,
+        help_text="A share; blank: assume A's and B's outcomes on a seed are independent.",
+    )
+    power = _share_field(label="Power", initial=0.8)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            # As the planner: the server checks the range and names the field.
+            field.widget.attrs.update(step="any")
+            field.widget.attrs.pop("max", None)
+            field.widget.attrs.pop("min", None)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("rate_a") is not None and data.get("rate_a") == data.get("rate_b"):
+            self.add_error("rate_b", "Success of B must differ from success of A: equal rates need no test.")
+        return data

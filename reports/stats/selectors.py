@@ -24,10 +24,12 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from core import stats
+from core.paired import PairedSuccessComparison
 from core.results import JsonResult
 from policies.models import PolicyVersion
 from reports.models import AcceptanceCriteria, CostModel, CostScenario
 from reports.sources import REAL_SOURCES
+from reports.stats.pairing import Pairing, paired_compare
 from trials.models import (
     Episode,
     EpisodeEvent,
@@ -129,9 +131,12 @@ class TrialComparison(JsonResult):
     task_id: int
     source_a: str | None
     source_b: str | None
-    success: stats.SuccessComparison
+    success: stats.SuccessComparison  # unpaired, on every counted episode of each trial
     cycle_time: stats.CycleTimeComparison
     note: str | None
+    pairing: Pairing | None = None  # whether episode i of A and of B ran the same scene, and why not
+    paired: PairedSuccessComparison | None = None  # McNemar and Newcombe's paired interval, when pairable
+    applies: str = "unpaired"  # "paired" or "unpaired": which success comparison answers the question
 
 
 @dataclass(frozen=True)
@@ -175,13 +180,14 @@ def _check_source(source: str | None) -> None:
 EVENT_CATEGORIES: tuple[str, ...] = tuple(EventCategory.values)
 _NO_CODE = -1  # success, or events not streamed
 _NO_EVENT = -2  # a failed episode without any event: "unattributed"
-_COLUMNS = ("trial", "version", "source", "success", "cycle_s", "interventions", "failure_code")
+_COLUMNS = ("trial", "version", "source", "success", "cycle_s", "interventions", "failure_code", "index")
 
 
 @dataclass
 class _Columns:
     """Per-episode columns in (trial, index) order: `source` indexes SOURCES, `failure_code` indexes
-    EVENT_CATEGORIES (the failed episode's first event) or is _NO_CODE / _NO_EVENT."""
+    EVENT_CATEGORIES (the failed episode's first event) or is _NO_CODE / _NO_EVENT; `index` is the
+    episode's index in its trial (what pairs two trials' episodes run on the same seeds)."""
 
     trial: np.ndarray
     version: np.ndarray
@@ -190,6 +196,7 @@ class _Columns:
     cycle_s: np.ndarray
     interventions: np.ndarray
     failure_code: np.ndarray
+    index: np.ndarray
 
     def where(self, mask: np.ndarray) -> _Columns:
         return _Columns(*(getattr(self, f)[mask] for f in _COLUMNS))
@@ -238,7 +245,7 @@ def _stream_columns(episodes: QuerySet[Episode], *, with_events: bool = True) ->
     # Any: the annotation names come from a dict, which django-stubs cannot follow into values_list.
     annotated: Any = episodes.annotate(**annotations)
     qs = annotated.order_by("trial_id", "index").values_list(
-        "trial_id", "trial__policy_version_id", "_src", "_ok", "cycle_time_s", "_iv", "_fail"
+        "trial_id", "trial__policy_version_id", "_src", "_ok", "cycle_time_s", "_iv", "_fail", "index"
     )
     sql, params = qs.query.sql_with_params()
     chunks: list[np.ndarray] = []
@@ -255,6 +262,7 @@ def _stream_columns(episodes: QuerySet[Episode], *, with_events: bool = True) ->
         cycle_s=data[:, 4],
         interventions=data[:, 5].astype(np.int64),
         failure_code=data[:, 6].astype(np.int64),
+        index=data[:, 7].astype(np.int64),
     )
 
 
@@ -547,14 +555,17 @@ def trials_compare(
     *, trial_a_id: int, trial_b_id: int, source: str | None = None, user: User | None = None
 ) -> TrialComparison:
     """Compare two trials of one task (two policy versions, or before/after): success rate (Barnard's exact
-    test, Newcombe interval for B - A) and cycle time of successful episodes (Mann-Whitney).
+    test, Newcombe interval for B - A) and cycle time of successful episodes (Mann-Whitney). When the two
+    trials ran the same simulated cell, seed, instruction and timeout (reports.stats.pairing), episode i of
+    each is a pair and the paired comparison (McNemar's exact test, Newcombe's paired interval) applies;
+    `pairing` says which and why, and the unpaired figures stay beside it.
 
     Two queries. Raises Trial.DoesNotExist, and ValueError when the trials are of different tasks or the
     source is unknown. When the trials' episodes come from different sources the result says so in `note`.
     """
     _check_source(source)
     trials = trial_list_for_user(user=user) if user is not None else Trial.objects.all()
-    found = {t.pk: t for t in trials.filter(pk__in=[trial_a_id, trial_b_id])}
+    found = {t.pk: t for t in trials.filter(pk__in=[trial_a_id, trial_b_id]).select_related("robot")}
     if trial_a_id not in found or trial_b_id not in found:
         raise Trial.DoesNotExist(f"trial {trial_a_id if trial_a_id not in found else trial_b_id} not found")
     a, b = found[trial_a_id], found[trial_b_id]
@@ -575,6 +586,7 @@ def trials_compare(
     if src_a != src_b:
         note = f"Trial A's episodes come from {src_a or 'mixed sources'}, trial B's from {src_b or 'mixed sources'}."
     labels = (f"trial {a.pk}", f"trial {b.pk}")
+    pairing, paired = paired_compare(a=a, b=b, col_a=col_a, col_b=col_b, source=source, labels=labels)
     return TrialComparison(
         trial_a_id=a.pk,
         trial_b_id=b.pk,
@@ -590,6 +602,9 @@ def trials_compare(
         ),
         cycle_time=stats.compare_cycle_times(col_a.cycle_s[col_a.success], col_b.cycle_s[col_b.success], labels=labels),
         note=note,
+        pairing=pairing,
+        paired=paired,
+        applies="paired" if paired is not None else "unpaired",
     )
 
 

@@ -69,3 +69,24 @@ class PlanQuerySerializer(serializers.Serializer[dict[str, Any]]):
         help_text="Whose measured cycle time gives the robot-hours. Default: robot agent, integrator upload, "
         "then simulation (first with episodes).",
     )
+
+
+class PairedPlanQuerySerializer(serializers.Serializer[dict[str, Any]]):
+    """?rate_a=, ?rate_b=, ?discordance=, ?power=, ?alpha= of GET /api/v1/plan/paired/."""
+
+    rate_a = serializers.FloatField(min_value=0.0001, max_value=0.9999, help_text="Success rate of A, e.g. 0.6.")
+    rate_b = serializers.FloatField(min_value=0.0001, max_value=0.9999, help_text="Success rate of B to detect.")
+    discordance = serializers.FloatField(
+        min_value=0.0001,
+        max_value=0.9999,
+        required=False,
+        help_text="Share of seeds A and B would decide differently (measured on a pilot). Default: the value "
+        "if their outcomes on a seed were independent.",
+    )
+    power = serializers.FloatField(min_value=0.5, max_value=0.9999, default=0.8)
+    alpha = serializers.FloatField(min_value=0.0001, max_value=0.5, default=0.05, help_text="Two-sided.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["rate_a"] == attrs["rate_b"]:
+            raise serializers.ValidationError({"rate_b": ["Must differ from rate_a."]})
+        return attrs

@@ -11,6 +11,7 @@ urlpatterns = [
     path("tasks/<int:pk>/stats/", stats_views.task_stats, name="stats-task"),
     path("tasks/<int:pk>/stats/panel/", stats_views.task_stats_panel, name="stats-task-panel"),
     path("tasks/<int:pk>/planner/", stats_views.planner_fragment, name="stats-planner"),
+    path("planner/paired/", stats_views.paired_planner_fragment, name="stats-paired-planner"),
     path("tasks/<int:task_pk>/acceptance/new/", stats_views.acceptance_edit, name="stats-acceptance-new"),
     path("tasks/<int:task_pk>/acceptance/<int:pk>/", stats_views.acceptance_edit, name="stats-acceptance-edit"),
     path(

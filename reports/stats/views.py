@@ -1,5 +1,6 @@
 """Statistics pages: the trial panel (loaded by htmx into the trial page), the task statistics page (and
-its partial on the task page), the planner partial of the schedule form, trial comparison, acceptance
+its partial on the task page), the planner partial of the schedule form (with the paired planner), trial
+comparison (paired by seed when the trials ran the same scenes), acceptance
 criteria editing and stopping a trial early on its sequential verdict.
 
 Thin: each view calls one selector of reports.stats.selectors (visibility: another organization's trial or
@@ -13,18 +14,20 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import acts_for_organization, can_scope_tasks, engineer_required
 from accounts.requests import AuthenticatedHttpRequest
+from core import paired as paired_stats
 from core import stats
 from reports.models import AcceptanceCriteria
 from reports.stats.charts import source_figures
-from reports.stats.forms import AcceptanceCriteriaForm, CompareForm, PlannerForm
+from reports.stats.forms import AcceptanceCriteriaForm, CompareForm, PairedPlannerForm, PlannerForm
 from reports.stats.selectors import (
     TaskPanel,
+    TrialComparison,
     TrialPanel,
     acceptance_criteria_for_task,
     plan_target_default,
@@ -218,6 +221,7 @@ def planner_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
         except ValueError as exc:  # a claim beyond 10 million episodes
             form.add_error(None, str(exc))
     context = {
+        **_paired_planner_context(None),
         "task": task,
         "planner_form": form,
         "plan": plan,
@@ -238,6 +242,43 @@ def planner_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
         else "reports/stats/_planner.html"
     )
     return render(request, template, context, status=400 if form.errors else 200)
+
+
+def _paired_planner_context(
+    query: QueryDict | None, *, initial: dict[str, float | None] | None = None
+) -> dict[str, Any]:
+    """The paired planner's form and answer: bound to `query` (a GET) when given, else unbound with
+    `initial` values (the form's defaults when None) and the answer for them."""
+    if query is not None:
+        form = PairedPlannerForm(query)
+        data = form.cleaned_data if form.is_valid() else None
+    else:
+        form = PairedPlannerForm(initial=initial) if initial else PairedPlannerForm()
+        data = {name: form[name].initial for name in form.fields}
+    plan = None
+    if data is not None:
+        try:
+            plan = paired_stats.paired_plan(
+                rate_a=data["rate_a"], rate_b=data["rate_b"], discordance=data["discordance"], power=data["power"]
+            )
+        except ValueError as exc:  # a discordance the two rates cannot have, or beyond 10 million seeds
+            form.add_error("discordance" if "discordance" in str(exc) else None, str(exc))
+    return {"paired_form": form, "paired_plan": plan}
+
+
+@require_GET
+@login_required
+def paired_planner_fragment(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The paired planner's answer: seeds both versions must run (Connor 1987) beside the episodes two
+    independent samples would need. Reads no stored data, so any signed-in user may ask; bad input is a
+    400 naming the field."""
+    context = _paired_planner_context(request.GET or None)
+    template = (
+        "reports/stats/_paired_plan_result.html"
+        if request.headers.get("HX-Target") == "paired-plan-result"
+        else "reports/stats/_paired_planner.html"
+    )
+    return render(request, template, context, status=400 if context["paired_form"].errors else 200)
 
 
 @require_GET
@@ -270,9 +311,30 @@ def trial_compare(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/stats/compare.html",
-        {"form": form, "comparison": comparison, "trials": trials},
+        {
+            "form": form,
+            "comparison": comparison,
+            "trials": trials,
+            **_paired_planner_context(None, initial=_measured(comparison)),
+        },
         status=status,
     )
+
+
+def _measured(comparison: TrialComparison | None) -> dict[str, float | None] | None:
+    """The paired planner's starting values from a paired comparison: its rates and discordant share, when
+    they make a question (two different rates strictly between 0 and 1)."""
+    paired = comparison.paired if comparison is not None else None
+    if paired is None or paired.rate_a is None or paired.rate_b is None:
+        return None
+    rates = (round(paired.rate_a, 4), round(paired.rate_b, 4))
+    if rates[0] == rates[1] or not all(0 < r < 1 for r in rates):
+        return None
+    share = (paired.only_a + paired.only_b) / paired.n_pairs
+    # Rounded rates may no longer admit the rounded share: keep it within what they allow.
+    low, high = abs(rates[1] - rates[0]), min(sum(rates), 2 - sum(rates))
+    share = round(min(max(share, low), high), 4)
+    return {"rate_a": rates[0], "rate_b": rates[1], "discordance": share or None, "power": 0.8}
 
 
 def _editable_task(request: AuthenticatedHttpRequest, pk: int) -> Task:

@@ -17,6 +17,7 @@ from robots.services import robot_agent_token_issue
 from tests.api.conftest import token_client
 from tests.factories import OrganizationFactory, RobotFactory, TaskFactory, TrialFactory, UserFactory
 from trials.agents.services import agent_job_claim, agent_jobs_create
+from trials.media_api import UPLOAD_CONTENT_TYPES
 from trials.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -211,14 +212,20 @@ def test_schema_documents_every_error_an_operation_can_give(schema: dict[str, An
 
 
 def test_schema_states_ids_page_size_and_since(schema: dict[str, Any]) -> None:
-    ids = [
-        p["schema"]
+    path_parameters = [
+        p
         for item in schema["paths"].values()
         for operation in item.values()
         for p in operation.get("parameters", [])
         if p["in"] == "path"
     ]
+    # Row ids from 1, an episode's index from 0; the recording paths' kind and camera name are bounded text.
+    ids = [p["schema"] for p in path_parameters if p["name"] not in {"index", "kind", "name"}]
     assert ids and all(s["type"] == "integer" and s["minimum"] == 1 for s in ids), ids
+    indexes = [p["schema"] for p in path_parameters if p["name"] == "index"]
+    assert indexes and all(s["type"] == "integer" and s["minimum"] == 0 for s in indexes), indexes
+    texts = [p["schema"] for p in path_parameters if p["name"] in {"kind", "name"}]
+    assert texts and all("enum" in s or "pattern" in s for s in texts), texts
     tasks = _parameters(schema["paths"]["/api/v1/tasks/"]["get"])
     assert tasks["page_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}
     assert tasks["since"]["schema"] == {"type": "string", "format": "date-time"}
@@ -238,6 +245,8 @@ def test_schema_request_bodies_are_json_only(schema: dict[str, Any]) -> None:
         for method, operation in item.items():
             content = set(operation.get("requestBody", {}).get("content", {}))
             expected = {"multipart/form-data"} if path.endswith("/episodes/csv/") else {"application/json"}
+            if "/media/" in path:  # a recording file: its raw bytes (trials/media_api.py)
+                expected = set(UPLOAD_CONTENT_TYPES)
             assert not content or content == expected, (method, path, content)
 
 

@@ -137,7 +137,10 @@ def test_engineer_scopes_a_task_and_watches_a_simulated_trial_finish(
     assert trial.status == TrialStatus.COMPLETED and Episode.objects.filter(trial=trial).count() == EPISODES
     page.wait_for_function(f"() => document.querySelectorAll('[data-testid=episode-link]').length === {EPISODES}")
     page.wait_for_selector("#cycle-chart .main-svg")  # plotly drew the histogram from the final state
-    # The worker recorded every episode (the GIFs of the first success and failure are gone).
+    # The first failure's (and success's, if any) recording is offered with its poster, and the grid's poster
+    # thumbnails actually load.
+    page.wait_for_selector(".videos video[poster]", state="attached")
+    page.wait_for_function("() => [...document.querySelectorAll('#episode-grid img')].some(i => i.naturalWidth > 0)")
     assert EpisodeMedia.objects.filter(episode__trial=trial, kind="poster").count() == EPISODES
     screenshots(page, "04-trial-completed")
 

@@ -4,7 +4,7 @@ to live in inline handlers (confirm dialogs, the auto-submitting filter, the fit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -25,11 +25,13 @@ from tests.factories import (
     TrialFactory,
     UserFactory,
 )
+from tests.trials.recording_support import FAST_CELL, RecordingCache, recorded_episode
 from trials.models import EpisodeOutcome, EpisodeSource, EventCategory, EventKind, TrialStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 PASSWORD = "browser-test-pass-1"  # noqa: S105
+RECORDINGS = RecordingCache()  # one recorded rollout for every test of this module
 # Recorded before any page script runs (Playwright's init scripts are not subject to the page's policy).
 RECORD_VIOLATIONS = """
 window.__cspViolations = [];
@@ -76,7 +78,25 @@ def _world() -> dict[str, Any]:
     b = TrialFactory(task=task, robot=robot, status=TrialStatus.COMPLETED, episodes_planned=60)
     _record(b, 60, fail_every=5, source=EpisodeSource.SIMULATION)
     physical = RobotFactory(organization=org, name="Cell 3 arm", kind=RobotKind.PHYSICAL, agent_token_sha256="0" * 64)
-    return {"task": task, "a": a, "b": b, "physical": physical, "policy_version": a.policy_version}
+    # A trial whose episodes were recorded: the episode page's players, timeline and trajectory plots, and
+    # the trial page's thumbnail grid.
+    recorded = TrialFactory(
+        task=TaskFactory(organization=org, name="Reach and place"),
+        robot=RobotFactory(organization=org, name="Sim reach cell", sim_cell_key=FAST_CELL),
+        status=TrialStatus.COMPLETED,
+        episodes_planned=2,
+    )
+    run = RECORDINGS.run()
+    recorded_episode(trial=recorded, index=0, run=run, faults_at_s=(1.0,))
+    recorded_episode(trial=recorded, index=1, run=run, outcome=EpisodeOutcome.FAILURE)
+    return {
+        "task": task,
+        "a": a,
+        "b": b,
+        "physical": physical,
+        "policy_version": a.policy_version,
+        "recorded": recorded,
+    }
 
 
 def _pages(w: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -93,10 +113,13 @@ def _pages(w: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
         ("/trials/", "select[name=status]", ()),
         (f"/trials/{a}/", "[data-testid=stats-panel]", ("cycle-chart", f"{sim}-cycle", f"{sim}-pareto", f"{sim}-oee")),
         (f"/trials/{a}/episodes/7/", "h1", ()),
+        (f"/trials/{w['recorded'].pk}/", "#episode-grid img", ("cycle-chart",)),
+        (f"/trials/{w['recorded'].pk}/episodes/0/", "#trajectory-plots[data-plots-drawn='1']", ()),
         (f"/reports/trials/compare/?a={a}&b={b}", "[data-testid=comparison]", ()),
         (f"/reports/tasks/{task}/stats/", "[data-testid=criteria-list]", (f"task{task}-simulation-cycle",)),
         (f"/reports/tasks/{task}/acceptance/new/", "form", ()),
         ("/reports/", "#dashboard-table", ("dashboard-chart",)),
+        ("/reports/shortlist/", "[data-testid=shortlist-entry]", ()),
         (f"/reports/tasks/{task}/roi/", "[data-testid=verdict]", ("cash-flow-chart", "tornado-chart")),
         (f"/reports/tasks/{task}/roi/print/", "body.print-page", ("cash-flow-chart", "tornado-chart")),
         (f"/reports/tasks/{task}/costs/", "form", ()),
@@ -110,6 +133,17 @@ def _pages(w: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
         ("/api/v1/docs/", ".swagger-ui .info", ()),
         ("/no-such-page/", "body", ()),
     ]
+
+
+@pytest.fixture(scope="module")
+def _recordings() -> Iterator[RecordingCache]:
+    yield RECORDINGS
+    RECORDINGS.remove()
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Any, _recordings: RecordingCache) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def _watch(page: Any) -> Callable[[], list[str]]:

@@ -191,3 +191,45 @@ def test_planner_keeps_every_value_typed_quickly(live_server: Any, browser: Any)
     page.wait_for_selector("[data-testid=plan-error-target]")
     assert page.input_value("#planner input[name=target]") == "1.5"  # kept, not silently changed
     assert page.locator("[data-testid=plan-answer]").count() == 0
+
+
+def test_compare_page_shows_the_pairs_and_its_paired_planner_answers_as_one_types(
+    live_server: Any, browser: Any
+) -> None:
+    org = OrganizationFactory()
+    UserFactory(username="paz", organization=org, role=Role.ENGINEER, password=PASSWORD)
+    task = TaskFactory(organization=org)
+    cell = RobotFactory(organization=org)
+    a = TrialFactory(task=task, robot=cell, seed=11, status=TrialStatus.COMPLETED, episodes_planned=40)
+    b = TrialFactory(task=task, robot=cell, seed=11, status=TrialStatus.COMPLETED, episodes_planned=40)
+    _record(a, 40, fail_every=4, source=EpisodeSource.SIMULATION)
+    _record(b, 40, fail_every=8, source=EpisodeSource.SIMULATION)
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/login/?next=/reports/trials/compare/?a={a.pk}%26b={b.pk}")
+    page.fill("#id_username", "paz")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=pairs-table]")
+    # A fails every 4th seed, B every 8th: B's failures are among A's, so 5 seeds are won by B alone.
+    assert page.text_content("[data-testid=pairs-only-b]") == "5"
+    assert page.text_content("[data-testid=pairs-only-a]") == "0"
+    assert "Paired comparison." in page.text_content("[data-testid=which-applies]")
+    field = page.locator("#paired-planner input[name=discordance]")
+    field.click()
+    field.press("Control+a")
+    field.press_sequentially("0.3", delay=15)
+    field.press("Tab")
+    # rates 0.75 and 0.875 measured on the pairs; with 30 % of seeds discordant Connor needs 149 seeds.
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=paired-plan-answer]').textContent.includes('149 seeds')"
+        " && document.querySelector('#paired-planner input[name=discordance]').value === '0.3'"
+    )
+    answer = page.text_content("[data-testid=paired-plan-answer]")
+    assert "episodes per version" in answer
+    field.click()
+    field.press("Control+a")
+    field.press_sequentially("0.01", delay=15)
+    field.press("Tab")
+    page.wait_for_selector("[data-testid=paired-plan-error-discordance]")
+    assert page.input_value("#paired-planner input[name=discordance]") == "0.01"

@@ -22,8 +22,9 @@ from tests.factories import (
     TrialFactory,
     UserFactory,
     client_for,
+    episode_media_make,
 )
-from trials.models import EpisodeOutcome, EventKind, Task, Trial, TrialStatus
+from trials.models import EpisodeOutcome, EventKind, MediaKind, Task, Trial, TrialStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -404,41 +405,13 @@ def test_list_pages_do_not_grow_queries_with_rows(world: dict[str, object], djan
         assert client.get(reverse("task-list")).status_code == 200
     with django_assert_max_num_queries(8):
         assert client.get(reverse("trial-list")).status_code == 200
-    with django_assert_max_num_queries(12):
+    # The episode grid adds two: the first success/failure indexes and the trial's stored bytes.
+    with django_assert_max_num_queries(14):
         assert client.get(reverse("trial-detail", args=[world["trial_a"].pk])).status_code == 200
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(8):
         assert client.get(reverse("trial-episodes", args=[world["trial_a"].pk])).status_code == 200
     with django_assert_max_num_queries(7):
         assert client.get(reverse("task-detail", args=[world["task"].pk])).status_code == 200
-
-
-def test_episode_video_is_served_to_whoever_sees_the_trial(world: dict[str, object], settings, tmp_path) -> None:
-    settings.MEDIA_ROOT = tmp_path
-    trial = world["trial_a"]
-    gif = tmp_path / "trials" / str(trial.pk) / "episode-00000-success.gif"
-    gif.parent.mkdir(parents=True)
-    gif.write_bytes(b"GIF89a-test")
-    episode = trial.episodes.get(index=0)
-    episode.metrics = {"video": f"trials/{trial.pk}/episode-00000-success.gif"}
-    episode.save(update_fields=["metrics"])
-    Trial.objects.filter(pk=trial.pk).update(status=TrialStatus.COMPLETED)
-    url = reverse("episode-video", args=[trial.pk, 0])
-    response = client_for(world["manager"]).get(url)
-    assert response.status_code == 200 and response["Content-Type"] == "image/gif"
-    assert b"".join(response.streaming_content) == b"GIF89a-test"
-    assert client_for(world["integrator"]).get(url).status_code == 404
-    page = client_for(world["manager"]).get(reverse("trial-detail", args=[trial.pk])).content.decode()
-    assert url in page and "First success" in page
-
-
-def test_episode_video_path_cannot_leave_the_trials_folder(world: dict[str, object], settings, tmp_path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    (tmp_path / "secret.txt").write_text("no")
-    episode = world["trial_a"].episodes.get(index=0)
-    episode.metrics = {"video": "../secret.txt"}
-    episode.save(update_fields=["metrics"])
-    assert client_for(world["engineer"]).get(reverse("episode-video", args=[world["trial_a"].pk, 0])).status_code == 404
-    assert client_for(world["engineer"]).get(reverse("episode-video", args=[world["trial_a"].pk, 1])).status_code == 404
 
 
 def test_integrator_reads_its_own_pages(world: dict[str, object]) -> None:
@@ -584,14 +557,13 @@ def test_trial_page_counts_lost_episodes_beside_the_figures_and_shows_one_card_p
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
     trial = world["trial_a"]
-    for episode in trial.episodes.all():
-        relative = f"trials/{trial.pk}/episode-{episode.index:05d}.gif"
-        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / relative).write_bytes(b"GIF89a")
-        episode.metrics = {"video": relative}
-        episode.save(update_fields=["metrics"])
+    videos = {
+        e.index: episode_media_make(episode=e, kind=MediaKind.VIDEO, name="top", data=b"mp4-%d" % e.index)
+        for e in trial.episodes.all()
+    }
     # A later chunk kept a video of its own first success; episode 0 is still the trial's first.
-    EpisodeFactory(trial=trial, index=3, outcome=EpisodeOutcome.SUCCESS, metrics={"video": "x.gif"})
+    later = EpisodeFactory(trial=trial, index=3, outcome=EpisodeOutcome.SUCCESS)
+    later_video = episode_media_make(episode=later, kind=MediaKind.VIDEO, name="top", data=b"mp4-3")
     EpisodeFactory(trial=trial, index=1, outcome=EpisodeOutcome.LOST, cycle_time_s=0.0)
     EpisodeFactory(trial=trial, index=2, outcome=EpisodeOutcome.LOST, cycle_time_s=0.0)
     Trial.objects.filter(pk=trial.pk).update(status=TrialStatus.COMPLETED)
@@ -599,12 +571,13 @@ def test_trial_page_counts_lost_episodes_beside_the_figures_and_shows_one_card_p
     page = client.get(reverse("trial-detail", args=[trial.pk])).content.decode()
     assert "2 episodes lost to infrastructure, not counted." in page
     assert "3 / 4 episodes" in page  # lost attempts are not done
-    assert page.count("First success") == 1 and page.count("First failure") == 1
-    assert (
-        reverse("episode-video", args=[trial.pk, 0]) in page
-        and reverse("episode-video", args=[trial.pk, 3]) not in page
-    )
+    assert page.count("First success · ") == 1 and page.count("First failure · ") == 1
+
+    def media_url(index: int, media_id: int) -> str:
+        return reverse("episode-media", kwargs={"pk": trial.pk, "index": index, "media_id": media_id})
+
+    assert media_url(0, videos[0].pk) in page and media_url(3, later_video.pk) not in page
     # An index with a lost attempt and its counted re-run shows the counted one (not a 500).
     assert client.get(reverse("episode-detail", args=[trial.pk, 1])).status_code == 200
-    assert client.get(reverse("episode-video", args=[trial.pk, 1])).status_code == 200
+    assert client.get(media_url(1, videos[1].pk)).status_code == 200
     assert client.get(reverse("episode-detail", args=[trial.pk, 2])).status_code == 200  # only lost there

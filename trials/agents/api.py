@@ -3,6 +3,7 @@ and sees only that robot's jobs (another robot's job is a 404)."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -33,9 +35,12 @@ from trials.agents.serializers import (
     HeartbeatReplySerializer,
     HeartbeatSerializer,
 )
+from trials.media_api import FILE_KINDS, MEDIA_UPLOAD_REQUEST, MEDIA_UPLOAD_RESPONSES, media_upload
+from trials.models import Episode, MediaKind
 from trials.services import EventInput
 
 LONG_POLL_STEP_S = 0.25
+LEASE_TOKEN = re.compile(r"^[0-9a-f]{1,64}$")  # as the claim issues it (LeaseSerializer)
 
 
 class AgentView(APIView):
@@ -166,6 +171,10 @@ class CompleteView(AgentView):
             ended_at=v["ended_at"],
             metrics=v["metrics"],
             events=tuple(EventInput(**e) for e in v["events"]),
+            stages=tuple(v["stages"]),
+            stage_reached=v["stage_reached"],
+            stage_times_s=tuple(v["stage_times_s"]),
+            progress=v["progress"],
         )
         try:
             episode, created = services.agent_job_complete(
@@ -220,3 +229,71 @@ class ArtifactView(AgentView):
         if not version.artifact:
             raise NotFound("This version has no artifact file.")
         return FileResponse(version.artifact.open("rb"), as_attachment=True, filename=f"{version.sha256}.onnx")
+
+
+# --- Recording files of a completed job's episode -------------------------------------------------
+
+LEASE_HEADER = OpenApiParameter(
+    "X-Lease-Token",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The lease_token of the claim the job was completed with (lowercase hex).",
+    pattern=r"^[0-9a-f]{1,64}$",
+)
+_MEDIA_REPLIES = {
+    **MEDIA_UPLOAD_RESPONSES,
+    404: OpenApiResponse(description="No such job for this robot."),
+    409: OpenApiResponse(description="The job is not completed, or was completed with another lease token."),
+}
+
+
+class _JobMediaView(AgentView):
+    def completed_episode(self, request: Request, job_id: int) -> Episode:
+        """The episode the job recorded, for the attempt whose lease token the request carries."""
+        _job_or_404(self.robot, job_id)
+        token = request.headers.get("X-Lease-Token", "")
+        if not LEASE_TOKEN.match(token):
+            raise ValidationError({"X-Lease-Token": ["the claim's lease_token (lowercase hex) is required"]})
+        return services.agent_job_episode(robot=self.robot, job_id=job_id, lease_token=token)
+
+
+class JobVideoView(_JobMediaView):
+    @extend_schema(
+        summary="Upload a camera's video (H.264 MP4) of a completed job's episode (retry-safe)",
+        description="The raw bytes of the file are the body. Every frame is decoded before it is stored; the "
+        "same bytes again are a 200 that changes nothing. A refused file leaves the episode as recorded.",
+        parameters=[
+            LEASE_HEADER,
+            OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=r"^[A-Za-z0-9_-]{1,64}$"),
+        ],
+        request=MEDIA_UPLOAD_REQUEST,
+        responses=_MEDIA_REPLIES,
+        tags=["agent"],
+    )
+    def put(self, request: Request, job_id: int, name: str) -> Response:
+        try:
+            episode = self.completed_episode(request, job_id)
+        except services.AgentJobError as exc:
+            return _conflict(exc)
+        return media_upload(request, episode=episode, kind=MediaKind.VIDEO, name=name)
+
+
+class JobFileView(_JobMediaView):
+    @extend_schema(
+        summary="Upload the trajectory (Parquet), poster (JPEG) or manifest (JSON) of a completed job's episode",
+        description="The raw bytes of the file are the body; checked by reading it as its kind. Retry-safe.",
+        parameters=[
+            LEASE_HEADER,
+            OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=[str(k) for k in FILE_KINDS]),
+        ],
+        request=MEDIA_UPLOAD_REQUEST,
+        responses=_MEDIA_REPLIES,
+        tags=["agent"],
+    )
+    def put(self, request: Request, job_id: int, kind: str) -> Response:
+        try:
+            episode = self.completed_episode(request, job_id)
+        except services.AgentJobError as exc:
+            return _conflict(exc)
+        return media_upload(request, episode=episode, kind=kind)

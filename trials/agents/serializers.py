@@ -19,6 +19,9 @@ from trials.serializers import (
 )
 from trials.services import EventInput
 
+MAX_STAGES = 32
+MAX_STAGE_NAME = 64
+
 
 class HeartbeatSerializer(serializers.Serializer[dict[str, Any]]):
     status = serializers.ChoiceField(choices=[RobotStatus.IDLE, RobotStatus.BUSY, RobotStatus.MAINTENANCE])
@@ -57,6 +60,17 @@ class AgentJobSerializer(StrictModelSerializer[AgentJob]):
     seed = serializers.SerializerMethodField(help_text="Trial seed + episode index: reset the cell with it.")
     episode_timeout_s = serializers.FloatField(source="trial.episode_timeout_s")
     policy_version = PolicyRefSerializer(source="trial.policy_version")
+    overview_px = serializers.IntegerField(
+        source="trial.overview_px", help_text="Record the overview camera at this size (px x px)."
+    )
+    overview_fps = serializers.FloatField(
+        source="trial.overview_fps", help_text="... and this rate (fps of simulated time; 0: no overview)."
+    )
+    stages = serializers.ListField(
+        source="trial.stages",
+        child=serializers.CharField(),
+        help_text="The trial's ordered stage names (empty until set: the first completion reporting `stages` sets them).",
+    )
 
     class Meta:
         model = AgentJob
@@ -70,6 +84,9 @@ class AgentJobSerializer(StrictModelSerializer[AgentJob]):
             "seed",
             "episode_timeout_s",
             "policy_version",
+            "overview_px",
+            "overview_fps",
+            "stages",
             "lease_token",
             "lease_expires_at",
             "attempts",
@@ -111,6 +128,29 @@ class CompleteSerializer(LeaseSerializer):
     ended_at = EpisodeInstantField(required=False)
     metrics = MetricsField(required=False, default=dict)
     events = EventInputSerializer.many_init(required=False, default=list, max_length=MAX_EVENTS_PER_EPISODE)
+    # How far it got (checked against the trial's stages by the service).
+    stages = serializers.ListField(
+        child=StrictCharField(min_length=1, max_length=MAX_STAGE_NAME),
+        required=False,
+        default=list,
+        max_length=MAX_STAGES,
+        help_text="The task's stage names in order; only needed while the trial has none (the job's `stages`).",
+    )
+    stage_reached = serializers.IntegerField(
+        min_value=0, max_value=MAX_STAGES, required=False, allow_null=True, default=None,
+        help_text="How many of the stages the episode reached (null: not reported).",
+    )  # fmt: skip
+    stage_times_s = serializers.ListField(
+        child=StrictFloatField(min_value=0, max_value=MAX_EPISODE_SECONDS),
+        required=False,
+        default=list,
+        max_length=MAX_STAGES,
+        help_text="Seconds from the start at which each stage reached was first reached (one per stage, in order).",
+    )
+    progress = StrictFloatField(
+        min_value=0, max_value=1, required=False, allow_null=True, default=None,
+        help_text="Progress in [0, 1]; default: stages reached / stages.",
+    )  # fmt: skip
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return episode_times_check(attrs)

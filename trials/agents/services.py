@@ -51,6 +51,18 @@ class AgentResult:
     ended_at: datetime
     metrics: dict[str, Any]
     events: Sequence[EventInput]
+    # How far it got: the stage names (only while the trial has none), stages reached, when, progress.
+    stages: Sequence[str] = ()
+    stage_reached: int | None = None
+    stage_times_s: Sequence[float] = ()
+    progress: float | None = None
+
+
+@dataclass(frozen=True)
+class StageReport:
+    reached: int | None
+    times_s: tuple[float, ...]
+    progress: float | None
 
 
 def agent_jobs_create(*, trial: Trial) -> int:
@@ -172,6 +184,7 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
         raise AgentInputError(
             {"events": [f"{len(events)} events with those streamed; at most {MAX_EVENTS_PER_EPISODE}"]}
         )
+    stages = _stage_report(trial_id=job.trial_id, result=result, duration_s=duration)
     is_lost = result.outcome == EpisodeOutcome.LOST
     recorded = episodes_record(
         trial_id=job.trial_id,
@@ -187,6 +200,9 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
                 source=EpisodeSource.ROBOT_AGENT,
                 metrics={**result.metrics, "robot_id": robot.pk, "attempt": job.attempts},
                 events=events,
+                stage_reached=stages.reached,
+                stage_times_s=stages.times_s,
+                progress=stages.progress,
             )
         ],
     )
@@ -207,6 +223,51 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
     job.lease_expires_at = None
     job.save(update_fields=["status", "episode", "finished_at", "lease_expires_at"])
     return episode, bool(recorded.created)
+
+
+def _stage_report(*, trial_id: int, result: AgentResult, duration_s: float) -> StageReport:
+    """The stages part of a completion, checked against the trial's stage names; the first report that
+    names stages sets them on a trial that has none. Raises AgentInputError naming the field."""
+    trial = Trial.objects.select_for_update().get(pk=trial_id)
+    stages = [str(s) for s in (trial.stages or [])]
+    if result.stages:
+        if stages and list(result.stages) != stages:
+            raise AgentInputError({"stages": [f"the trial's stages are {stages}: report those, or leave stages out"]})
+        if len(set(result.stages)) != len(result.stages):
+            raise AgentInputError({"stages": ["each stage name once"]})
+        if not stages:
+            stages = list(result.stages)
+            trial.stages = stages
+            trial.save(update_fields=["stages"])
+    reached, times = result.stage_reached, tuple(float(t) for t in result.stage_times_s)
+    if reached is None:
+        if times:
+            raise AgentInputError({"stage_times_s": ["given without stage_reached"]})
+        return StageReport(None, (), result.progress)
+    if not stages:
+        raise AgentInputError({"stage_reached": ["the trial has no stages yet: send `stages` (names, in order)"]})
+    if reached > len(stages):
+        raise AgentInputError({"stage_reached": [f"{reached} stages reached, but the trial has {len(stages)}"]})
+    if len(times) != reached:
+        raise AgentInputError({"stage_times_s": [f"one time per stage reached: {reached} expected, got {len(times)}"]})
+    if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
+        raise AgentInputError({"stage_times_s": ["stages are reached in order: the times must not decrease"]})
+    if times and times[-1] > duration_s + EVENT_END_TOLERANCE_S:
+        raise AgentInputError({"stage_times_s": [f"the episode lasts {duration_s} s but a stage is at {times[-1]} s"]})
+    progress = result.progress if result.progress is not None else reached / len(stages)
+    return StageReport(reached, times, progress)
+
+
+def agent_job_episode(*, robot: Robot, job_id: int, lease_token: str) -> Episode:
+    """The episode a completed job recorded, for the agent that completed it (its lease token): what its
+    recording files are uploaded to. Raises AgentJob.DoesNotExist (not this robot's job) or AgentJobError
+    (not completed, or completed by another attempt)."""
+    job = AgentJob.objects.get(pk=job_id, robot=robot)
+    if not job.lease_token or not secrets.compare_digest(job.lease_token, lease_token):
+        raise AgentJobError(f"job {job.pk} was not completed with this lease token; upload with the claim's token")
+    if job.status != AgentJobStatus.DONE or job.episode_id is None:
+        raise AgentJobError(f"job {job.pk} is {job.status}: complete it before uploading its recording")
+    return Episode.objects.get(pk=job.episode_id)
 
 
 def _lost_external_id(job: AgentJob) -> str:

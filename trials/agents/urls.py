@@ -9,5 +9,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/events/", agent_api.EventsView.as_view(), name="agent-job-events"),
     path("jobs/<int:job_id>/complete/", agent_api.CompleteView.as_view(), name="agent-job-complete"),
     path("jobs/<int:job_id>/abort/", agent_api.AbortView.as_view(), name="agent-job-abort"),
+    path("jobs/<int:job_id>/media/video/<str:name>/", agent_api.JobVideoView.as_view(), name="agent-job-media-video"),
+    path("jobs/<int:job_id>/media/<str:kind>/", agent_api.JobFileView.as_view(), name="agent-job-media-file"),
     path("policy-versions/<int:version_id>/artifact/", agent_api.ArtifactView.as_view(), name="agent-artifact"),
 ]

@@ -4,6 +4,12 @@ MuJoCo model in core/sim/assets/factory_kitting.xml (written for TrialBench). Th
 part (bracket, bolt or box, unless the instruction names one), every part's pose in the bin, the
 distractor parts, the tray position and the lighting. Control at 10 Hz with 50 physics substeps of
 2 ms, so `sim_time_s` is a realistic cycle time (the scripted expert takes about 4-7 s).
+
+Variation factors (`factors()`, docs/variation-factors.md): light intensity, direction and colour,
+camera position and orientation offset, the number of distractor parts, the target part's colour and
+size, the table texture, action noise, actuation delay and the instruction phrasing set. Their levels
+are applied on top of the seeded scene, with their own random streams, so a level changes only what
+it names and all-nominal levels give today's episodes exactly.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import atexit  # noqa: E402
 import enum  # noqa: E402
 import re  # noqa: E402
 import weakref  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import mujoco  # noqa: E402
@@ -27,9 +33,12 @@ import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
 from core.sim import episode  # noqa: E402
+from core.sim.actuation import Actuation, actuation_factors  # noqa: E402
 from core.sim.base import CellInfo, Observation  # noqa: E402
 from core.sim.registry import cell_register  # noqa: E402
 from core.sim.render import SceneRenderer, free_camera  # noqa: E402
+from core.sim.scene_variation import CameraRig, LightRig, camera_factors, light_factors  # noqa: E402
+from core.sim.variation import Factor, FactorKind, Level, Levels, factor_rng, levels_validate  # noqa: E402
 
 KEY = "factory-kitting"
 MODEL_PATH = Path(__file__).resolve().parent.parent / "assets" / "factory_kitting.xml"
@@ -117,6 +126,38 @@ PHRASINGS = (
 INSTRUCTIONS = tuple(p.format(part=name) for name in PART_NAMES for p in PHRASINGS)
 _PART_WORD = re.compile(r"\b(" + "|".join(PART_NAMES) + r")s?\b", re.IGNORECASE)
 
+# --- variation factors (see factors(); levels are checked by core.sim.variation.levels_validate)
+DISTRACTORS = "distractors"
+PART_COLOUR = "part_colour"
+PART_SCALE = "part_scale"
+TABLE_TEXTURE = "table_texture"
+INSTRUCTION_SET = "instruction_set"
+DISTRACTOR_LEVELS = ("seeded", "0", "1", "2")  # at most the two other part types
+# Flat colours for the whole target part (every geom of it), in place of its own.
+PART_COLOURS: dict[str, tuple[float, float, float]] = {
+    "red": (0.8, 0.12, 0.1),
+    "blue": (0.12, 0.25, 0.8),
+    "yellow": (0.9, 0.8, 0.12),
+    "black": (0.06, 0.06, 0.07),
+    "white": (0.92, 0.92, 0.9),
+}
+TABLE_MATERIALS = {"wood": "table_wood", "checker": "table_checker", "noise": "table_noise"}
+# Phrasings the reference policy never saw in training (none contains another part's name).
+UNSEEN_PHRASINGS = (
+    "transfer the {part} over to the tray",
+    "grab the {part} and drop it into the tray",
+    "the {part} goes in the tray",
+    "take the {part} out of the bin and set it in the tray",
+    "fetch the {part} and leave it in the tray",
+)
+# Other names a shop floor uses for the parts; none contains a part key, so instruction_part() finds no part.
+PART_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "bracket": ("angle plate", "mounting bracket piece", "L-plate"),
+    "bolt": ("fastener", "screw", "hex screw"),
+    "box": ("orange cube", "cube", "block"),
+}
+INSTRUCTION_SETS = ("trained", "paraphrase", "synonym", "paraphrase+synonym")
+
 
 def instruction_part(instruction: str) -> str | None:
     """Returns the part type an instruction names ('bracket', 'bolt', 'box'), or None if it names none."""
@@ -187,6 +228,7 @@ class FactoryKitting(episode.LoggedCell):
         )
         self._force_limit_n = force_limit_n
         self._model = mujoco.MjModel.from_xml_path(str(MODEL_PATH))
+        _wood_grain_fill(self._model, "table_wood_tex")  # before the renderer uploads the textures
         self._data = mujoco.MjData(self._model)
         self._image_px = image_px
         # One GL context for the policy camera and the overview (see core/sim/render.py); its
@@ -210,6 +252,14 @@ class FactoryKitting(episode.LoggedCell):
         self._light = m.light("main").id
         self._camera = m.camera("front").id
         self._light_pos0 = m.light_pos[self._light].copy()
+        self._table = m.geom("table").id
+        self._table_rgba0 = m.geom_rgba[self._table].copy()
+        self._table_matid0 = int(m.geom_matid[self._table])
+        self._lights = LightRig(m, centre=(0.0, 0.0))
+        self._camera_rig = CameraRig(m, camera="front")
+        self._part_geometry0 = {p.name: _GeometrySnapshot.of(m, p.name, self._part_geoms[p.name]) for p in PARTS}
+        self._actuation = Actuation(low=[-1.0] * 4, high=[1.0] * 4, noisy=[True, True, True, False], idle=[0, 0, 0, -1])
+        self._factors = _factors(CONTROL_DT_S)
         self._cmd = np.zeros(3)
         self._grip_closed = False
         self._miss_reported = False
@@ -219,33 +269,63 @@ class FactoryKitting(episode.LoggedCell):
         self._max_force_n = 0.0
 
     # --- Cell interface -------------------------------------------------------------------------
-    def reset(self, seed: int, instruction: str | None = None) -> Observation:
+    def factors(self) -> tuple[Factor, ...]:
+        """This cell's variation factors (docs/variation-factors.md has them as a table)."""
+        return self._factors
+
+    def reset(self, seed: int, instruction: str | None = None, variation: Levels | None = None) -> Observation:
         """Start an episode from the seed. An instruction naming a part makes that part the target;
-        otherwise the seed picks it. Returns the first observation."""
+        otherwise the seed picks it. `variation` sets factor levels (None: all nominal). Returns the
+        first observation; raises VariationError naming a factor whose level this cell cannot take."""
+        levels = levels_validate(self._factors, variation)
         m, d = self._model, self._data
         rng = np.random.default_rng(seed)
         seeded_target = PARTS[int(rng.integers(len(PARTS)))]
         named = instruction_part(instruction) if instruction else None
-        self._target = next(p for p in PARTS if p.name == named) if named else seeded_target
-        others = [p for p in PARTS if p is not self._target]
+        target = next(p for p in PARTS if p.name == named) if named else seeded_target
+        others = [p for p in PARTS if p is not target]
         n_distractors = int(rng.choice([0, 1, 2], p=[0.3, 0.4, 0.3]))
         order = rng.permutation(len(others))
-        self._active = [self._target] + [others[i] for i in order[:n_distractors]]
-        self._instruction = instruction or PHRASINGS[0].format(part=self._target.name)
+        # The seeded layout is drawn whatever the distractor level, so the main stream (tray, lights,
+        # every seeded part's pose, the tool's start) is the same at every level.
+        seeded_active = [target] + [others[i] for i in order[:n_distractors]]
+        wanted = n_distractors if levels[DISTRACTORS] == "seeded" else int(str(levels[DISTRACTORS]))
+        self._active = [target] + [others[i] for i in order[:wanted]]
+        self._target = target
+        self._instruction = _phrase(
+            instruction or PHRASINGS[0].format(part=target.name),
+            part=target.name,
+            phrasing_set=str(levels[INSTRUCTION_SET]),
+            rng=factor_rng(seed, INSTRUCTION_SET),
+        )
 
         mujoco.mj_resetData(m, d)
+        self._lights.restore()
         m.body_pos[self._tray_body, :2] = TRAY_NOMINAL + rng.uniform([-0.04, -0.08], [0.04, 0.08])
         m.light_pos[self._light] = self._light_pos0 + np.array([*rng.uniform(-0.3, 0.3, size=2), 0.0])
         m.light_diffuse[self._light] = rng.uniform(0.45, 0.85) * rng.uniform(0.9, 1.0, size=3)
         m.vis.headlight.ambient[:] = rng.uniform(0.25, 0.45)
+        self._scene_vary(seed, levels)
 
         slots = iter(rng.permutation(len(BIN_SLOTS)))
+        poses: dict[str, tuple[npt.NDArray[np.float64], float]] = {}
+        for part in PARTS:
+            if part in seeded_active:
+                poses[part.name] = (
+                    BIN_SLOTS[next(slots)] + rng.uniform(-BIN_SLOT_JITTER_M, BIN_SLOT_JITTER_M),
+                    rng.uniform(-0.5, 0.5),
+                )
+        extra = factor_rng(seed, DISTRACTORS)
+        for part in self._active:
+            if part.name not in poses:  # a distractor beyond the seeded ones: the next free slot
+                xy = BIN_SLOTS[next(slots)] + extra.uniform(-BIN_SLOT_JITTER_M, BIN_SLOT_JITTER_M)
+                poses[part.name] = (xy, extra.uniform(-0.5, 0.5))
         for part in PARTS:
             qadr = self._part_qadr[part.name]
+            spec = self._target if part is target else part
             if part in self._active:
-                xy = BIN_SLOTS[next(slots)] + rng.uniform(-BIN_SLOT_JITTER_M, BIN_SLOT_JITTER_M)
-                yaw = rng.uniform(-0.5, 0.5)
-                pos = [BIN_CENTRE[0] + xy[0], BIN_CENTRE[1] + xy[1], part.rest_z_m + 0.001]
+                xy, yaw = poses[part.name]
+                pos = [BIN_CENTRE[0] + xy[0], BIN_CENTRE[1] + xy[1], spec.rest_z_m + 0.001]
             else:
                 pos = [*PARKED_XY[PART_NAMES.index(part.name)], -0.75 + part.rest_z_m + 0.001]
                 yaw = 0.0
@@ -260,6 +340,7 @@ class FactoryKitting(episode.LoggedCell):
         self._grip_closed = False
         self._miss_reported = False
         self._max_force_n = 0.0
+        self._actuation.reset(seed=seed, levels=levels)
         mujoco.mj_step(m, d, nstep=SETTLE_STEPS)
         d.time = 0.0
         self._log.reset()
@@ -272,6 +353,7 @@ class FactoryKitting(episode.LoggedCell):
         if self._log.done:
             return self._observe()
         m, d = self._model, self._data
+        action = self._actuation.apply(action)
         act = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float64).reshape(-1)[:4]), -1.0, 1.0)
         new_cmd = self._cmd + act[:3] * MAX_SPEED_M_S * CONTROL_DT_S
         self._log.advance(dt_s=CONTROL_DT_S)
@@ -374,6 +456,32 @@ class FactoryKitting(episode.LoggedCell):
             self._renderer = None
 
     # --- internals ------------------------------------------------------------------------------
+    def _scene_vary(self, seed: int, levels: dict[str, Level]) -> None:
+        """Lights, camera, table and target part at this episode's levels (each put back first, so a
+        cell reused across episodes starts every one from the loaded model); returns nothing."""
+        m = self._model
+        self._lights.apply(levels)
+        self._camera_rig.restore()
+        self._camera_rig.apply(seed=seed, levels=levels)
+        texture = str(levels[TABLE_TEXTURE])
+        if texture == "nominal":
+            m.geom_matid[self._table] = self._table_matid0
+            m.geom_rgba[self._table] = self._table_rgba0
+        else:
+            m.geom_matid[self._table] = m.material(TABLE_MATERIALS[texture]).id
+            m.geom_rgba[self._table] = (1.0, 1.0, 1.0, 1.0)  # the texture carries the colour
+        for snapshot in self._part_geometry0.values():
+            snapshot.restore(m)
+        target = self._target
+        scale = float(levels[PART_SCALE])
+        if scale != 1.0:
+            self._part_geometry0[target.name].scaled(m, scale)
+            offset = tuple(float(v) * scale for v in target.grasp_offset_m)
+            self._target = replace(target, rest_z_m=target.rest_z_m * scale, grasp_offset_m=offset)  # type: ignore[arg-type]
+        colour = str(levels[PART_COLOUR])
+        if colour != "nominal":
+            m.geom_rgba[self._part_geoms[target.name], :3] = PART_COLOURS[colour]
+
     def _tray_xy(self) -> npt.NDArray[np.float64]:
         return np.array(self._model.body_pos[self._tray_body, :2], dtype=np.float64)
 
@@ -488,6 +596,156 @@ class FactoryKitting(episode.LoggedCell):
         if self._renderer is None:
             raise RuntimeError("factory-kitting cell is closed")
         return self._renderer.render(self._data, camera="front", width=self._image_px, height=self._image_px)
+
+
+@dataclass(frozen=True)
+class _GeometrySnapshot:
+    """A part's geometry and inertia as loaded: what part_scale scales and every reset puts back."""
+
+    body: int
+    geoms: npt.NDArray[np.intp]
+    geom_size: npt.NDArray[np.float64]
+    geom_pos: npt.NDArray[np.float64]
+    geom_rbound: npt.NDArray[np.float64]
+    geom_aabb: npt.NDArray[np.float64]
+    geom_rgba: npt.NDArray[np.float32]
+    bvh: slice  # the body's bounding-volume tree, which the broad phase reads (body frame)
+    bvh_aabb: npt.NDArray[np.float64]
+    mass: float
+    inertia: npt.NDArray[np.float64]
+    ipos: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, m: mujoco.MjModel, body_name: str, geoms: npt.NDArray[np.intp]) -> _GeometrySnapshot:
+        body = m.body(body_name).id
+        bvh = slice(int(m.body_bvhadr[body]), int(m.body_bvhadr[body] + m.body_bvhnum[body]))
+        return cls(
+            body=body,
+            geoms=geoms,
+            geom_size=m.geom_size[geoms].copy(),
+            geom_pos=m.geom_pos[geoms].copy(),
+            geom_rbound=m.geom_rbound[geoms].copy(),
+            geom_aabb=m.geom_aabb[geoms].copy(),
+            geom_rgba=m.geom_rgba[geoms].copy(),
+            bvh=bvh,
+            bvh_aabb=m.bvh_aabb[bvh].copy(),
+            mass=float(m.body_mass[body]),
+            inertia=m.body_inertia[body].copy(),
+            ipos=m.body_ipos[body].copy(),
+        )
+
+    def restore(self, m: mujoco.MjModel) -> None:
+        g = self.geoms
+        m.geom_size[g], m.geom_pos[g], m.geom_rgba[g] = self.geom_size, self.geom_pos, self.geom_rgba
+        m.geom_rbound[g], m.geom_aabb[g], m.bvh_aabb[self.bvh] = self.geom_rbound, self.geom_aabb, self.bvh_aabb
+        m.body_mass[self.body], m.body_inertia[self.body], m.body_ipos[self.body] = self.mass, self.inertia, self.ipos
+
+    def scaled(self, m: mujoco.MjModel, scale: float) -> None:
+        """Every length of the part times `scale`, at the same density (mass x scale^3, inertia x scale^5)."""
+        g = self.geoms
+        m.geom_size[g] = self.geom_size * scale
+        m.geom_pos[g] = self.geom_pos * scale
+        m.geom_rbound[g] = self.geom_rbound * scale
+        m.geom_aabb[g] = self.geom_aabb * scale  # centre and half sizes, both lengths in the geom's frame
+        m.bvh_aabb[self.bvh] = self.bvh_aabb * scale  # likewise, in the body's frame
+        m.body_mass[self.body] = self.mass * scale**3
+        m.body_inertia[self.body] = self.inertia * scale**5
+        m.body_ipos[self.body] = self.ipos * scale
+
+
+def _phrase(instruction: str, *, part: str, phrasing_set: str, rng: np.random.Generator) -> str:
+    """The instruction as the policy reads it under an instruction phrasing set: as given ("trained"),
+    an unseen paraphrase naming the part, the same words with a synonym for the part, or both."""
+    if phrasing_set == "trained":
+        return instruction
+    text = instruction
+    if "paraphrase" in phrasing_set:
+        text = UNSEEN_PHRASINGS[int(rng.integers(len(UNSEEN_PHRASINGS)))].format(part=part)
+    if "synonym" in phrasing_set:
+        synonyms = PART_SYNONYMS[part]
+        synonym = synonyms[int(rng.integers(len(synonyms)))]
+        if _PART_WORD.search(text):
+            text = _PART_WORD.sub(synonym, text, count=1)
+        else:  # an instruction that names no part: the default phrasing, with the synonym
+            text = PHRASINGS[0].format(part=synonym)
+    return text
+
+
+def _wood_grain_fill(m: mujoco.MjModel, texture: str) -> None:
+    """Fill a flat texture with wood grain (rings stretched along x, a little noise); fixed, not seeded."""
+    tex = m.texture(texture).id
+    h, w, channels = int(m.tex_height[tex]), int(m.tex_width[tex]), int(m.tex_nchannel[tex])
+    y, x = np.mgrid[0:h, 0:w] / np.array([h, w]).reshape(2, 1, 1)
+    noise = np.random.default_rng(7).normal(0.0, 1.0, size=(h, w))
+    rings = 0.5 + 0.5 * np.sin(2 * np.pi * (9.0 * y + 0.6 * np.sin(2 * np.pi * x) + 0.08 * noise))
+    light, dark = np.array([0.72, 0.53, 0.33]), np.array([0.45, 0.3, 0.17])
+    rgb = dark + (light - dark) * rings[..., None]
+    pixels = np.clip(rgb * 255, 0, 255).astype(np.uint8)
+    if channels == 4:
+        pixels = np.concatenate([pixels, np.full((h, w, 1), 255, np.uint8)], axis=2)
+    adr = int(m.tex_adr[tex])
+    m.tex_data[adr : adr + h * w * channels] = pixels.reshape(-1)
+
+
+def _factors(control_dt_s: float) -> tuple[Factor, ...]:
+    return (
+        *light_factors(),
+        *camera_factors(),
+        Factor(
+            key=DISTRACTORS,
+            title="Distractor parts",
+            unit="parts",
+            nominal="seeded",
+            kind=FactorKind.CATEGORY,
+            choices=DISTRACTOR_LEVELS,
+            description=(
+                "Other part types in the bin beside the target: the seeded draw (0, 1 or 2 with "
+                "probabilities 0.3, 0.4, 0.3), or exactly 0, 1 or 2. The seeded parts keep their poses; "
+                "one added beyond them goes to a free bin slot."
+            ),
+        ),
+        Factor(
+            key=PART_COLOUR,
+            title="Part colour",
+            unit="colour",
+            nominal="nominal",
+            kind=FactorKind.CATEGORY,
+            choices=("nominal", *PART_COLOURS),
+            description="The whole target part in one flat colour instead of its own (bracket teal, bolt steel, box orange).",
+        ),
+        Factor(
+            key=PART_SCALE,
+            title="Part size",
+            unit="x nominal",
+            nominal=1.0,
+            low=0.7,
+            high=1.3,
+            description="Every length of the target part scaled, at the same density (the grasp point scales with it).",
+        ),
+        Factor(
+            key=TABLE_TEXTURE,
+            title="Table texture",
+            unit="texture",
+            nominal="nominal",
+            kind=FactorKind.CATEGORY,
+            choices=("nominal", *TABLE_MATERIALS),
+            description="The table top plain (nominal), wood grain, a checkerboard or speckled noise.",
+        ),
+        *actuation_factors(control_dt_s=control_dt_s),
+        Factor(
+            key=INSTRUCTION_SET,
+            title="Instruction phrasing set",
+            unit="phrasing set",
+            nominal="trained",
+            kind=FactorKind.CATEGORY,
+            choices=INSTRUCTION_SETS,
+            description=(
+                "The instruction as given (trained phrasings), an unseen paraphrase naming the same part, "
+                "the same words with a shop-floor synonym for the part ('fastener' for the bolt, 'orange "
+                "cube' for the box), or both; drawn per seed. The target part is decided before rephrasing."
+            ),
+        ),
+    )
 
 
 @cell_register(KEY)

@@ -5,6 +5,9 @@ Differences from the gym protocol, on purpose: the episode ends at the first ste
 goal (the gym env keeps running to step 50), and the observation is a rendered camera image plus the
 gripper state and the goal position, rather than the full privileged state vector.
 gymnasium is imported when a cell is made, so listing cell keys stays cheap.
+
+Variation factors: light intensity and colour (the model's one light points straight down, so turning
+it changes nothing), camera position and orientation offset, action noise and actuation delay.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ import numpy as np
 import numpy.typing as npt
 
 from core.sim import episode
+from core.sim.actuation import Actuation, actuation_factors
 from core.sim.base import CellInfo, Observation
 from core.sim.registry import cell_register
+from core.sim.variation import Factor, Levels, levels_validate
 
 if TYPE_CHECKING:  # imported when first drawn: mujoco loads with the env
     from core.sim.render import SceneRenderer
+    from core.sim.scene_variation import FreeCameraRig, LightRig
 
 KEY = "fetch-pick-and-place"
 ENV_ID = "FetchPickAndPlace-v4"
@@ -84,10 +90,39 @@ class FetchPickAndPlace(episode.LoggedCell):
         self._overview_camera: Any = None
         self._obs: dict[str, npt.NDArray[np.float64]] = {}
         self._instruction = INSTRUCTIONS[0]
+        from core.sim import scene_variation  # imports mujoco, loaded with the env by now
 
-    def reset(self, seed: int, instruction: str | None = None) -> Observation:
-        """Reset the env with this seed (block and goal positions); returns the first observation."""
+        self._lights: LightRig = scene_variation.LightRig(self._env.model)
+        self._camera_rig: FreeCameraRig = scene_variation.FreeCameraRig(CAMERA)
+        # Fetch's grip command moves the fingers relative to where they are: 0 holds them.
+        self._actuation = Actuation(low=[-1.0] * 4, high=[1.0] * 4, noisy=[True, True, True, False], idle=[0, 0, 0, 0])
+        self._factors: tuple[Factor, ...] = (
+            *(f for f in scene_variation.light_factors() if f.key != scene_variation.LIGHT_AZIMUTH),
+            *scene_variation.camera_factors(),
+            *actuation_factors(control_dt_s=CONTROL_DT_S),
+        )
+
+    def factors(self) -> tuple[Factor, ...]:
+        """Light intensity and colour, camera offsets, action noise, actuation delay."""
+        return self._factors
+
+    def reset(self, seed: int, instruction: str | None = None, variation: Levels | None = None) -> Observation:
+        """Reset the env with this seed (block and goal positions) at the factor levels in `variation`
+        (None: nominal); returns the first observation. Raises VariationError for a bad level."""
+        from core.sim.scene_variation import CAMERA_ROTATION, CAMERA_SHIFT
+
+        levels = levels_validate(self._factors, variation)
+        # Before the env's reset, whose mj_forward places the lights from the model.
+        self._lights.restore()
+        self._lights.apply(levels)
         self._obs, _ = self._env.reset(seed=seed)
+        viewer = self._env.mujoco_renderer.viewer
+        if viewer is None and (levels[CAMERA_SHIFT] or levels[CAMERA_ROTATION]):
+            self._env.render()  # gymnasium makes its viewer (and camera) on the first frame
+            viewer = self._env.mujoco_renderer.viewer
+        if viewer is not None:  # else it is made at the first frame, posed as loaded
+            self._camera_rig.apply(viewer.cam, seed=seed, levels=levels)
+        self._actuation.reset(seed=seed, levels=levels)
         self._instruction = instruction or self.info.default_instruction
         self._log.reset()
         return self._observe()
@@ -96,6 +131,7 @@ class FetchPickAndPlace(episode.LoggedCell):
         """Apply the action for one 40 ms step; returns the new obs. Steps after the end change nothing."""
         if self._log.done:
             return self._observe()
+        action = self._actuation.apply(action)
         act = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float32).reshape(-1)[:4]), -1.0, 1.0)
         self._obs, _, _, _, info = self._env.step(act)
         self._log.advance(dt_s=CONTROL_DT_S)

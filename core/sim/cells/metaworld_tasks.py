@@ -5,6 +5,9 @@ with published numbers: 500 steps of 12.5 ms (6.25 s), success = the env's `succ
 Rendering: the "corner" camera, shadows and offscreen multisampling off (they make software rendering
 several times slower), rotated 180 degrees because that camera is defined upside down (its up axis
 points at the floor). metaworld is imported when a cell is made, so listing cell keys stays cheap.
+
+Variation factors: light intensity, direction and colour (the model's three directional lights),
+the "corner" camera's position and orientation offset, action noise and actuation delay.
 """
 
 from __future__ import annotations
@@ -16,16 +19,20 @@ import numpy as np
 import numpy.typing as npt
 
 from core.sim import episode
+from core.sim.actuation import Actuation, actuation_factors
 from core.sim.base import CellInfo, Observation
 from core.sim.registry import cell_register
+from core.sim.variation import Factor, Levels, levels_validate
 
 if TYPE_CHECKING:  # imported when first drawn: mujoco loads with the env
     from core.sim.render import SceneRenderer
+    from core.sim.scene_variation import CameraRig, LightRig
 
 CONTROL_DT_S = 0.0125  # timestep 2.5 ms x frame_skip 5
 MAX_STEPS = 500  # Meta-World's max_path_length
 CAMERA = "corner"
 OBJECT_DROP_Z_M = -0.05  # the table top is z = 0 in Meta-World's frame
+TABLE_CENTRE_XY = (0.0, 0.65)  # where light azimuth turns the lights about
 # People watching see the arm and the whole table top.
 OVERVIEW_MAX_PX = 720
 OVERVIEW_CAMERA = {"distance": 1.7, "azimuth": 135.0, "elevation": -30.0, "lookat": (0.0, 0.65, 0.15)}
@@ -106,15 +113,38 @@ class MetaWorldCell(episode.LoggedCell):
         self._overview_camera: Any = None
         self._obs = np.zeros(39)
         self._instruction = instructions[0]
+        from core.sim import scene_variation  # imports mujoco, loaded with the env by now
+
+        self._lights: LightRig = scene_variation.LightRig(env.model, centre=TABLE_CENTRE_XY)
+        self._camera_rig: CameraRig = scene_variation.CameraRig(env.model, camera=CAMERA)
+        # Sawyer's grip command is a finger position target: -1 keeps the gripper open, as it starts.
+        self._actuation = Actuation(low=[-1.0] * 4, high=[1.0] * 4, noisy=[True, True, True, False], idle=[0, 0, 0, -1])
+        self._factors: tuple[Factor, ...] = (
+            *scene_variation.light_factors(),
+            *scene_variation.camera_factors(),
+            *actuation_factors(control_dt_s=CONTROL_DT_S),
+        )
+
+    def factors(self) -> tuple[Factor, ...]:
+        """Light intensity, direction and colour, camera offsets, action noise, actuation delay."""
+        return self._factors
 
     def _time_limit_changed(self, seconds: float) -> None:
         # Meta-World refuses steps past max_path_length: make room for the whole limit.
         self._env.max_path_length = max(MAX_STEPS, int(np.ceil(seconds / CONTROL_DT_S)) + 1)
 
-    def reset(self, seed: int, instruction: str | None = None) -> Observation:
-        """Reset with object and goal positions drawn from the seed; returns the first observation."""
+    def reset(self, seed: int, instruction: str | None = None, variation: Levels | None = None) -> Observation:
+        """Reset with object and goal positions drawn from the seed, at the factor levels in `variation`
+        (None: nominal); returns the first observation. Raises VariationError for a bad level."""
+        levels = levels_validate(self._factors, variation)
+        # Before the env's reset, whose mj_forward places the lights and the camera from the model.
+        self._lights.restore()
+        self._lights.apply(levels)
+        self._camera_rig.restore()
+        self._camera_rig.apply(seed=seed, levels=levels)
         self._env.seed(seed)
         self._obs, _ = self._env.reset()
+        self._actuation.reset(seed=seed, levels=levels)
         self._instruction = instruction or self.info.default_instruction
         self._log.reset()
         return self._observe()
@@ -123,6 +153,7 @@ class MetaWorldCell(episode.LoggedCell):
         """Apply the action for one 12.5 ms step; returns the new obs. Steps after the end change nothing."""
         if self._log.done:
             return self._observe()
+        action = self._actuation.apply(action)
         act = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float32).reshape(-1)[:4]), -1.0, 1.0)
         self._obs, _, _, _, info = self._env.step(act)
         self._log.advance(dt_s=CONTROL_DT_S)

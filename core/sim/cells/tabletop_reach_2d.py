@@ -3,6 +3,8 @@
 Pure numpy, no physics engine: thousands of steps per second, so the runner, the policy runtime and
 the reference policy can be exercised end to end in tests. Geometry in metres on a 0.6 m x 0.6 m
 table; the camera is a 64x64 top-down view drawn with numpy.
+
+Variation factors: light intensity (the drawn image's brightness), action noise and actuation delay.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import numpy as np
 import numpy.typing as npt
 
 from core.sim import episode
+from core.sim.actuation import Actuation, actuation_factors
 from core.sim.base import CellInfo, Observation
 from core.sim.registry import cell_register
+from core.sim.variation import Factor, Levels, levels_validate
 
 KEY = "tabletop-reach-2d"
 TABLE_M = 0.6
@@ -46,6 +50,19 @@ TABLE_RGB = (150, 130, 105)
 TRAY_RIM_RGB = (60, 60, 60)
 TRAY_FLOOR_RGB = (185, 185, 175)
 GRIPPER_RGB = (20, 20, 20)
+LIGHT_INTENSITY = "light_intensity"  # the same key as the MuJoCo cells' (core.sim.scene_variation)
+FACTORS: tuple[Factor, ...] = (
+    Factor(
+        key=LIGHT_INTENSITY,
+        title="Light intensity",
+        unit="x nominal",
+        nominal=1.0,
+        low=0.2,
+        high=2.5,
+        description="Every pixel of the drawn image scaled by this factor (clipped at white).",
+    ),
+    *actuation_factors(control_dt_s=CONTROL_DT_S),
+)
 
 
 def _px(value_m: float, size_px: int = IMAGE_PX) -> int:
@@ -79,10 +96,20 @@ class TabletopReach2D(episode.LoggedCell):
         self._holding = False
         self._colour = "red"
         self._instruction = INSTRUCTIONS[0]
+        self._brightness = 1.0
+        self._actuation = Actuation(low=[-1.0] * 3, high=[1.0] * 3, noisy=[True, True, False], idle=[0, 0, -1])
+
+    def factors(self) -> tuple[Factor, ...]:
+        """Light intensity, action noise and actuation delay."""
+        return FACTORS
 
     # --- Cell interface -------------------------------------------------------------------------
-    def reset(self, seed: int, instruction: str | None = None) -> Observation:
-        """Start an episode; block, tray, gripper positions and block colour come from the seed. Returns the obs."""
+    def reset(self, seed: int, instruction: str | None = None, variation: Levels | None = None) -> Observation:
+        """Start an episode; block, tray, gripper positions and block colour come from the seed, the factor
+        levels from `variation` (None: nominal). Returns the obs; raises VariationError for a bad level."""
+        levels = levels_validate(FACTORS, variation)
+        self._brightness = float(levels[LIGHT_INTENSITY])
+        self._actuation.reset(seed=seed, levels=levels)
         rng = np.random.default_rng(seed)
         self._tray = rng.uniform(0.12, TABLE_M - 0.12, size=2)
         while True:
@@ -103,6 +130,7 @@ class TabletopReach2D(episode.LoggedCell):
         """Apply [dx, dy, grip] for one control period; returns the new obs. Steps after the end change nothing."""
         if self._log.done:
             return self._observe()
+        action = self._actuation.apply(action)
         act = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float64).reshape(-1)[:3]), -1.0, 1.0)
         target = self._gripper + act[:2] * MAX_SPEED_M_S * CONTROL_DT_S
         self._log.advance(dt_s=CONTROL_DT_S)
@@ -185,7 +213,10 @@ class TabletopReach2D(episode.LoggedCell):
 
     def _observe(self) -> Observation:
         state = np.array([self._gripper[0], self._gripper[1], self._finger_opening()], dtype=np.float32)
-        return Observation(images={"top": self._render()}, state=state, instruction=self._instruction)
+        image = self._render()
+        if self._brightness != 1.0:
+            image = np.clip(image * self._brightness, 0, 255).astype(np.uint8)
+        return Observation(images={"top": image}, state=state, instruction=self._instruction)
 
     def _render(self, size_px: int = IMAGE_PX) -> npt.NDArray[np.uint8]:
         img = np.empty((size_px, size_px, 3), dtype=np.uint8)

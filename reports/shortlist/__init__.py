@@ -1,0 +1,1 @@
+"""The manager's shortlist: which policy version for which task, ranked on paired results, beside its ROI."""
