@@ -178,6 +178,7 @@ def trial_create(request: AuthenticatedHttpRequest, task_pk: int) -> HttpRespons
                 seed=data["seed"],
                 instruction=data["instruction"] or task.instruction,
                 episode_timeout_s=data["episode_timeout_s"],
+                **form.recording_settings,
             )
         except TrialRuleError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
