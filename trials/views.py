@@ -30,6 +30,7 @@ from trials.recording_selectors import (
     episode_timeline_span_s,
     episode_trajectory_plot,
 )
+from trials.reviews.selectors import episode_review_history
 from trials.selectors import (
     episode_at_index,
     episode_list_for_trial,
@@ -42,7 +43,6 @@ from trials.selectors import (
     trial_list_writable_by_user,
     trial_live,
 )
-from trials.reviews.selectors import episode_review_history
 from trials.services import TrialRuleError, task_scope, trial_cancel, trial_schedule
 
 EPISODES_PER_PAGE = 50

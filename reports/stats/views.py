@@ -110,7 +110,9 @@ def trial_stats_panel(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         "episodes_shown": sum(b.n_episodes for b in panel.statistics.sources),
         "reviewed_shown": sum(b.n_reviewed for b in panel.statistics.sources),
         "can_review": can_review_episodes(
-            request.user, robot_organization_id=trial.robot.organization_id, task_organization_id=trial.task.organization_id
+            request.user,
+            robot_organization_id=trial.robot.organization_id,
+            task_organization_id=trial.task.organization_id,
         ),
         "live": live if request.GET.get("live") else None,
     }
