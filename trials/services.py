@@ -27,6 +27,7 @@ from trials.models import (
     EpisodeOutcome,
     EventKind,
     ReviewState,
+    Sweep,
     Task,
     TaskStatus,
     Trial,
@@ -385,9 +386,13 @@ def trial_schedule(
     instruction: str = "",
     episode_timeout_s: float = 60.0,
     start_runner: bool = True,
+    variation: Mapping[str, float | str] | None = None,
+    sweep: Sweep | None = None,
+    sweep_label: str = "",
 ) -> Trial:
     """Create a queued trial and, once committed, hand it to the runner. Returns the trial.
     `start_runner=False` is for trials whose episodes an integrator uploads (REST): nothing runs them.
+    `variation`: factor levels (already checked against the cell, see trials.sweep_services), {} nominal.
     The robot must belong to the scheduler's organization (an integrator may trial a customer's task
     on its own rig); which tasks a user may see is the caller's check.
     Raises TrialRuleError when the robot belongs to another organization, or limits are off."""
@@ -409,6 +414,9 @@ def trial_schedule(
             instruction=instruction or task.instruction,
             episode_timeout_s=episode_timeout_s,
             scheduled_by=scheduled_by,
+            variation=dict(variation or {}),
+            sweep=sweep,
+            sweep_label=sweep_label,
         )
         if task.status == TaskStatus.CANDIDATE:
             task.status = TaskStatus.TRIALLING
