@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Role
-from tests.factories import EpisodeFactory, PolicyVersionFactory, RobotFactory, TaskFactory, UserFactory
 from robots.models import RobotKind
+from tests.factories import EpisodeFactory, PolicyVersionFactory, RobotFactory, TaskFactory, UserFactory
 from trials.models import EpisodeOutcome, Sweep, Trial
 from trials.services import TrialRuleError
 from trials.sweep_selectors import sweep_results
@@ -154,3 +154,101 @@ def test_two_factor_grid_has_a_heatmap_of_the_rates() -> None:
     assert results.heatmap.x == ["0.4", "1"] and results.heatmap.y == ["0", "2"]
     assert results.heatmap.z == [[0.5, 1.0], [0.0, 0.25]]
     assert results.figures.worst == "light_intensity=0.4, actuation_delay=2"
+
+
+# ---------------------------------------------------------------- pages and API
+
+
+def test_api_schedules_lists_and_reads_results_scoped_to_the_organization(
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.factories import client_for
+
+    user, task, robot, version = _setup()
+    client = client_for(user)  # type: ignore[arg-type]
+    body = {
+        "task": task.pk,  # type: ignore[attr-defined]
+        "policy_version": version.pk,  # type: ignore[attr-defined]
+        "robot": robot.pk,  # type: ignore[attr-defined]
+        "name": "light",
+        "factors": {"light_intensity": [0.4]},
+        "episodes_per_condition": 3,
+        "seed": 7,
+    }
+    with django_capture_on_commit_callbacks():
+        created = client.post("/api/v1/sweeps/", body, content_type="application/json")
+    assert created.status_code == 201, created.content
+    data = created.json()
+    assert [c["label"] for c in data["conditions"]] == ["nominal", "light_intensity=0.4"]
+    assert {c["seed"] for c in data["conditions"]} == {7}
+    first, second = (c["trial"] for c in data["conditions"])
+    _outcomes(Trial.objects.get(pk=first), "ssf")
+    _outcomes(Trial.objects.get(pk=second), "fsf")
+    results = client.get(f"/api/v1/sweeps/{data['id']}/results/").json()
+    assert [(c["label"], c["successes"], c["episodes"], c["trial"]) for c in results["conditions"]] == [
+        ("nominal", 2, 3, first),
+        ("light_intensity=0.4", 1, 3, second),
+    ]
+    assert results["worst"] == "light_intensity=0.4"
+    assert results["sensitivities"][0]["drop"] == pytest.approx(1 / 3)
+    assert [s["id"] for s in client.get("/api/v1/sweeps/").json()["results"]] == [data["id"]]
+
+    outsider = client_for(UserFactory(role=Role.ENGINEER))
+    assert outsider.get(f"/api/v1/sweeps/{data['id']}/").status_code == 404
+    assert outsider.get(f"/api/v1/sweeps/{data['id']}/results/").status_code == 404
+    assert outsider.get("/api/v1/sweeps/").json()["results"] == []
+
+
+def test_api_refuses_a_bad_level_with_400_naming_the_factor() -> None:
+    from tests.factories import client_for
+
+    user, task, robot, version = _setup()
+    body = {
+        "task": task.pk,  # type: ignore[attr-defined]
+        "policy_version": version.pk,  # type: ignore[attr-defined]
+        "robot": robot.pk,  # type: ignore[attr-defined]
+        "name": "light",
+        "factors": {"light_intensity": ["bright"]},
+        "episodes_per_condition": 3,
+    }
+    response = client_for(user).post("/api/v1/sweeps/", body, content_type="application/json")  # type: ignore[arg-type]
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["factors.light_intensity"]
+    assert not Sweep.objects.exists()
+
+
+def test_pages_schedule_a_sweep_and_show_its_results(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import client_for
+
+    user, task, robot, version = _setup()
+    client = client_for(user)  # type: ignore[arg-type]
+    url = f"/tasks/{task.pk}/sweeps/new/"  # type: ignore[attr-defined]
+    page = client.get(url)
+    assert page.status_code == 200 and b"light_intensity" in page.content  # the cell's factors are listed
+    form = {
+        "name": "grid",
+        "policy_version": version.pk,  # type: ignore[attr-defined]
+        "robot": robot.pk,  # type: ignore[attr-defined]
+        "design": "grid",
+        "factors": "light_intensity: 0.4, 1\nactuation_delay: 0, 2",
+        "episodes_per_condition": 4,
+        "seed": 0,
+    }
+    bad = client.post(url, {**form, "factors": "light_intensity: 7"})
+    assert bad.status_code == 200 and b"factors.light_intensity" in bad.content and not Sweep.objects.exists()
+    with django_capture_on_commit_callbacks():
+        done = client.post(url, form)
+    sweep = Sweep.objects.get()
+    assert done.status_code == 302 and done["Location"] == f"/sweeps/{sweep.pk}/"
+    by_label = {t.sweep_label: t for t in sweep.conditions.all()}
+    _outcomes(by_label["nominal"], "ssss")
+    _outcomes(by_label["light_intensity=0.4, actuation_delay=2"], "ffsf")
+    detail = client.get(f"/sweeps/{sweep.pk}/")
+    text = detail.content.decode()
+    assert detail.status_code == 200
+    assert "Worst condition: light_intensity=0.4, actuation_delay=2, 1/4 successes (25%)" in text
+    assert 'id="sweep-charts"' in text and "heatmap" in text
+    assert f'href="/trials/{by_label["nominal"].pk}/"' in text
+    assert client_for(UserFactory(role=Role.ENGINEER)).get(f"/sweeps/{sweep.pk}/").status_code == 404
+    manager = client_for(UserFactory(role=Role.MANAGER, organization=user.organization))  # type: ignore[attr-defined]
+    assert manager.get(url).status_code == 403
