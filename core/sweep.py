@@ -161,23 +161,25 @@ def _negated(interval: Interval | None) -> Interval | None:
 
 
 def _sensitivity(key: str, figures: Sequence[ConditionFigures]) -> FactorSensitivity:
-    alone = [f for f in figures if set(f.levels) == {key} and f.vs_nominal is not None]
-    scored = [f for f in alone if f.vs_nominal is not None and f.vs_nominal.difference is not None]
+    scored = [
+        (f, f.vs_nominal)
+        for f in figures
+        if set(f.levels) == {key} and f.vs_nominal is not None and f.vs_nominal.difference is not None
+    ]
     if not scored:
         return FactorSensitivity(key, None, None, None, None, None, 0, f"No condition varies {key} alone.")
-    worst = min(scored, key=lambda f: f.vs_nominal.difference)  # type: ignore[union-attr,return-value]
-    cmp = worst.vs_nominal
-    assert cmp is not None and cmp.difference is not None  # noqa: S101  # filtered above
+    worst, cmp = min(scored, key=lambda pair: pair[1].difference or 0.0)
+    difference = cmp.difference or 0.0
     drop_ci = _negated(cmp.difference_ci)
     ci_text = ""
     if drop_ci is not None and drop_ci.low is not None and drop_ci.high is not None:
         ci_text = f" (95 % paired interval of the drop {drop_ci.low:+.1%} to {drop_ci.high:+.1%})"
     statement = (
-        f"{key}: worst at {level_text(worst.levels[key])}, success {-cmp.difference:.1%} below nominal"
+        f"{key}: worst at {level_text(worst.levels[key])}, success {-difference:.1%} below nominal"
         f"{ci_text} over {cmp.n_pairs} paired seeds."
     )
     return FactorSensitivity(
-        key, worst.label, worst.levels[key], -cmp.difference, drop_ci, cmp.p_value, cmp.n_pairs, statement
+        key, worst.label, worst.levels[key], -difference, drop_ci, cmp.p_value, cmp.n_pairs, statement
     )
 
 

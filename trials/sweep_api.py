@@ -33,7 +33,7 @@ from trials.sweep_services import cell_factors, sweep_schedule
 
 class SweepConditionSerializer(StrictModelSerializer[Trial]):
     trial = serializers.IntegerField(source="pk", read_only=True)
-    label = serializers.CharField(source="sweep_label", read_only=True)
+    label = serializers.CharField(source="sweep_label", read_only=True)  # type: ignore[assignment]
 
     class Meta:
         model = Trial

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
 from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.permissions import engineer_required
 from accounts.requests import AuthenticatedHttpRequest
