@@ -7,7 +7,7 @@ PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev demo test test-fast lint typecheck lint-imports format bench clean reference-policy
+.PHONY: help install install-dev demo test test-fast test-lerobot lerobot-env lint typecheck lint-imports format bench clean reference-policy
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,6 +38,14 @@ test: install-dev ## Run the whole test suite (starts its own redis-server and w
 test-fast: install-dev ## The suite without end-to-end, browser and worker tests (a few minutes)
 	$(PY) -m pytest --ignore=tests/e2e -m "not browser and not worker"
 
+# LeRobot pins an older torch than this project: it lives in its own venv (requirements-lerobot*.txt), and
+# the tests that need it run their LeRobot side there as a subprocess (skipped when it is absent).
+lerobot-env: ## Build .venv-lerobot (lerobot 0.4.4, torch 2.14.1, torchcodec) for the LeRobot interop tests
+	bash scripts/lerobot_env.sh
+
+test-lerobot: install-dev lerobot-env ## LeRobot interop: export loaded by LeRobot, import, serve_lerobot, the Gymnasium env
+	LEROBOT_REQUIRED=1 $(PY) -m pytest tests/core/lerobot tests/core/sim/test_gym_env.py tests/policies/test_serve_lerobot.py tests/e2e/test_lerobot_trial.py
+
 lint: install-dev ## ruff check + format check, mypy, the import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -63,4 +71,4 @@ reference-policy: install ## Retrain the reference VLA on CPU (torch; cells in p
 	$(PY) -m policies.reference.train
 
 clean: ## Remove the virtualenv and local data (var/)
-	rm -rf $(VENV) var
+	rm -rf $(VENV) .venv-lerobot var

@@ -22,9 +22,7 @@ import dataclasses
 import json
 import logging
 import time
-import traceback
 from collections import OrderedDict
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from core.policy.remote import (
     actions_from_reply,
     observation_to_request,
 )
+from core.policy.ws_server import serve as serve  # the transport, shared with policies.serve_lerobot
 from core.sim.base import Observation
 
 log = logging.getLogger("core.policy.serve")
@@ -130,46 +129,6 @@ class ServedEpisode(ChunkedEpisode):
     def _infer(self, obs: Observation) -> npt.NDArray[np.float32]:
         request = observation_to_request(dataclasses.replace(obs, instruction=self.instruction), self.config)
         return self.config.map_action(actions_from_reply(self.server.infer(request)["actions"]))
-
-
-def serve(server: PolicyServer, *, host: str, port: int) -> None:
-    """Serve until interrupted (one thread per connection; onnxruntime sessions are thread-safe)."""
-    from openpi_client import msgpack_numpy
-    from websockets.exceptions import ConnectionClosed
-    from websockets.sync.server import ServerConnection
-    from websockets.sync.server import serve as ws_serve
-
-    packer = msgpack_numpy.Packer()
-
-    def health(connection: ServerConnection, request: Any) -> Any:
-        if request.path == "/healthz":
-            return connection.respond(HTTPStatus.OK, "OK\n")
-        return None
-
-    def handler(connection: ServerConnection) -> None:
-        connection.send(packer.pack(server.metadata))
-        while True:
-            try:
-                message = connection.recv()
-            except ConnectionClosed:
-                return
-            try:
-                if isinstance(message, str):
-                    raise ValueError("expected a binary msgpack frame")
-                request = msgpack_numpy.unpackb(message)
-                if not isinstance(request, dict):
-                    raise ValueError("the observation must be a map")
-                connection.send(packer.pack(server.infer(request)))
-            except Exception:
-                # As openpi's server: the traceback as text, then close with "internal error".
-                connection.send(traceback.format_exc())
-                connection.close(code=1011, reason="policy error")
-                return
-
-    with ws_serve(handler, host, port, compression=None, max_size=None, process_request=health) as ws_server:
-        log.info("serving %s on ws://%s:%d", server.metadata.get("policy"), host, port)
-        print(f"policy server ready on ws://{host}:{port}", flush=True)
-        ws_server.serve_forever()
 
 
 def server_make(policy: LoadedPolicy, *, keys: dict[str, str] | None, name: str, version: str) -> PolicyServer:
