@@ -61,6 +61,16 @@ def can_manage_for_organization(user: AnyUser, organization_id: int | None) -> b
     return can_scope_tasks(user) and acts_for_organization(user, organization_id)
 
 
+def can_review_episodes(user: AnyUser, *, robot_organization_id: int | None, task_organization_id: int | None) -> bool:
+    """Engineers and reviewers of the trial's robot's organization (who ran it) or of its task's organization
+    (who decides on it) confirm or override episode outcomes. Integrators and managers do not: the integrator
+    uploads the episodes of its own rigs, and relabelling its own evidence would defeat the audit trail; a
+    manager reads the figures. Superusers may (they hold every role)."""
+    if not has_any_role(user, Role.ENGINEER, Role.REVIEWER):
+        return False
+    return acts_for_organization(user, robot_organization_id) or acts_for_organization(user, task_organization_id)
+
+
 def can_write_shared_policies(user: AnyUser) -> bool:
     """A shared policy (no owner) is run by every organization, so only platform administrators add to it."""
     return is_platform_admin(user)

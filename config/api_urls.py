@@ -32,6 +32,7 @@ urlpatterns = [
     path("me/", MeView.as_view(), name="api-me"),
     path("agent/", include("trials.agents.urls")),
     path("", include("reports.api_urls")),
+    path("", include("trials.reviews.api_urls")),
     # An episode's recording files (trials/media_api.py): raw bytes in a PUT.
     path(
         "trials/<int:trial_pk>/episodes/<int:index>/media/",

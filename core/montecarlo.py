@@ -62,6 +62,8 @@ class TrialEvidence:
     interventions: int
     autonomous_hours: float
     cycle_times_s: tuple[float, ...]
+    # Of the episodes, how many a person reviewed (their outcome above is the reviewed one): shown beside the ROI.
+    reviewed: int = 0
 
     def __post_init__(self) -> None:
         if self.successes < 0 or self.failures < 0 or self.interventions < 0:

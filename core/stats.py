@@ -1151,3 +1151,107 @@ def compare_cycle_times(
         int(a.size), int(b.size), med_a, med_b, _num(res.statistic), p_value, significant, verdict, method,
         shift_s=shift[0] if shift else None, shift_interval=shift[1] if shift else None,
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------
+# Stage funnel: how far episodes got
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelStage(JsonResult):
+    """Stage `stage` (1-based) of the task: `reached` of the funnel's n episodes got at least this far;
+    `stopped_before` reached the previous stage but not this one (where the policy lost them)."""
+
+    stage: int
+    name: str
+    reached: int
+    share: float | None
+    interval: Interval | None
+    stopped_before: int
+
+
+@dataclass(frozen=True)
+class StageFunnel(JsonResult):
+    n: int  # episodes that reported how far they got
+    n_unreported: int  # counted episodes without a stage (not in n)
+    stages: tuple[FunnelStage, ...]
+    progress_n: int
+    mean_progress: float | None
+    progress_interval: Interval | None
+    method: str
+    note: str | None
+
+
+def _stage_name(names: Sequence[str], stage: int) -> str:
+    return names[stage - 1] if stage - 1 < len(names) else f"stage {stage}"
+
+
+def _mean_t_interval(
+    *, n: int, total: float, total_sq: float, confidence: float
+) -> tuple[float | None, Interval | None]:
+    """Mean and Student-t interval of values in [0, 1] from n, their sum and sum of squares."""
+    if n == 0:
+        return None, None
+    mean = total / n
+    if n < 2:
+        return mean, None
+    variance = max((total_sq - n * mean * mean) / (n - 1), 0.0)
+    half = float(sps.t.ppf((1 + confidence) / 2, df=n - 1)) * math.sqrt(variance / n)
+    method = "Student t on the mean (clipped to [0, 1])"
+    return mean, Interval(max(0.0, mean - half), min(1.0, mean + half), confidence, method)
+
+
+def stage_funnel(
+    *,
+    stage_counts: Mapping[int, int],
+    stage_names: Sequence[str] = (),
+    unreported: int = 0,
+    progress_n: int = 0,
+    progress_sum: float = 0.0,
+    progress_sum_sq: float = 0.0,
+    confidence: float = CONFIDENCE,
+) -> StageFunnel:
+    """The stage funnel from {stages reached: episodes} (0 = none reached): for each stage 1..K (K the
+    longer of `stage_names` and the highest stage seen) how many episodes reached at least that stage, as a
+    share with its Wilson interval, and how many stopped just before it; and mean progress in [0, 1] with a
+    Student t interval (from the count, sum and sum of squares of the reported progress values; the mean of
+    n >= 30 bounded values is close to normal, and the interval is clipped to [0, 1]).
+
+    Raises ValueError on a negative stage or count.
+    """
+    if any(stage < 0 or count < 0 for stage, count in stage_counts.items()) or unreported < 0 or progress_n < 0:
+        raise ValueError("stages and counts must be >= 0")
+    n = sum(stage_counts.values())
+    top = max([len(stage_names), *(s for s, c in stage_counts.items() if c)], default=0)
+    stages = []
+    previous = n
+    for stage in range(1, top + 1):
+        reached = sum(c for s, c in stage_counts.items() if s >= stage)
+        stages.append(
+            FunnelStage(
+                stage=stage,
+                name=_stage_name(stage_names, stage),
+                reached=reached,
+                share=reached / n if n else None,
+                interval=wilson_interval(successes=reached, n=n, confidence=confidence),
+                stopped_before=previous - reached,
+            )
+        )
+        previous = reached
+    mean, interval = _mean_t_interval(n=progress_n, total=progress_sum, total_sq=progress_sum_sq, confidence=confidence)
+    note = None
+    if n == 0:
+        note = f"No episode reported its stages: {NOT_ENOUGH_DATA}."
+    elif unreported:
+        note = f"{unreported} episode{'s' if unreported != 1 else ''} reported no stage and {'are' if unreported != 1 else 'is'} not in the funnel."
+    return StageFunnel(
+        n=n,
+        n_unreported=unreported,
+        stages=tuple(stages),
+        progress_n=progress_n,
+        mean_progress=mean,
+        progress_interval=interval,
+        method="share reaching each stage: Wilson score interval; mean progress: Student t interval",
+        note=note,
+    )

@@ -8,13 +8,24 @@ from typing import Any, cast
 from django import forms
 from django.db.models import QuerySet
 
-from accounts.models import Organization, User
+from accounts.models import MediaRetention, Organization, User
 from core.fit import FIT_FACTORS, FIT_RATED_FACTORS, RATING_MAX, RATING_MIN
 from policies.models import PolicyVersion
 from policies.selectors import policy_version_list_for_user
 from robots.models import Robot, RobotKind, Site
 from robots.selectors import robot_list_for_user, site_list_for_user
-from trials.models import MAX_EPISODES_PER_TRIAL, EventCategory, ReviewState, SweepDesign, Task, TaskStatus, Trial
+from trials.models import (
+    MAX_EPISODES_PER_TRIAL,
+    OVERVIEW_FPS_MAX,
+    OVERVIEW_PX_MAX,
+    OVERVIEW_PX_MIN,
+    EventCategory,
+    ReviewState,
+    SweepDesign,
+    Task,
+    TaskStatus,
+    Trial,
+)
 from trials.services import TASK_WRITABLE_FIELDS
 
 
@@ -154,6 +165,44 @@ class TrialScheduleForm(forms.Form):
         max_length=500, required=False, help_text="Leave empty to use the task's instruction."
     )
     episode_timeout_s = forms.FloatField(label="Episode timeout (s)", initial=60.0)
+    # Recording (every episode): blank takes the model's default (the overview) or the organization's
+    # setting (retention).
+    overview_px = forms.IntegerField(
+        label="Overview size (px)",
+        required=False,
+        min_value=OVERVIEW_PX_MIN,
+        max_value=OVERVIEW_PX_MAX,
+        initial=Trial._meta.get_field("overview_px").default,
+        help_text="The overview camera's square image; the policy's own cameras are recorded at full rate anyway.",
+        error_messages={
+            "min_value": f"The overview size must be between {OVERVIEW_PX_MIN} and {OVERVIEW_PX_MAX} px.",
+            "max_value": f"The overview size must be between {OVERVIEW_PX_MIN} and {OVERVIEW_PX_MAX} px.",
+        },
+    )
+    overview_fps = forms.FloatField(
+        label="Overview frames per second",
+        required=False,
+        min_value=0,
+        max_value=OVERVIEW_FPS_MAX,
+        initial=Trial._meta.get_field("overview_fps").default,
+        help_text="Per simulated second; 0 records no overview.",
+        error_messages={
+            "min_value": f"The overview frame rate must be between 0 and {OVERVIEW_FPS_MAX:g} fps.",
+            "max_value": f"The overview frame rate must be between 0 and {OVERVIEW_FPS_MAX:g} fps.",
+        },
+    )
+    media_retention = forms.ChoiceField(
+        label="Keep recordings",
+        required=False,
+        choices=[("", "The organization's setting"), *MediaRetention.choices],
+    )
+    media_keep_successes = forms.IntegerField(
+        label="Successes kept",
+        required=False,
+        min_value=0,
+        help_text="N for 'failures and the first N successes'; blank: the organization's.",
+        error_messages={"min_value": "The successes kept must be zero or more."},
+    )
 
     def __init__(self, *args: Any, user: User, task: Task, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -172,6 +221,18 @@ class TrialScheduleForm(forms.Form):
 
     def clean_episode_timeout_s(self) -> float | None:
         return _positive(self.cleaned_data.get("episode_timeout_s"), "The episode timeout")
+
+    @property
+    def recording_settings(self) -> dict[str, Any]:
+        """trial_schedule's recording arguments from the cleaned data, blanks at their defaults."""
+        data = self.cleaned_data
+        px, fps = data.get("overview_px"), data.get("overview_fps")
+        return {
+            "overview_px": px if px is not None else Trial._meta.get_field("overview_px").default,
+            "overview_fps": fps if fps is not None else Trial._meta.get_field("overview_fps").default,
+            "media_retention": data.get("media_retention") or "",
+            "media_keep_successes": data.get("media_keep_successes"),
+        }
 
 
 class TaskFilterForm(forms.Form):

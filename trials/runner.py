@@ -19,12 +19,23 @@ Design (the simplest we found that survives `kill -9` on both brokers):
   UPDATE, so two reapers never both re-enqueue the same chunk.
 Redis may also redeliver a killed worker's message after its visibility timeout; that duplicate finds
 the chunk claimed or its episodes recorded, and does nothing.
+
+Recording: every attempt is recorded (core.recording.EpisodeRecorder: the policy's camera videos, the
+trajectory, the overview camera at the trial's overview_px / overview_fps) into a temporary folder under
+the worker's temp dir; once episodes_record has stored the row, trials.media.episode_recording_store
+stores the files and the folder is removed. An attempt lost to infrastructure drops its files. A worker
+dying between the row and its media leaves that episode without a recording: the redelivered chunk
+skips it like any recorded index and does not re-run it to record it (a re-run of a remote or
+non-deterministic policy could show another episode than the one counted; a missing recording is
+honest, a mismatched one is not).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,25 +43,21 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from core.policy.base import EpisodeController, Policy
-from core.policy.onnx_runtime import policy_load
-from core.policy.remote import (
-    PolicyInfrastructureError,
-    PolicyReplyError,
-    remote_policy,
-    remote_policy_preflight,
-)
+from core.policy.remote import PolicyInfrastructureError, PolicyReplyError
+from core.recording.recorder import EpisodeRecorder, EpisodeRecording, OverviewSettings
 from core.sim import Cell, CellOutcome, cell_make
+from core.sim.stages import StageResult, StageTracker
 from policies.models import PolicyVersion
 from robots.models import RobotKind
-from trials import queue
+from trials import preflight, queue
 from trials.agents.services import agent_jobs_create
+from trials.media import episode_recording_store
 from trials.models import (
     ChunkState,
     Episode,
@@ -69,14 +76,12 @@ from trials.services import (
     episode_attempts_max,
     episode_lost_attempts,
     episodes_record,
+    trial_fail,
     trial_mark_running,
     trial_refresh_status,
 )
 
 logger = logging.getLogger(__name__)
-
-VIDEO_EVERY_N_STEPS = 2
-VIDEO_MAX_FRAMES = 150
 
 
 class ChunkLeaseLost(Exception):
@@ -99,14 +104,9 @@ def cell_for(key: str) -> Cell:
 
 def policy_for(version: PolicyVersion) -> Policy:
     """The loaded ONNX policy of a version (cached per process by sha256), or a remote policy server's
-    client. Raises PolicySpecError for a model not matching its spec, RemoteConfigError for a bad
-    remote_config."""
-    if version.kind != PolicyVersion.Kind.ONNX:
-        # Remote servers: nothing to load here; each episode opens its own connection.
-        return remote_policy(kind=version.kind, endpoint_url=version.endpoint_url, remote_config=version.remote_config)
-    if not version.artifact:
-        raise FileNotFoundError(f"policy version {version} has no artifact file")
-    return policy_load(path=Path(version.artifact.path), sha256=version.sha256, io_spec=version.io_spec)
+    client (trials.preflight.version_policy). Raises PolicySpecError for a model not matching its spec,
+    RemoteConfigError for a bad remote_config."""
+    return preflight.version_policy(version)
 
 
 # ---------------------------------------------------------------- one episode (ORM-free)
@@ -114,7 +114,8 @@ def policy_for(version: PolicyVersion) -> Policy:
 
 @dataclass
 class EpisodeRun:
-    """What one simulated episode produced, ready to record."""
+    """What one simulated episode produced, ready to record: `stages` how far it got, `recording` the
+    recorder's files (None without a recorder, or when the episode was lost and its files dropped)."""
 
     index: int
     outcome: str
@@ -123,7 +124,8 @@ class EpisodeRun:
     wall_time_s: float
     latency: dict[str, float]
     faults: list[EventInput]
-    frames: list[np.ndarray] = field(default_factory=list)
+    stages: StageResult | None = None
+    recording: EpisodeRecording | None = None
 
 
 _CATEGORIES = set(EventCategory.values)
@@ -137,12 +139,14 @@ def episode_run(
     index: int,
     instruction: str,
     timeout_s: float,
-    keep_frames: bool = False,
+    recorder: EpisodeRecorder | None = None,
     heartbeat: Any = None,
 ) -> EpisodeRun:
     """Run one closed-loop episode: reset(seed), then policy -> action -> step until the cell decides or
-    timeout_s simulated seconds pass (a timeout fault, failure). Returns an EpisodeRun; `heartbeat`, when
-    given, is called now and then with no argument (to renew a lease during a long episode)."""
+    timeout_s simulated seconds pass (a timeout fault, failure). With a `recorder`, every step is
+    recorded (core.recording) and an episode lost to infrastructure drops its files (abort). Returns an
+    EpisodeRun; `heartbeat`, when given, is called now and then with no argument (to renew a lease
+    during a long episode)."""
     started = time.perf_counter()
     cell.time_limit_s = timeout_s  # the trial's timeout, not the cell's default, ends an episode
     try:
@@ -150,25 +154,30 @@ def episode_run(
     except Exception as exc:  # the simulator's own failure says nothing about the policy
         return _lost_run(index, started, EventCategory.SIMULATOR_ERROR, f"simulator failed at reset: {exc!r}")
     max_steps = math.ceil(timeout_s / cell.info.control_dt_s) + 1
-    frames: list[np.ndarray] = []
-    camera = cell.info.cameras[0] if cell.info.cameras else None
+    tracker = StageTracker(stages=tuple(cell.stages()))
+    tracker.update(t_s=cell.sim_time_s, reached=cell.stage_reached())
     steps = 0
     last_beat = started
     controller: EpisodeController | None = None
     lost: tuple[str, str] | None = None  # (event category, message): infrastructure ended the episode
     reply_error: PolicyReplyError | None = None
+    recording: EpisodeRecording | None = None
     try:
+        if recorder is not None:
+            recorder.begin(cell=cell)
         controller = policy.episode(instruction=instruction)
         while cell.outcome() is CellOutcome.RUNNING and cell.sim_time_s < timeout_s - 1e-9 and steps < max_steps:
-            if keep_frames and camera and steps % VIDEO_EVERY_N_STEPS == 0 and len(frames) < VIDEO_MAX_FRAMES:
-                frames.append(obs.images[camera])
+            asked = time.perf_counter()
             action = controller.act(obs)
+            if recorder is not None:
+                recorder.step(cell=cell, obs=obs, action=action, latency_s=time.perf_counter() - asked)
             try:
                 obs = cell.step(action)
             except Exception as exc:
                 lost = (EventCategory.SIMULATOR_ERROR, f"simulator failed at step {steps}: {exc!r}")
                 break
             steps += 1
+            tracker.update(t_s=cell.sim_time_s, reached=cell.stage_reached())
             if heartbeat is not None and time.perf_counter() - last_beat > 5.0:
                 heartbeat()
                 last_beat = time.perf_counter()
@@ -179,15 +188,26 @@ def episode_run(
     except PolicyReplyError as exc:
         # The server answered with something that is not an action: the policy failed this episode.
         reply_error = exc
+    except BaseException:
+        if recorder is not None:
+            recorder.abort()
+        raise
     finally:
         if controller is not None:
             controller.close()
     if lost is not None:
+        # A lost attempt is re-run with the same seed: its half-written files are not evidence.
+        if recorder is not None:
+            recorder.abort()
         run = _lost_run(index, started, lost[0], lost[1], sim_time_s=float(cell.sim_time_s), steps=steps)
         run.latency = controller.latency_summary() if controller is not None else {}
         return run
-    if keep_frames and camera:
-        frames.append(obs.images[camera])
+    if recorder is not None:
+        try:
+            recording = recorder.finish(cell=cell)
+        except BaseException:
+            recorder.abort()
+            raise
     result = cell.outcome()
     events = [
         EventInput(
@@ -229,7 +249,8 @@ def episode_run(
         wall_time_s=time.perf_counter() - started,
         latency=controller.latency_summary() if controller is not None else {},
         faults=events,
-        frames=frames,
+        stages=recording.stages if recording is not None else tracker.result(),
+        recording=recording,
     )
 
 
@@ -255,15 +276,17 @@ def _lost_run(
     )
 
 
-def gif_write(*, frames: list[np.ndarray], path: Path, fps: float) -> None:
-    """Write frames (uint8 HxWx3) as a looping GIF; returns nothing."""
-    from PIL import Image
+def recording_folder(*, trial_id: int, index: int) -> Path:
+    """A fresh folder for one attempt's recording under this worker's temp dir (removed once stored)."""
+    root = Path(tempfile.gettempdir()) / "trialbench-recordings"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"trial{trial_id}-ep{index:05d}-", dir=root))
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images = [Image.fromarray(np.ascontiguousarray(f, dtype=np.uint8)) for f in frames]
-    images[0].save(
-        path, save_all=True, append_images=images[1:], duration=max(20, int(1000 / fps)), loop=0, optimize=False
-    )
+
+def recorder_for(trial: Trial, *, index: int) -> EpisodeRecorder:
+    """The recorder of one attempt, at the trial's overview settings."""
+    overview = OverviewSettings(px=int(trial.overview_px), fps=float(trial.overview_fps))
+    return EpisodeRecorder(recording_folder(trial_id=trial.pk, index=index), overview=overview)
 
 
 # ---------------------------------------------------------------- trial start and chunks
@@ -272,21 +295,21 @@ def gif_write(*, frames: list[np.ndarray], path: Path, fps: float) -> None:
 def trial_start(*, trial_id: int) -> list[int]:
     """Split a queued simulated trial into chunks and enqueue one task per chunk (once the rows are
     committed). Idempotent: a trial that already has chunks is left to them and the reaper.
-    Returns the ids of the chunks enqueued. A physical robot's trial becomes jobs for its agent instead
-    (trials.agents.services.agent_jobs_create); nothing is enqueued."""
+    Runs the preflight first (trials.preflight): a failed one fails the trial with the reason and
+    creates no chunk. Returns the ids of the chunks enqueued. A physical robot's trial becomes jobs for
+    its agent instead (trials.agents.services.agent_jobs_create); nothing is enqueued."""
     trial = Trial.objects.select_related("robot", "policy_version").get(pk=trial_id)
     if trial.robot.kind != RobotKind.SIMULATED:
         # A physical robot's episodes become jobs that its agent takes over the REST API.
         agent_jobs_create(trial=trial)
         return []
-    if trial.is_finished:
+    if trial.is_finished or TrialChunk.objects.filter(trial_id=trial_id).exists():
         return []
-    remote_policy_preflight(
-        version=trial.policy_version,
-        cell=lambda: cell_for(trial.robot.sim_cell_key),
-        seed=int(trial.seed),
-        instruction=trial.instruction,
-    )
+    # Before any chunk exists: a policy that cannot run in this cell ends the trial now, with no episodes.
+    report = preflight.trial_preflight(trial=trial, cell=lambda: cell_for(trial.robot.sim_cell_key))
+    if not report.passed:
+        trial_fail(trial_id=trial_id, reason=f"preflight failed: {report.reason}")
+        return []
     size = max(1, int(settings.TRIAL_CHUNK_EPISODES))
     with transaction.atomic():
         Trial.objects.select_for_update().get(pk=trial_id)  # one starter at a time per trial
@@ -336,17 +359,17 @@ class ChunkResult:
     stopped: str = ""
 
 
-def _record(trial: Trial, run: EpisodeRun, *, started_at: Any, video: str | None) -> None:
+def _record(trial: Trial, run: EpisodeRun, *, started_at: Any) -> Episode:
+    """Record the episode's row (idempotent per index); returns it. Raises EpisodeConflictError."""
     metrics: dict[str, Any] = {
         "steps": run.steps,
         "sim_time_s": run.sim_time_s,
         "wall_time_s": round(run.wall_time_s, 4),
         **run.latency,
     }
-    if video:
-        metrics["video"] = video
     ended_at = max(timezone.now(), started_at)
-    episodes_record(
+    stages = run.stages
+    result = episodes_record(
         trial_id=trial.pk,
         episodes=[
             EpisodeInput(
@@ -358,24 +381,27 @@ def _record(trial: Trial, run: EpisodeRun, *, started_at: Any, video: str | None
                 index=run.index,
                 metrics=metrics,
                 events=run.faults,
+                stage_reached=stages.reached if stages is not None else None,
+                stage_times_s=stages.reached_at_s if stages is not None else (),
+                progress=round(stages.progress, 6) if stages is not None and stages.stages else None,
             )
         ],
     )
+    return result.episodes[0]
 
 
-def _could_be_first(trial_id: int, index: int, outcomes: set[str]) -> set[str]:
-    """Of `outcomes`, those no counted episode before `index` has: this episode could be the trial's first
-    of them, so it keeps a video. Chunks run in parallel, so the first of an outcome is settled per trial
-    by index (the page shows the lowest index), never by which worker finished first."""
-    if not outcomes:
-        return set()
-    earlier = set(
-        Episode.objects.filter(trial_id=trial_id, index__lt=index, outcome__in=outcomes)
-        .order_by()
-        .values_list("outcome", flat=True)
-        .distinct()
-    )
-    return outcomes - earlier
+def _record_with_media(trial: Trial, run: EpisodeRun, *, started_at: Any) -> None:
+    """Row first, then its media: a crash between keeps the episode (and its figures) without a
+    recording, never a recording without its episode. A redelivered chunk skips the recorded index and
+    does not re-record it (module docstring). The temporary folder is removed whatever happens.
+    Raises EpisodeConflictError, and whatever the storage raises (the task retries the chunk)."""
+    try:
+        episode = _record(trial, run, started_at=started_at)
+        if run.recording is not None:
+            episode_recording_store(episode=episode, recording=run.recording)
+    finally:
+        if run.recording is not None:
+            shutil.rmtree(run.recording.folder, ignore_errors=True)
 
 
 def _pause(seconds: float, chunk_id: int, token: str) -> str | None:
@@ -413,7 +439,6 @@ def chunk_run(*, chunk_id: int) -> ChunkResult:
     policy = policy_for(trial.policy_version)
     cell = cell_for(trial.robot.sim_cell_key)
     trial_mark_running(trial_id=trial.pk)
-    media = Path(settings.MEDIA_ROOT)
     # Read once per chunk, not per episode: a redelivered chunk skips what is already recorded (a
     # worker that took over meanwhile is caught by episodes_record's conflict check).
     indexes = range(chunk.first_index, chunk.stop_index)
@@ -424,9 +449,6 @@ def chunk_run(*, chunk_id: int) -> ChunkResult:
     )
     lost_before = episode_lost_attempts(trial_id=trial.pk, indexes=indexes)
     attempts_max = episode_attempts_max()
-    # Outcomes whose first (by index) may still be in this chunk; once an earlier index has one, every
-    # later index of the chunk has it too, so the set only shrinks.
-    maybe_first = {str(EpisodeOutcome.SUCCESS), str(EpisodeOutcome.FAILURE)}
     last_renewal = time.monotonic()
     try:
         for index in indexes:
@@ -441,7 +463,6 @@ def chunk_run(*, chunk_id: int) -> ChunkResult:
             if index in recorded:
                 result.skipped.append(index)
                 continue
-            maybe_first = _could_be_first(trial.pk, index, maybe_first)
             attempts = lost_before.get(index, 0)
             while attempts < attempts_max:
                 started_at = timezone.now()
@@ -452,20 +473,11 @@ def chunk_run(*, chunk_id: int) -> ChunkResult:
                     index=index,
                     instruction=trial.instruction,
                     timeout_s=float(trial.episode_timeout_s),
-                    keep_frames=bool(maybe_first),
+                    recorder=recorder_for(trial, index=index),
                     heartbeat=lambda: _renew(chunk_id, token),
                 )
-                video = None
-                if run.outcome in maybe_first and run.frames:
-                    relative = f"trials/{trial.pk}/episode-{index:05d}-{run.outcome}.gif"
-                    gif_write(
-                        frames=run.frames,
-                        path=media / relative,
-                        fps=1.0 / (cell.info.control_dt_s * VIDEO_EVERY_N_STEPS),
-                    )
-                    video = relative
                 try:
-                    _record(trial, run, started_at=started_at, video=video)
+                    _record_with_media(trial, run, started_at=started_at)
                 except EpisodeConflictError:
                     # Another worker recorded this index while we ran it (it took over our lease): keep theirs.
                     result.skipped.append(index)

@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import Organization, User
+from accounts.models import MediaRetention, Organization, User
 from common.api_support import StrictCharField, StrictModelSerializer
 from core.episode_rules import (
     MAX_EPISODE_SECONDS,
@@ -32,7 +32,12 @@ from policies.selectors import policy_version_list_for_user
 from robots.models import Robot
 from robots.selectors import robot_list_for_user, site_list_for_user
 from trials.models import (
+    DEFAULT_OVERVIEW_FPS,
+    DEFAULT_OVERVIEW_PX,
     MAX_EPISODES_PER_TRIAL,
+    OVERVIEW_FPS_MAX,
+    OVERVIEW_PX_MAX,
+    OVERVIEW_PX_MIN,
     Episode,
     EpisodeEvent,
     EpisodeOutcome,
@@ -225,6 +230,11 @@ class TaskWriteSerializer(StrictModelSerializer[Task]):
 
 class TrialSerializer(StrictModelSerializer[Trial]):
     scheduled_by = serializers.CharField(source="scheduled_by.username", read_only=True, allow_null=True)
+    # A plain string in the schema: "" (the organization's setting) is a value here, which the generated
+    # enum of the model's choices would not list.
+    media_retention = serializers.CharField(
+        read_only=True, help_text="keep_all, failures_first_n or keep_none; blank: the organization's setting."
+    )
 
     class Meta:
         model = Trial
@@ -246,6 +256,12 @@ class TrialSerializer(StrictModelSerializer[Trial]):
             "created_at",
             "started_at",
             "finished_at",
+            "overview_px",
+            "overview_fps",
+            "media_retention",
+            "media_keep_successes",
+            "stages",
+            "preflight",
         ]
         read_only_fields = fields
 
@@ -277,6 +293,31 @@ class TrialCreateSerializer(serializers.Serializer[dict[str, Any]]):
     seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
     instruction = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
     episode_timeout_s = StrictFloatField(min_value=0.001, max_value=86_400, default=60.0)
+    overview_px = serializers.IntegerField(
+        min_value=OVERVIEW_PX_MIN,
+        max_value=OVERVIEW_PX_MAX,
+        default=DEFAULT_OVERVIEW_PX,
+        help_text="Recording: the overview camera's square image size in pixels.",
+    )
+    overview_fps = StrictFloatField(
+        min_value=0.0,
+        max_value=OVERVIEW_FPS_MAX,
+        default=DEFAULT_OVERVIEW_FPS,
+        help_text="Recording: overview frames per simulated second (0: no overview).",
+    )
+    media_retention = serializers.ChoiceField(
+        choices=MediaRetention.choices,
+        allow_blank=True,
+        default="",
+        help_text="Which recordings to keep; blank: the organization's setting.",
+    )
+    media_keep_successes = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_EPISODES_PER_TRIAL,
+        allow_null=True,
+        default=None,
+        help_text="N for 'failures and the first N successes'; null: the organization's.",
+    )
     start_runner = serializers.BooleanField(
         default=False,
         help_text="false (default): the trial waits for your uploads. true: TrialBench runs it "

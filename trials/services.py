@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import MediaRetention, User
 from accounts.permissions import acts_for_organization
 from core import stats
 from core.episode_rules import recorded_metrics_problems
@@ -21,7 +22,12 @@ from policies.models import PolicyVersion
 from robots.models import AgentJob, AgentJobStatus, Robot
 from trials import queue
 from trials.models import (
+    DEFAULT_OVERVIEW_FPS,
+    DEFAULT_OVERVIEW_PX,
     MAX_EPISODES_PER_TRIAL,
+    OVERVIEW_FPS_MAX,
+    OVERVIEW_PX_MAX,
+    OVERVIEW_PX_MIN,
     Episode,
     EpisodeEvent,
     EpisodeOutcome,
@@ -375,6 +381,25 @@ def trial_summaries_rebuild(*, trial_ids: Iterable[int] | None = None, batch_siz
     return written
 
 
+def _recording_settings_check(
+    *, overview_px: int, overview_fps: float, media_retention: str, media_keep_successes: int | None
+) -> None:
+    """Raises TrialRuleError naming the field when a recording setting is out of range."""
+    if isinstance(overview_px, bool) or not OVERVIEW_PX_MIN <= overview_px <= OVERVIEW_PX_MAX:
+        raise TrialRuleError(f"the overview size must be {OVERVIEW_PX_MIN}..{OVERVIEW_PX_MAX} px", field="overview_px")
+    if not math.isfinite(overview_fps) or not 0 <= overview_fps <= OVERVIEW_FPS_MAX:
+        raise TrialRuleError(
+            f"the overview frame rate must be 0..{OVERVIEW_FPS_MAX:g} fps (0: no overview)", field="overview_fps"
+        )
+    if media_retention and media_retention not in MediaRetention.values:
+        raise TrialRuleError(
+            f"media retention must be one of {', '.join(MediaRetention.values)} (blank: the organization's)",
+            field="media_retention",
+        )
+    if media_keep_successes is not None and media_keep_successes < 0:
+        raise TrialRuleError("the successes kept must be zero or more", field="media_keep_successes")
+
+
 def trial_schedule(
     *,
     task: Task,
@@ -386,12 +411,18 @@ def trial_schedule(
     instruction: str = "",
     episode_timeout_s: float = 60.0,
     start_runner: bool = True,
+    overview_px: int = DEFAULT_OVERVIEW_PX,
+    overview_fps: float = DEFAULT_OVERVIEW_FPS,
+    media_retention: str = "",
+    media_keep_successes: int | None = None,
     variation: Mapping[str, float | str] | None = None,
     sweep: Sweep | None = None,
     sweep_label: str = "",
 ) -> Trial:
     """Create a queued trial and, once committed, hand it to the runner. Returns the trial.
     `start_runner=False` is for trials whose episodes an integrator uploads (REST): nothing runs them.
+    Recording: the overview camera's size (px, square) and rate (frames per simulated second, 0: none);
+    media_retention "" / media_keep_successes None take the organization's setting.
     `variation`: factor levels (already checked against the cell, see trials.sweep_services), {} nominal.
     The robot must belong to the scheduler's organization (an integrator may trial a customer's task
     on its own rig); which tasks a user may see is the caller's check.
@@ -404,6 +435,12 @@ def trial_schedule(
         raise TrialRuleError("the episode timeout must be positive", field="episode_timeout_s")
     if seed < 0:
         raise TrialRuleError("the seed must be zero or positive", field="seed")
+    _recording_settings_check(
+        overview_px=overview_px,
+        overview_fps=overview_fps,
+        media_retention=media_retention,
+        media_keep_successes=media_keep_successes,
+    )
     with transaction.atomic():
         trial = Trial.objects.create(
             task=task,
@@ -414,6 +451,10 @@ def trial_schedule(
             instruction=instruction or task.instruction,
             episode_timeout_s=episode_timeout_s,
             scheduled_by=scheduled_by,
+            overview_px=overview_px,
+            overview_fps=overview_fps,
+            media_retention=media_retention,
+            media_keep_successes=media_keep_successes,
             variation=dict(variation or {}),
             sweep=sweep,
             sweep_label=sweep_label,

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from trials import media_views, sweep_views, upload_views, views
 
@@ -22,6 +22,7 @@ urlpatterns = [
         media_views.episode_media,
         name="episode-media",
     ),
+    path("", include("trials.reviews.urls")),
     # Under /account/ beside the API token page, where integrators look for it.
     path("account/uploads/csv/", upload_views.episode_csv_upload, name="episode-csv-upload"),
 ]

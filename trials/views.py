@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import acts_for_organization, can_scope_tasks, engineer_required
+from accounts.permissions import acts_for_organization, can_review_episodes, can_scope_tasks, engineer_required
 from accounts.requests import AuthenticatedHttpRequest
 from core.fit import FIT_FACTOR_KEYS, FitRatingError, fit_assess
 from core.recording.trajectory import TrajectoryRejected
@@ -30,6 +30,7 @@ from trials.recording_selectors import (
     episode_timeline_span_s,
     episode_trajectory_plot,
 )
+from trials.reviews.selectors import episode_review_history
 from trials.selectors import (
     episode_at_index,
     episode_list_for_trial,
@@ -177,6 +178,7 @@ def trial_create(request: AuthenticatedHttpRequest, task_pk: int) -> HttpRespons
                 seed=data["seed"],
                 instruction=data["instruction"] or task.instruction,
                 episode_timeout_s=data["episode_timeout_s"],
+                **form.recording_settings,
             )
         except TrialRuleError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
@@ -238,6 +240,12 @@ def _episode_page(request: AuthenticatedHttpRequest, trial: Trial) -> dict[str, 
     }
 
 
+def _can_review(request: AuthenticatedHttpRequest, trial: Trial) -> bool:
+    return can_review_episodes(
+        request.user, robot_organization_id=trial.robot.organization_id, task_organization_id=trial.task.organization_id
+    )
+
+
 def _can_cancel(request: AuthenticatedHttpRequest, trial: Trial) -> bool:
     return (
         can_scope_tasks(request.user)
@@ -255,6 +263,7 @@ def trial_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         {
             "trial": trial,
             "can_cancel": _can_cancel(request, trial),
+            "can_review": _can_review(request, trial),
             **trial_live(trial=trial),
             **_episode_page(request, trial),
         },
@@ -329,6 +338,8 @@ def episode_detail(request: AuthenticatedHttpRequest, pk: int, index: int) -> Ht
             "timeline": episode_timeline(episode=episode, events=events, stage_names=stage_names, span_s=span_s),
             "timeline_span_s": span_s,
             "stage_names": stage_names,
+            "reviews": episode_review_history(episode=episode),
+            "can_review": _can_review(request, trial),
             "last_stage": stage_names[episode.stage_reached - 1]
             if episode.stage_reached and episode.stage_reached <= len(stage_names)
             else None,

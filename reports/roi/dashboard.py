@@ -63,6 +63,7 @@ class DashboardRow(JsonResult):
     roi: RoiResult | None
     monte_carlo: MonteCarloResult | None
     error: str | None
+    reviewed: int = 0  # of `episodes`, how many a person reviewed
 
 
 DASHBOARD_CACHE_SECONDS = 24 * 3600
@@ -231,6 +232,7 @@ def _dashboard_compute(
             "trials_by_status": _trials_by_status(task),
             "evidence_sources": sources,
             "episodes": n,
+            "reviewed": total.reviewed,
             "payback_target_months": float(cost_model.payback_target_months) if cost_model else None,
         }
         try:

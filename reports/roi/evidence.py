@@ -43,6 +43,7 @@ SUMMARY_FIELDS = (
     "cycle_time_sq_sum_s2",
     "interventions",
     "lost",
+    "reviewed",
     "revision",
 )
 
@@ -104,6 +105,7 @@ def evidence_from_totals(*, total: SummaryTotals, cycle_times_s: tuple[float, ..
         interventions=total.interventions,
         autonomous_hours=total.cycle_time_sum_s / 3600,
         cycle_times_s=cycle_times_s,
+        reviewed=total.reviewed,
     )
 
 

@@ -35,6 +35,7 @@ class TaskRoiReport(JsonResult):
     currency: str  # ISO 4217 code of every money figure below (the task's organization's)
     evidence_sources: tuple[str, ...]
     episodes: int
+    reviewed: int  # of `episodes`, how many a person reviewed
     successes: int
     interventions: int
     roi: RoiResult
@@ -71,6 +72,7 @@ def task_roi_report(
         currency=task.currency,
         evidence_sources=bundle.evidence_sources,
         episodes=bundle.evidence.episodes,
+        reviewed=bundle.evidence.reviewed,
         successes=bundle.evidence.successes,
         interventions=bundle.evidence.interventions,
         roi=compute_roi(inputs=inputs),

@@ -80,8 +80,11 @@ class TrialStatsView(APIView):
         "sentence), cycle time of successful episodes (n, mean, median with BCa CI, p10/p90/p95, CV, "
         "histogram and box plot), takt verdict, interventions per hour and MTBI (chi-square), longest runs, "
         "failure Pareto, effective throughput, OEE with its loss waterfall. Also the sequential verdict (Wald "
-        "SPRT: pass / fail / keep going, with the levels used) and each stored acceptance criteria set "
-        "evaluated on the trial." + SOURCE_NOTE,
+        "SPRT: pass / fail / keep going, with the levels used), each stored acceptance criteria set "
+        "evaluated on the trial, and the stage funnel (`funnel`: per source, episodes reaching each of the trial's "
+        "stages with Wilson intervals, mean progress with a Student t interval). Each source block's "
+        "`n_reviewed` (and each acceptance source's) says how many of its episodes a person reviewed: the "
+        "figures count the reviewed outcome." + SOURCE_NOTE,
         parameters=[_id_param("Trial"), TrialStatsQuerySerializer],
         responses={
             200: _ok(

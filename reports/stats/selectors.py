@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
@@ -31,6 +31,7 @@ from reports.models import AcceptanceCriteria, CostModel, CostScenario
 from reports.sources import REAL_SOURCES
 from reports.stats.pairing import Pairing, paired_compare
 from trials.models import (
+    COUNTED_OUTCOMES,
     Episode,
     EpisodeEvent,
     EpisodeOutcome,
@@ -40,6 +41,7 @@ from trials.models import (
     EventKind,
     Task,
     Trial,
+    TrialSourceSummary,
 )
 from trials.selectors import task_list_for_user, trial_list_for_user
 
@@ -75,6 +77,8 @@ class SourceStatistics(JsonResult):
     failures_by_category: tuple[stats.ParetoBar, ...]
     throughput: stats.Throughput
     oee: stats.OEEBreakdown | None
+    # Of n_episodes, how many a person reviewed (their outcome above is the reviewed one): every figure says so.
+    n_reviewed: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class TrialStatistics(JsonResult):
     sources: tuple[SourceStatistics, ...]
     episodes_lost: int  # lost to infrastructure: in no figure above, said in `note`
     note: str | None
+    stages: tuple[str, ...] = ()  # the trial's stage names (Trial.stages), for the stage funnel
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,8 @@ class TrialSequentialVerdict(JsonResult):
 class SourceAcceptance(JsonResult):
     source: str
     result: stats.AcceptanceResult
+    n_episodes: int = 0
+    n_reviewed: int = 0  # of n_episodes: the evidence's reviewed share, shown beside the verdict
 
 
 @dataclass(frozen=True)
@@ -267,13 +274,17 @@ def _stream_columns(episodes: QuerySet[Episode], *, with_events: bool = True) ->
 
 
 _LOST_CODE = -1  # marks the UNION ALL part that counts lost episodes instead of events
+_REVIEWED_CODE = -2  # marks the part that sums the summaries' reviewed episodes
 
 
 def _events_by_category(
-    episodes: QuerySet[Episode], lost: QuerySet[Episode] | None = None
-) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
-    """({source: {category: events}}, {source: episodes lost to infrastructure}) grouped in the database,
-    in one query (the lost count rides along so the statistics stay a fixed number of queries).
+    episodes: QuerySet[Episode],
+    lost: QuerySet[Episode] | None = None,
+    summaries: QuerySet[TrialSourceSummary] | None = None,
+) -> tuple[dict[str, dict[str, int]], dict[str, int], dict[str, int]]:
+    """({source: {category: events}}, {source: episodes lost to infrastructure}, {source: episodes reviewed})
+    grouped in the database, in one query (the lost count and the reviewed count of the `summaries` rows
+    ride along so the statistics stay a fixed number of queries).
 
     One grouped part per source, glued with UNION ALL: each part filters events by the ids of that
     source's episodes and reads only the (episode, category) index, where grouping by the episode's
@@ -294,14 +305,24 @@ def _events_by_category(
             .annotate(n=Count("id"), source_code=Value(_LOST_CODE, output_field=IntegerField()))
             .values_list("source_code", "source", "n")
         )
+    if summaries is not None:
+        parts.append(
+            summaries.order_by()
+            .values("source")
+            .annotate(n=Sum("reviewed"), source_code=Value(_REVIEWED_CODE, output_field=IntegerField()))
+            .values_list("source_code", "source", "n")
+        )
     out: dict[str, dict[str, int]] = defaultdict(dict)
     lost_by_source: dict[str, int] = {}
+    reviewed_by_source: dict[str, int] = {}
     for code, category, n in parts[0].union(*parts[1:], all=True):
         if code == _LOST_CODE:
             lost_by_source[category] = n
+        elif code == _REVIEWED_CODE:
+            reviewed_by_source[category] = int(n or 0)
         else:
             out[SOURCES[code]][category] = n
-    return out, lost_by_source
+    return out, lost_by_source, reviewed_by_source
 
 
 def _recovery_time(task_id: int) -> tuple[float, str]:
@@ -383,26 +404,35 @@ def _source_statistics(
 
 
 def _statistics_by_source(
-    *, episodes: EpisodeQuerySet, task: Task, recovery_time_s: float, source: str | None
+    *,
+    episodes: EpisodeQuerySet,
+    task: Task,
+    recovery_time_s: float,
+    source: str | None,
+    summaries: QuerySet[TrialSourceSummary] | None = None,
 ) -> tuple[tuple[SourceStatistics, ...], _Columns, int]:
     """Two queries: events grouped by category (with the lost episodes' count), and the streamed
     per-episode columns. `episodes` may include lost ones: they are counted apart, never in a figure.
     Returns (blocks, columns, episodes lost)."""
     if source is not None:
         episodes = episodes.filter(source=source)
+        summaries = summaries.filter(source=source) if summaries is not None else None
     lost = episodes.lost()
     episodes = episodes.counted()
-    events, lost_by_source = _events_by_category(episodes, lost)
+    events, lost_by_source, reviewed = _events_by_category(episodes, lost, summaries)
     columns = _stream_columns(episodes)
     present = [s for i, s in enumerate(SOURCES) if (columns.source == i).any()] or ([source] if source else [])
     blocks = tuple(
-        _source_statistics(
-            source=s,
-            columns=columns.where(columns.source == SOURCES.index(s)),
-            events_by_category=events.get(s, {}),
-            takt_time_s=task.takt_time_s,
-            manual_cycle_time_s=task.manual_cycle_time_s,
-            recovery_time_s=recovery_time_s,
+        replace(
+            _source_statistics(
+                source=s,
+                columns=columns.where(columns.source == SOURCES.index(s)),
+                events_by_category=events.get(s, {}),
+                takt_time_s=task.takt_time_s,
+                manual_cycle_time_s=task.manual_cycle_time_s,
+                recovery_time_s=recovery_time_s,
+            ),
+            n_reviewed=reviewed.get(s, 0),
         )
         for s in present
     )
@@ -434,7 +464,11 @@ def _trial_statistics(*, trial_id: int, source: str | None, user: User | None) -
     trial = _get_trial(trial_id, user)
     recovery_s, recovery_src = _recovery_time(trial.task_id)
     blocks, columns, lost = _statistics_by_source(
-        episodes=Episode.objects.filter(trial_id=trial.pk), task=trial.task, recovery_time_s=recovery_s, source=source
+        episodes=Episode.objects.filter(trial_id=trial.pk),
+        task=trial.task,
+        recovery_time_s=recovery_s,
+        source=source,
+        summaries=TrialSourceSummary.objects.filter(trial_id=trial.pk),
     )
     note = None
     if not blocks or all(b.n_episodes == 0 for b in blocks):
@@ -452,6 +486,7 @@ def _trial_statistics(*, trial_id: int, source: str | None, user: User | None) -
         sources=blocks,
         episodes_lost=lost,
         note=_with_lost(note, lost),
+        stages=tuple(str(name) for name in trial.stages) if isinstance(trial.stages, list) else (),
     )
     return result, columns
 
@@ -481,7 +516,11 @@ def _task_statistics(*, task: Task, source: str | None) -> tuple[TaskStatistics,
     recovery_s, recovery_src = _recovery_time(task.pk)
     episodes = Episode.objects.filter(trial__task_id=task.pk)
     blocks, columns, lost = _statistics_by_source(
-        episodes=episodes, task=task, recovery_time_s=recovery_s, source=source
+        episodes=episodes,
+        task=task,
+        recovery_time_s=recovery_s,
+        source=source,
+        summaries=TrialSourceSummary.objects.filter(trial__task_id=task.pk),
     )
     versions = PolicyVersion.objects.filter(pk__in=np.unique(columns.version).tolist())
     labels = {pk: f"{name} {version}" for pk, version, name in versions.values_list("pk", "version", "policy__name")}
@@ -677,6 +716,8 @@ def trial_acceptance_evaluate(
                     longest_clean_run=block.longest_run_without_intervention,
                     cycle_times_s=cols.cycle_s[cols.success],
                 ),
+                n_episodes=block.n_episodes,
+                n_reviewed=block.n_reviewed,
             )
         )
     return TrialAcceptance(trial_id=trial_id, criteria=criteria, sources=tuple(results), note=stats_.note)
@@ -778,12 +819,70 @@ class SourcePlan(JsonResult):
 
 
 @dataclass(frozen=True)
+class SourceFunnel(JsonResult):
+    """The stage funnel of one source's counted episodes (core.stats.stage_funnel)."""
+
+    source: str
+    funnel: stats.StageFunnel
+
+
+@dataclass(frozen=True)
 class TrialPanel(JsonResult):
     statistics: TrialStatistics
     levels: SequentialLevels
     sequential: TrialSequentialVerdict
     acceptance: tuple[CriteriaAcceptance, ...]
     plans: tuple[SourcePlan, ...] = ()
+    funnel: tuple[SourceFunnel, ...] = ()
+
+
+def trial_stage_funnel(
+    *, trial_id: int, stage_names: tuple[str, ...] | None = None, source: str | None = None
+) -> tuple[SourceFunnel, ...]:
+    """Per source, how many of the trial's counted episodes reached each of its stages (`stage_names`, by
+    default the trial's Trial.stages; a higher Episode.stage_reached than named adds "stage k") with Wilson
+    intervals, and mean progress with a Student t interval. One aggregate query of the episodes grouped by
+    source and stage reached (the progress sums ride along), plus one for the names when not given. Lost
+    attempts are in no funnel. Raises Trial.DoesNotExist (names not given); the caller checks visibility."""
+    _check_source(source)
+    if stage_names is None:
+        stored = Trial.objects.filter(pk=trial_id).values_list("stages", flat=True).get()
+        stage_names = tuple(str(n) for n in stored) if isinstance(stored, list) else ()
+    episodes = Episode.objects.filter(trial_id=trial_id, outcome__in=COUNTED_OUTCOMES)
+    if source is not None:
+        episodes = episodes.filter(source=source)
+    rows = (
+        episodes.order_by()
+        .values("source", "stage_reached")
+        .annotate(
+            n=Count("id"),
+            p_n=Count("progress"),
+            p_sum=Sum("progress"),
+            p_sq=Sum(F("progress") * F("progress")),
+        )
+    )
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        grouped[row["source"]].append(dict(row))
+    out = []
+    for s in SOURCES:
+        if s not in grouped:
+            continue
+        counts = {r["stage_reached"]: r["n"] for r in grouped[s] if r["stage_reached"] is not None}
+        out.append(
+            SourceFunnel(
+                source=s,
+                funnel=stats.stage_funnel(
+                    stage_counts=counts,
+                    stage_names=stage_names,
+                    unreported=sum(r["n"] for r in grouped[s] if r["stage_reached"] is None),
+                    progress_n=sum(r["p_n"] for r in grouped[s]),
+                    progress_sum=float(sum(r["p_sum"] or 0.0 for r in grouped[s])),
+                    progress_sum_sq=float(sum(r["p_sq"] or 0.0 for r in grouped[s])),
+                ),
+            )
+        )
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -842,7 +941,12 @@ def _sequential_from_columns(*, trial: Trial, columns: _Columns, levels: Sequent
 
 
 def _acceptance_from_columns(
-    *, record: AcceptanceCriteria, trial_id: int, columns: _Columns, takt_time_s: float
+    *,
+    record: AcceptanceCriteria,
+    trial_id: int,
+    columns: _Columns,
+    takt_time_s: float,
+    reviewed: dict[str, int] | None = None,
 ) -> CriteriaAcceptance:
     """Evaluate one stored criteria set on one trial's columns, per source present (or only its source)."""
     criteria = record.to_criteria(takt_time_s=takt_time_s)
@@ -869,6 +973,8 @@ def _acceptance_from_columns(
                     longest_clean_run=stats.longest_run(cols.success & (cols.interventions == 0)),
                     cycle_times_s=cols.cycle_s[cols.success],
                 ),
+                n_episodes=int(cols.success.size),
+                n_reviewed=(reviewed or {}).get(s, 0),
             )
         )
     label = record.get_name_display()
@@ -906,7 +1012,8 @@ def trial_panel(
 ) -> TrialPanel:
     """Everything the trial's statistics panel shows: the per-source statistics, the sequential verdict
     (levels from the task's acceptance criteria unless given) and each stored acceptance criteria set
-    evaluated on this trial. Five queries whatever the trial size.
+    evaluated on this trial (each source with how many of its episodes were reviewed), and the stage funnel.
+    Six queries whatever the trial size.
 
     Raises Trial.DoesNotExist (absent or not visible to `user`) and ValueError on bad levels.
     """
@@ -928,14 +1035,17 @@ def trial_panel(
         except ValueError:  # beyond 10 million episodes
             plan = None
         plans.append(SourcePlan(source=block.source, episodes_so_far=block.n_episodes, plan=plan))
+    reviewed = {b.source: b.n_reviewed for b in statistics.sources}
     return TrialPanel(
         statistics=statistics,
         levels=levels,
         sequential=_sequential_from_columns(trial=trial, columns=columns, levels=levels),
         acceptance=tuple(
-            _acceptance_from_columns(record=c, trial_id=trial_id, columns=columns, takt_time_s=takt) for c in criteria
+            _acceptance_from_columns(record=c, trial_id=trial_id, columns=columns, takt_time_s=takt, reviewed=reviewed)
+            for c in criteria
         ),
         plans=tuple(plans),
+        funnel=trial_stage_funnel(trial_id=trial_id, stage_names=statistics.stages),
     )
 
 
@@ -950,7 +1060,8 @@ def task_panel(
     """Everything the task's statistics page shows: per-source statistics, per policy version, the
     sim-to-real gap, the planner (target from the strictest stored success bound unless given; robot-hours
     from the measured mean attempt cycle, real robots first) and each criteria set evaluated on the latest
-    ACCEPTANCE_TRIALS_SHOWN visible trials. Eight queries whatever the number of trials and episodes.
+    ACCEPTANCE_TRIALS_SHOWN visible trials (with their reviewed counts). Nine queries whatever the number of
+    trials and episodes.
 
     Raises Task.DoesNotExist (absent or not visible to `user`) and ValueError on bad planner inputs.
     """
@@ -975,9 +1086,19 @@ def task_panel(
         .order_by("-created_at", "-pk")
         .values_list("pk", flat=True)[:ACCEPTANCE_TRIALS_SHOWN]
     )
+    reviewed: dict[int, dict[str, int]] = defaultdict(dict)
+    if criteria and trial_ids:
+        for t, s, n in TrialSourceSummary.objects.filter(trial_id__in=trial_ids).values_list(
+            "trial_id", "source", "reviewed"
+        ):
+            reviewed[t][s] = n
     acceptance = tuple(
         _acceptance_from_columns(
-            record=c, trial_id=t, columns=columns.where(columns.trial == t), takt_time_s=task.takt_time_s
+            record=c,
+            trial_id=t,
+            columns=columns.where(columns.trial == t),
+            takt_time_s=task.takt_time_s,
+            reviewed=reviewed[t],
         )
         for t in trial_ids
         for c in criteria

@@ -14,11 +14,12 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import acts_for_organization, can_scope_tasks, engineer_required
+from accounts.permissions import acts_for_organization, can_review_episodes, can_scope_tasks, engineer_required
 from accounts.requests import AuthenticatedHttpRequest
 from core import paired as paired_stats
 from core import stats
@@ -39,7 +40,7 @@ from reports.stats.selectors import (
 )
 from reports.stats.services import acceptance_criteria_delete, acceptance_criteria_save
 from reports.stats.sweep_acceptance import sweep_acceptance_evaluate
-from trials.models import MAX_EPISODES_PER_TRIAL, Episode, Sweep, Task, Trial
+from trials.models import MAX_EPISODES_PER_TRIAL, Episode, EpisodeOutcome, ReviewState, Sweep, Task, Trial
 from trials.selectors import (
     consistent_read,
     task_list_for_user,
@@ -75,16 +76,22 @@ def trial_stats_panel(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
     episode count and status it already shows (?seen=&status=) gets 204 when neither changed, so htmx keeps
     the panel (and its charts) as they are."""
     seen, shown_status = request.GET.get("seen"), request.GET.get("status")
+    shown_reviewed = request.GET.get("reviewed")  # a review changes figures without adding an episode
     # One snapshot for the 204 check, the panel and the trial's header and progress bar (swapped in out
     # of band): figures read by separate queries would disagree while episodes arrive.
     with consistent_read():
         if seen is not None and shown_status is not None:
             trial = get_object_or_404(trial_list_for_user(user=request.user), pk=pk)
-            if trial.status == shown_status and str(Episode.objects.filter(trial_id=trial.pk).count()) == seen:
+            now = Episode.objects.filter(trial_id=trial.pk).aggregate(
+                n=Count("pk"),
+                reviewed=Count("pk", filter=~Q(review_state=ReviewState.UNREVIEWED) & ~Q(outcome=EpisodeOutcome.LOST)),
+            )
+            same_reviews = shown_reviewed is None or str(now["reviewed"]) == shown_reviewed
+            if trial.status == shown_status and str(now["n"]) == seen and same_reviews:
                 return HttpResponse(status=204)
         panel = _trial_panel_or_404(request, pk)
         trial = get_object_or_404(
-            trial_list_for_user(user=request.user).select_related("task"),
+            trial_list_for_user(user=request.user).select_related("task", "robot"),
             pk=pk,
         )
         can_write = can_scope_tasks(request.user) and (
@@ -102,6 +109,12 @@ def trial_stats_panel(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         "can_stop": running and can_write,
         "decided": any(v.verdict.verdict != "keep going" for v in panel.sequential.sources),
         "episodes_shown": sum(b.n_episodes for b in panel.statistics.sources),
+        "reviewed_shown": sum(b.n_reviewed for b in panel.statistics.sources),
+        "can_review": can_review_episodes(
+            request.user,
+            robot_organization_id=trial.robot.organization_id,
+            task_organization_id=trial.task.organization_id,
+        ),
         "live": live if request.GET.get("live") else None,
     }
     response = render(request, "reports/stats/_trial_panel.html", context)

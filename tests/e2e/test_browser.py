@@ -18,7 +18,7 @@ from robots.models import Robot, RobotKind, Site
 from tests.factories import UserFactory
 from tests.support import WorkerProcess
 from tests.trials.runner_support import FAST_CELL, reach_policy_version
-from trials.models import Episode, Task, Trial, TrialStatus
+from trials.models import Episode, EpisodeMedia, Task, Trial, TrialStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
 
@@ -141,6 +141,7 @@ def test_engineer_scopes_a_task_and_watches_a_simulated_trial_finish(
     # thumbnails actually load.
     page.wait_for_selector(".videos video[poster]", state="attached")
     page.wait_for_function("() => [...document.querySelectorAll('#episode-grid img')].some(i => i.naturalWidth > 0)")
+    assert EpisodeMedia.objects.filter(episode__trial=trial, kind="poster").count() == EPISODES
     screenshots(page, "04-trial-completed")
 
     # Open an episode.

@@ -115,6 +115,7 @@ def _pages(w: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
         (f"/trials/{a}/episodes/7/", "h1", ()),
         (f"/trials/{w['recorded'].pk}/", "#episode-grid img", ("cycle-chart",)),
         (f"/trials/{w['recorded'].pk}/episodes/0/", "#trajectory-plots[data-plots-drawn='1']", ()),
+        (f"/trials/{w['recorded'].pk}/review/?show=unreviewed", "[data-review-card].is-current video", ()),
         (f"/reports/trials/compare/?a={a}&b={b}", "[data-testid=comparison]", ()),
         (f"/reports/tasks/{task}/stats/", "[data-testid=criteria-list]", (f"task{task}-simulation-cycle",)),
         (f"/reports/tasks/{task}/acceptance/new/", "form", ()),

@@ -26,6 +26,7 @@ LEASE_S = 3.0
 def _env(media: Path) -> dict[str, str]:
     return {
         "MEDIA_ROOT": str(media),
+        "TMPDIR": str(media.parent / "worker-tmp"),
         "TRIAL_CHUNK_EPISODES": "5",
         "TRIAL_CHUNK_LEASE_S": str(LEASE_S),
         "TRIAL_REAPER_INTERVAL_S": "0.5",
@@ -34,11 +35,14 @@ def _env(media: Path) -> dict[str, str]:
 
 
 def _blocked_media(tmp_path: Path) -> tuple[Path, Path]:
-    # A regular file where the videos' folder goes: writing the first video fails (NotADirectoryError,
-    # a transient error the task retries with a countdown) until the file is removed.
+    # A regular file where the worker's recordings folder goes (under its TMPDIR): the first episode
+    # cannot be recorded (FileExistsError, a transient error the task retries with a countdown) until
+    # the file is removed, and nothing is written to the database before that.
     media = tmp_path / "media"
     media.mkdir()
-    blocker = media / "trials"
+    worker_tmp = tmp_path / "worker-tmp"
+    worker_tmp.mkdir()
+    blocker = worker_tmp / "trialbench-recordings"
     blocker.write_text("not a folder")
     return blocker, media
 

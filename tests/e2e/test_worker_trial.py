@@ -13,7 +13,7 @@ from policies.services import reference_policy_version_ensure
 from tests.factories import RobotFactory, TaskFactory, TrialFactory
 from tests.support import WorkerProcess, wait_until
 from tests.trials.runner_support import reach_trial
-from trials.models import Episode, Trial, TrialStatus
+from trials.models import Episode, EpisodeMedia, Trial, TrialStatus
 from trials.tasks import trial_start_task
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.redis]
@@ -88,8 +88,11 @@ def test_reference_policy_trial_on_factory_cell_through_a_real_worker(
     # Whatever the policy achieves, every failed episode says why (timeout, drop, collision, ...).
     assert all(e.events.exists() for e in episodes if e.outcome == "failure")
     assert all(e.metrics["policy_latency_median_ms"] > 0 and e.metrics["steps"] > 0 for e in episodes)
-    videos = [e.metrics["video"] for e in episodes if "video" in e.metrics]
-    assert videos and all((Path(settings.MEDIA_ROOT) / v).stat().st_size > 1000 for v in videos)
+    # Every episode is recorded by the worker: the policy's camera at every step, and the overview.
+    for e in episodes:
+        front = EpisodeMedia.objects.get(episode=e, kind="video", name="front")
+        assert front.frames == e.metrics["steps"] and front.size_bytes > 1000
+        assert EpisodeMedia.objects.filter(episode=e, kind="video", name="overview").exists()
 
 
 def test_killed_worker_trial_completes_with_exactly_n_episodes(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from PIL import Image
 
 from core.policy import onnx_runtime
+from core.recording.trajectory import trajectory_read
+from core.sim.cells.tabletop_reach_2d import STAGES as REACH_STAGES
+from policies.services import reference_policy_version_ensure
 from tests.factories import RobotFactory, TrialFactory
-from tests.trials.runner_support import reach_trial
+from tests.trials.runner_support import FAST_CELL, reach_trial
 from trials import queue, runner
 from trials.models import ChunkState, Episode, EpisodeEvent, Trial, TrialChunk, TrialStatus
 from trials.services import trial_cancel
@@ -77,16 +80,72 @@ def test_same_seed_gives_same_episodes(django_capture_on_commit_callbacks) -> No
     assert got[0] == got[1]
 
 
-def test_first_failure_gets_a_gif_video(django_capture_on_commit_callbacks, settings) -> None:
+def _recordings_left(root: Path) -> list[Path]:
+    folder = root / "trialbench-recordings"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def test_every_episode_is_recorded_with_videos_trajectory_poster_and_stages(
+    django_capture_on_commit_callbacks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "worker-tmp"))
+    (tmp_path / "worker-tmp").mkdir()
+    version = reference_policy_version_ensure(cell_key=FAST_CELL)  # succeeds in most episodes
+    trial = reach_trial(episodes=4, version=version, overview_px=48, overview_fps=5.0)
+    (chunk,) = _start(trial, django_capture_on_commit_callbacks)
+    trial.refresh_from_db()
+    assert trial.stages == list(REACH_STAGES) and trial.preflight["passed"] is True
+    assert runner.chunk_run(chunk_id=chunk.pk).ran == [0, 1, 2, 3]
+    episodes = list(Episode.objects.filter(trial=trial).prefetch_related("media"))
+    assert len(episodes) == 4 and any(e.outcome == "success" for e in episodes)
+    for e in episodes:
+        steps = e.metrics["steps"]
+        media = {(m.kind, m.name): m for m in e.media.all()}
+        assert set(media) == {
+            ("video", "top"), ("video", "overview"), ("poster", ""), ("trajectory", ""), ("manifest", ""),
+        }  # fmt: skip
+        assert media[("video", "top")].frames == steps  # every frame the policy saw
+        overview = media[("video", "overview")]
+        assert overview.width == 48 and 1 <= overview.frames <= steps
+        assert media[("poster", "")].size_bytes > 0
+        trajectory = trajectory_read(Path(media[("trajectory", "")].file.path))
+        assert trajectory.rows == steps and trajectory.stages == REACH_STAGES
+        assert e.stage_reached is not None and len(e.stage_times_s) == e.stage_reached
+        assert e.stage_times_s == sorted(e.stage_times_s) and e.progress == pytest.approx(e.stage_reached / 4)
+        if e.outcome == "success":
+            assert e.progress == 1.0 and e.stage_reached == len(REACH_STAGES)
+        assert "video" not in e.metrics  # the GIF path is gone
+    assert _recordings_left(tmp_path / "worker-tmp") == []  # each temporary folder removed once stored
+
+
+def test_a_crash_between_row_and_media_keeps_the_episode_and_is_not_re_recorded(
+    django_capture_on_commit_callbacks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "worker-tmp"))
+    (tmp_path / "worker-tmp").mkdir()
     trial = reach_trial(episodes=4)
     (chunk,) = _start(trial, django_capture_on_commit_callbacks)
-    runner.chunk_run(chunk_id=chunk.pk)
-    with_video = [e for e in Episode.objects.filter(trial=trial) if "video" in e.metrics]
-    assert len({e.outcome for e in with_video}) == len(with_video) >= 1  # at most one per outcome
-    first = with_video[0]
-    assert first.index == min(e.index for e in Episode.objects.filter(trial=trial, outcome=first.outcome))
-    gif = Image.open(Path(settings.MEDIA_ROOT) / first.metrics["video"])
-    assert gif.format == "GIF" and gif.n_frames > 2 and gif.size == (64, 64)
+    real_store = runner.episode_recording_store
+
+    def storage_down_at_episode_1(*, episode: Episode, recording: object) -> object:
+        if episode.index == 1:
+            raise ConnectionError("storage unreachable")
+        return real_store(episode=episode, recording=recording)
+
+    monkeypatch.setattr(runner, "episode_recording_store", storage_down_at_episode_1)
+    with pytest.raises(ConnectionError):
+        runner.chunk_run(chunk_id=chunk.pk)
+    assert _recordings_left(tmp_path / "worker-tmp") == []  # the folder goes even when storing fails
+    monkeypatch.setattr(runner, "episode_recording_store", real_store)
+    runner.chunk_release(chunk_id=chunk.pk)  # the task's retry path
+    before = Episode.objects.get(trial=trial, index=1)
+    result = runner.chunk_run(chunk_id=chunk.pk)
+    assert result.skipped == [0, 1] and result.ran == [2, 3]
+    kept = Episode.objects.get(trial=trial, index=1)
+    assert (kept.pk, kept.metrics) == (before.pk, before.metrics) and not kept.media.exists()
+    with_media = Episode.objects.filter(trial=trial, media__kind="poster").values_list("index", flat=True)
+    assert sorted(with_media) == [0, 2, 3]
+    assert Trial.objects.get(pk=trial.pk).status == TrialStatus.COMPLETED
 
 
 def test_trial_timeout_ends_episodes_with_a_timeout_event(django_capture_on_commit_callbacks) -> None:
@@ -134,8 +193,9 @@ def test_worker_that_lost_its_lease_stops(django_capture_on_commit_callbacks, mo
     real = runner._record
 
     def record_then_steal(*args, **kwargs):
-        real(*args, **kwargs)
+        episode = real(*args, **kwargs)
         TrialChunk.objects.filter(pk=chunk.pk).update(claim="someone-else")
+        return episode
 
     monkeypatch.setattr(runner, "_record", record_then_steal)
     result = runner.chunk_run(chunk_id=chunk.pk)
@@ -166,12 +226,26 @@ def test_reaper_starts_trials_left_queued_without_chunks(settings, _isolated) ->
     assert sorted(reaped) == sorted(TrialChunk.objects.filter(trial=trial).values_list("pk", flat=True))
 
 
-def test_policy_not_matching_cell_fails_the_trial_with_reason(django_capture_on_commit_callbacks) -> None:
+def test_policy_not_matching_cell_fails_the_trial_at_preflight_with_reason(
+    django_capture_on_commit_callbacks,
+) -> None:
     trial = reach_trial(episodes=2)
     version = trial.policy_version
     version.io_spec = {**version.io_spec, "images": [{**version.io_spec["images"][0], "camera": "wrist"}]}
     version.save(update_fields=["io_spec"])
+    assert _start(trial, django_capture_on_commit_callbacks) == []
+    trial.refresh_from_db()
+    assert trial.status == TrialStatus.FAILED and "camera 'wrist'" in trial.status_message
+    assert trial.preflight["passed"] is False and not Episode.objects.filter(trial=trial).exists()
+
+
+def test_policy_failing_in_a_chunk_fails_the_trial_with_reason(django_capture_on_commit_callbacks) -> None:
+    trial = reach_trial(episodes=2)
     (chunk,) = _start(trial, django_capture_on_commit_callbacks)
+    version = trial.policy_version  # changed after a passed preflight: the chunk meets it
+    version.io_spec = {**version.io_spec, "images": [{**version.io_spec["images"][0], "camera": "wrist"}]}
+    version.save(update_fields=["io_spec"])
+    onnx_runtime.cache_clear()
     outcome = trial_run_chunk_task.apply(args=[chunk.pk])
     assert outcome.failed()
     trial.refresh_from_db()

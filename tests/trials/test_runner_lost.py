@@ -16,7 +16,7 @@ from reports.stats.selectors import trial_sequential_verdict, trial_statistics
 from tests.trials.runner_support import reach_trial
 from trials import queue, runner
 from trials.models import ChunkState, Episode, EpisodeEvent, Trial, TrialChunk, TrialSourceSummary, TrialStatus
-from trials.selectors import trial_first_videos, trial_summary
+from trials.selectors import trial_summary
 
 pytestmark = pytest.mark.django_db
 
@@ -178,21 +178,13 @@ def test_chunk_whose_worker_died_in_its_retry_countdown_is_reaped_after_a_lease(
     assert chunk.state == ChunkState.QUEUED and chunk.retry_at is None
 
 
-def test_first_success_and_failure_are_the_lowest_indexes_whatever_the_chunk_order(
-    django_capture_on_commit_callbacks,
+def test_a_lost_attempt_stores_no_media_and_its_re_run_is_recorded(
+    django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
-    trial = reach_trial(episodes=12, seed=1000)
-    with django_capture_on_commit_callbacks(execute=True):
-        runner.trial_start(trial_id=trial.pk)
-    for chunk in reversed(list(TrialChunk.objects.filter(trial=trial))):  # later chunks finish first
-        runner.chunk_run(chunk_id=chunk.pk)
-    videos = trial_first_videos(trial=trial)
-    outcomes = [v.outcome for v in videos]
-    assert len(set(outcomes)) == len(outcomes)
-    for v in videos:
-        assert v.index == min(Episode.objects.filter(trial=trial, outcome=v.outcome).values_list("index", flat=True))
-    from django.conf import settings as dj
-
-    for outcome in set(Episode.objects.filter(trial=trial).values_list("outcome", flat=True)):
-        assert outcome in outcomes  # every outcome present has its first episode's video
-    assert all((Path(dj.MEDIA_ROOT) / v.metrics["video"]).is_file() for v in videos)
+    trial = reach_trial(episodes=4, seed=3)
+    _run(trial, django_capture_on_commit_callbacks, monkeypatch, fail_on={1}, error=PolicyUnreachable("refused"))
+    lost = Episode.objects.get(trial=trial, outcome="lost")
+    assert lost.index == 1 and not lost.media.exists()
+    for episode in Episode.objects.counted().filter(trial=trial):
+        kinds = set(episode.media.values_list("kind", "name"))
+        assert {("video", "top"), ("poster", ""), ("trajectory", "")} <= kinds, episode.index
