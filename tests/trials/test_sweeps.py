@@ -252,3 +252,16 @@ def test_pages_schedule_a_sweep_and_show_its_results(django_capture_on_commit_ca
     assert client_for(UserFactory(role=Role.ENGINEER)).get(f"/sweeps/{sweep.pk}/").status_code == 404
     manager = client_for(UserFactory(role=Role.MANAGER, organization=user.organization))  # type: ignore[attr-defined]
     assert manager.get(url).status_code == 403
+
+
+def test_results_page_reads_a_bounded_number_of_queries(django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import client_for
+
+    sweep = _schedule(factors={"light_intensity": [0.4, 0.7, 1.5], "actuation_delay": [1, 2]})
+    user = sweep.created_by
+    for trial in sweep.conditions.all():
+        _outcomes(trial, "ssfs")
+    client = client_for(user)  # type: ignore[arg-type]
+    client.get(f"/sweeps/{sweep.pk}/")  # the cell's factors, once per process
+    with django_assert_max_num_queries(8):  # session, user, sweep, conditions, episodes, messages...
+        assert client.get(f"/sweeps/{sweep.pk}/").status_code == 200
