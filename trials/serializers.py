@@ -361,6 +361,10 @@ class EpisodeEventNestedSerializer(StrictModelSerializer[EpisodeEvent]):
 
 class EpisodeSerializer(StrictModelSerializer[Episode]):
     events = EpisodeEventNestedSerializer(many=True, read_only=True)
+    # A plain string: "" until a review (the choices' enum would not list it in the schema).
+    detected_outcome = serializers.CharField(
+        read_only=True, help_text="The outcome as reported, kept once a review changed it; empty before any review."
+    )
 
     class Meta:
         model = Episode
@@ -376,6 +380,12 @@ class EpisodeSerializer(StrictModelSerializer[Episode]):
             "source",
             "metrics",
             "events",
+            "detected_outcome",
+            "review_state",
+            "reviewed_at",
+            "stage_reached",
+            "stage_times_s",
+            "progress",
             "created_at",
         ]
         read_only_fields = fields
