@@ -9,6 +9,7 @@ from policies.api import PolicyVersionViewSet, PolicyViewSet
 from robots.api import RobotViewSet, SiteViewSet
 from trials import media_api
 from trials.api import EpisodeViewSet, EventViewSet, TaskViewSet, TrialEpisodesViewSet, TrialViewSet
+from trials.sweep_api import SweepViewSet
 
 router = DefaultRouter()
 router.register("tasks", TaskViewSet, basename="api-task")
@@ -17,6 +18,7 @@ router.register("robots", RobotViewSet, basename="api-robot")
 router.register("policies", PolicyViewSet, basename="api-policy")
 router.register("policy-versions", PolicyVersionViewSet, basename="api-policy-version")
 router.register("trials", TrialViewSet, basename="api-trial")
+router.register("sweeps", SweepViewSet, basename="api-sweep")
 router.register("episodes", EpisodeViewSet, basename="api-episode")
 router.register("events", EventViewSet, basename="api-event")
 router.register("tokens", ApiTokenViewSet, basename="api-token")

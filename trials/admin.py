@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from trials.models import Episode, EpisodeEvent, Task, Trial
+from trials.models import Episode, EpisodeEvent, Sweep, Task, Trial
 
 
 @admin.register(Task)
@@ -89,3 +89,12 @@ class EpisodeEventAdmin(RecordedEvidenceReadOnly, admin.ModelAdmin):
     list_select_related = ("episode",)
     raw_id_fields = ("episode",)
     show_full_result_count = False
+
+
+@admin.register(Sweep)
+class SweepAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "task", "policy_version", "robot", "design", "episodes_per_condition", "created_at")
+    list_filter = ("design", "task__organization")
+    search_fields = ("name",)
+    list_select_related = ("task", "policy_version__policy", "robot")
+    readonly_fields = ("factors", "seed", "created_by", "created_at")

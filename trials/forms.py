@@ -12,7 +12,7 @@ from accounts.models import MediaRetention, Organization, User
 from core.fit import FIT_FACTORS, FIT_RATED_FACTORS, RATING_MAX, RATING_MIN
 from policies.models import PolicyVersion
 from policies.selectors import policy_version_list_for_user
-from robots.models import Robot, Site
+from robots.models import Robot, RobotKind, Site
 from robots.selectors import robot_list_for_user, site_list_for_user
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
@@ -21,6 +21,7 @@ from trials.models import (
     OVERVIEW_PX_MIN,
     EventCategory,
     ReviewState,
+    SweepDesign,
     Task,
     TaskStatus,
     Trial,
@@ -317,3 +318,57 @@ class EpisodeCsvUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         # self.fields holds per-form copies of the declared fields, typed only as Field.
         cast("forms.ModelChoiceField[Trial]", self.fields["trial"]).queryset = trials
+
+
+def factor_levels_parse(text: str) -> dict[str, list[float | str]]:
+    """Lines "factor_key: level, level" as {key: [levels]}; a level that reads as a number is a number
+    (the cell's own rules check them next). Raises forms.ValidationError for a line without "key:"."""
+    parsed: dict[str, list[float | str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, colon, rest = line.partition(":")
+        if not colon or not key.strip():
+            raise forms.ValidationError(
+                f'Line {number}: write "factor_key: level, level", e.g. light_intensity: 0.4, 1.5.'
+            )
+        levels: list[float | str] = []
+        for raw in (part.strip() for part in rest.split(",")):
+            if not raw:
+                continue
+            try:
+                levels.append(float(raw))
+            except ValueError:
+                levels.append(raw)
+        parsed[key.strip()] = levels
+    return parsed
+
+
+class SweepScheduleForm(forms.Form):
+    name = forms.CharField(max_length=200, initial="Lighting and camera")
+    policy_version = forms.ModelChoiceField(queryset=PolicyVersion.objects.none(), label="Policy version")
+    robot = RobotChoiceField(queryset=Robot.objects.none(), help_text="A simulated cell: its factors are listed below.")
+    design = forms.ChoiceField(choices=SweepDesign.choices, initial=SweepDesign.ONE_AT_A_TIME)
+    factors = forms.CharField(
+        label="Factors and levels",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        initial="light_intensity: 0.4, 1.5\ncamera_shift_m: 0.02",
+        help_text='One factor a line, "factor_key: level, level". Nominal always runs as a condition of its own.',
+    )
+    episodes_per_condition = forms.IntegerField(min_value=1, max_value=MAX_EPISODES_PER_TRIAL, initial=20)
+    seed = forms.IntegerField(
+        min_value=0,
+        initial=0,
+        help_text="Episode i of every condition runs with seed + i: differences between conditions are paired.",
+        error_messages={"min_value": "The seed must be zero or positive."},
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.versions = policy_version_list_for_user(user=user)
+        self.robots = robot_list_for_user(user=user).filter(kind=RobotKind.SIMULATED)
+        _limit_choices(self.fields["policy_version"], self.versions)
+        _limit_choices(self.fields["robot"], self.robots)
+
+    def clean_factors(self) -> dict[str, list[float | str]]:
+        return factor_levels_parse(self.cleaned_data.get("factors") or "")

@@ -188,6 +188,60 @@ class Task(models.Model):
         return self.organization.currency
 
 
+class SweepDesign(models.TextChoices):
+    GRID = "grid", "Grid (every combination of the levels)"
+    ONE_AT_A_TIME = "one_at_a_time", "One factor at a time around nominal"
+
+
+# A sweep's size: conditions x episodes per condition is what the workers must run.
+MAX_SWEEP_CONDITIONS = 64
+MAX_SWEEP_EPISODES = 100_000
+
+
+class SweepQuerySet(models.QuerySet["Sweep"]):
+    def for_organization(self, organization: Organization | None) -> SweepQuerySet:
+        return self.filter(robot__organization=organization)
+
+
+class Sweep(models.Model):
+    """A robustness sweep: one policy version on one simulated robot under several conditions (factor
+    levels), each condition a Trial with the sweep's seed, so episode i of every condition runs seed + i
+    (common random numbers) and differences between conditions are paired."""
+
+    Design = SweepDesign
+
+    name = models.CharField(max_length=200)
+    task = models.ForeignKey("Task", on_delete=models.PROTECT, related_name="sweeps")
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="sweeps")
+    robot = models.ForeignKey(Robot, on_delete=models.PROTECT, related_name="sweeps")
+    design = models.CharField(max_length=20, choices=Design.choices, default=Design.ONE_AT_A_TIME)
+    # Factor key -> the levels swept (nominal is always a condition of its own).
+    factors = models.JSONField(default=dict)
+    episodes_per_condition = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_EPISODES_PER_TRIAL)]
+    )
+    seed = models.PositiveBigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SweepQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(design__in=SweepDesign.values), name="sweep_design_valid"),
+            models.CheckConstraint(
+                condition=Q(episodes_per_condition__gte=1, episodes_per_condition__lte=MAX_EPISODES_PER_TRIAL),
+                name="sweep_episodes_per_condition_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sweep {self.pk}: {self.name}"
+
+
 class TrialQuerySet(models.QuerySet["Trial"]):
     def for_organization(self, organization: Organization | None) -> TrialQuerySet:
         return self.filter(robot__organization=organization)
@@ -235,6 +289,10 @@ class Trial(models.Model):
     media_keep_successes = models.PositiveIntegerField(
         null=True, blank=True, help_text="N for 'failures and the first N successes'; blank: the organization's."
     )
+    # Variation factor levels (core.sim.variation; {} = nominal), passed to every episode's reset.
+    variation = models.JSONField(default=dict, blank=True)
+    sweep = models.ForeignKey(Sweep, on_delete=models.CASCADE, related_name="conditions", null=True, blank=True)
+    sweep_label = models.CharField(max_length=200, blank=True, help_text="The condition's name in its sweep.")
     # The task's ordered stages (the cell's, or what an agent or integrator reports); Episode.stage_reached
     # counts how many of them an episode reached.
     stages = models.JSONField(default=list, blank=True)

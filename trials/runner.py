@@ -5,7 +5,7 @@ Design (the simplest we found that survives `kill -9` on both brokers):
   enqueues one `trial_run_chunk_task` per chunk, so several workers share a trial.
 - `chunk_run` claims its chunk with a compare-and-set on the row (state, claim token, heartbeat_at), then
   for each index: stop if the trial was cancelled or failed; skip if the episode exists; run the episode
-  (cell.reset(seed=trial.seed + index) -> {policy -> action -> cell.step} until an outcome or
+  (cell.reset(seed=trial.seed + index, the trial's variation levels) -> {policy -> action -> cell.step} until an outcome or
   trial.episode_timeout_s simulated seconds); record it with episodes_record (idempotent per
   (trial, index)); renew the lease. An episode lost to infrastructure (policy server unreachable or
   erroring, simulator exception) is recorded as `lost` and re-run at the same index with the same seed
@@ -52,7 +52,9 @@ from core.policy.base import EpisodeController, Policy
 from core.policy.remote import PolicyInfrastructureError, PolicyReplyError
 from core.recording.recorder import EpisodeRecorder, EpisodeRecording, OverviewSettings
 from core.sim import Cell, CellOutcome, cell_make
+from core.sim.episode import cell_reset
 from core.sim.stages import StageResult, StageTracker
+from core.sim.variation import Levels
 from policies.models import PolicyVersion
 from robots.models import RobotKind
 from trials import preflight, queue
@@ -141,6 +143,7 @@ def episode_run(
     timeout_s: float,
     recorder: EpisodeRecorder | None = None,
     heartbeat: Any = None,
+    variation: Levels | None = None,
 ) -> EpisodeRun:
     """Run one closed-loop episode: reset(seed), then policy -> action -> step until the cell decides or
     timeout_s simulated seconds pass (a timeout fault, failure). With a `recorder`, every step is
@@ -150,7 +153,7 @@ def episode_run(
     started = time.perf_counter()
     cell.time_limit_s = timeout_s  # the trial's timeout, not the cell's default, ends an episode
     try:
-        obs = cell.reset(seed=seed, instruction=instruction)
+        obs = cell_reset(cell, seed=seed, instruction=instruction, variation=variation)
     except Exception as exc:  # the simulator's own failure says nothing about the policy
         return _lost_run(index, started, EventCategory.SIMULATOR_ERROR, f"simulator failed at reset: {exc!r}")
     max_steps = math.ceil(timeout_s / cell.info.control_dt_s) + 1
@@ -165,7 +168,8 @@ def episode_run(
     try:
         if recorder is not None:
             recorder.begin(cell=cell)
-        controller = policy.episode(instruction=instruction)
+        # The reset's instruction, not the trial's: an instruction_set level rephrases it.
+        controller = policy.episode(instruction=obs.instruction or instruction)
         while cell.outcome() is CellOutcome.RUNNING and cell.sim_time_s < timeout_s - 1e-9 and steps < max_steps:
             asked = time.perf_counter()
             action = controller.act(obs)
@@ -475,6 +479,7 @@ def chunk_run(*, chunk_id: int) -> ChunkResult:
                     timeout_s=float(trial.episode_timeout_s),
                     recorder=recorder_for(trial, index=index),
                     heartbeat=lambda: _renew(chunk_id, token),
+                    variation=trial.variation or None,
                 )
                 try:
                     _record_with_media(trial, run, started_at=started_at)

@@ -33,6 +33,7 @@ from trials.models import (
     EpisodeOutcome,
     EventKind,
     ReviewState,
+    Sweep,
     Task,
     TaskStatus,
     Trial,
@@ -414,11 +415,15 @@ def trial_schedule(
     overview_fps: float = DEFAULT_OVERVIEW_FPS,
     media_retention: str = "",
     media_keep_successes: int | None = None,
+    variation: Mapping[str, float | str] | None = None,
+    sweep: Sweep | None = None,
+    sweep_label: str = "",
 ) -> Trial:
     """Create a queued trial and, once committed, hand it to the runner. Returns the trial.
     `start_runner=False` is for trials whose episodes an integrator uploads (REST): nothing runs them.
     Recording: the overview camera's size (px, square) and rate (frames per simulated second, 0: none);
     media_retention "" / media_keep_successes None take the organization's setting.
+    `variation`: factor levels (already checked against the cell, see trials.sweep_services), {} nominal.
     The robot must belong to the scheduler's organization (an integrator may trial a customer's task
     on its own rig); which tasks a user may see is the caller's check.
     Raises TrialRuleError when the robot belongs to another organization, or limits are off."""
@@ -450,6 +455,9 @@ def trial_schedule(
             overview_fps=overview_fps,
             media_retention=media_retention,
             media_keep_successes=media_keep_successes,
+            variation=dict(variation or {}),
+            sweep=sweep,
+            sweep_label=sweep_label,
         )
         if task.status == TaskStatus.CANDIDATE:
             task.status = TaskStatus.TRIALLING

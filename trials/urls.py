@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from trials import media_views, upload_views, views
+from trials import media_views, sweep_views, upload_views, views
 
 urlpatterns = [
     path("tasks/", views.task_list, name="task-list"),
@@ -8,6 +8,8 @@ urlpatterns = [
     path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
     path("tasks/<int:pk>/edit/", views.task_edit, name="task-edit"),
     path("tasks/<int:task_pk>/trials/new/", views.trial_create, name="trial-create"),
+    path("tasks/<int:task_pk>/sweeps/new/", sweep_views.sweep_create, name="sweep-create"),
+    path("sweeps/<int:pk>/", sweep_views.sweep_detail, name="sweep-detail"),
     path("trials/", views.trial_list, name="trial-list"),
     path("trials/<int:pk>/", views.trial_detail, name="trial-detail"),
     path("trials/<int:pk>/progress/", views.trial_progress_fragment, name="trial-progress"),

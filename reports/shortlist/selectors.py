@@ -27,6 +27,7 @@ from core.results import JsonResult
 from core.roi import RoiInputError
 from reports.models import CostScenario
 from reports.roi.report import roi_traffic_light, task_roi_report
+from reports.stats.pairing import levels_key
 from robots.models import RobotKind
 from trials.models import Episode, EpisodeOutcome, EpisodeSource, Task, Trial
 from trials.selectors import task_list_commercial_for_user, trial_list_for_user
@@ -37,7 +38,8 @@ SHORTLIST_SEED = 0
 TIE_DIFFERENCE = 0.05
 TIE_POWER = 0.8
 
-Scene = tuple[str, str, float, int]  # cell, instruction, episode timeout, seed of the episode
+# cell, instruction, episode timeout, seed of the episode, factor levels (sorted (key, level) pairs; () nominal)
+Scene = tuple[str, str, float, int, tuple[tuple[str, float | str], ...]]
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,13 @@ def _scene_outcomes(trials: list[Trial]) -> dict[int, dict[Scene, float]]:
     )
     for trial_id, index, ok in rows.iterator(chunk_size=10_000):
         trial = by_trial[trial_id]
-        scene = (trial.robot.sim_cell_key, trial.instruction, float(trial.episode_timeout_s), int(trial.seed) + index)
+        scene = (
+            trial.robot.sim_cell_key,
+            trial.instruction,
+            float(trial.episode_timeout_s),
+            int(trial.seed) + index,
+            levels_key(trial.variation),
+        )
         cell = totals[trial.policy_version_id][scene]
         cell[0] += ok
         cell[1] += 1

@@ -34,7 +34,8 @@ from reports.stats.serializers import (
     PlanQuerySerializer,
     TrialStatsQuerySerializer,
 )
-from trials.models import Task, Trial
+from reports.stats.sweep_acceptance import sweep_acceptance_evaluate
+from trials.models import Sweep, Task, Trial
 
 ERRORS = error_responses(400, 401, 404, 429)
 SOURCE_NOTE = (
@@ -293,3 +294,28 @@ class PairedPlanView(APIView):
             field = next((f for f in ("discordance", "rate_a", "alpha", "power") if f in message), "rate_b")
             raise ValidationError({field: [message]}) from exc
         return Response(plan.to_dict())
+
+
+class SweepAcceptanceView(APIView):
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(
+        summary="A sweep's acceptance under every condition",
+        description="Each acceptance criteria set of the sweep's task evaluated on every condition trial of the "
+        "sweep: `passed` true only when every condition passes, false when one fails (`failing` names them), "
+        "null while a condition has no episode yet.",
+        parameters=[_id_param("Sweep")],
+        responses={
+            200: _ok(
+                "reports.stats.sweep_acceptance.SweepAcceptance",
+                {"sweep_id": 3, "criteria": [{"label": "FAT (factory acceptance)", "passed": False, "failing": ["…"]}]},
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
+        try:
+            result = sweep_acceptance_evaluate(sweep_id=_id(id), user=request.user)
+        except Sweep.DoesNotExist as exc:
+            raise NotFound("Not found.") from exc
+        return Response(result.to_dict())

@@ -10,5 +10,6 @@ urlpatterns = [
     path("trials/<str:id>/acceptance/", api.TrialAcceptanceView.as_view(), name="api-trial-acceptance"),
     path("tasks/<str:id>/stats/", api.TaskStatsView.as_view(), name="api-task-stats"),
     path("tasks/<str:id>/plan/", api.TaskPlanView.as_view(), name="api-task-plan"),
+    path("sweeps/<str:id>/acceptance/", api.SweepAcceptanceView.as_view(), name="api-sweep-acceptance"),
     path("plan/paired/", api.PairedPlanView.as_view(), name="api-plan-paired"),
 ]

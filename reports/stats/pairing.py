@@ -1,8 +1,8 @@
 """When two trials' episodes are pairs, and their paired comparison (core.paired) from the compare's columns.
 
-The simulation runner resets episode i of a trial with seed `trial.seed + i` and the trial's instruction
-(trials.runner), so two trials of one task on the same simulated cell with the same seed, instruction and
-episode timeout ran the same scene at every index: episode i of A and episode i of B form a pair. Pairs
+The simulation runner resets episode i of a trial with seed `trial.seed + i`, the trial's instruction and
+its factor levels (trials.runner), so two trials of one task on the same simulated cell with the same seed,
+instruction, episode timeout and variation levels ran the same scene at every index: episode i of A and episode i of B form a pair. Pairs
 are matched by index over counted episodes (an index lost to infrastructure in one trial has no pair) and
 only simulated episodes are paired (an uploaded or physical episode has no seed that reproduces it).
 Anything else falls back to the unpaired comparison, and `Pairing.reasons` says why.
@@ -10,8 +10,9 @@ Anything else falls back to the unpaired comparison, and `Pairing.reasons` says 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,6 +44,12 @@ class Pairing(JsonResult):
     statement: str
 
 
+def levels_key(variation: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    """A trial's factor levels as a hashable, order-free key; () for nominal. A level equal to nominal is
+    never stored (trials.sweep_services keeps only the off-nominal ones), so equal keys mean equal scenes."""
+    return tuple(sorted((variation or {}).items()))
+
+
 def pairing_refusals(a: Trial, b: Trial, *, source: str | None) -> tuple[str, ...]:
     """Why episode i of A and episode i of B did not run the same scene (empty: they did). Reads the trials'
     robots (select them with the trials)."""
@@ -60,11 +67,19 @@ def pairing_refusals(a: Trial, b: Trial, *, source: str | None) -> tuple[str, ..
         reasons.append(f"their seeds differ ({a.seed} vs {b.seed}), so episode i ran a different scene in each")
     if a.instruction != b.instruction:
         reasons.append("their instructions differ")
+    if levels_key(a.variation) != levels_key(b.variation):
+        reasons.append(
+            f"their variation factor levels differ ({_levels_text(a.variation)} vs {_levels_text(b.variation)})"
+        )
     if a.episode_timeout_s != b.episode_timeout_s:
         reasons.append(f"their episode timeouts differ ({a.episode_timeout_s:g} s vs {b.episode_timeout_s:g} s)")
     if source is not None and source != PAIRED_SOURCE:
         reasons.append("only simulated episodes are paired by seed, and the comparison asks for another source")
     return tuple(reasons)
+
+
+def _levels_text(variation: Mapping[str, Any] | None) -> str:
+    return ", ".join(f"{key}={level}" for key, level in levels_key(variation)) or "nominal"
 
 
 def paired_table(col_a: _PairColumns, col_b: _PairColumns) -> tuple[PairedTable, int, int]:

@@ -5,6 +5,7 @@ from django.urls import path
 from reports.stats import views as stats_views
 
 urlpatterns = [
+    path("sweeps/<int:pk>/acceptance/panel/", stats_views.sweep_acceptance_panel, name="stats-sweep-acceptance"),
     path("trials/<int:pk>/stats/panel/", stats_views.trial_stats_panel, name="stats-trial-panel"),
     path("trials/<int:pk>/stats/stop-early/", stats_views.trial_stop_early_view, name="stats-trial-stop-early"),
     path("trials/compare/", stats_views.trial_compare, name="stats-compare"),

@@ -39,7 +39,8 @@ from reports.stats.selectors import (
     trials_compare,
 )
 from reports.stats.services import acceptance_criteria_delete, acceptance_criteria_save
-from trials.models import MAX_EPISODES_PER_TRIAL, Episode, EpisodeOutcome, ReviewState, Task, Trial
+from reports.stats.sweep_acceptance import sweep_acceptance_evaluate
+from trials.models import MAX_EPISODES_PER_TRIAL, Episode, EpisodeOutcome, ReviewState, Sweep, Task, Trial
 from trials.selectors import (
     consistent_read,
     task_list_for_user,
@@ -383,3 +384,14 @@ def acceptance_delete(request: AuthenticatedHttpRequest, task_pk: int, pk: int) 
     acceptance_criteria_delete(criteria=record)
     messages.success(request, f"{record.get_name_display()} criteria deleted.")
     return redirect("stats-task", pk=task.pk)
+
+
+@require_GET
+@login_required
+def sweep_acceptance_panel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The sweep page's acceptance panel (htmx partial): each criteria set under every condition."""
+    try:
+        result = sweep_acceptance_evaluate(sweep_id=pk, user=request.user)
+    except Sweep.DoesNotExist as exc:
+        raise Http404("No such sweep.") from exc
+    return render(request, "reports/stats/_sweep_acceptance.html", {"result": result, "sweep_id": pk})

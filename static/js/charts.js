@@ -4,7 +4,7 @@
 // after each htmx swap (the trial panel refreshes while the trial runs). On the one-page report
 // (body.print-page, also printed to PDF) figures get smaller type and margins and no interaction.
 (function () {
-  const FIGURES = 'script[type="application/json"]#roi-charts, script[type="application/json"].stats-charts';
+  const FIGURES = 'script[type="application/json"]#roi-charts, script[type="application/json"]#sweep-charts, script[type="application/json"].stats-charts';
 
   // A panel may bring its own stylesheet, which can finish loading after the swap: re-fit each chart to its
   // box when the box changes. A detached or hidden chart cannot be resized (plotly logs "Resize must be

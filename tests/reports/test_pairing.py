@@ -90,6 +90,10 @@ def test_lost_and_missing_indexes_have_no_pair():
         ({"seed": 8}, "their seeds differ (7 vs 8)"),
         ({"instruction": "something else"}, "their instructions differ"),
         ({"episode_timeout_s": 30.0}, "their episode timeouts differ (60 s vs 30 s)"),
+        (
+            {"variation": {"light_intensity": 0.4}},
+            "their variation factor levels differ (nominal vs light_intensity=0.4)",
+        ),
     ],
 )
 def test_unpairable_trials_say_why_and_fall_back_to_unpaired(overrides, reason):
@@ -182,3 +186,13 @@ def test_compare_api_gives_the_paired_result_and_the_pairing_reasons():
     refused = client.get(reverse("api-trials-compare"), {"a": a.pk, "b": c.pk}).json()
     assert refused["applies"] == "unpaired" and refused["paired"] is None
     assert refused["pairing"]["reasons"] == ["their seeds differ (7 vs 1), so episode i ran a different scene in each"]
+
+
+def test_trials_under_the_same_factor_levels_are_paired():
+    a, b = _pair_of_trials(variation={"light_intensity": 0.4, "actuation_delay": 2.0})
+    a.variation = {"actuation_delay": 2.0, "light_intensity": 0.4}  # same levels, other key order
+    a.save(update_fields=["variation"])
+    add_episodes(a, A_OUTCOMES)
+    add_episodes(b, B_OUTCOMES)
+    cmp = selectors.trials_compare(trial_a_id=a.pk, trial_b_id=b.pk)
+    assert cmp.applies == "paired" and cmp.pairing.n_pairs == 40

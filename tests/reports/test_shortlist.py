@@ -142,3 +142,14 @@ def test_shortlist_api_gives_the_page_figures(world):
     assert body == json.loads(json.dumps(shortlist_for_user(user=world["manager"]).to_dict()))
     schema = client.get(reverse("api-schema"), HTTP_ACCEPT="application/json").json()["paths"]
     assert "/api/v1/shortlist/" in schema
+
+
+def test_versions_run_under_different_factor_levels_share_no_scene():
+    org = OrganizationFactory()
+    task = TaskFactory(organization=org)
+    cell = RobotFactory(organization=org)
+    _run(TrialFactory(task=task, robot=cell, seed=0), "ss")
+    _run(TrialFactory(task=task, robot=cell, seed=0, variation={"light_intensity": 0.4}), "sf")
+    (result,) = shortlist_for_user(user=UserFactory(organization=org, role=Role.MANAGER)).tasks
+    assert result.ranking is None
+    assert "No two policy versions ran the same simulated scenes" in result.statement
