@@ -212,7 +212,8 @@ class LeRobotImportView(APIView):
                 return Response({"detail": "file: missing", "code": "invalid", "errors": {"file": ["missing"]}}, 400)
             success_field = success_field or str(request.data.get("success_field", "")).strip()
             handle: Any = upload
-        elif content_type in ZIP_CONTENT_TYPES:
+        elif content_type in ZIP_CONTENT_TYPES or not request.META.get("CONTENT_LENGTH"):
+            # An empty body has no content type to check: it is answered as an empty file.
             handle = request.stream
         else:
             raise UnsupportedMediaType(content_type, "Send the zip as application/zip or a multipart `file`.")

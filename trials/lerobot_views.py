@@ -95,11 +95,11 @@ def lerobot_export_download(
     return export_download_response(request, export)
 
 
-def upload_to_file(handle: IO[bytes], target: Path, *, max_bytes: int) -> int:
+def upload_to_file(handle: IO[bytes] | None, target: Path, *, max_bytes: int) -> int:
     """Copy an upload into `target`, at most max_bytes; returns its size. Raises ImportRejected (413)."""
     size = 0
     with target.open("wb") as out:
-        while chunk := handle.read(_CHUNK):
+        while handle is not None and (chunk := handle.read(_CHUNK)):
             size += len(chunk)
             if size > max_bytes:
                 raise ImportRejected("", "file", f"larger than the limit of {max_bytes} bytes", status=413)
@@ -109,7 +109,7 @@ def upload_to_file(handle: IO[bytes], target: Path, *, max_bytes: int) -> int:
     return size
 
 
-def import_run(*, trial: Trial, handle: IO[bytes], success_field: str) -> ImportSummary:
+def import_run(*, trial: Trial, handle: IO[bytes] | None, success_field: str) -> ImportSummary:
     """Spool the upload to a temporary folder and import it (removed afterwards, whatever happens)."""
     work = Path(tempfile.mkdtemp(prefix="trialbench-lerobot-import-"))
     try:
