@@ -210,7 +210,8 @@ class LeRobotImportView(APIView):
             upload = request.FILES.get("file")
             if upload is None:
                 return Response({"detail": "file: missing", "code": "invalid", "errors": {"file": ["missing"]}}, 400)
-            success_field = success_field or str(request.data.get("success_field", "")).strip()
+            form = request.data if isinstance(request.data, dict) else {}
+            success_field = success_field or str(form.get("success_field", "")).strip()
             handle: Any = upload
         elif content_type in ZIP_CONTENT_TYPES or not request.META.get("CONTENT_LENGTH"):
             # An empty body has no content type to check: it is answered as an empty file.

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from accounts.models import User
 from core.lerobot.dataset_write import DatasetWriter, EpisodeInput, FaultNote, dataset_zip, episode_from_recording
 from core.recording.recorder import MANIFEST, TRAJECTORY
 from core.recording.trajectory import trajectory_read

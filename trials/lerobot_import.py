@@ -247,7 +247,7 @@ def lerobot_import(*, trial: Trial, archive: Path, workdir: Path, success_field:
                         media = episode_media_save(
                             episode=row, kind=MediaKind.VIDEO, name=cut.camera, handle=handle, facts=cut.facts
                         )
-                    stored.append(media.file.name)
+                    stored.append(str(media.file.name))
                 summary.episodes.append(
                     {
                         "index": row.index,

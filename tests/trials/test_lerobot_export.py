@@ -97,3 +97,45 @@ def test_export_filters_are_checked_naming_the_field() -> None:
         with pytest.raises(ExportRequestError) as caught:
             export_filters_clean(raw)
         assert caught.value.field == field
+
+
+def test_lerobot_loads_the_trial_export_with_labels_and_the_recorded_frames(
+    recordings: RecordingCache, tmp_path: Path
+) -> None:
+    """The export of stored recordings, opened by the real lerobot (.venv-lerobot, tests/lerobot_env.py)."""
+    import json
+    import zipfile
+
+    import av
+    import numpy as np
+
+    from tests.lerobot_env import lerobot_python, lerobot_run
+
+    lerobot_python()  # skips (fails under LEROBOT_REQUIRED=1) before the export when the env is absent
+    trial = recorded_trial(recordings)
+    export = dataset_export_run(export_id=DatasetExport.objects.create(trial=trial).pk)
+    assert export.status == ExportStatus.DONE, export.error
+    root = tmp_path / "dataset"
+    with export.file.open("rb") as handle, zipfile.ZipFile(handle) as archive:
+        archive.extractall(root)
+    steps = recordings.run().steps
+    indices = [0, steps + 5, 3 * steps - 1]  # first frame, inside episode 1, the last frame
+    lerobot_run("load", str(root), str(tmp_path / "report.json"), str(tmp_path / "frames.npz"), *map(str, indices))
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["codebase_version"] == "v3.0"
+    assert report["num_episodes"] == 3 and report["num_frames"] == 3 * steps
+    assert report["video_keys"] == ["observation.images.top"]
+    assert report["shapes"]["observation.state"] == [3] and report["shapes"]["action"] == [3]
+    assert [e["outcome"] for e in report["episodes"]] == ["success", "failure", "success"]
+    assert [e["last_next_success"] for e in report["episodes"]] == [True, False, True]
+    assert [e["faults"] for e in report["episodes"]] == [[], ["drop"], []]
+    assert all(e["task"] == trial.instruction and e["length"] == steps for e in report["episodes"])
+    recording = recordings.run().recording
+    assert recording is not None
+    with av.open(str(recording.folder / recording.manifest["policy_cameras"]["top"])) as container:
+        recorded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    decoded = np.load(tmp_path / "frames.npz")
+    for index in indices:
+        frame = decoded[f"observation.images.top:{index}"].astype(np.int16)
+        assert report["items"][str(index)]["frame_index"] == index % steps
+        assert float(np.abs(frame - recorded[index % steps].astype(np.int16)).mean()) < 4.0
