@@ -576,7 +576,8 @@ class ExportStatus(models.TextChoices):
 
 
 def dataset_export_path(instance: DatasetExport, filename: str) -> str:
-    return f"trials/{instance.trial_id}/lerobot-exports/{instance.pk}/{filename}"
+    # Outside trials/: the orphan sweep (trials.retention) removes files there that no EpisodeMedia names.
+    return f"lerobot-exports/trial-{instance.trial_id}/{instance.pk}/{filename}"
 
 
 class DatasetExport(models.Model):

@@ -4,6 +4,7 @@ core.lerobot.dataset_read: counts, the reviewed outcome, faults, stages and inte
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from tests.factories import EpisodeEventFactory, OrganizationFactory, RobotFacto
 from tests.trials.recording_support import RecordingCache, recorded_episode
 from trials.lerobot_export import ExportRequestError, dataset_export_run, export_filters_clean
 from trials.models import DatasetExport, EpisodeOutcome, EventKind, ExportStatus, ReviewState, Trial
+from trials.retention import orphan_media_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +67,9 @@ def test_export_of_recorded_episodes_reads_back_with_counts_and_labels(
     with export.file.open("rb") as handle:
         archive.write_bytes(handle.read())
     assert export.size_bytes == archive.stat().st_size
+    # The recordings' orphan sweep leaves the zip alone (no EpisodeMedia row names it).
+    orphan_media_sweep(min_age=timedelta(0))
+    assert export.file.storage.exists(export.file.name)
     dataset = dataset_open(archive, workdir=tmp_path / "unpacked")
     assert dataset.info["total_episodes"] == 3 and dataset.info["total_frames"] == 3 * steps
     episodes = list(dataset.episodes())
