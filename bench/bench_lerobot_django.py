@@ -146,7 +146,7 @@ def main() -> None:
         import_s = time.perf_counter() - started
         print(
             f"lerobot import (web app): {summary.created} episodes, {summary.frames} frames, {summary.videos} videos "
-            f"in {import_s:.1f} s: {summary.frames / import_s:.0f} frames/s (per-episode video cuts re-encoded)"
+            f"in {import_s:.1f} s: {summary.frames / import_s:.0f} frames/s (per-episode video cuts: packet copy where on keyframes, else re-encoded)"
         )
 
 
