@@ -26,6 +26,8 @@ def _packet_copy(source: Path, *, from_s: float, to_s: float, fps: float, target
     half = 0.5 / fps
     expected = round((to_s - from_s) * fps)
     with av.open(str(source), mode="r") as container:
+        if not container.streams.video:
+            raise ValueError(f"{source.name} has no video stream")
         stream = container.streams.video[0]
         time_base = stream.time_base
         if time_base is None or stream.codec_context.name != "h264":
@@ -74,11 +76,21 @@ def video_cut(
 ) -> VideoInfo:
     """Write the frames of `source` shown from `from_s` (inclusive) to `to_s` (exclusive) into `target`;
     returns its VideoInfo (frames 0 and no file when the span holds no frame). Raises ValueError for a
+    file without a video stream or one FFmpeg cannot read."""
+    try:
+        return _cut(source, from_s=from_s, to_s=to_s, fps=fps, target=target)
+    except av.error.FFmpegError as exc:
+        Path(target).unlink(missing_ok=True)
+        raise ValueError(f"{Path(source).name}: {exc}") from None
+
+
+def _cut(
+    source: str | os.PathLike[str], *, from_s: float, to_s: float, fps: float, target: str | os.PathLike[str]
+) -> VideoInfo:
+    """Write the frames of `source` shown from `from_s` (inclusive) to `to_s` (exclusive) into `target`;
+    returns its VideoInfo (frames 0 and no file when the span holds no frame). Raises ValueError for a
     file without a video stream."""
     half = 0.5 / fps
-    with av.open(str(source), mode="r") as container:
-        if not container.streams.video:
-            raise ValueError(f"{Path(source).name} has no video stream")
     copied = _packet_copy(Path(source), from_s=from_s, to_s=to_s, fps=fps, target=Path(target))
     if copied is not None:
         return copied
