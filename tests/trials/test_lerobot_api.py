@@ -155,15 +155,15 @@ def exported_zip(
 ) -> Iterator[bytes]:
     """A dataset exported from a recorded trial: episodes success, failure (a fault, an intervention), success."""
     folder = tmp_path_factory.mktemp("export")
-    with django_db_blocker.unblock():
-        from django.test import override_settings
+    from django.db import transaction
+    from django.test import override_settings
 
-        with override_settings(MEDIA_ROOT=folder / "media"):
-            trial = recorded_trial(recordings)
-            export = dataset_export_run(export_id=DatasetExport.objects.create(trial=trial).pk)
-            with export.file.open("rb") as handle:
-                data = handle.read()
-            trial.delete()
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=folder / "media"), transaction.atomic():
+        trial = recorded_trial(recordings)
+        export = dataset_export_run(export_id=DatasetExport.objects.create(trial=trial).pk)
+        with export.file.open("rb") as handle:
+            data = handle.read()
+        transaction.set_rollback(True)  # no row outlives the fixture: other modules' tests count rows
     yield data
 
 
