@@ -96,7 +96,7 @@ def main() -> None:
         ]
         cell.close()
         org = OrganizationFactory()
-        trial = TrialFactory(
+        trial = TrialFactory.create(
             task=TaskFactory(organization=org),
             robot=RobotFactory(organization=org),
             episodes_planned=min(episodes, MAX_EPISODES_PER_TRIAL),
@@ -105,7 +105,7 @@ def main() -> None:
         for index in range(episodes):
             run = runs[index % recordings]
             assert isinstance(run.recording, EpisodeRecording)
-            episode = EpisodeFactory(
+            episode = EpisodeFactory.create(
                 trial=trial, index=index, outcome=EpisodeOutcome.SUCCESS if index % 3 else EpisodeOutcome.FAILURE
             )
             episode_recording_store(episode=episode, recording=run.recording)
@@ -132,7 +132,7 @@ def main() -> None:
             f"{sampler.at(1.0):.0f} MB at the end; process peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
         )
 
-        target = TrialFactory(
+        target = TrialFactory.create(
             task=trial.task, robot=trial.robot, episodes_planned=min(episodes, MAX_EPISODES_PER_TRIAL)
         )
         archive = tmp / "export.zip"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -35,7 +36,7 @@ def _packet_copy(source: Path, *, from_s: float, to_s: float, fps: float, target
         offset = round(Fraction(from_s).limit_denominator(100_000) / time_base)
         if from_s > 0:
             container.seek(int(max(0.0, from_s - half) / time_base), stream=stream, backward=True, any_frame=False)
-        packets = []
+        packets: list[av.Packet[Any]] = []
         for packet in container.demux(stream):
             if packet.dts is None or packet.pts is None:
                 continue
@@ -56,8 +57,9 @@ def _packet_copy(source: Path, *, from_s: float, to_s: float, fps: float, target
             copy = out.add_stream_from_template(stream, opaque=True)
             copy.time_base = time_base
             for packet in packets:
-                packet.pts -= offset
-                packet.dts -= offset
+                # Both are set: packets without them were skipped above.
+                packet.pts = int(packet.pts or 0) - offset
+                packet.dts = int(packet.dts or 0) - offset
                 packet.stream = copy
                 out.mux(packet)
     try:
