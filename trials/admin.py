@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from trials.models import Episode, EpisodeEvent, Task, Trial
+from trials.models import DatasetExport, Episode, EpisodeEvent, Task, Trial
 
 
 @admin.register(Task)
@@ -89,3 +89,10 @@ class EpisodeEventAdmin(RecordedEvidenceReadOnly, admin.ModelAdmin):
     list_select_related = ("episode",)
     raw_id_fields = ("episode",)
     show_full_result_count = False
+
+
+@admin.register(DatasetExport)
+class DatasetExportAdmin(admin.ModelAdmin[DatasetExport]):
+    list_display = ["id", "trial", "status", "episodes_done", "episodes_total", "size_bytes", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = ["file", "size_bytes", "episodes_done", "episodes_total", "frames", "error", "finished_at"]
