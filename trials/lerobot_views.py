@@ -24,7 +24,7 @@ from accounts.requests import AuthenticatedHttpRequest
 from trials.lerobot_export import ExportRequestError, dataset_export_request, export_chunks
 from trials.lerobot_import import ImportRejected, ImportSummary, lerobot_import
 from trials.media_views import byte_range
-from trials.models import DatasetExport, Trial
+from trials.models import DatasetExport, ExportStatus, Trial
 from trials.selectors import trial_list_for_user, trial_list_writable_by_user
 from trials.services import EpisodeConflictError, TrialRuleError
 
@@ -82,7 +82,8 @@ def lerobot_exports_fragment(request: AuthenticatedHttpRequest, pk: int) -> Http
     """The trial's latest exports with progress and download links (the trial page polls it)."""
     trial = get_object_or_404(trial_list_for_user(user=request.user), pk=pk)
     exports = list(DatasetExport.objects.filter(trial=trial)[:5])
-    return render(request, "trials/_lerobot_exports.html", {"trial": trial, "exports": exports})
+    polling = any(e.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for e in exports)
+    return render(request, "trials/_lerobot_exports.html", {"trial": trial, "exports": exports, "polling": polling})
 
 
 @require_GET
