@@ -23,12 +23,12 @@ from rest_framework.views import APIView
 
 from accounts.permissions import CanRunTrials
 from accounts.requests import AuthenticatedApiRequest
-from common.api_support import MAX_ID, LimitedJSONParser, error_responses
+from common.api_support import MAX_ID, LimitedJSONParser, StrictCharField, error_responses
 from common.throttling import IngestRateThrottle, TokenRateThrottle
 from trials.lerobot_export import ExportRequestError, dataset_export_request
 from trials.lerobot_import import ImportRejected, import_summary_data
 from trials.lerobot_views import export_download_response, import_run
-from trials.models import DatasetExport, Trial
+from trials.models import DatasetExport, ReviewState, Trial
 from trials.selectors import trial_list_for_user, trial_list_writable_by_user
 from trials.services import EpisodeConflictError, TrialRuleError
 
@@ -63,10 +63,21 @@ class DatasetExportSerializer(serializers.ModelSerializer[DatasetExport]):
 
 
 class ExportRequestSerializer(serializers.Serializer[dict[str, Any]]):
-    outcome = serializers.ChoiceField(choices=["success", "failure"], required=False)
-    review_state = serializers.CharField(required=False)
-    stage_reached = serializers.CharField(required=False, help_text="A count of stages, or 'none'.")
-    category = serializers.CharField(required=False, help_text="Episodes with an event of this category.")
+    """The trial page grid's filters; blank or absent: any. Unknown keys are ignored."""
+
+    outcome = serializers.ChoiceField(choices=["success", "failure"], required=False, allow_blank=True)
+    review_state = serializers.ChoiceField(choices=ReviewState.values, required=False, allow_blank=True)
+    stage_reached = StrictCharField(
+        required=False, allow_blank=True, max_length=6, help_text="A count of stages, or 'none'."
+    )
+    category = StrictCharField(
+        required=False, allow_blank=True, max_length=30, help_text="Episodes with an event of this category."
+    )
+
+
+class ImportUploadSerializer(serializers.Serializer[dict[str, Any]]):
+    file = serializers.FileField(help_text="The zipped LeRobotDataset v3.0 folder.")
+    success_field = StrictCharField(required=False, allow_blank=True, max_length=200)
 
 
 class ImportResultSerializer(serializers.Serializer[dict[str, Any]]):
@@ -116,13 +127,10 @@ class LeRobotExportListView(APIView):
     )
     def post(self, request: AuthenticatedApiRequest, trial_pk: int) -> Response:
         trial = _visible_trial(request, trial_pk)
-        data = request.data if isinstance(request.data, dict) else None
-        if data is None:
-            return Response(
-                {"detail": "the body must be a JSON object of filters", "code": "invalid", "errors": {}}, 400
-            )
+        filters = ExportRequestSerializer(data=request.data)
+        filters.is_valid(raise_exception=True)
         try:
-            export = dataset_export_request(trial=trial, user=request.user, filters=data)
+            export = dataset_export_request(trial=trial, user=request.user, filters=dict(filters.validated_data))
         except ExportRequestError as exc:
             return Response({"detail": str(exc), "code": "invalid", "errors": {exc.field: [exc.message]}}, status=400)
         return Response(DatasetExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
@@ -192,7 +200,7 @@ class LeRobotImportView(APIView):
                 description="Episodes-metadata column holding the success label (bool, 0/1, success/failure).",
             ),
         ],
-        request={"application/zip": OpenApiTypes.BINARY, "multipart/form-data": OpenApiTypes.OBJECT},
+        request={"application/zip": OpenApiTypes.BINARY, "multipart/form-data": ImportUploadSerializer},
         responses={
             201: ImportResultSerializer,
             200: OpenApiResponse(ImportResultSerializer, description="Every episode was imported already."),
