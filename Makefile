@@ -44,7 +44,7 @@ lerobot-env: ## Build .venv-lerobot (lerobot 0.4.4, torch 2.14.1, torchcodec) fo
 	bash scripts/lerobot_env.sh
 
 test-lerobot: install-dev lerobot-env ## LeRobot interop: export loaded by LeRobot, import, serve_lerobot, the Gymnasium env
-	LEROBOT_REQUIRED=1 $(PY) -m pytest tests/core/lerobot tests/core/sim/test_gym_env.py tests/policies/test_serve_lerobot.py tests/e2e/test_lerobot_trial.py
+	LEROBOT_REQUIRED=1 $(PY) -m pytest tests/core/lerobot tests/core/sim/test_gym_env.py tests/policies/test_serve_lerobot.py tests/e2e/test_lerobot_trial.py tests/trials/test_lerobot_export.py
 
 lint: install-dev ## ruff check + format check, mypy, the import contracts
 	$(VENV)/bin/ruff check .

@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter, SimpleRouter
 from accounts.api import ApiTokenViewSet, MeView
 from policies.api import PolicyVersionViewSet, PolicyViewSet
 from robots.api import RobotViewSet, SiteViewSet
-from trials import media_api
+from trials import lerobot_api, media_api
 from trials.api import EpisodeViewSet, EventViewSet, TaskViewSet, TrialEpisodesViewSet, TrialViewSet
 from trials.sweep_api import SweepViewSet
 
@@ -48,6 +48,27 @@ urlpatterns = [
         "trials/<int:trial_pk>/episodes/<int:index>/media/<str:kind>/",
         media_api.TrialEpisodeFileView.as_view(),
         name="api-episode-media-file",
+    ),
+    # LeRobotDataset v3.0 export (a job) and import (trials/lerobot_api.py).
+    path(
+        "trials/<int:trial_pk>/lerobot-exports/",
+        lerobot_api.LeRobotExportListView.as_view(),
+        name="api-lerobot-exports",
+    ),
+    path(
+        "trials/<int:trial_pk>/lerobot-exports/<int:export_id>/",
+        lerobot_api.LeRobotExportDetailView.as_view(),
+        name="api-lerobot-export",
+    ),
+    path(
+        "trials/<int:trial_pk>/lerobot-exports/<int:export_id>/download/",
+        lerobot_api.LeRobotExportDownloadView.as_view(),
+        name="api-lerobot-export-download",
+    ),
+    path(
+        "trials/<int:trial_pk>/lerobot-imports/",
+        lerobot_api.LeRobotImportView.as_view(),
+        name="api-lerobot-imports",
     ),
     path("", include(trial_router.urls)),
     path("", include(router.urls)),

@@ -182,6 +182,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 *
 EPISODE_MEDIA_MAX_BYTES = env_int("EPISODE_MEDIA_MAX_BYTES", 200 * 1024 * 1024)
 if EPISODE_MEDIA_MAX_BYTES < 1:
     raise ImproperlyConfigured("EPISODE_MEDIA_MAX_BYTES must be at least 1")
+# The largest LeRobotDataset zip an integrator may import into a trial (trials.lerobot_import), in bytes.
+LEROBOT_IMPORT_MAX_BYTES = env_int("LEROBOT_IMPORT_MAX_BYTES", 2 * 1024 * 1024 * 1024)
+if LEROBOT_IMPORT_MAX_BYTES < 1:
+    raise ImproperlyConfigured("LEROBOT_IMPORT_MAX_BYTES must be at least 1")
 
 # --- Security --------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)

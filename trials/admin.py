@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from trials.models import Episode, EpisodeEvent, Sweep, Task, Trial
+from trials.models import DatasetExport, Episode, EpisodeEvent, Sweep, Task, Trial
 
 
 @admin.register(Task)
@@ -98,3 +98,10 @@ class SweepAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     list_select_related = ("task", "policy_version__policy", "robot")
     readonly_fields = ("factors", "seed", "created_by", "created_at")
+
+
+@admin.register(DatasetExport)
+class DatasetExportAdmin(admin.ModelAdmin[DatasetExport]):
+    list_display = ["id", "trial", "status", "episodes_done", "episodes_total", "size_bytes", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = ["file", "size_bytes", "episodes_done", "episodes_total", "frames", "error", "finished_at"]

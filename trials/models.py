@@ -624,3 +624,47 @@ class EpisodeMedia(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.name} of episode {self.episode_id}".replace("  ", " ")
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+def dataset_export_path(instance: DatasetExport, filename: str) -> str:
+    # Outside trials/: the orphan sweep (trials.retention) removes files there that no EpisodeMedia names.
+    return f"lerobot-exports/trial-{instance.trial_id}/{instance.pk}/{filename}"
+
+
+class DatasetExport(models.Model):
+    """A LeRobotDataset v3.0 export of a trial's recorded episodes (trials/lerobot_export.py), built by a
+    Celery job: `filters` are the trial page grid's (outcome, review_state, stage_reached, category), the
+    zip goes to the episode media storage."""
+
+    Status = ExportStatus
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="dataset_exports")
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    episodes_total = models.PositiveIntegerField(default=0)
+    episodes_done = models.PositiveIntegerField(default=0)
+    frames = models.PositiveBigIntegerField(default=0)
+    file = models.FileField(upload_to=dataset_export_path, storage=episode_media_storage, max_length=300, blank=True)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ExportStatus.values), name="datasetexport_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"LeRobot export {self.pk} of trial {self.trial_id} ({self.status})"

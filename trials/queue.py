@@ -24,3 +24,11 @@ def chunks_enqueue(*, chunk_ids: Iterable[int]) -> None:
     """One trials.tasks.trial_run_chunk_task message per chunk. Returns nothing."""
     for chunk_id in chunk_ids:
         current_app.send_task(TRIAL_RUN_CHUNK_TASK, args=[chunk_id])
+
+
+LEROBOT_EXPORT_TASK = "trials.tasks.lerobot_export_task"
+
+
+def lerobot_export_enqueue(*, export_id: int) -> None:
+    """Ask a worker to build a LeRobot dataset export (trials.tasks.lerobot_export_task)."""
+    current_app.send_task(LEROBOT_EXPORT_TASK, args=[export_id])

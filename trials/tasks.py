@@ -13,7 +13,7 @@ from django.db import close_old_connections
 
 from core.policy.onnx_runtime import PolicySpecError
 from core.policy.remote import RemoteConfigError
-from trials import queue, runner
+from trials import lerobot_export, queue, runner
 from trials.models import TrialChunk
 from trials.services import trial_fail, trial_refresh_status
 
@@ -67,6 +67,14 @@ def trial_run_chunk_task(self: Any, chunk_id: int) -> dict[str, Any]:
         runner.chunk_release(chunk_id=chunk_id, retry_in_s=countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
     return {"ran": result.ran, "skipped": result.skipped, "lost": result.lost, "stopped": result.stopped}
+
+
+@shared_task(name=queue.LEROBOT_EXPORT_TASK, acks_late=True)
+def lerobot_export_task(export_id: int) -> dict[str, Any]:
+    """Build a LeRobotDataset export (its failures are written on the export row, not retried:
+    a retry cannot fix a recording that does not fit). Returns its status and counts."""
+    export = lerobot_export.dataset_export_run(export_id=export_id)
+    return {"status": export.status, "episodes": export.episodes_done, "error": export.error}
 
 
 @shared_task(acks_late=True)

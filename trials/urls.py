@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from trials import media_views, sweep_views, upload_views, views
+from trials import lerobot_views, media_views, sweep_views, upload_views, views
 
 urlpatterns = [
     path("tasks/", views.task_list, name="task-list"),
@@ -23,6 +23,14 @@ urlpatterns = [
         name="episode-media",
     ),
     path("", include("trials.reviews.urls")),
+    path("trials/<int:pk>/lerobot-exports/", lerobot_views.lerobot_export_create, name="lerobot-export-create"),
+    path("trials/<int:pk>/lerobot-exports/fragment/", lerobot_views.lerobot_exports_fragment, name="lerobot-exports"),
+    path(
+        "trials/<int:pk>/lerobot-exports/<int:export_id>/download/",
+        lerobot_views.lerobot_export_download,
+        name="lerobot-export-download",
+    ),
+    path("account/uploads/lerobot/", lerobot_views.lerobot_import_upload, name="lerobot-import-upload"),
     # Under /account/ beside the API token page, where integrators look for it.
     path("account/uploads/csv/", upload_views.episode_csv_upload, name="episode-csv-upload"),
 ]

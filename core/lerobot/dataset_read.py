@@ -73,6 +73,7 @@ class ImportedEpisode:
     interventions: int  # runs of consecutive intervention frames (take-overs)
     videos: dict[str, VideoRef]
     metadata: dict[str, Any] = field(default_factory=dict)
+    intervention_starts_s: tuple[float, ...] = ()  # seconds into the episode each take-over began
 
 
 @dataclass
@@ -84,6 +85,7 @@ class _FrameTotals:
     intervention_frames: int = 0
     takeovers: int = 0
     previous_flag: bool = False
+    takeover_t: list[float] = field(default_factory=list)
 
 
 def _zip_extract(path: Path, workdir: Path) -> Path:
@@ -230,7 +232,9 @@ class Dataset:
             if flags is not None:
                 flag = bool(flags[i])
                 t.intervention_frames += flag
-                t.takeovers += flag and not t.previous_flag
+                if flag and not t.previous_flag:
+                    t.takeovers += 1
+                    t.takeover_t.append(ts)
                 t.previous_flag = flag
 
     def _episode_rows(self) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -302,6 +306,7 @@ class Dataset:
                 interventions=frames.takeovers,
                 videos=self._videos(relative, row),
                 metadata={k: v for k, v in row.items() if k not in skip and not k.startswith(("videos/", "meta/"))},
+                intervention_starts_s=tuple(round(t - (frames.first_t or 0.0), 9) for t in frames.takeover_t),
             )
 
 

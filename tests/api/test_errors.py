@@ -247,6 +247,8 @@ def test_schema_request_bodies_are_json_only(schema: dict[str, Any]) -> None:
             expected = {"multipart/form-data"} if path.endswith("/episodes/csv/") else {"application/json"}
             if "/media/" in path:  # a recording file: its raw bytes (trials/media_api.py)
                 expected = set(UPLOAD_CONTENT_TYPES)
+            if path.endswith("/lerobot-imports/"):  # a dataset zip: raw, or a multipart file (trials/lerobot_api.py)
+                expected = {"application/zip", "multipart/form-data"}
             assert not content or content == expected, (method, path, content)
 
 

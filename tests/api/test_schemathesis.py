@@ -67,6 +67,14 @@ KNOWN_OPEN: list[tuple[str, str, set[str], str, str]] = [
         "Parquet trajectory, a JPEG, a JSON object), so a generated body is a 400 naming `file` "
         "(tests/trials/test_media_api.py covers the formats)",
     ),
+    (
+        "POST /api/v1/trials/{trial_pk}/lerobot-imports/",
+        "positive",
+        {"Schema-valid request rejected"},
+        r'"errors":\{"file"',
+        "not a defect: OpenAPI cannot say that the body must be a zipped LeRobotDataset v3.0, so a generated "
+        "body is a 400 naming `file` (tests/trials/test_lerobot_api.py covers the datasets)",
+    ),
 ]
 # Cases per operation and mode; SCHEMATHESIS_EXAMPLES=200 for a deeper run by hand.
 EXAMPLES_PER_MODE = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
