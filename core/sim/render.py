@@ -12,8 +12,10 @@ Import after core.sim has set MUJOCO_GL (mujoco picks its GL backend on first im
 
 from __future__ import annotations
 
+import atexit
+import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import mujoco
 import numpy as np
@@ -117,3 +119,28 @@ def gym_overview_renderer(env: Any) -> SceneRenderer:
         env.render()
     viewer = env.mujoco_renderer.viewer
     return SceneRenderer.sharing(env.model, make_current=viewer.make_context_current, context=viewer.con)
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+_OPEN: weakref.WeakSet[Any] = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _close_open() -> None:
+    # A GL context freed by the garbage collector at interpreter exit raises EGL errors (mujoco's own
+    # atexit hook has terminated the EGL display by then), so close renderers before that hook runs.
+    for cell in list(_OPEN):
+        cell.close()
+
+
+def close_at_exit(cell: _Closable) -> None:
+    """Close `cell` (its renderer) at interpreter exit unless it was closed or collected before."""
+    global _atexit_registered
+    _OPEN.add(cell)
+    if not _atexit_registered:
+        # Registered after mujoco's hook (made with the first GL context), so it runs before it: LIFO.
+        atexit.register(_close_open)
+        _atexit_registered = True

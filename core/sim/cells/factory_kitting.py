@@ -21,10 +21,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("LP_NUM_THREADS", "1")
 
-import atexit  # noqa: E402
-import enum  # noqa: E402
 import re  # noqa: E402
-import weakref  # noqa: E402
 from dataclasses import dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -35,8 +32,9 @@ import numpy.typing as npt  # noqa: E402
 from core.sim import episode  # noqa: E402
 from core.sim.actuation import Actuation, actuation_factors  # noqa: E402
 from core.sim.base import CellInfo, Observation  # noqa: E402
+from core.sim.parts import PartSpec, Upright, part_upright  # noqa: E402
 from core.sim.registry import cell_register  # noqa: E402
-from core.sim.render import SceneRenderer, free_camera  # noqa: E402
+from core.sim.render import SceneRenderer, close_at_exit, free_camera  # noqa: E402
 from core.sim.scene_variation import CameraRig, LightRig, camera_factors, light_factors  # noqa: E402
 from core.sim.variation import Factor, FactorKind, Level, Levels, factor_rng, levels_validate  # noqa: E402
 
@@ -83,25 +81,6 @@ STAGE_PLACE_Z_M = 0.015  # part's underside this near the tray floor, inside the
 # Overview camera: the whole table from the front-left, above the operator's eye line.
 OVERVIEW_MAX_PX = 720
 OVERVIEW_CAMERA = {"lookat": (0.0, 0.0, 0.04), "distance": 1.15, "azimuth": 120.0, "elevation": -42.0}
-
-
-class Upright(enum.Enum):
-    """What "upright" means for a part type."""
-
-    Z_UP = "z_up"  # body z axis vertical (the bracket, flange up)
-    X_LEVEL = "x_level"  # body x axis horizontal (the bolt, lying rather than standing on its head)
-    ANY = "any"  # any face down (the box is a cube)
-
-
-@dataclass(frozen=True)
-class PartSpec:
-    """A part type: body name in the model, the z of its body origin when resting upright on a flat
-    surface, where the expert grasps it (body frame), and what upright means for it."""
-
-    name: str
-    rest_z_m: float
-    grasp_offset_m: tuple[float, float, float]
-    upright: Upright
 
 
 PARTS: tuple[PartSpec, ...] = (
@@ -178,26 +157,6 @@ def _funnel_goal(*, tool: npt.NDArray[np.float64], target: npt.NDArray[np.float6
     return np.array([target[0], target[1], goal_z])
 
 
-_OPEN_CELLS: weakref.WeakSet[FactoryKitting] = weakref.WeakSet()
-_atexit_registered = False
-
-
-def _close_open_cells() -> None:
-    # A GL context freed by the garbage collector at interpreter exit raises EGL errors (mujoco's own
-    # atexit hook has terminated the EGL display by then), so close renderers before that hook runs.
-    for cell in list(_OPEN_CELLS):
-        cell.close()
-
-
-def _track_open_cell(cell: FactoryKitting) -> None:
-    global _atexit_registered
-    _OPEN_CELLS.add(cell)
-    if not _atexit_registered:
-        # Registered after mujoco's hook (made with the first GL context), so it runs before it: LIFO.
-        atexit.register(_close_open_cells)
-        _atexit_registered = True
-
-
 class FactoryKitting(episode.LoggedCell):
     """A Cell (see core.sim.base.Cell).
 
@@ -236,7 +195,7 @@ class FactoryKitting(episode.LoggedCell):
         self._renderer: SceneRenderer | None = SceneRenderer(
             self._model, max_width=max(image_px, OVERVIEW_MAX_PX), max_height=max(image_px, OVERVIEW_MAX_PX)
         )
-        _track_open_cell(self)
+        close_at_exit(self)
         self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(STAGES))
         self._overview_camera = free_camera(OVERVIEW_CAMERA)
         m = self._model
@@ -576,13 +535,7 @@ class FactoryKitting(episode.LoggedCell):
         return bool(resting and upright and settled and released)
 
     def _upright(self, rot: npt.NDArray[np.float64]) -> bool:
-        # rot[2, i] is the world-z component of body axis i.
-        rule = self._target.upright
-        if rule is Upright.Z_UP:
-            return bool(rot[2, 2] > np.cos(UPRIGHT_TOLERANCE_RAD))
-        if rule is Upright.X_LEVEL:
-            return bool(abs(rot[2, 0]) < np.sin(UPRIGHT_TOLERANCE_RAD))
-        return True
+        return part_upright(self._target.upright, rot, tolerance_rad=UPRIGHT_TOLERANCE_RAD)
 
     def _finger_gap(self) -> float:
         return float(np.sum(self._data.qpos[self._qadr_fingers]) / (2 * FINGER_OPEN_M))

@@ -16,10 +16,8 @@ fingers closing along the world y axis.
 
 from __future__ import annotations
 
-import atexit
 import collections
 import copy
-import weakref
 
 import mujoco
 import numpy as np
@@ -44,12 +42,11 @@ from core.sim.cells.factory_kitting_arm.task import (
     PART_YAW_RAD,
     PARTS,
     PHRASINGS,
-    PartSpec,
-    Upright,
     instruction_part,
 )
+from core.sim.parts import PartSpec, part_upright
 from core.sim.registry import cell_register
-from core.sim.render import SceneRenderer, free_camera
+from core.sim.render import SceneRenderer, close_at_exit, free_camera
 from core.sim.variation import Factor, Levels, factor_rng, levels_validate
 
 KEY = "factory-kitting-arm"
@@ -113,26 +110,6 @@ OVERVIEW_CAMERA = {"lookat": (0.0, 0.08, 0.18), "distance": 1.45, "azimuth": 128
 LINK_RGBA = (0.93, 0.93, 0.95, 1.0)
 JOINT_RGBA = (0.25, 0.25, 0.27, 1.0)
 FINGER_RGBA = (0.45, 0.45, 0.47, 1.0)
-
-
-_OPEN_CELLS: weakref.WeakSet[FactoryKittingArm] = weakref.WeakSet()
-_atexit_registered = False
-
-
-def _close_open_cells() -> None:
-    # A GL context freed by the garbage collector at interpreter exit raises EGL errors (mujoco's own
-    # atexit hook has terminated the EGL display by then), so close renderers before that hook runs.
-    for cell in list(_OPEN_CELLS):
-        cell.close()
-
-
-def _track_open_cell(cell: FactoryKittingArm) -> None:
-    global _atexit_registered
-    _OPEN_CELLS.add(cell)
-    if not _atexit_registered:
-        # Registered after mujoco's hook (made with the first GL context), so it runs before it: LIFO.
-        atexit.register(_close_open_cells)
-        _atexit_registered = True
 
 
 def _funnel_goal(*, tool: npt.NDArray[np.float64], target: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -203,7 +180,7 @@ class FactoryKittingArm(episode.LoggedCell):
         self._renderer: SceneRenderer | None = SceneRenderer(
             self._model, max_width=max(image_px, OVERVIEW_MAX_PX), max_height=max(image_px, OVERVIEW_MAX_PX)
         )
-        _track_open_cell(self)
+        close_at_exit(self)
         self._log = episode.EpisodeLog(time_limit_s=time_limit_s, stage_total=len(STAGES))
         self._overview_camera = free_camera(OVERVIEW_CAMERA)
         self._index_model()
@@ -802,13 +779,7 @@ class FactoryKittingArm(episode.LoggedCell):
         return bool(resting and upright and settled and released)
 
     def _upright(self, rot: npt.NDArray[np.float64]) -> bool:
-        # rot[2, i] is the world-z component of body axis i.
-        rule = self._target.upright
-        if rule is Upright.Z_UP:
-            return bool(rot[2, 2] > np.cos(UPRIGHT_TOLERANCE_RAD))
-        if rule is Upright.X_LEVEL:
-            return bool(abs(rot[2, 0]) < np.sin(UPRIGHT_TOLERANCE_RAD))
-        return True
+        return part_upright(self._target.upright, rot, tolerance_rad=UPRIGHT_TOLERANCE_RAD)
 
     def _observe(self) -> Observation:
         tool = self._tool()

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
+from core.sim.parts import PartSpec, Upright
 from core.sim.variation import Factor, FactorKind
 
 CONTROL_DT_S = 0.1  # the cell's control period (one action)
-
-
-class Upright(enum.Enum):
-    """What "upright" means for a part type."""
-
-    Z_UP = "z_up"  # body z axis vertical (the bracket, flange up)
-    X_LEVEL = "x_level"  # body x axis horizontal (the bolt, lying rather than standing on its head)
-    ANY = "any"  # any face down (the box is a cube)
-
-
-@dataclass(frozen=True)
-class PartSpec:
-    """A part type: body name in the model, the z of its body origin when resting upright on a flat
-    surface, where the expert grasps it (body frame), and what upright means for it."""
-
-    name: str
-    rest_z_m: float
-    grasp_offset_m: tuple[float, float, float]
-    upright: Upright
 
 
 PARTS: tuple[PartSpec, ...] = (
