@@ -28,7 +28,7 @@ from common.throttling import IngestRateThrottle, TokenRateThrottle
 from trials.lerobot_export import ExportRequestError, dataset_export_request
 from trials.lerobot_import import ImportRejected, import_summary_data
 from trials.lerobot_views import export_download_response, import_run
-from trials.models import DatasetExport, ReviewState, Trial
+from trials.models import DatasetExport, EventCategory, ReviewState, Trial
 from trials.selectors import trial_list_for_user, trial_list_writable_by_user
 from trials.services import EpisodeConflictError, TrialRuleError
 
@@ -67,11 +67,19 @@ class ExportRequestSerializer(serializers.Serializer[dict[str, Any]]):
 
     outcome = serializers.ChoiceField(choices=["success", "failure"], required=False, allow_blank=True)
     review_state = serializers.ChoiceField(choices=ReviewState.values, required=False, allow_blank=True)
-    stage_reached = StrictCharField(
-        required=False, allow_blank=True, max_length=6, help_text="A count of stages, or 'none'."
+    # The pattern puts the rule in the schema too (a count of stages, or "none").
+    stage_reached = serializers.RegexField(
+        r"^(none|[0-9]{1,5})?$",
+        required=False,
+        allow_blank=True,
+        max_length=6,
+        help_text="A count of stages, or 'none'.",
     )
-    category = StrictCharField(
-        required=False, allow_blank=True, max_length=30, help_text="Episodes with an event of this category."
+    category = serializers.ChoiceField(
+        choices=EventCategory.values,
+        required=False,
+        allow_blank=True,
+        help_text="Episodes with an event of this category.",
     )
 
 
