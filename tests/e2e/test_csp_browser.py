@@ -182,8 +182,16 @@ def _charts_drawn(page: Any, expected: tuple[str, ...]) -> None:
         except PlaywrightTimeout as exc:
             raise AssertionError(f"{chart_id} not drawn") from exc
         # plotly's own stylesheet applied (static/vendor/plotly/plotly.css): its SVG layers are stacked.
-        position = page.evaluate(f"getComputedStyle(document.querySelector('#{chart_id} .main-svg')).position")
-        assert position == "absolute", chart_id
+        # Waited for, not read once: the statistics panel's swap can redraw a chart (the trial page's
+        # cycle chart comes back out of band), and mid-draw its SVG is not yet inside plotly's classes.
+        stacked = (
+            f"() => {{ const svg = document.querySelector('#{chart_id} .main-svg');"
+            " return !!svg && getComputedStyle(svg).position === 'absolute'; }"
+        )
+        try:
+            page.wait_for_function(stacked, timeout=10_000)
+        except PlaywrightTimeout as exc:
+            raise AssertionError(f"{chart_id}: plotly's stylesheet not applied") from exc
 
 
 def _log_in(page: Any, base: str) -> None:
@@ -214,8 +222,8 @@ def test_every_page_renders_under_the_policy_without_a_violation(live_server: An
         page.goto(f"{live_server.url}{path}")
         page.wait_for_selector(ready, state="attached")
         try:
-            _charts_drawn(page, charts)
             page.wait_for_load_state("networkidle")
+            _charts_drawn(page, charts)
         except AssertionError as exc:
             failures[path] = [str(exc), *problems()]
             continue
