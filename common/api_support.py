@@ -64,7 +64,7 @@ class ErrorSerializer(serializers.Serializer[dict[str, Any]]):
     code = serializers.ChoiceField(
         choices=ERROR_CODES,
         help_text="One per status (400 invalid, 403 permission_denied, 404 not_found, 405 method_not_allowed, "
-        "409 conflict, 413 payload_too_large, 415 unsupported_media_type, 429 throttled), except 400 "
+        "409 conflict, 410 gone, 413 payload_too_large, 415 unsupported_media_type, 429 throttled), except 400 "
         "parse_error (the body is not JSON) and 401: not_authenticated (no token) or authentication_failed "
         "(a wrong, expired or revoked token).",
     )
@@ -80,6 +80,7 @@ ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="Visible, but your role or organization may not change it."),
     404: OpenApiResponse(ErrorSerializer, description="Not found, or not visible to your organization."),
     409: OpenApiResponse(ErrorSerializer, description="Conflicts with recorded data; nothing was written."),
+    410: OpenApiResponse(ErrorSerializer, description="It existed and has been removed (e.g. an expired export)."),
     413: OpenApiResponse(ErrorSerializer, description="Body larger than API_MAX_BODY_BYTES (8 MiB by default)."),
     415: OpenApiResponse(
         ErrorSerializer, description="Body not of a documented content type (JSON, CSV upload: multipart)."

@@ -66,6 +66,21 @@ urlpatterns = [
         name="api-lerobot-export-download",
     ),
     path(
+        "sweeps/<int:sweep_pk>/lerobot-exports/",
+        lerobot_api.SweepLeRobotExportListView.as_view(),
+        name="api-sweep-lerobot-exports",
+    ),
+    path(
+        "sweeps/<int:sweep_pk>/lerobot-exports/<int:export_id>/",
+        lerobot_api.SweepLeRobotExportDetailView.as_view(),
+        name="api-sweep-lerobot-export",
+    ),
+    path(
+        "sweeps/<int:sweep_pk>/lerobot-exports/<int:export_id>/download/",
+        lerobot_api.SweepLeRobotExportDownloadView.as_view(),
+        name="api-sweep-lerobot-export-download",
+    ),
+    path(
         "trials/<int:trial_pk>/lerobot-imports/",
         lerobot_api.LeRobotImportView.as_view(),
         name="api-lerobot-imports",

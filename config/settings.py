@@ -186,6 +186,12 @@ if EPISODE_MEDIA_MAX_BYTES < 1:
 LEROBOT_IMPORT_MAX_BYTES = env_int("LEROBOT_IMPORT_MAX_BYTES", 2 * 1024 * 1024 * 1024)
 if LEROBOT_IMPORT_MAX_BYTES < 1:
     raise ImproperlyConfigured("LEROBOT_IMPORT_MAX_BYTES must be at least 1")
+# A finished LeRobotDataset export's zip is removed this many days after it was built (the export then
+# reads "expired" and its download answers 410); 0 keeps every zip. The removal runs as the Celery beat
+# entry below and `manage.py lerobot_exports_expire`.
+LEROBOT_EXPORT_KEEP_DAYS = env_float("LEROBOT_EXPORT_KEEP_DAYS", 7.0)
+if LEROBOT_EXPORT_KEEP_DAYS < 0:
+    raise ImproperlyConfigured("LEROBOT_EXPORT_KEEP_DAYS must be 0 (keep every export) or more days")
 
 # --- Security --------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
@@ -349,6 +355,11 @@ CELERY_BEAT_SCHEDULE = {
     "robots-mark-stale": {
         "task": "robots.tasks.robots_mark_stale_task",
         "schedule": env_float("AGENT_SWEEP_INTERVAL_S", 15.0),
+    },
+    # Hourly: an export outlives LEROBOT_EXPORT_KEEP_DAYS by at most an hour.
+    "lerobot-exports-expire": {
+        "task": "trials.tasks.lerobot_exports_expire_task",
+        "schedule": 3600.0,
     },
 }
 

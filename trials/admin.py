@@ -102,6 +102,15 @@ class SweepAdmin(admin.ModelAdmin):
 
 @admin.register(DatasetExport)
 class DatasetExportAdmin(admin.ModelAdmin[DatasetExport]):
-    list_display = ["id", "trial", "status", "episodes_done", "episodes_total", "size_bytes", "created_at"]
+    list_display = ["id", "trial", "sweep", "status", "episodes_done", "episodes_total", "size_bytes", "created_at"]
     list_filter = ["status"]
-    readonly_fields = ["file", "size_bytes", "episodes_done", "episodes_total", "frames", "error", "finished_at"]
+    readonly_fields = [
+        "file",
+        "size_bytes",
+        "episodes_done",
+        "episodes_total",
+        "frames",
+        "error",
+        "finished_at",
+        "expired_at",
+    ]

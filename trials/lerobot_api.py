@@ -3,10 +3,12 @@
     POST /api/v1/trials/<id>/lerobot-exports/                    {"outcome": "failure", ...} -> 202, the job
     GET  /api/v1/trials/<id>/lerobot-exports/                    the trial's exports
     GET  /api/v1/trials/<id>/lerobot-exports/<export>/           status, progress
-    GET  /api/v1/trials/<id>/lerobot-exports/<export>/download/  the zip (byte ranges)
+    GET  /api/v1/trials/<id>/lerobot-exports/<export>/download/  the zip (byte ranges; 410 once expired)
     POST /api/v1/trials/<id>/lerobot-imports/[?success_field=]   the zip as the body, or multipart `file`
+    POST/GET /api/v1/sweeps/<id>/lerobot-exports/[<export>/[download/]]  the same for a sweep: one
+         dataset of every condition trial's episodes, the condition in each episode's metadata
 
-Exports: anyone who may read the trial (it is their view of its recordings). Imports: engineers and
+Exports: anyone who may read the trial or sweep (it is their view of its recordings). Imports: engineers and
 integrators of the organization whose robot runs the trial, as for the episode upload API."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import parsers, permissions, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, UnsupportedMediaType
 from rest_framework.generics import get_object_or_404
@@ -24,25 +26,37 @@ from rest_framework.views import APIView
 from accounts.permissions import CanRunTrials
 from accounts.requests import AuthenticatedApiRequest
 from common.api_support import MAX_ID, LimitedJSONParser, StrictCharField, error_responses
+from common.errors import Gone
 from common.throttling import IngestRateThrottle, TokenRateThrottle
-from trials.lerobot_export import ExportRequestError, dataset_export_request
+from trials.lerobot_export import (
+    ExportExpired,
+    ExportRequestError,
+    dataset_export_request,
+    export_expires_at,
+    sweep_export_request,
+)
 from trials.lerobot_import import ImportRejected, import_summary_data
 from trials.lerobot_views import export_download_response, import_run
-from trials.models import DatasetExport, EventCategory, ReviewState, Trial
+from trials.models import DatasetExport, EventCategory, ReviewState, Sweep, Trial
 from trials.selectors import trial_list_for_user, trial_list_writable_by_user
 from trials.services import EpisodeConflictError, TrialRuleError
+from trials.sweep_selectors import sweep_list_for_user
 
 ZIP_CONTENT_TYPES = ("application/zip", "application/x-zip-compressed", "application/octet-stream")
 
 
 class DatasetExportSerializer(serializers.ModelSerializer[DatasetExport]):
     download_url = serializers.SerializerMethodField()
+    expires_at = serializers.SerializerMethodField(
+        help_text="When a done export's zip is removed (then `status` is expired and the download 410)."
+    )
 
     class Meta:
         model = DatasetExport
         fields = [
             "id",
             "trial",
+            "sweep",
             "filters",
             "status",
             "episodes_done",
@@ -52,6 +66,8 @@ class DatasetExportSerializer(serializers.ModelSerializer[DatasetExport]):
             "error",
             "created_at",
             "finished_at",
+            "expires_at",
+            "expired_at",
             "download_url",
         ]
         read_only_fields = fields
@@ -59,7 +75,13 @@ class DatasetExportSerializer(serializers.ModelSerializer[DatasetExport]):
     def get_download_url(self, export: DatasetExport) -> str | None:
         if export.status != DatasetExport.Status.DONE:
             return None
-        return f"/api/v1/trials/{export.trial_id}/lerobot-exports/{export.pk}/download/"
+        owner = f"trials/{export.trial_id}" if export.trial_id is not None else f"sweeps/{export.sweep_id}"
+        return f"/api/v1/{owner}/lerobot-exports/{export.pk}/download/"
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_expires_at(self, export: DatasetExport) -> str | None:
+        expires = export_expires_at(export)
+        return None if expires is None else serializers.DateTimeField().to_representation(expires)
 
 
 class ExportRequestSerializer(serializers.Serializer[dict[str, Any]]):
@@ -103,6 +125,23 @@ def _visible_trial(request: AuthenticatedApiRequest, trial_pk: int) -> Trial:
     return get_object_or_404(trial_list_for_user(user=request.user), pk=trial_pk)
 
 
+def _visible_sweep(request: AuthenticatedApiRequest, sweep_pk: int) -> Sweep:
+    if not 0 <= sweep_pk <= MAX_ID:
+        raise NotFound()
+    return get_object_or_404(sweep_list_for_user(user=request.user), pk=sweep_pk)
+
+
+def _export_refused(exc: ExportRequestError) -> Response:
+    return Response({"detail": str(exc), "code": "invalid", "errors": {exc.field: [exc.message]}}, status=400)
+
+
+def _download(request: AuthenticatedApiRequest, export: DatasetExport) -> Any:
+    try:
+        return export_download_response(request._request, export)
+    except ExportExpired as exc:
+        raise Gone(str(exc)) from None
+
+
 def _rejected(exc: ImportRejected) -> Response:
     code = {400: "invalid", 413: "payload_too_large"}.get(exc.status, "invalid")
     where = f"{exc.file}: {exc.field}" if exc.file else exc.field
@@ -140,7 +179,7 @@ class LeRobotExportListView(APIView):
         try:
             export = dataset_export_request(trial=trial, user=request.user, filters=dict(filters.validated_data))
         except ExportRequestError as exc:
-            return Response({"detail": str(exc), "code": "invalid", "errors": {exc.field: [exc.message]}}, status=400)
+            return _export_refused(exc)
         return Response(DatasetExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -169,19 +208,94 @@ class LeRobotExportDownloadView(APIView):
     request: AuthenticatedApiRequest
 
     @extend_schema(
-        summary="Download a finished export's zip (byte ranges supported)",
+        summary="Download a finished export's zip (byte ranges supported; 410 once expired)",
         parameters=_EXPORT_PARAMS,
         responses={
             (200, "application/zip"): OpenApiTypes.BINARY,
             (206, "application/zip"): OpenApiTypes.BINARY,
-            **error_responses(401, 404, 429),
+            **error_responses(401, 404, 410, 429),
         },
         tags=["lerobot"],
     )
     def get(self, request: AuthenticatedApiRequest, trial_pk: int, export_id: int) -> Any:
         trial = _visible_trial(request, trial_pk)
         export = get_object_or_404(DatasetExport.objects.filter(trial=trial), pk=min(export_id, MAX_ID))
-        return export_download_response(request._request, export)
+        return _download(request, export)
+
+
+_SWEEP_EXPORT_PARAMS = [
+    OpenApiParameter("sweep_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="Sweep id"),
+    OpenApiParameter("export_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Export id"),
+]
+
+
+class SweepLeRobotExportListView(APIView):
+    parser_classes = [LimitedJSONParser]
+    request: AuthenticatedApiRequest
+
+    @extend_schema(
+        summary="List a sweep's LeRobotDataset exports",
+        parameters=_SWEEP_EXPORT_PARAMS[:1],
+        responses={200: DatasetExportSerializer(many=True), **error_responses(401, 404, 429)},
+        tags=["lerobot"],
+    )
+    def get(self, request: AuthenticatedApiRequest, sweep_pk: int) -> Response:
+        sweep = _visible_sweep(request, sweep_pk)
+        return Response(DatasetExportSerializer(DatasetExport.objects.filter(sweep=sweep)[:50], many=True).data)
+
+    @extend_schema(
+        summary="Export every condition of a sweep as one LeRobotDataset v3.0 zip (a background job)",
+        description="The filters apply to each condition trial. Each episode's row in meta/episodes names its "
+        "condition: `condition`, `condition_index` (0 = nominal), `condition_levels` (JSON), `trial`, and "
+        "`factor/<key>` per swept factor. Answers 202 with the job; poll it until `status` is done.",
+        parameters=_SWEEP_EXPORT_PARAMS[:1],
+        request=ExportRequestSerializer,
+        responses={202: DatasetExportSerializer, **error_responses(400, 401, 404, 429)},
+        tags=["lerobot"],
+    )
+    def post(self, request: AuthenticatedApiRequest, sweep_pk: int) -> Response:
+        sweep = _visible_sweep(request, sweep_pk)
+        filters = ExportRequestSerializer(data=request.data)
+        filters.is_valid(raise_exception=True)
+        try:
+            export = sweep_export_request(sweep=sweep, user=request.user, filters=dict(filters.validated_data))
+        except ExportRequestError as exc:
+            return _export_refused(exc)
+        return Response(DatasetExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SweepLeRobotExportDetailView(APIView):
+    request: AuthenticatedApiRequest
+
+    @extend_schema(
+        summary="Read a sweep export's status and progress",
+        parameters=_SWEEP_EXPORT_PARAMS,
+        responses={200: DatasetExportSerializer, **error_responses(401, 404, 429)},
+        tags=["lerobot"],
+    )
+    def get(self, request: AuthenticatedApiRequest, sweep_pk: int, export_id: int) -> Response:
+        sweep = _visible_sweep(request, sweep_pk)
+        export = get_object_or_404(DatasetExport.objects.filter(sweep=sweep), pk=min(export_id, MAX_ID))
+        return Response(DatasetExportSerializer(export).data)
+
+
+class SweepLeRobotExportDownloadView(APIView):
+    request: AuthenticatedApiRequest
+
+    @extend_schema(
+        summary="Download a finished sweep export's zip (byte ranges supported; 410 once expired)",
+        parameters=_SWEEP_EXPORT_PARAMS,
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            (206, "application/zip"): OpenApiTypes.BINARY,
+            **error_responses(401, 404, 410, 429),
+        },
+        tags=["lerobot"],
+    )
+    def get(self, request: AuthenticatedApiRequest, sweep_pk: int, export_id: int) -> Any:
+        sweep = _visible_sweep(request, sweep_pk)
+        export = get_object_or_404(DatasetExport.objects.filter(sweep=sweep), pk=min(export_id, MAX_ID))
+        return _download(request, export)
 
 
 class LeRobotImportView(APIView):

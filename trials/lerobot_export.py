@@ -9,7 +9,17 @@ progress; then zips the dataset into storage. Memory stays flat: one episode on 
 What each episode carries: the outcome every figure counts (the reviewed one where a person reviewed it),
 its fault events (category, time, message, severity), stages reached, and a per-frame intervention flag
 set from the frame of each intervention event on. Episodes without a recording (uploaded figures only)
-are not exported: `episodes_total` counts those that have one."""
+are not exported: `episodes_total` counts those that have one.
+
+A sweep exports as one dataset: every condition trial's episodes (the same filters on each), nominal
+first, each episode's condition in its episodes-metadata row: `condition` (the sweep label),
+`condition_index` (0 = nominal), `condition_levels` (JSON of the levels that differ from nominal),
+`trial` (the condition's trial id) and `factor/<key>` per swept factor (the level it ran at, nominal
+included), so `episodes[episodes["factor/light_intensity"] < 0.5]` selects a condition in pandas.
+
+Expiry: a finished export's zip is removed LEROBOT_EXPORT_KEEP_DAYS after it was built
+(`dataset_exports_expire`, run hourly by Celery beat and by `manage.py lerobot_exports_expire`); the
+row stays, `expired`, and its download answers 410 Gone."""
 
 from __future__ import annotations
 
@@ -18,10 +28,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
@@ -31,6 +43,7 @@ from accounts.models import User
 from core.lerobot.dataset_write import DatasetWriter, EpisodeInput, FaultNote, dataset_zip, episode_from_recording
 from core.recording.recorder import MANIFEST, TRAJECTORY
 from core.recording.trajectory import trajectory_read
+from core.sim.variation import Factor, FactorKind
 from trials import queue
 from trials.models import (
     DatasetExport,
@@ -41,9 +54,12 @@ from trials.models import (
     ExportStatus,
     MediaKind,
     ReviewState,
+    Sweep,
     Trial,
 )
 from trials.selectors import episode_list_for_trial
+from trials.sweep_selectors import sweep_condition_trials
+from trials.sweep_services import cell_factors
 
 FILTER_FIELDS = ("outcome", "review_state", "stage_reached", "category")
 PROGRESS_EVERY = 5  # episodes between progress writes: one UPDATE per episode would dominate small ones
@@ -119,6 +135,24 @@ def dataset_export_request(*, trial: Trial, user: User | None, filters: Mapping[
     return export
 
 
+def sweep_export_request(*, sweep: Sweep, user: User | None, filters: Mapping[str, Any]) -> DatasetExport:
+    """Record an export of the episodes the filters select in every condition trial of `sweep` (one
+    dataset) and enqueue its job once committed. Raises ExportRequestError for a bad filter."""
+    clean = export_filters_clean(filters)
+    total = sum(export_episodes(trial=t, filters=clean).count() for t in sweep_condition_trials(sweep=sweep))
+    export = DatasetExport.objects.create(sweep=sweep, filters=clean, episodes_total=total, created_by=user)
+    transaction.on_commit(lambda: queue.lerobot_export_enqueue(export_id=export.pk))
+    return export
+
+
+def export_expires_at(export: DatasetExport) -> datetime | None:
+    """When a finished export's zip will be removed (None: not finished, or LEROBOT_EXPORT_KEEP_DAYS 0)."""
+    keep_days = float(settings.LEROBOT_EXPORT_KEEP_DAYS)
+    if export.status != ExportStatus.DONE or export.finished_at is None or keep_days <= 0:
+        return None
+    return export.finished_at + timedelta(days=keep_days)
+
+
 # --- The job ---------------------------------------------------------------------------------------
 
 
@@ -188,26 +222,76 @@ def _spec(first: EpisodeInput, folder: Path, trial: Trial) -> _Spec:
         cameras=list(first.videos),
         state_dim=int(first.state.shape[1]),
         action_dim=int(first.action.shape[1]),
-        robot_type=f"trialbench/{manifest.get('cell') or trial.robot.pk}",
+        robot_type=f"trialbench/{manifest.get('cell') or trial.robot_id}",
     )
+
+
+@dataclass(frozen=True)
+class _Conditions:
+    """A sweep's episodes-metadata columns and each condition trial's values for them."""
+
+    columns: dict[str, str]
+    values: dict[int, dict[str, Any]]  # trial id -> column -> value
+
+
+def _sweep_conditions(sweep: Sweep, trials: list[Trial]) -> _Conditions:
+    try:
+        known: dict[str, Factor] = {f.key: f for f in cell_factors(sweep.robot.sim_cell_key)}
+    except KeyError:  # a cell this worker does not know: levels as swept, nominal unknown (null)
+        known = {}
+    columns = {"condition": "string", "condition_index": "int64", "condition_levels": "string", "trial": "int64"}
+    numeric: dict[str, bool] = {}
+    for key, levels in dict(sweep.factors).items():
+        factor = known.get(key)
+        numeric[key] = (
+            factor.kind is FactorKind.NUMBER
+            if factor is not None
+            else all(isinstance(v, int | float) and not isinstance(v, bool) for v in levels)
+        )
+        columns[f"factor/{key}"] = "float64" if numeric[key] else "string"
+    values: dict[int, dict[str, Any]] = {}
+    for position, trial in enumerate(trials):
+        levels = dict(trial.variation or {})
+        row: dict[str, Any] = {
+            "condition": trial.sweep_label or f"trial {trial.pk}",
+            "condition_index": position,
+            "condition_levels": json.dumps(levels, sort_keys=True),
+            "trial": trial.pk,
+        }
+        for key, is_number in numeric.items():
+            factor = known.get(key)
+            level = levels.get(key, factor.nominal if factor is not None else None)
+            row[f"factor/{key}"] = None if level is None else (float(level) if is_number else str(level))
+        values[trial.pk] = row
+    return _Conditions(columns=columns, values=values)
 
 
 def _progress(export_id: int, done: int, frames: int) -> None:
     DatasetExport.objects.filter(pk=export_id).update(episodes_done=done, frames=frames)
 
 
-def _episodes_iter(export: DatasetExport) -> Iterator[Episode]:
+def _export_trials(export: DatasetExport) -> list[Trial]:
+    """The trials an export reads: its trial, or its sweep's condition trials, nominal first."""
+    if export.sweep is not None:
+        return sweep_condition_trials(sweep=export.sweep)
+    if export.trial is None:
+        raise ValueError("the export names neither a trial nor a sweep")
+    return [export.trial]
+
+
+def _episodes_iter(export: DatasetExport, trials: list[Trial]) -> Iterator[tuple[Trial, Episode]]:
     # iterator(): the rows stream from the database, not one list of the whole trial.
-    yield from (
-        export_episodes(trial=export.trial, filters=export.filters).prefetch_related("events").iterator(chunk_size=200)
-    )
+    for trial in trials:
+        episodes = export_episodes(trial=trial, filters=export.filters).prefetch_related("events")
+        for episode in episodes.iterator(chunk_size=200):
+            yield trial, episode
 
 
 def dataset_export_run(*, export_id: int) -> DatasetExport:
     """Build the export's dataset and store its zip; returns the row (done, or failed with the error).
     A finished export run again is returned untouched (a redelivered message)."""
-    export = DatasetExport.objects.select_related("trial__robot").get(pk=export_id)
-    if export.status in (ExportStatus.DONE, ExportStatus.FAILED):
+    export = DatasetExport.objects.select_related("trial", "sweep__robot").get(pk=export_id)
+    if export.status in (ExportStatus.DONE, ExportStatus.FAILED, ExportStatus.EXPIRED):
         return export
     DatasetExport.objects.filter(pk=export_id).update(status=ExportStatus.RUNNING, episodes_done=0, frames=0)
     work = Path(tempfile.mkdtemp(prefix=f"trialbench-lerobot-{export_id}-"))
@@ -226,15 +310,17 @@ def dataset_export_run(*, export_id: int) -> DatasetExport:
 
 def _dataset_build(export: DatasetExport, work: Path) -> tuple[int, int]:
     """Write the dataset under work/dataset; returns (episodes, frames)."""
-    trial = export.trial
-    task = trial.instruction
+    trials = _export_trials(export)
+    conditions = _sweep_conditions(export.sweep, trials) if export.sweep is not None else None
     writer: DatasetWriter | None = None
     done = frames = 0
     try:
-        for episode in _episodes_iter(export):
+        for trial, episode in _episodes_iter(export, trials):
             folder = work / f"episode-{episode.pk}"
             _materialise(episode, folder)
-            item = _episode_input(episode, folder, task)
+            item = _episode_input(episode, folder, trial.instruction)
+            if conditions is not None:
+                item = replace(item, extra=conditions.values[trial.pk])
             if writer is None:
                 spec = _spec(item, folder, trial)
                 writer = DatasetWriter(
@@ -244,11 +330,13 @@ def _dataset_build(export: DatasetExport, work: Path) -> tuple[int, int]:
                     state_names=[f"state_{i}" for i in range(spec.state_dim)],
                     action_names=[f"action_{i}" for i in range(spec.action_dim)],
                     cameras=spec.cameras,
+                    episode_columns=conditions.columns if conditions is not None else None,
                 )
             try:
                 writer.add(item)
             except ValueError as exc:
-                raise ValueError(f"episode {episode.index}: {exc}") from None
+                where = f"{trial.sweep_label or f'trial {trial.pk}'} " if conditions is not None else ""
+                raise ValueError(f"{where}episode {episode.index}: {exc}") from None
             shutil.rmtree(folder)
             done += 1
             frames += item.frames
@@ -270,7 +358,7 @@ def _store(export: DatasetExport, work: Path, totals: tuple[int, int]) -> None:
     size = dataset_zip(work / "dataset", archive)
     shutil.rmtree(work / "dataset")
     with archive.open("rb") as handle:
-        export.file.save(f"trial-{export.trial_id}-lerobot.zip", File(handle), save=False)
+        export.file.save(f"{export.subject}-lerobot.zip", File(handle), save=False)
     DatasetExport.objects.filter(pk=export.pk).update(
         file=export.file.name,
         size_bytes=size,
@@ -292,3 +380,56 @@ def export_chunks(*, export: DatasetExport, start: int, length: int) -> Iterator
                 break
             left -= len(chunk)
             yield chunk
+
+
+# --- Expiry ----------------------------------------------------------------------------------------
+
+
+class ExportExpired(Exception):
+    """The export's zip was removed by the expiry (a download answers 410 Gone)."""
+
+
+@dataclass(frozen=True)
+class ExpiredExport:
+    """An export whose zip the expiry removed (in a dry run: would remove)."""
+
+    export_id: int
+    subject: str
+    name: str
+    size_bytes: int
+    finished_at: datetime
+
+
+def dataset_exports_expire(*, now: datetime | None = None, dry_run: bool = False) -> list[ExpiredExport]:
+    """Remove the zips of exports finished more than LEROBOT_EXPORT_KEEP_DAYS ago from storage and mark
+    them expired (the rows stay: who exported what, when). Returns them, oldest first; nothing when
+    LEROBOT_EXPORT_KEEP_DAYS is 0. Safe to run concurrently: a row is marked by one runner only."""
+    keep_days = float(settings.LEROBOT_EXPORT_KEEP_DAYS)
+    if keep_days <= 0:
+        return []
+    cutoff = (now or timezone.now()) - timedelta(days=keep_days)
+    due = DatasetExport.objects.filter(status=ExportStatus.DONE, finished_at__lt=cutoff).order_by("finished_at", "pk")
+    expired: list[ExpiredExport] = []
+    for export in due.iterator(chunk_size=200):
+        name = str(export.file.name or "")
+        item = ExpiredExport(
+            export_id=export.pk,
+            subject=export.subject,
+            name=name,
+            size_bytes=int(export.size_bytes),
+            finished_at=export.finished_at or cutoff,
+        )
+        if dry_run:
+            expired.append(item)
+            continue
+        # The file first: a failed delete leaves the row done, so the next run tries again instead of
+        # leaving an orphan. Deleting a missing file is a no-op, so two concurrent runs are harmless;
+        # the conditional update lets one of them report it.
+        if name:
+            export.file.storage.delete(name)
+        marked = DatasetExport.objects.filter(pk=export.pk, status=ExportStatus.DONE).update(
+            status=ExportStatus.EXPIRED, file="", expired_at=timezone.now()
+        )
+        if marked:
+            expired.append(item)
+    return expired

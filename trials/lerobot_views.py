@@ -1,6 +1,6 @@
-"""The browser side of LeRobot export and import: the trial page's "Export as LeRobotDataset" form, the
-export's progress fragment (polled by static/js/app.js), the zip download (permission-checked, byte
-ranges), and the dataset upload page beside the CSV upload. The work is in trials.lerobot_export and
+"""The browser side of LeRobot export and import: the trial and sweep pages' "Export as LeRobotDataset"
+form, the exports' progress fragment (polled by htmx), the zip download (permission-checked, byte
+ranges; 410 once expired), and the dataset upload page beside the CSV upload. The work is in trials.lerobot_export and
 trials.lerobot_import, shared with the API (trials.lerobot_api)."""
 
 from __future__ import annotations
@@ -21,19 +21,30 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import can_run_trials
 from accounts.requests import AuthenticatedHttpRequest
-from trials.lerobot_export import ExportRequestError, dataset_export_request, export_chunks
+from trials.lerobot_export import (
+    FILTER_FIELDS,
+    ExportExpired,
+    ExportRequestError,
+    dataset_export_request,
+    export_chunks,
+    export_expires_at,
+    sweep_export_request,
+)
 from trials.lerobot_import import ImportRejected, ImportSummary, lerobot_import
 from trials.media_views import byte_range
-from trials.models import DatasetExport, ExportStatus, Trial
+from trials.models import DatasetExport, ExportStatus, Sweep, Trial
 from trials.selectors import trial_list_for_user, trial_list_writable_by_user
 from trials.services import EpisodeConflictError, TrialRuleError
+from trials.sweep_selectors import sweep_list_for_user
 
 _CHUNK = 1024 * 1024
 
 
 def export_download_response(request: HttpRequest, export: DatasetExport) -> HttpResponse | StreamingHttpResponse:
     """The export's zip with single byte ranges (206/416), as the episode media are served; 404 before
-    it is built or once its file is gone."""
+    it is built or when its file is missing. Raises ExportExpired once the expiry removed it."""
+    if export.status == ExportStatus.EXPIRED:
+        raise ExportExpired(f"export {export.pk} expired: its zip was removed; export again")
     if not export.file.name or not export.file.storage.exists(export.file.name):
         raise Http404("the export has no file (not finished, failed, or removed)")
     size = int(export.size_bytes)
@@ -55,10 +66,33 @@ def export_download_response(request: HttpRequest, export: DatasetExport) -> Htt
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = etag
     response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Disposition"] = f'attachment; filename="trial-{export.trial_id}-lerobot-{export.pk}.zip"'
+    response["Content-Disposition"] = f'attachment; filename="{export.subject}-lerobot-{export.pk}.zip"'
     if isinstance(wanted, tuple):
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     return response
+
+
+def _export_rows(exports: list[DatasetExport]) -> list[dict[str, object]]:
+    return [{"export": e, "expires_at": export_expires_at(e)} for e in exports]
+
+
+def _exports_fragment(
+    request: AuthenticatedHttpRequest, *, trial: Trial | None, sweep: Sweep | None, exports: list[DatasetExport]
+) -> HttpResponse:
+    polling = any(e.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for e in exports)
+    context = {"trial": trial, "sweep": sweep, "rows": _export_rows(exports), "polling": polling}
+    return render(request, "trials/_lerobot_exports.html", context)
+
+
+def _download(request: HttpRequest, export: DatasetExport) -> HttpResponse | StreamingHttpResponse:
+    try:
+        return export_download_response(request, export)
+    except ExportExpired as exc:
+        return HttpResponse(f"{exc}.", status=410, content_type="text/plain; charset=utf-8")
+
+
+def _filters(request: HttpRequest) -> dict[str, str]:
+    return {k: request.POST.get(k, "") for k in FILTER_FIELDS}
 
 
 @require_POST
@@ -66,9 +100,8 @@ def export_download_response(request: HttpRequest, export: DatasetExport) -> Htt
 def lerobot_export_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Start an export of the trial's episodes the form's filters select; back to the trial page."""
     trial = get_object_or_404(trial_list_for_user(user=request.user), pk=pk)
-    filters = {k: request.POST.get(k, "") for k in ("outcome", "review_state", "stage_reached", "category")}
     try:
-        dataset_export_request(trial=trial, user=request.user, filters=filters)
+        dataset_export_request(trial=trial, user=request.user, filters=_filters(request))
     except ExportRequestError as exc:
         messages.error(request, f"Export not started: {exc}")
     else:
@@ -82,8 +115,7 @@ def lerobot_exports_fragment(request: AuthenticatedHttpRequest, pk: int) -> Http
     """The trial's latest exports with progress and download links (the trial page polls it)."""
     trial = get_object_or_404(trial_list_for_user(user=request.user), pk=pk)
     exports = list(DatasetExport.objects.filter(trial=trial)[:5])
-    polling = any(e.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for e in exports)
-    return render(request, "trials/_lerobot_exports.html", {"trial": trial, "exports": exports, "polling": polling})
+    return _exports_fragment(request, trial=trial, sweep=None, exports=exports)
 
 
 @require_GET
@@ -92,8 +124,38 @@ def lerobot_export_download(
     request: AuthenticatedHttpRequest, pk: int, export_id: int
 ) -> HttpResponse | StreamingHttpResponse:
     trial = get_object_or_404(trial_list_for_user(user=request.user), pk=pk)
-    export = get_object_or_404(DatasetExport, pk=export_id, trial=trial)
-    return export_download_response(request, export)
+    return _download(request, get_object_or_404(DatasetExport, pk=export_id, trial=trial))
+
+
+@require_POST
+@login_required
+def sweep_lerobot_export_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Start one export of every condition's episodes the form's filters select; back to the sweep page."""
+    sweep = get_object_or_404(sweep_list_for_user(user=request.user), pk=pk)
+    try:
+        sweep_export_request(sweep=sweep, user=request.user, filters=_filters(request))
+    except ExportRequestError as exc:
+        messages.error(request, f"Export not started: {exc}")
+    else:
+        messages.success(request, "LeRobotDataset export of every condition started; its progress shows below.")
+    return redirect("sweep-detail", pk=sweep.pk)
+
+
+@require_GET
+@login_required
+def sweep_lerobot_exports_fragment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    sweep = get_object_or_404(sweep_list_for_user(user=request.user), pk=pk)
+    exports = list(DatasetExport.objects.filter(sweep=sweep)[:5])
+    return _exports_fragment(request, trial=None, sweep=sweep, exports=exports)
+
+
+@require_GET
+@login_required
+def sweep_lerobot_export_download(
+    request: AuthenticatedHttpRequest, pk: int, export_id: int
+) -> HttpResponse | StreamingHttpResponse:
+    sweep = get_object_or_404(sweep_list_for_user(user=request.user), pk=pk)
+    return _download(request, get_object_or_404(DatasetExport, pk=export_id, sweep=sweep))
 
 
 def upload_to_file(handle: IO[bytes] | None, target: Path, *, max_bytes: int) -> int:

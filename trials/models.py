@@ -631,21 +631,24 @@ class ExportStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"  # done, then its zip removed after LEROBOT_EXPORT_KEEP_DAYS
 
 
 def dataset_export_path(instance: DatasetExport, filename: str) -> str:
     # Outside trials/: the orphan sweep (trials.retention) removes files there that no EpisodeMedia names.
-    return f"lerobot-exports/trial-{instance.trial_id}/{instance.pk}/{filename}"
+    return f"lerobot-exports/{instance.subject}/{instance.pk}/{filename}"
 
 
 class DatasetExport(models.Model):
-    """A LeRobotDataset v3.0 export of a trial's recorded episodes (trials/lerobot_export.py), built by a
-    Celery job: `filters` are the trial page grid's (outcome, review_state, stage_reached, category), the
-    zip goes to the episode media storage."""
+    """A LeRobotDataset v3.0 export of a trial's recorded episodes, or of every condition trial of a
+    sweep (trials/lerobot_export.py), built by a Celery job: `filters` are the trial page grid's
+    (outcome, review_state, stage_reached, category), the zip goes to the episode media storage and is
+    removed LEROBOT_EXPORT_KEEP_DAYS after it was built (status expired)."""
 
     Status = ExportStatus
 
-    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="dataset_exports")
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="dataset_exports", null=True, blank=True)
+    sweep = models.ForeignKey(Sweep, on_delete=models.CASCADE, related_name="dataset_exports", null=True, blank=True)
     filters = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     episodes_total = models.PositiveIntegerField(default=0)
@@ -659,12 +662,23 @@ class DatasetExport(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True, help_text="When the expiry removed its zip.")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=ExportStatus.values), name="datasetexport_status_valid"),
+            models.CheckConstraint(
+                condition=Q(trial__isnull=False, sweep__isnull=True) | Q(trial__isnull=True, sweep__isnull=False),
+                name="datasetexport_trial_or_sweep",
+            ),
         ]
+        indexes = [models.Index(fields=["status", "finished_at"], name="datasetexport_expiry")]
 
     def __str__(self) -> str:
-        return f"LeRobot export {self.pk} of trial {self.trial_id} ({self.status})"
+        return f"LeRobot export {self.pk} of {self.subject.replace('-', ' ')} ({self.status})"
+
+    @property
+    def subject(self) -> str:
+        """What was exported, as a file-name part: `trial-<id>` or `sweep-<id>`."""
+        return f"trial-{self.trial_id}" if self.trial_id is not None else f"sweep-{self.sweep_id}"

@@ -78,6 +78,14 @@ def lerobot_export_task(export_id: int) -> dict[str, Any]:
 
 
 @shared_task(acks_late=True)
+def lerobot_exports_expire_task() -> dict[str, int]:
+    """Periodic (Celery beat): remove the zips of exports older than LEROBOT_EXPORT_KEEP_DAYS, mark them
+    expired. Returns how many and the bytes freed."""
+    expired = lerobot_export.dataset_exports_expire()
+    return {"expired": len(expired), "bytes_freed": sum(e.size_bytes for e in expired)}
+
+
+@shared_task(acks_late=True)
 def trial_reap_task() -> list[int]:
     """Re-enqueue chunks whose worker died (for a beat schedule; workers also reap by themselves).
     Returns the chunk ids re-enqueued."""

@@ -10,6 +10,21 @@ urlpatterns = [
     path("tasks/<int:task_pk>/trials/new/", views.trial_create, name="trial-create"),
     path("tasks/<int:task_pk>/sweeps/new/", sweep_views.sweep_create, name="sweep-create"),
     path("sweeps/<int:pk>/", sweep_views.sweep_detail, name="sweep-detail"),
+    path(
+        "sweeps/<int:pk>/lerobot-exports/",
+        lerobot_views.sweep_lerobot_export_create,
+        name="sweep-lerobot-export-create",
+    ),
+    path(
+        "sweeps/<int:pk>/lerobot-exports/fragment/",
+        lerobot_views.sweep_lerobot_exports_fragment,
+        name="sweep-lerobot-exports",
+    ),
+    path(
+        "sweeps/<int:pk>/lerobot-exports/<int:export_id>/download/",
+        lerobot_views.sweep_lerobot_export_download,
+        name="sweep-lerobot-export-download",
+    ),
     path("trials/", views.trial_list, name="trial-list"),
     path("trials/<int:pk>/", views.trial_detail, name="trial-detail"),
     path("trials/<int:pk>/progress/", views.trial_progress_fragment, name="trial-progress"),

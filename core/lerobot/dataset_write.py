@@ -26,7 +26,8 @@ successful episode), `next.reward` (1.0 there, else 0), `intervention` (a person
 frame), `stage_reached` (stages reached by that frame); per episode `outcome`, `success`, `faults`
 (categories), `fault_details` (JSON), `stage_reached`, `stage_total`, `last_stage`, `interventions`
 (frames), `cycle_time_s` and `source` (our episode id), so a team can select failures,
-interventions or successes for fine-tuning.
+interventions or successes for fine-tuning. A dataset may declare more per-episode columns
+(`episode_columns`, e.g. a sweep's condition and factor levels) that every episode fills (`extra`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ from core.recording.trajectory import trajectory_read
 EPISODE_ROWS_FLUSH = 100
 MAX_STAT_SAMPLES = 10_000
 _OUTCOMES = ("success", "failure")
+# The dtypes an extra episodes-metadata column may have (DatasetWriter's episode_columns).
+EPISODE_COLUMN_TYPES = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_()}
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class EpisodeInput:
     faults: Sequence[FaultNote] = ()
     cycle_time_s: float | None = None
     source: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)  # the dataset's episode_columns, by name
 
     @property
     def frames(self) -> int:
@@ -322,7 +326,8 @@ class DatasetWriter:
     """Writes a LeRobotDataset v3.0 under `root` (created; must not exist): `add()` per episode,
     `close()` at the end writes meta/info.json, stats.json and tasks.parquet and returns info.json's
     dict. All episodes have the same state/action sizes and cameras (the first one's). A context
-    manager; leaving it on an exception removes the folder."""
+    manager; leaving it on an exception removes the folder. `episode_columns` (name -> one of
+    EPISODE_COLUMN_TYPES) adds episodes-metadata columns that each episode's `extra` fills."""
 
     def __init__(
         self,
@@ -336,13 +341,18 @@ class DatasetWriter:
         chunks_size: int = layout.DEFAULT_CHUNK_SIZE,
         data_files_size_in_mb: float = layout.DEFAULT_DATA_FILE_SIZE_IN_MB,
         video_files_size_in_mb: float = layout.DEFAULT_VIDEO_FILE_SIZE_IN_MB,
+        episode_columns: Mapping[str, str] | None = None,
     ) -> None:
+        for name, dtype in (episode_columns or {}).items():
+            if dtype not in EPISODE_COLUMN_TYPES:
+                raise ValueError(f"episode column {name!r}: dtype must be one of {sorted(EPISODE_COLUMN_TYPES)}")
+        self.episode_columns = dict(episode_columns or {})
         if not fps > 0 or abs(fps - round(fps)) > 1e-6:
             raise ValueError(f"LeRobot datasets have a whole number of frames per second, not {fps}")
         if not cameras:
             raise ValueError("a LeRobot export needs at least one camera")
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=False)
+        self._episodes_schema_extra = [pa.field(n, EPISODE_COLUMN_TYPES[t]) for n, t in self.episode_columns.items()]
         self.fps = round(fps)
         self.robot_type = robot_type
         self.state_names, self.action_names = list(state_names), list(action_names)
@@ -362,6 +372,7 @@ class DatasetWriter:
             metadata={b"huggingface": layout.hf_features_metadata(data_features)},
         )
         self._episodes_schema = self._episode_schema()
+        self.root.mkdir(parents=True, exist_ok=False)
         self._data_writer: pq.ParquetWriter | None = None
         self._data_at = (0, 0)
         self._data_file_frames = 0
@@ -435,7 +446,11 @@ class DatasetWriter:
             pa.field("cycle_time_s", pa.float64()),
             pa.field("source", pa.string()),
         ]
-        return pa.schema(fields)
+        taken = {f.name for f in fields}
+        for extra in self._episodes_schema_extra:
+            if extra.name in taken:
+                raise ValueError(f"episode column {extra.name!r} is one LeRobot or this writer already writes")
+        return pa.schema(fields + self._episodes_schema_extra)
 
     # --- episodes ---------------------------------------------------------------------------
     def _check(self, episode: EpisodeInput) -> None:
@@ -453,6 +468,8 @@ class DatasetWriter:
         for name, array in (("intervention", episode.intervention), ("stage", episode.stage)):
             if array is not None and array.shape != (n,):
                 raise ValueError(f"{name} has {array.shape[0]} rows, the episode {n}")
+        if set(episode.extra) != set(self.episode_columns):
+            raise ValueError(f"episode columns {sorted(episode.extra)} differ from {sorted(self.episode_columns)}")
 
     def _frame_columns(self, episode: EpisodeInput, index: int, task_index: int) -> dict[str, Any]:
         n = episode.frames
@@ -565,6 +582,7 @@ class DatasetWriter:
                 "interventions": int(columns["intervention"].sum()),
                 "cycle_time_s": float(episode.cycle_time_s if episode.cycle_time_s is not None else n / self.fps),
                 "source": episode.source,
+                **{name: episode.extra[name] for name in self.episode_columns},
             }
         )
         self._episode_rows.append(row)

@@ -3,18 +3,37 @@ core.lerobot.dataset_read: counts, the reviewed outcome, faults, stages and inte
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
+from django.utils import timezone
 
 from core.lerobot.dataset_read import dataset_open
-from tests.factories import EpisodeEventFactory, OrganizationFactory, RobotFactory, TaskFactory, TrialFactory
+from tests.factories import (
+    EpisodeEventFactory,
+    OrganizationFactory,
+    PolicyVersionFactory,
+    RobotFactory,
+    TaskFactory,
+    TrialFactory,
+)
 from tests.trials.recording_support import RecordingCache, recorded_episode
-from trials.lerobot_export import ExportRequestError, dataset_export_run, export_filters_clean
-from trials.models import DatasetExport, EpisodeOutcome, EventKind, ExportStatus, ReviewState, Trial
+from trials.lerobot_export import (
+    ExportRequestError,
+    dataset_export_run,
+    dataset_exports_expire,
+    export_expires_at,
+    export_filters_clean,
+    sweep_export_request,
+)
+from trials.models import DatasetExport, EpisodeOutcome, EventKind, ExportStatus, ReviewState, Sweep, Trial
 from trials.retention import orphan_media_sweep
+from trials.sweep_services import sweep_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +163,147 @@ def test_lerobot_loads_the_trial_export_with_labels_and_the_recorded_frames(
         frame = decoded[f"observation.images.top:{index}"].astype(np.int16)
         assert report["items"][str(index)]["frame_index"] == index % steps
         assert float(np.abs(frame - recorded[index % steps].astype(np.int16)).mean()) < 4.0
+
+
+# --- A sweep: every condition in one dataset ---------------------------------------------------------
+
+
+def recorded_sweep(recordings: RecordingCache, episodes: int = 2) -> Sweep:
+    """A one-at-a-time sweep (nominal, light_intensity=0.4, light_colour=warm-3000k) on the factory cell
+    whose condition trials each hold `episodes` recorded episodes; episode 0 of the dim condition failed."""
+    org = OrganizationFactory()
+    sweep = sweep_schedule(
+        task=TaskFactory(organization=org),
+        policy_version=PolicyVersionFactory(),
+        robot=RobotFactory(organization=org),
+        name="light",
+        design="one_at_a_time",
+        factors={"light_intensity": [0.4], "light_colour": ["warm-3000k"]},
+        episodes_per_condition=episodes,
+        seed=7,
+        created_by=None,
+        start_runner=False,
+    )
+    run = recordings.run()
+    for trial in sweep.conditions.all():
+        for index in range(episodes):
+            failed = trial.sweep_label == "light_intensity=0.4" and index == 0
+            recorded_episode(
+                trial=trial, index=index, run=run, outcome=EpisodeOutcome.FAILURE if failed else EpisodeOutcome.SUCCESS
+            )
+    return sweep
+
+
+def test_sweep_export_holds_every_condition_with_its_levels_in_the_episodes_metadata(
+    recordings: RecordingCache, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    sweep = recorded_sweep(recordings)
+    with django_capture_on_commit_callbacks() as callbacks:
+        export = sweep_export_request(sweep=sweep, user=None, filters={})
+    assert len(callbacks) == 1 and export.trial is None and export.episodes_total == 6
+    export = dataset_export_run(export_id=export.pk)
+    assert export.status == ExportStatus.DONE, export.error
+    assert export.file.name.startswith(f"lerobot-exports/sweep-{sweep.pk}/{export.pk}/")
+    archive = tmp_path / "sweep.zip"
+    with export.file.open("rb") as handle:
+        archive.write_bytes(handle.read())
+    dataset = dataset_open(archive, workdir=tmp_path / "unpacked")
+    assert dataset.info["total_episodes"] == 6 and dataset.info["total_frames"] == 6 * recordings.run().steps
+    rows = pq.read_table(tmp_path / "unpacked/meta/episodes/chunk-000/file-000.parquet").to_pylist()
+    trials = {t.sweep_label: t.pk for t in sweep.conditions.all()}
+    assert [r["condition"] for r in rows] == ["nominal"] * 2 + ["light_intensity=0.4"] * 2 + [
+        "light_colour=warm-3000k"
+    ] * 2
+    assert [r["condition_index"] for r in rows] == [0, 0, 1, 1, 2, 2]
+    assert [r["trial"] for r in rows] == [trials[r["condition"]] for r in rows]
+    assert [json.loads(r["condition_levels"]) for r in rows[::2]] == [
+        {},
+        {"light_intensity": 0.4},
+        {"light_colour": "warm-3000k"},
+    ]
+    # Every swept factor's level, the nominal one included, typed as the cell's factor is.
+    assert [r["factor/light_intensity"] for r in rows[::2]] == [1.0, 0.4, 1.0]
+    assert [r["factor/light_colour"] for r in rows[::2]] == ["nominal", "nominal", "warm-3000k"]
+    assert [r["outcome"] for r in rows] == ["success", "success", "failure", "success", "success", "success"]
+    # The same filters on each condition: only the dim condition's failure.
+    failures = dataset_export_run(
+        export_id=sweep_export_request(sweep=sweep, user=None, filters={"outcome": "failure"}).pk
+    )
+    assert (failures.status, failures.episodes_done) == (ExportStatus.DONE, 1)
+
+
+def test_an_export_names_a_trial_or_a_sweep_never_both_nor_neither(recordings: RecordingCache) -> None:
+    from django.db import IntegrityError, transaction
+
+    trial = TrialFactory()
+    sweep = recorded_sweep(recordings, episodes=1)
+    for fields in ({}, {"trial": trial, "sweep": sweep}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            DatasetExport.objects.create(**fields)
+
+
+# --- Expiry ------------------------------------------------------------------------------------------
+
+
+def _finished_export(recordings: RecordingCache, *, age: timedelta) -> DatasetExport:
+    export = dataset_export_run(export_id=DatasetExport.objects.create(trial=recorded_trial(recordings, 1)).pk)
+    assert export.status == ExportStatus.DONE, export.error
+    DatasetExport.objects.filter(pk=export.pk).update(finished_at=timezone.now() - age)
+    export.refresh_from_db()
+    return export
+
+
+def test_expiry_removes_old_zips_and_marks_them_expired_leaving_recent_ones(
+    recordings: RecordingCache, settings: Any
+) -> None:
+    settings.LEROBOT_EXPORT_KEEP_DAYS = 7
+    old = _finished_export(recordings, age=timedelta(days=7, minutes=1))
+    recent = _finished_export(recordings, age=timedelta(days=6, hours=23))
+    failed = DatasetExport.objects.create(trial=old.trial, status=ExportStatus.FAILED, finished_at=old.finished_at)
+    storage, old_name = old.file.storage, old.file.name
+    assert export_expires_at(recent) == recent.finished_at + timedelta(days=7)
+
+    planned = dataset_exports_expire(dry_run=True)
+    assert [e.export_id for e in planned] == [old.pk] and storage.exists(old_name)
+    assert DatasetExport.objects.get(pk=old.pk).status == ExportStatus.DONE
+
+    expired = dataset_exports_expire()
+    assert [(e.export_id, e.name, e.size_bytes) for e in expired] == [(old.pk, old_name, old.size_bytes)]
+    assert not storage.exists(old_name) and storage.exists(recent.file.name)
+    old.refresh_from_db()
+    assert old.status == ExportStatus.EXPIRED and old.file.name == "" and old.expired_at is not None
+    assert export_expires_at(old) is None
+    assert DatasetExport.objects.get(pk=failed.pk).status == ExportStatus.FAILED
+    assert dataset_exports_expire() == []  # a second run finds nothing left to do
+    # An expired export run again (a redelivered message) is left as it is.
+    assert dataset_export_run(export_id=old.pk).status == ExportStatus.EXPIRED
+
+
+def test_expiry_keeps_everything_when_keep_days_is_zero(recordings: RecordingCache, settings: Any) -> None:
+    settings.LEROBOT_EXPORT_KEEP_DAYS = 0
+    export = _finished_export(recordings, age=timedelta(days=365))
+    assert dataset_exports_expire() == [] and export_expires_at(export) is None
+    assert export.file.storage.exists(export.file.name)
+
+
+def test_expiry_command_and_beat_task_expire_the_same_way(recordings: RecordingCache, settings: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from trials.tasks import lerobot_exports_expire_task
+
+    settings.LEROBOT_EXPORT_KEEP_DAYS = 1
+    first = _finished_export(recordings, age=timedelta(days=2))
+    out = StringIO()
+    call_command("lerobot_exports_expire", "--dry-run", stdout=out)
+    assert f"would expire export {first.pk} of trial-{first.trial_id}" in out.getvalue()
+    assert DatasetExport.objects.get(pk=first.pk).status == ExportStatus.DONE
+    out = StringIO()
+    call_command("lerobot_exports_expire", stdout=out)
+    assert f"expired export {first.pk}" in out.getvalue() and "Expired 1 export(s)" in out.getvalue()
+    second = _finished_export(recordings, age=timedelta(days=3))
+    assert lerobot_exports_expire_task() == {"expired": 1, "bytes_freed": second.size_bytes}
+    assert DatasetExport.objects.get(pk=second.pk).status == ExportStatus.EXPIRED
+    entry = settings.CELERY_BEAT_SCHEDULE["lerobot-exports-expire"]
+    assert entry["task"] == lerobot_exports_expire_task.name and entry["schedule"] <= 3600

@@ -215,3 +215,42 @@ def test_zip_holds_the_folder(exported: dict[str, object], tmp_path: Path) -> No
         assert "meta/info.json" in names and "data/chunk-000/file-000.parquet" in names
         assert json.loads(archive.read("meta/info.json"))["total_episodes"] == 3
     assert size == (tmp_path / "ds.zip").stat().st_size
+
+
+def test_declared_episode_columns_are_written_per_episode_and_checked(tmp_path: Path) -> None:
+    with VideoWriter(tmp_path / "v.mp4", fps=10) as writer:
+        for _ in range(5):
+            writer.add(np.zeros((16, 16, 3), dtype=np.uint8))
+    from dataclasses import replace
+
+    from core.lerobot.dataset_write import EpisodeInput
+
+    base = EpisodeInput(
+        state=np.zeros((5, 4), dtype=np.float32),
+        action=np.zeros((5, 4), dtype=np.float32),
+        videos={"front": tmp_path / "v.mp4"},
+        task="t",
+        outcome="success",
+    )
+    columns = {"condition": "string", "factor/light": "float64"}
+    dataset_write(
+        tmp_path / "ds",
+        [
+            replace(base, extra={"condition": "nominal", "factor/light": 1.0}),
+            replace(base, extra={"condition": "dim", "factor/light": None}),
+        ],
+        **SPEC,
+        episode_columns=columns,
+    )
+    table = pq.read_table(tmp_path / "ds/meta/episodes/chunk-000/file-000.parquet")
+    assert str(table.schema.field("factor/light").type) == "double"
+    assert table.column("condition").to_pylist() == ["nominal", "dim"]
+    assert table.column("factor/light").to_pylist() == [1.0, None]
+    with pytest.raises(ValueError, match="episode columns"):
+        dataset_write(tmp_path / "ds2", [replace(base, extra={"condition": "x"})], **SPEC, episode_columns=columns)
+    assert not (tmp_path / "ds2").exists()
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        DatasetWriter(tmp_path / "ds3", **SPEC, episode_columns={"x": "uint8"})
+    with pytest.raises(ValueError, match="already writes"):
+        DatasetWriter(tmp_path / "ds4", **SPEC, episode_columns={"outcome": "string"})
+    assert not (tmp_path / "ds3").exists() and not (tmp_path / "ds4").exists()
