@@ -78,7 +78,7 @@ class DatasetExportSerializer(serializers.ModelSerializer[DatasetExport]):
         owner = f"trials/{export.trial_id}" if export.trial_id is not None else f"sweeps/{export.sweep_id}"
         return f"/api/v1/{owner}/lerobot-exports/{export.pk}/download/"
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_expires_at(self, export: DatasetExport) -> str | None:
         expires = export_expires_at(export)
         return None if expires is None else serializers.DateTimeField().to_representation(expires)

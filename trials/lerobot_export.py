@@ -14,7 +14,8 @@ are not exported: `episodes_total` counts those that have one.
 A sweep exports as one dataset: every condition trial's episodes (the same filters on each), nominal
 first, each episode's condition in its episodes-metadata row: `condition` (the sweep label),
 `condition_index` (0 = nominal), `condition_levels` (JSON of the levels that differ from nominal),
-`trial` (the condition's trial id) and `factor/<key>` per swept factor (the level it ran at, nominal
+`trial` (the condition's trial id), `trial_episode_index` (the episode's index in its trial: equal
+indices ran the same seed) and `factor/<key>` per swept factor (the level it ran at, nominal
 included), so `episodes[episodes["factor/light_intensity"] < 0.5]` selects a condition in pandas.
 
 Expiry: a finished export's zip is removed LEROBOT_EXPORT_KEEP_DAYS after it was built
@@ -239,7 +240,13 @@ def _sweep_conditions(sweep: Sweep, trials: list[Trial]) -> _Conditions:
         known: dict[str, Factor] = {f.key: f for f in cell_factors(sweep.robot.sim_cell_key)}
     except KeyError:  # a cell this worker does not know: levels as swept, nominal unknown (null)
         known = {}
-    columns = {"condition": "string", "condition_index": "int64", "condition_levels": "string", "trial": "int64"}
+    columns = {
+        "condition": "string",
+        "condition_index": "int64",
+        "condition_levels": "string",
+        "trial": "int64",
+        "trial_episode_index": "int64",
+    }
     numeric: dict[str, bool] = {}
     for key, levels in dict(sweep.factors).items():
         factor = known.get(key)
@@ -320,7 +327,9 @@ def _dataset_build(export: DatasetExport, work: Path) -> tuple[int, int]:
             _materialise(episode, folder)
             item = _episode_input(episode, folder, trial.instruction)
             if conditions is not None:
-                item = replace(item, extra=conditions.values[trial.pk])
+                # The trial's own index: episode i of every condition ran the same seed, so rows with
+                # equal trial_episode_index are pairs across conditions.
+                item = replace(item, extra={**conditions.values[trial.pk], "trial_episode_index": episode.index})
             if writer is None:
                 spec = _spec(item, folder, trial)
                 writer = DatasetWriter(

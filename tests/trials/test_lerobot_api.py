@@ -9,12 +9,14 @@ import json
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Role
 from config.celery import app as celery_app
@@ -22,9 +24,10 @@ from core.lerobot.dataset_read import dataset_open
 from tests.factories import OrganizationFactory, RobotFactory, TaskFactory, TrialFactory, UserFactory, client_for
 from tests.support import WorkerProcess, wait_until
 from tests.trials.recording_support import RecordingCache
-from tests.trials.test_lerobot_export import recorded_trial
-from trials.lerobot_export import dataset_export_run
+from tests.trials.test_lerobot_export import recorded_sweep, recorded_trial
+from trials.lerobot_export import dataset_export_run, dataset_exports_expire
 from trials.models import DatasetExport, Episode, EpisodeMedia, EventKind, ExportStatus, MediaKind, Trial
+from trials.sweep_selectors import sweep_condition_trials
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +147,90 @@ def test_trial_page_export_form_starts_a_job_and_lists_it(recordings: RecordingC
     export.status = ExportStatus.FAILED
     export.save()
     assert "every 3s" not in client.get(reverse("lerobot-exports", args=[trial.pk])).content.decode()
+
+
+# --- A sweep's export; expiry -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_sweep_export_through_the_api_lists_reads_and_downloads_the_job(
+    recordings: RecordingCache, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    sweep = recorded_sweep(recordings, episodes=1)
+    client = client_for(UserFactory(organization=sweep.robot.organization, role=Role.MANAGER))
+    url = reverse("api-sweep-lerobot-exports", kwargs={"sweep_pk": sweep.pk})
+    with django_capture_on_commit_callbacks() as callbacks:
+        started = client.post(url, {"review_state": "unreviewed"}, content_type="application/json")
+    assert started.status_code == 202, started.content
+    job = started.json()
+    assert (job["sweep"], job["trial"], job["episodes_total"], job["status"]) == (sweep.pk, None, 3, "queued")
+    assert len(callbacks) == 1  # the job is enqueued on commit, as a trial's
+    dataset_export_run(export_id=job["id"])  # what the worker runs (a worker runs it in the trial test)
+    status_url = reverse("api-sweep-lerobot-export", kwargs={"sweep_pk": sweep.pk, "export_id": job["id"]})
+    done = client.get(status_url).json()
+    assert done["status"] == "done" and done["episodes_done"] == 3, done
+    assert done["download_url"] == f"/api/v1/sweeps/{sweep.pk}/lerobot-exports/{job['id']}/download/"
+    assert [e["id"] for e in client.get(url).json()] == [job["id"]]
+    body = b"".join(client.get(done["download_url"]).streaming_content)
+    (tmp_path / "sweep.zip").write_bytes(body)
+    episodes = list(dataset_open(tmp_path / "sweep.zip", workdir=tmp_path / "open").episodes())
+    assert [e.metadata["condition"] for e in episodes] == [t.sweep_label for t in sweep_condition_trials(sweep=sweep)]
+    refused = client.post(url, {"outcome": "lost"}, content_type="application/json")
+    assert refused.status_code == 400 and "outcome" in refused.json()["errors"]
+    stranger = client_for(UserFactory(organization=OrganizationFactory(), role=Role.ENGINEER))
+    assert stranger.post(url, {}, content_type="application/json").status_code == 404
+    assert stranger.get(status_url).status_code == 404 and stranger.get(done["download_url"]).status_code == 404
+    # A sweep's export is not reachable as a trial's, nor the other way round.
+    nominal = sweep_condition_trials(sweep=sweep)[0]
+    as_trial = reverse("api-lerobot-export", kwargs={"trial_pk": nominal.pk, "export_id": job["id"]})
+    assert client.get(as_trial).status_code == 404
+
+
+@pytest.mark.django_db
+def test_sweep_page_export_form_starts_one_job_for_every_condition(recordings: RecordingCache) -> None:
+    sweep = recorded_sweep(recordings, episodes=1)
+    client = client_for(UserFactory(organization=sweep.robot.organization, role=Role.ENGINEER))
+    page = client.get(reverse("sweep-detail", args=[sweep.pk])).content.decode()
+    assert reverse("sweep-lerobot-export-create", args=[sweep.pk]) in page and "Export as LeRobotDataset" in page
+    answer = client.post(reverse("sweep-lerobot-export-create", args=[sweep.pk]), {"outcome": "failure"})
+    assert answer.status_code == 302 and answer["Location"] == reverse("sweep-detail", args=[sweep.pk])
+    export = DatasetExport.objects.get(sweep=sweep)
+    assert (export.filters, export.episodes_total) == ({"outcome": "failure"}, 1)
+    fragment = client.get(reverse("sweep-lerobot-exports", args=[sweep.pk])).content.decode()
+    assert f"Export #{export.pk}" in fragment and 'hx-trigger="every 3s"' in fragment
+    dataset_export_run(export_id=export.pk)
+    fragment = client.get(reverse("sweep-lerobot-exports", args=[sweep.pk])).content.decode()
+    download = reverse("sweep-lerobot-export-download", args=[sweep.pk, export.pk])
+    assert download in fragment and "kept until" in fragment and "every 3s" not in fragment
+    assert client.get(download).status_code == 200
+    bad = client.post(reverse("sweep-lerobot-export-create", args=[sweep.pk]), {"stage_reached": "x"}, follow=True)
+    assert "Export not started: stage_reached" in bad.content.decode()
+    stranger = client_for(UserFactory(organization=OrganizationFactory(), role=Role.ENGINEER))
+    assert stranger.post(reverse("sweep-lerobot-export-create", args=[sweep.pk]), {}).status_code == 404
+    assert stranger.get(download).status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_expired_export_says_so_and_its_download_is_410_gone(recordings: RecordingCache, settings: Any) -> None:
+    settings.LEROBOT_EXPORT_KEEP_DAYS = 2
+    trial = recorded_trial(recordings, 1)
+    export = dataset_export_run(export_id=DatasetExport.objects.create(trial=trial).pk)
+    client = client_for(_engineer(trial))
+    status_url = reverse("api-lerobot-export", kwargs={"trial_pk": trial.pk, "export_id": export.pk})
+    fresh = client.get(status_url).json()
+    assert fresh["expires_at"] is not None and fresh["expired_at"] is None
+    api_download = fresh["download_url"]
+    page_download = reverse("lerobot-export-download", args=[trial.pk, export.pk])
+    DatasetExport.objects.filter(pk=export.pk).update(finished_at=timezone.now() - timedelta(days=3))
+    assert [e.export_id for e in dataset_exports_expire()] == [export.pk]
+    gone = client.get(status_url).json()
+    assert gone["status"] == "expired" and gone["download_url"] is None and gone["expires_at"] is None
+    assert gone["expired_at"] is not None
+    answer = client.get(api_download)
+    assert answer.status_code == 410 and answer.json()["code"] == "gone" and "expired" in answer.json()["detail"]
+    assert client.get(page_download).status_code == 410
+    fragment = client.get(reverse("lerobot-exports", args=[trial.pk])).content.decode()
+    assert 'data-status="expired"' in fragment and "its zip was removed" in fragment and page_download not in fragment
 
 
 # --- Import ----------------------------------------------------------------------------------------

@@ -216,6 +216,7 @@ def test_sweep_export_holds_every_condition_with_its_levels_in_the_episodes_meta
     ] * 2
     assert [r["condition_index"] for r in rows] == [0, 0, 1, 1, 2, 2]
     assert [r["trial"] for r in rows] == [trials[r["condition"]] for r in rows]
+    assert [r["trial_episode_index"] for r in rows] == [0, 1] * 3
     assert [json.loads(r["condition_levels"]) for r in rows[::2]] == [
         {},
         {"light_intensity": 0.4},
@@ -307,3 +308,30 @@ def test_expiry_command_and_beat_task_expire_the_same_way(recordings: RecordingC
     assert DatasetExport.objects.get(pk=second.pk).status == ExportStatus.EXPIRED
     entry = settings.CELERY_BEAT_SCHEDULE["lerobot-exports-expire"]
     assert entry["task"] == lerobot_exports_expire_task.name and entry["schedule"] <= 3600
+
+
+def test_lerobot_loads_the_sweep_export_with_each_episode_s_condition(
+    recordings: RecordingCache, tmp_path: Path
+) -> None:
+    """A sweep's export opened by the real lerobot (.venv-lerobot): every condition's episodes, and the
+    condition columns in LeRobot's episodes metadata."""
+    import zipfile
+
+    from tests.lerobot_env import lerobot_python, lerobot_run
+
+    lerobot_python()
+    sweep = recorded_sweep(recordings, episodes=1)
+    export = dataset_export_run(export_id=sweep_export_request(sweep=sweep, user=None, filters={}).pk)
+    assert export.status == ExportStatus.DONE, export.error
+    root = tmp_path / "dataset"
+    with export.file.open("rb") as handle, zipfile.ZipFile(handle) as archive:
+        archive.extractall(root)
+    lerobot_run("load", str(root), str(tmp_path / "report.json"), str(tmp_path / "frames.npz"), "0")
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["num_episodes"] == 3 and report["num_frames"] == 3 * recordings.run().steps
+    conditions = [e["condition"] for e in report["episodes"]]
+    assert [c["condition"] for c in conditions] == ["nominal", "light_intensity=0.4", "light_colour=warm-3000k"]
+    assert [c["factor/light_intensity"] for c in conditions] == [1.0, 0.4, 1.0]
+    assert [c["factor/light_colour"] for c in conditions] == ["nominal", "nominal", "warm-3000k"]
+    assert [c["condition_index"] for c in conditions] == [0, 1, 2]
+    assert [e["outcome"] for e in report["episodes"]] == ["success", "failure", "success"]

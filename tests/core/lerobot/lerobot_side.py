@@ -41,6 +41,12 @@ def load(root: str, out: str, frames_path: str, indices: list[int]) -> None:
                 "last_next_success": bool(last["next.success"].item()),
                 "last_next_done": bool(last["next.done"].item()),
                 "task": last["task"],
+                # A sweep export's condition columns, as LeRobot's episodes metadata hands them over.
+                "condition": {
+                    k: ep[k]
+                    for k in ep
+                    if k.startswith(("condition", "factor/")) or k in ("trial", "trial_episode_index")
+                },
             }
         )
     frames = {}
@@ -66,7 +72,7 @@ def load(root: str, out: str, frames_path: str, indices: list[int]) -> None:
         "episodes": episodes,
         "items": items,
     }
-    Path(out).write_text(json.dumps(report))
+    Path(out).write_text(json.dumps(report, default=str))
 
 
 def record(root: str, out: str) -> None:
