@@ -20,7 +20,9 @@ included), so `episodes[episodes["factor/light_intensity"] < 0.5]` selects a con
 
 Expiry: a finished export's zip is removed LEROBOT_EXPORT_KEEP_DAYS after it was built
 (`dataset_exports_expire`, run hourly by Celery beat and by `manage.py lerobot_exports_expire`); the
-row stays, `expired`, and its download answers 410 Gone."""
+row stays, `expired`, and its download answers 410 Gone. The same runs remove zips no export row names
+(`export_orphans_sweep`: the trial or sweep was deleted, or a job died between storing its zip and
+marking its row), once older than an hour."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -47,6 +49,7 @@ from core.recording.trajectory import trajectory_read
 from core.sim.variation import Factor, FactorKind
 from trials import queue
 from trials.models import (
+    DATASET_EXPORTS_FOLDER,
     DatasetExport,
     Episode,
     EpisodeMedia,
@@ -58,6 +61,7 @@ from trials.models import (
     Sweep,
     Trial,
 )
+from trials.retention import ORPHAN_MIN_AGE, RemovedFile, storage_walk
 from trials.selectors import episode_list_for_trial
 from trials.sweep_selectors import sweep_condition_trials
 from trials.sweep_services import cell_factors
@@ -442,3 +446,23 @@ def dataset_exports_expire(*, now: datetime | None = None, dry_run: bool = False
         if marked:
             expired.append(item)
     return expired
+
+
+def export_orphans_sweep(*, min_age: timedelta = ORPHAN_MIN_AGE, dry_run: bool = False) -> list[RemovedFile]:
+    """Remove files under the exports' folder that no DatasetExport names and that are older than
+    `min_age` (a younger one may be a zip whose row is being marked done). Returns them (in a dry run:
+    that would be removed)."""
+    field = DatasetExport._meta.get_field("file")
+    if not isinstance(field, models.FileField):
+        raise TypeError("DatasetExport.file is not a FileField")
+    storage = field.storage
+    known = set(DatasetExport.objects.exclude(file="").values_list("file", flat=True))
+    cutoff = timezone.now() - min_age
+    removed: list[RemovedFile] = []
+    for name in storage_walk(storage, DATASET_EXPORTS_FOLDER):
+        if name in known or storage.get_modified_time(name) > cutoff:
+            continue
+        removed.append(RemovedFile(name=name, size_bytes=int(storage.size(name)), reason="no export names it"))
+        if not dry_run:
+            storage.delete(name)
+    return removed

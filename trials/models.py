@@ -634,9 +634,13 @@ class ExportStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"  # done, then its zip removed after LEROBOT_EXPORT_KEEP_DAYS
 
 
+DATASET_EXPORTS_FOLDER = "lerobot-exports"
+
+
 def dataset_export_path(instance: DatasetExport, filename: str) -> str:
-    # Outside trials/: the orphan sweep (trials.retention) removes files there that no EpisodeMedia names.
-    return f"lerobot-exports/{instance.subject}/{instance.pk}/{filename}"
+    # Outside trials/: the orphan sweep (trials.retention) removes files there that no EpisodeMedia names;
+    # trials.lerobot_export has its own for this folder.
+    return f"{DATASET_EXPORTS_FOLDER}/{instance.subject}/{instance.pk}/{filename}"
 
 
 class DatasetExport(models.Model):

@@ -107,7 +107,7 @@ def _recordings_storage() -> Storage:
     return field.storage
 
 
-def _walk(storage: Storage, folder: str) -> Iterator[str]:
+def storage_walk(storage: Storage, folder: str) -> Iterator[str]:
     """Every file name under `folder` of the storage (depth first)."""
     try:
         folders, files = storage.listdir(folder)
@@ -116,7 +116,7 @@ def _walk(storage: Storage, folder: str) -> Iterator[str]:
     for name in files:
         yield posixpath.join(folder, name)
     for sub in folders:
-        yield from _walk(storage, posixpath.join(folder, sub))
+        yield from storage_walk(storage, posixpath.join(folder, sub))
 
 
 def orphan_media_sweep(*, min_age: timedelta = ORPHAN_MIN_AGE, dry_run: bool = False) -> list[RemovedFile]:
@@ -126,7 +126,7 @@ def orphan_media_sweep(*, min_age: timedelta = ORPHAN_MIN_AGE, dry_run: bool = F
     known = set(EpisodeMedia.objects.values_list("file", flat=True))
     cutoff = timezone.now() - min_age
     removed: list[RemovedFile] = []
-    for name in _walk(storage, MEDIA_ROOT_FOLDER):
+    for name in storage_walk(storage, MEDIA_ROOT_FOLDER):
         if name in known or storage.get_modified_time(name) > cutoff:
             continue
         removed.append(RemovedFile(name=name, size_bytes=int(storage.size(name)), reason="orphan: no row names it"))

@@ -80,9 +80,11 @@ def lerobot_export_task(export_id: int) -> dict[str, Any]:
 @shared_task(acks_late=True)
 def lerobot_exports_expire_task() -> dict[str, int]:
     """Periodic (Celery beat): remove the zips of exports older than LEROBOT_EXPORT_KEEP_DAYS, mark them
-    expired. Returns how many and the bytes freed."""
+    expired, then the zips no export names. Returns how many of each and the bytes freed."""
     expired = lerobot_export.dataset_exports_expire()
-    return {"expired": len(expired), "bytes_freed": sum(e.size_bytes for e in expired)}
+    orphans = lerobot_export.export_orphans_sweep()
+    freed = sum(e.size_bytes for e in expired) + sum(o.size_bytes for o in orphans)
+    return {"expired": len(expired), "orphans": len(orphans), "bytes_freed": freed}
 
 
 @shared_task(acks_late=True)

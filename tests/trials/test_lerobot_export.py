@@ -29,6 +29,7 @@ from trials.lerobot_export import (
     dataset_exports_expire,
     export_expires_at,
     export_filters_clean,
+    export_orphans_sweep,
     sweep_export_request,
 )
 from trials.models import DatasetExport, EpisodeOutcome, EventKind, ExportStatus, ReviewState, Sweep, Trial
@@ -304,7 +305,7 @@ def test_expiry_command_and_beat_task_expire_the_same_way(recordings: RecordingC
     call_command("lerobot_exports_expire", stdout=out)
     assert f"expired export {first.pk}" in out.getvalue() and "Expired 1 export(s)" in out.getvalue()
     second = _finished_export(recordings, age=timedelta(days=3))
-    assert lerobot_exports_expire_task() == {"expired": 1, "bytes_freed": second.size_bytes}
+    assert lerobot_exports_expire_task() == {"expired": 1, "orphans": 0, "bytes_freed": second.size_bytes}
     assert DatasetExport.objects.get(pk=second.pk).status == ExportStatus.EXPIRED
     entry = settings.CELERY_BEAT_SCHEDULE["lerobot-exports-expire"]
     assert entry["task"] == lerobot_exports_expire_task.name and entry["schedule"] <= 3600
@@ -335,3 +336,28 @@ def test_lerobot_loads_the_sweep_export_with_each_episode_s_condition(
     assert [c["factor/light_colour"] for c in conditions] == ["nominal", "nominal", "warm-3000k"]
     assert [c["condition_index"] for c in conditions] == [0, 1, 2]
     assert [e["outcome"] for e in report["episodes"]] == ["success", "failure", "success"]
+
+
+def test_orphan_export_zips_go_once_an_hour_old_named_and_young_ones_stay(
+    recordings: RecordingCache, settings: Any
+) -> None:
+    import os
+
+    from django.core.files.base import ContentFile
+
+    named = _finished_export(recordings, age=timedelta(0))
+    storage = named.file.storage
+    old = storage.save("lerobot-exports/trial-999999/1/trial-999999-lerobot.zip", ContentFile(b"PK old"))
+    young = storage.save("lerobot-exports/sweep-999999/2/sweep-999999-lerobot.zip", ContentFile(b"PK young"))
+    hours_ago = (timezone.now() - timedelta(hours=2)).timestamp()
+    for name in (old, named.file.name):
+        os.utime(storage.path(name), (hours_ago, hours_ago))
+    assert [o.name for o in export_orphans_sweep(dry_run=True)] == [old] and storage.exists(old)
+    removed = export_orphans_sweep()
+    assert [(o.name, o.size_bytes) for o in removed] == [(old, 6)]
+    assert not storage.exists(old) and storage.exists(young) and storage.exists(named.file.name)
+    # A deleted trial's exports leave their zips behind: the next sweep takes them.
+    name = named.file.name
+    named.trial.delete()
+    os.utime(storage.path(name), (hours_ago, hours_ago))
+    assert [o.name for o in export_orphans_sweep()] == [name] and not storage.exists(name)
