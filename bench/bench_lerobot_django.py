@@ -5,8 +5,9 @@ through the database and the episode media storage (issue 17: 1,000 recorded epi
 A throwaway SQLite database and media folder; BENCH_LERODJ_RECORDINGS factory-kitting rollouts recorded
 once, stored through trials.media for BENCH_LERODJ_EPISODES episodes of one trial (as the runner stores
 them). Then the export job's body (dataset_export_run: each episode copied out of storage, written,
-zipped into storage) and the import of that zip into a fresh trial (read, per-episode video cuts,
-rows and files in one transaction). Prints episodes/s, frames/s and RSS: sampled while exporting, at a
+zipped into storage) and the import of that zip into a fresh trial (read; every episode's span of a
+shared video cut in one pass over it, packet copy checked by decoding; rows and files in one
+transaction, in bulk). Prints episodes/s, frames/s and RSS: sampled while exporting, at a
 quarter of the time and at the end, and the process peak."""
 
 from __future__ import annotations
@@ -146,7 +147,9 @@ def main() -> None:
         import_s = time.perf_counter() - started
         print(
             f"lerobot import (web app): {summary.created} episodes, {summary.frames} frames, {summary.videos} videos "
-            f"in {import_s:.1f} s: {summary.frames / import_s:.0f} frames/s (per-episode video cuts: packet copy where on keyframes, else re-encoded)"
+            f"({summary.frames / max(summary.created, 1):.0f} frames each) in {import_s:.1f} s: "
+            f"{summary.frames / import_s:.0f} frames/s, load average {os.getloadavg()[0]:.2f} "
+            "(one pass per shared video: packet copy where on keyframes, else re-encoded)"
         )
 
 
