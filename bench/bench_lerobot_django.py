@@ -5,9 +5,11 @@ through the database and the episode media storage (issue 17: 1,000 recorded epi
 A throwaway SQLite database and media folder; BENCH_LERODJ_RECORDINGS factory-kitting rollouts recorded
 once, stored through trials.media for BENCH_LERODJ_EPISODES episodes of one trial (as the runner stores
 them). Then the export job's body (dataset_export_run: each episode copied out of storage, written,
-zipped into storage) and the import of that zip into a fresh trial (read, per-episode video cuts,
-rows and files in one transaction). Prints episodes/s, frames/s and RSS: sampled while exporting, at a
-quarter of the time and at the end, and the process peak."""
+zipped into storage) and the import of that zip into a fresh trial (read; every episode's span of a
+shared video cut in one pass over it, packet copy checked by decoding; rows and files in one
+transaction, in bulk). Prints episodes/s, frames/s (for the import also per CPU second of this
+process, which the shared machine's load moves less than wall time) and RSS: sampled while
+exporting, at a quarter of the time and at the end, and the process peak."""
 
 from __future__ import annotations
 
@@ -141,12 +143,15 @@ def main() -> None:
                 out.write(chunk)
         work = tmp / "import"
         work.mkdir()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         summary = lerobot_import(trial=target, archive=archive, workdir=work)
-        import_s = time.perf_counter() - started
+        import_s, import_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
         print(
             f"lerobot import (web app): {summary.created} episodes, {summary.frames} frames, {summary.videos} videos "
-            f"in {import_s:.1f} s: {summary.frames / import_s:.0f} frames/s (per-episode video cuts: packet copy where on keyframes, else re-encoded)"
+            f"({summary.frames / max(summary.created, 1):.0f} frames each) in {import_s:.1f} s: "
+            f"{summary.frames / import_s:.0f} frames/s, load average {os.getloadavg()[0]:.2f}; "
+            f"CPU {import_cpu_s:.1f} s, {summary.frames / import_cpu_s:.0f} frames per CPU second "
+            "(one pass per shared video: packet copy where on keyframes, else re-encoded)"
         )
 
 

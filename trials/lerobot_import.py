@@ -11,10 +11,12 @@ episodes_record, the same path as the episode upload API:
 - external_id `lerobot:<dataset digest>:<episode index>`, the digest of meta/info.json, tasks and the
   episodes metadata: importing the same dataset again adds nothing (already-imported episodes are skipped);
 - videos: each episode's span of each camera's shared MP4 is cut into an MP4 of its own
-  (core.lerobot.video_cut) and stored as that episode's EpisodeMedia (camera = the key after
-  `observation.images.`), so the episode page, downloads and the retention cleanup work per episode as
-  for recorded episodes. Cut before the transaction; stored inside it, and removed from storage again
-  when anything fails, so a failed import leaves neither rows nor files."""
+  (core.lerobot.video_cut, all spans of one file in one pass over it) and stored as that episode's
+  EpisodeMedia (camera = the key after `observation.images.`), so the episode page, downloads and the
+  retention cleanup work per episode as for recorded episodes. Cut before the transaction; stored
+  inside it (one storage write per file, the rows in bulk: the episodes are new, so there is nothing to
+  look up or replace), and removed from storage again when anything fails, so a failed import leaves
+  neither rows nor files."""
 
 from __future__ import annotations
 
@@ -31,8 +33,8 @@ from django.utils import timezone
 
 from core.lerobot import layout
 from core.lerobot.dataset_read import Dataset, DatasetRejected, ImportedEpisode, dataset_open
-from core.lerobot.video_cut import video_cut
-from trials.media import MediaFacts, episode_media_save
+from core.lerobot.video_cut import Span, video_cuts
+from trials.media import MediaFacts, NewMedia, episode_media_add
 from trials.models import (
     Episode,
     EpisodeSource,
@@ -183,19 +185,27 @@ class _Cut:
     facts: MediaFacts
 
 
-def _videos_cut(dataset: Dataset, episode: ImportedEpisode, folder: Path) -> list[_Cut]:
+def _videos_cut(dataset: Dataset, episodes: list[ImportedEpisode], folder: Path) -> dict[int, list[_Cut]]:
+    """Each episode's span of each camera's shared file as a file of its own in `folder`: episode index
+    -> its cuts (a span without frames has none). All spans of one file are cut in one pass over it."""
     folder.mkdir(parents=True, exist_ok=True)
-    cuts = []
-    for key, ref in episode.videos.items():
-        camera = camera_name(key)
-        target = folder / f"{camera}.mp4"
+    by_file: dict[tuple[str, Path], list[tuple[ImportedEpisode, Span]]] = {}
+    for episode in episodes:
+        for number, (key, ref) in enumerate(episode.videos.items()):
+            span = Span(ref.from_s, ref.to_s, folder / f"{episode.index}-{number}.mp4")
+            by_file.setdefault((key, ref.path), []).append((episode, span))
+    # By camera name: two keys that name the same camera keep the later one, as a re-sent video would.
+    cuts: dict[int, dict[str, _Cut]] = {e.index: {} for e in episodes}
+    for (key, path), spans in by_file.items():
         try:
-            info = video_cut(ref.path, from_s=ref.from_s, to_s=ref.to_s, fps=dataset.fps, target=target)
+            infos = video_cuts(path, spans=[span for _, span in spans], fps=dataset.fps)
         except (ValueError, OSError) as exc:
-            raise ImportRejected(ref.path.relative_to(dataset.root).as_posix(), key, f"not decodable ({exc})") from None
-        if info.frames:
-            cuts.append(_Cut(camera=camera, path=target, facts=MediaFacts.of_video(info)))
-    return cuts
+            raise ImportRejected(path.relative_to(dataset.root).as_posix(), key, f"not decodable ({exc})") from None
+        camera = camera_name(key)
+        for (episode, span), info in zip(spans, infos, strict=True):
+            if info.frames:
+                cuts[episode.index][camera] = _Cut(camera=camera, path=span.target, facts=MediaFacts.of_video(info))
+    return {index: list(by_camera.values()) for index, by_camera in cuts.items()}
 
 
 def lerobot_import(*, trial: Trial, archive: Path, workdir: Path, success_field: str = "") -> ImportSummary:
@@ -220,7 +230,7 @@ def lerobot_import(*, trial: Trial, archive: Path, workdir: Path, success_field:
     inputs = [
         _episode_input(e, outcome=_outcome(e, success_field, relative), external_id=external[e.index]) for e in fresh
     ]
-    cuts = {e.index: _videos_cut(dataset, e, workdir / "cut" / str(e.index)) for e in fresh}
+    cuts = _videos_cut(dataset, fresh, workdir / "cut")
     summary.existing = len(episodes) - len(fresh)
     summary.episodes = [
         {
@@ -240,14 +250,13 @@ def lerobot_import(*, trial: Trial, archive: Path, workdir: Path, success_field:
         with transaction.atomic():
             result = episodes_record(trial_id=trial.pk, episodes=inputs)
             by_external = {e.external_id: e for e in result.created}
+            media: list[NewMedia] = []
             for item in fresh:
                 row = by_external[external[item.index]]
-                for cut in cuts[item.index]:
-                    with cut.path.open("rb") as handle:
-                        media = episode_media_save(
-                            episode=row, kind=MediaKind.VIDEO, name=cut.camera, handle=handle, facts=cut.facts
-                        )
-                    stored.append(str(media.file.name))
+                media += [
+                    NewMedia(episode=row, kind=MediaKind.VIDEO, name=cut.camera, path=cut.path, facts=cut.facts)
+                    for cut in cuts[item.index]
+                ]
                 summary.episodes.append(
                     {
                         "index": row.index,
@@ -258,6 +267,7 @@ def lerobot_import(*, trial: Trial, archive: Path, workdir: Path, success_field:
                     }
                 )
                 summary.frames += item.length
+            stored = [str(m.file.name) for m in episode_media_add(items=media)]
             summary.videos = len(stored)
     except BaseException:
         # The rows rolled back; the files stored for them must not stay behind.

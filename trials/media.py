@@ -8,7 +8,7 @@ replace the file (an agent re-sending a corrected video)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -94,6 +94,51 @@ def episode_media_save(
     if old_file and old_file != media.file.name:
         media.file.storage.delete(old_file)
     return media
+
+
+@dataclass(frozen=True)
+class NewMedia:
+    """A file to store for an episode that has no file of this (kind, name) yet."""
+
+    episode: Episode
+    kind: str
+    name: str
+    path: Path
+    facts: MediaFacts | None = None
+
+
+def episode_media_add(*, items: Sequence[NewMedia]) -> list[EpisodeMedia]:
+    """Store files of episodes that have none of these (kind, name) yet, such as episodes the caller
+    has just created in its transaction: one storage write per file, the rows in bulk inserts. Returns
+    the rows. A (kind, name) an episode has already is an IntegrityError (the unique constraint); on any
+    failure the files stored so far are removed again before it is raised. The caller has checked the
+    files (size, container probed by decoding)."""
+    rows: list[EpisodeMedia] = []
+    try:
+        for item in items:
+            facts = item.facts or MediaFacts()
+            media = EpisodeMedia(
+                episode=item.episode,
+                kind=item.kind,
+                name=item.name,
+                content_type=CONTENT_TYPES[MediaKind(item.kind)],
+                frames=facts.frames,
+                fps=facts.fps,
+                width=facts.width,
+                height=facts.height,
+                duration_s=facts.duration_s,
+            )
+            with item.path.open("rb") as handle:
+                media.sha256, media.size_bytes = _digest(handle)
+                # Storage first, rows second, as in episode_media_save.
+                media.file.save(media_file_name(kind=item.kind, name=item.name), File(handle), save=False)
+            rows.append(media)
+        EpisodeMedia.objects.bulk_create(rows, batch_size=500)
+    except BaseException:
+        for media in rows:
+            media.file.storage.delete(str(media.file.name))
+        raise
+    return rows
 
 
 def _video_camera(file_name: str, recording: EpisodeRecording) -> str:

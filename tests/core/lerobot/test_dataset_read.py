@@ -1,5 +1,6 @@
 """Reading LeRobotDataset v3.0 folders and zips for import: one written by LeRobot's own recording API
-(in .venv-lerobot), ours, and broken ones (a DatasetRejected naming the file and field)."""
+(in .venv-lerobot, its videos cut as the import cuts them), ours, and broken ones (a DatasetRejected
+naming the file and field)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 
 from core.lerobot.dataset_read import DatasetRejected, dataset_open
 from core.lerobot.dataset_write import DatasetWriter, EpisodeInput, dataset_zip
-from core.recording.video import VideoWriter
+from core.lerobot.video_cut import Span, video_cuts
+from core.recording.video import VideoWriter, video_frames
 from tests.lerobot_env import lerobot_run
 
 SPEC = {"fps": 10, "robot_type": "r", "state_names": ["a", "b"], "action_names": ["u"], "cameras": ["front"]}
@@ -58,6 +60,18 @@ def test_dataset_recorded_by_lerobot_imports_with_outcomes_cycle_times_intervent
     assert episodes[2].tasks == ("place the cube",)
     assert episodes[1].videos["observation.images.front"].from_s == pytest.approx(1.2)
     assert all(ref.path.is_file() for e in episodes for ref in e.videos.values())
+    # LeRobot joins its episodes' encodes on keyframes: each one's span, cut in one pass over the shared
+    # file, is its packets copied, decoding to exactly the shared file's frames for it.
+    refs = [e.videos["observation.images.front"] for e in episodes]
+    assert len({ref.path for ref in refs}) == 1
+    spans = [Span(ref.from_s, ref.to_s, tmp_path / f"cut{i}.mp4") for i, ref in enumerate(refs)]
+    infos = video_cuts(refs[0].path, spans=spans, fps=10)
+    assert [info.frames for info in infos] == [w["length"] for w in written]
+    shared = np.stack(list(video_frames(refs[0].path)))
+    start = 0
+    for span, w in zip(spans, written, strict=True):
+        assert np.array_equal(np.stack(list(video_frames(span.target))), shared[start : start + w["length"]])
+        start += w["length"]
 
 
 def test_our_export_reads_back_from_a_zip(tmp_path: Path) -> None:
