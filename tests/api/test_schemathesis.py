@@ -122,6 +122,7 @@ def api_world(live_server: Any) -> dict[str, Any]:
         "user_token": raw,
         "robot_token": robot_agent_token_issue(robot=arm),
         "trial": trial.pk,
+        "episode_indexes": [0, 1, 2],
         "job": AgentJob.objects.filter(trial=agent_trial).order_by("index").first().pk,  # type: ignore[union-attr]
         "url": live_server.url,
     }
@@ -219,6 +220,11 @@ def _cross_field_constraints(case: Any, world: dict[str, Any]) -> None:
         # confirmation needs none, and which one a request is depends on the episode's current outcome.
         if not str(body.get("reason") or "").strip():
             body["reason"] = "the video shows otherwise"
+    if label == "POST /api/v1/trials/{trial_pk}/reviews/" and isinstance(body.get("indexes"), list):
+        # Indexes name recorded episodes of the trial (tests/trials/reviews/test_api.py: one that names none
+        # is a 400 naming indexes); JSON Schema sees a list of integers.
+        recorded = world["episode_indexes"]
+        body["indexes"] = sorted({i % len(recorded) for i in body["indexes"] if type(i) is int}) or [recorded[0]]
     if label == "POST /api/v1/tokens/" and body.get("expires_at"):
         body["expires_at"] = "2999-12-31T00:00:00Z"  # must be in the future
 
