@@ -17,13 +17,14 @@ from django.http import HttpRequest
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import filters, serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.pagination import BasePagination, CursorPagination
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from common.errors import ERROR_CODES, PayloadTooLarge
+from common.ids import MAX_ID, number_from_text
 from common.parsers import LimitedJSONParser
 from common.throttling import TokenRateThrottle
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["LimitedJSONParser"]  # re-exported: the apps' views import it from here
 
 # Database ids are BIGINT primary keys from 1; a larger or smaller id names nothing.
-MAX_ID = 2**63 - 1
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -132,6 +132,24 @@ class ApiCursorPagination(CursorPagination):
                 "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size, "default": self.page_size},
             },
         ]
+
+
+def path_number(value: str | int, *, low: int = 1, high: int = MAX_ID) -> int:
+    """A number from a URL path (an id, an episode index) as an int; anything else is a 404, as a row that
+    does not exist (common.ids.number_from_text says what a number is)."""
+    number = number_from_text(str(value), low=low, high=high)
+    if number is None:
+        raise NotFound("Not found.")
+    return number
+
+
+def query_validated(serializer_class: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
+    """A query string read by a serializer, strictly: a parameter given empty (`?alpha=`) is a 400 naming it.
+    DRF reads a QueryDict like an HTML form, where an empty optional field means "left out": the query would
+    silently answer with the default the caller meant to replace. One value per name (the last, as Django)."""
+    query = serializer_class(data=request.query_params.dict())
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
 
 
 def body_limit_check(request: HttpRequest | Request) -> None:

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.requests import AuthenticatedApiRequest
-from common.api_support import ERRORS, error_responses
+from common.api_support import ERRORS, error_responses, query_validated
 from common.exceptions import Conflict
 from common.throttling import TokenRateThrottle
 from core.roi import RoiInputError
@@ -96,9 +96,7 @@ class TaskRoiView(APIView):
     )
     def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002 - the path parameter's name
         task = get_object_or_404(task_list_for_user(user=request.user), pk=id)
-        query = TaskRoiQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params = query_validated(TaskRoiQuerySerializer, request)
         try:
             report = task_roi_report(
                 task=task,

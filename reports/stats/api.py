@@ -18,17 +18,15 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.requests import AuthenticatedApiRequest
-from common.api_support import error_responses
+from common.api_support import error_responses, path_number, query_validated
 from common.throttling import TokenRateThrottle
 from core.paired import paired_plan
 from reports.stats.selectors import task_panel, task_trial_plan, trial_panel, trials_compare
 from reports.stats.serializers import (
-    MAX_ID,
     CompareQuerySerializer,
     PairedPlanQuerySerializer,
     PlanQuerySerializer,
@@ -42,23 +40,6 @@ SOURCE_NOTE = (
     " Every figure block names its `source` (simulation, robot_agent, integrator_upload); sources are never "
     "pooled. Rates carry their interval, confidence, method and n; null means not enough data."
 )
-
-
-def _id(value: str) -> int:
-    """A path id as an int; a non-numeric or out-of-range id is a 404 like an absent one."""
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise NotFound("Not found.") from exc
-    if not 0 < number <= MAX_ID:
-        raise NotFound("Not found.")
-    return number
-
-
-def _query(serializer_class: type, request: Request) -> dict[str, Any]:
-    query = serializer_class(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return dict(query.validated_data)
 
 
 def _id_param(what: str) -> OpenApiParameter:
@@ -100,9 +81,9 @@ class TrialStatsView(APIView):
         },
     )
     def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002 - the path parameter's name
-        params = _query(TrialStatsQuerySerializer, request)
+        params = query_validated(TrialStatsQuerySerializer, request)
         try:
-            panel = trial_panel(trial_id=_id(id), user=request.user, **params)
+            panel = trial_panel(trial_id=path_number(id), user=request.user, **params)
         except Trial.DoesNotExist as exc:
             raise NotFound("Not found.") from exc
         except ValueError as exc:
@@ -134,7 +115,7 @@ class TrialAcceptanceView(APIView):
     )
     def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
         try:
-            panel = trial_panel(trial_id=_id(id), user=request.user)
+            panel = trial_panel(trial_id=path_number(id), user=request.user)
         except Trial.DoesNotExist as exc:
             raise NotFound("Not found.") from exc
         return Response({"trial_id": panel.statistics.trial_id, "criteria": [a.to_dict() for a in panel.acceptance]})
@@ -170,7 +151,7 @@ class TrialCompareView(APIView):
         },
     )
     def get(self, request: AuthenticatedApiRequest) -> Response:
-        params = _query(CompareQuerySerializer, request)
+        params = query_validated(CompareQuerySerializer, request)
         try:
             result = trials_compare(
                 trial_a_id=params["a"], trial_b_id=params["b"], source=params.get("source"), user=request.user
@@ -202,7 +183,7 @@ class TaskStatsView(APIView):
     )
     def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
         try:
-            panel = task_panel(task_id=_id(id), user=request.user)
+            panel = task_panel(task_id=path_number(id), user=request.user)
         except Task.DoesNotExist as exc:
             raise NotFound("Not found.") from exc
         return Response(panel.to_dict())
@@ -234,10 +215,10 @@ class TaskPlanView(APIView):
         },
     )
     def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
-        params = _query(PlanQuerySerializer, request)
+        params = query_validated(PlanQuerySerializer, request)
         try:
             plan = task_trial_plan(
-                task_id=_id(id),
+                task_id=path_number(id),
                 target_success=params["target"],
                 confidence=params["confidence"],
                 failures_allowed=params["failures"],
@@ -280,7 +261,7 @@ class PairedPlanView(APIView):
         },
     )
     def get(self, request: AuthenticatedApiRequest) -> Response:
-        params = _query(PairedPlanQuerySerializer, request)
+        params = query_validated(PairedPlanQuerySerializer, request)
         try:
             plan = paired_plan(
                 rate_a=params["rate_a"],
@@ -315,7 +296,7 @@ class SweepAcceptanceView(APIView):
     )
     def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
         try:
-            result = sweep_acceptance_evaluate(sweep_id=_id(id), user=request.user)
+            result = sweep_acceptance_evaluate(sweep_id=path_number(id), user=request.user)
         except Sweep.DoesNotExist as exc:
             raise NotFound("Not found.") from exc
         return Response(result.to_dict())

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django import forms
 
+from common.ids import number_from_text
 from reports.models import AcceptanceCriteria
 from trials.models import EpisodeSource, Task
 
@@ -130,9 +131,10 @@ class CompareForm(forms.Form):
         for name in ("a", "b"):
             picked = self.data.get(name) if self.is_bound else None
             extra = []
-            if picked and picked.isdigit() and picked not in {c[0] for c in choices}:
+            number = number_from_text(picked) if isinstance(picked, str) else None
+            if number is not None and picked not in {c[0] for c in choices}:
                 # An older trial named in the URL: offered if the user may see it.
-                older = rows.filter(pk=int(picked)).first()
+                older = rows.filter(pk=number).first()
                 if older is not None:
                     extra = [(str(older.pk), f"#{older.pk} · {older.task.name}")]
             field = cast(forms.TypedChoiceField, self.fields[name])  # a and b above

@@ -7,10 +7,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from common.ids import MAX_ID
 from core.stats import CONFIDENCE
 from trials.models import EpisodeSource
-
-MAX_ID = 2**63 - 1
 
 
 class TrialStatsQuerySerializer(serializers.Serializer[dict[str, Any]]):

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import acts_for_organization, can_review_episodes, can_scope_tasks, engineer_required
 from accounts.requests import AuthenticatedHttpRequest
+from common.ids import number_from_text
 from core import paired as paired_stats
 from core import stats
 from reports.models import AcceptanceCriteria
@@ -300,7 +301,8 @@ def paired_planner_fragment(request: AuthenticatedHttpRequest) -> HttpResponse:
 def trial_compare(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Compare two trials of one task: Barnard's exact test, Newcombe interval, Mann-Whitney."""
     visible = trial_list_for_user(user=request.user)
-    named = [int(v) for v in (request.GET.get("a", ""), request.GET.get("b", "")) if v.isdigit()]
+    # Ids as the form will read them (ASCII digits within the id range); the form names anything else.
+    named = [n for v in (request.GET.get("a", ""), request.GET.get("b", "")) if (n := number_from_text(v))]
     if named and visible.filter(pk__in=named).count() < len(set(named)):
         raise Http404("No such trial.")  # another organization's trial, as everywhere else
     form = CompareForm(request.GET or None, trials=visible)

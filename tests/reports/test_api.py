@@ -103,6 +103,7 @@ def test_no_token_is_401(world: dict[str, Any]) -> None:
         ({"draws": "many"}, "draws"),
         ({"source": "dream"}, "source"),
         ({"seed": -1}, "seed"),
+        ({"draws": ""}, "draws"),  # empty: not silently the default
     ],
 )
 def test_bad_query_is_400_with_field_errors(world: dict[str, Any], params: dict[str, Any], field: str) -> None:

@@ -105,6 +105,9 @@ def test_paired_plan_api(engineer):
         ({"rate_a": 0.6, "rate_b": 0.7, "discordance": "nan"}, "discordance"),
         ({"rate_a": 0.6000001, "rate_b": 0.6000002}, "rate_b"),  # beyond 10 million seeds
         ({"rate_b": 0.7}, "rate_a"),
+        # Given empty, a number is missing: not silently the default (DRF reads a query like an HTML form).
+        ({"rate_a": 0.6, "rate_b": 0.7, "alpha": ""}, "alpha"),
+        ({"rate_a": 0.6, "rate_b": 0.7, "power": ""}, "power"),
     ],
 )
 def test_paired_plan_api_refuses_bad_values_with_a_400_naming_the_field(engineer, query, field):

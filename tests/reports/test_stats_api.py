@@ -156,7 +156,13 @@ def test_task_plan(world: dict[str, Any]) -> None:
     assert plan["episodes_needed"] == 29 and plan["cycle_time_source"] == "simulation"
     mean_attempt = sum(9.0 + (i % 5) * 0.5 for i in range(40)) + sum(9.0 + (i % 5) * 0.5 for i in range(20))
     assert plan["robot_hours"] == pytest.approx(29 * mean_attempt / 60 / 3600)
-    for bad in ({}, {"target": "1.5"}, {"target": "0.9", "failures": "-1"}, {"target": "0.9", "confidence": "x"}):
+    for bad in (
+        {},
+        {"target": "1.5"},
+        {"target": "0.9", "failures": "-1"},
+        {"target": "0.9", "confidence": "x"},
+        {"target": "0.9", "confidence": ""},
+    ):
         response = client.get(url, bad)
         assert response.status_code == 400, bad
         assert response.json()["errors"]

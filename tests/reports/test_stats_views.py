@@ -330,6 +330,8 @@ def test_compare_two_trials(world: dict[str, Any]) -> None:
     assert "success rate is higher" in html  # 36/40 vs 12/20: Barnard p < 0.05
     assert "Mann-Whitney" in html
     assert client.get(reverse("stats-compare"), {"a": "x", "b": world["trial"].pk}).status_code == 400
+    for bad in ("²", "9" * 30):  # a superscript passes str.isdigit() but not int() (it was a 500)
+        assert client.get(reverse("stats-compare"), {"a": bad, "b": world["trial"].pk}).status_code == 400
     same = client.get(reverse("stats-compare"), {"a": world["trial"].pk, "b": world["trial"].pk})
     assert same.status_code == 400 and "two different trials" in same.content.decode()
     hidden = client_for(world["outsider"]).get(

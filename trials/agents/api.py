@@ -3,6 +3,7 @@ and sees only that robot's jobs (another robot's job is a 404)."""
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from typing import Any
@@ -96,9 +97,12 @@ class NextJobView(AgentView):
     )
     def get(self, request: Request) -> Response:
         try:
-            wait = min(max(float(request.query_params.get("wait", 0)), 0.0), settings.AGENT_LONG_POLL_MAX_S)
+            asked = float(request.query_params.get("wait", 0))
         except ValueError as exc:
             raise ValidationError({"wait": ["must be a number of seconds"]}) from exc
+        if not math.isfinite(asked):  # NaN compares false with any deadline: the poll would never end
+            raise ValidationError({"wait": ["must be a finite number of seconds"]})
+        wait = min(max(asked, 0.0), settings.AGENT_LONG_POLL_MAX_S)
         deadline = time.monotonic() + wait
         while True:
             job = services.agent_job_next(robot=self.robot)

@@ -23,7 +23,8 @@ from rest_framework.views import APIView
 
 from accounts.permissions import can_review_episodes
 from accounts.requests import AuthenticatedApiRequest
-from common.api_support import MAX_ID, error_responses
+from common.api_support import error_responses, path_number
+from common.ids import EPISODE_INDEX_MAX
 from common.throttling import TokenRateThrottle
 from trials.models import Episode, Trial
 from trials.reviews.selectors import episode_review_history, review_queue
@@ -37,9 +38,7 @@ INDEX_PARAM = OpenApiParameter("index", OpenApiTypes.INT, OpenApiParameter.PATH,
 
 
 def _visible_trial(request: AuthenticatedApiRequest, trial_pk: str) -> Trial:
-    if not trial_pk.isdigit() or not 0 < int(trial_pk) <= MAX_ID:
-        raise NotFound("Not found.")
-    return get_object_or_404(trial_list_for_user(user=request.user), pk=int(trial_pk))
+    return get_object_or_404(trial_list_for_user(user=request.user), pk=path_number(trial_pk))
 
 
 def _may_review(request: AuthenticatedApiRequest, trial: Trial) -> None:
@@ -51,12 +50,11 @@ def _may_review(request: AuthenticatedApiRequest, trial: Trial) -> None:
 
 def _episode(trial: Trial, index: str) -> Episode:
     """The counted episode at `index`; an index holding only lost attempts is a 400 (nothing to review)."""
-    if not index.isdigit() or int(index) > 2**31 - 1:
-        raise NotFound("Not found.")
-    episode = Episode.objects.counted().filter(trial=trial, index=int(index)).first()
+    number = path_number(index, low=0, high=EPISODE_INDEX_MAX)
+    episode = Episode.objects.counted().filter(trial=trial, index=number).first()
     if episode is not None:
         return episode
-    if Episode.objects.lost().filter(trial=trial, index=int(index)).exists():
+    if Episode.objects.lost().filter(trial=trial, index=number).exists():
         raise ValidationError({"episode": [f"episode {index} was lost to infrastructure: it is not reviewed."]})
     raise NotFound("Not found.")
 
@@ -76,9 +74,7 @@ class EpisodeReviewsView(APIView):
     )
     def get(self, request: AuthenticatedApiRequest, trial_pk: str, index: str) -> Response:
         trial = _visible_trial(request, trial_pk)
-        if not index.isdigit() or int(index) > 2**31 - 1:
-            raise NotFound("Not found.")
-        episode = episode_at_index(trial=trial, index=int(index))
+        episode = episode_at_index(trial=trial, index=path_number(index, low=0, high=EPISODE_INDEX_MAX))
         if episode is None:
             raise NotFound("Not found.")
         return Response(EpisodeReviewSerializer(episode_review_history(episode=episode), many=True).data)

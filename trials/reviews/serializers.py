@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from common.api_support import StrictCharField, StrictModelSerializer
+from common.ids import EPISODE_INDEX_MAX
 from trials.models import EpisodeReview
 from trials.reviews.services import BULK_MAX_EPISODES, REASON_MAX_CHARS, REVIEWABLE_OUTCOMES
 
@@ -35,7 +36,7 @@ class ReviewInputSerializer(serializers.Serializer[dict[str, Any]]):
 
 class BulkReviewInputSerializer(ReviewInputSerializer):
     indexes = serializers.ListField(
-        child=serializers.IntegerField(min_value=0, max_value=2**31 - 1),
+        child=serializers.IntegerField(min_value=0, max_value=EPISODE_INDEX_MAX),
         min_length=1,
         max_length=BULK_MAX_EPISODES,
         help_text="Episode indexes of the trial; all get the outcome and reason, or none does.",

@@ -164,6 +164,10 @@ def test_bad_input_is_400_with_field_errors(trial: Any, robot: Robot) -> None:
     text = str(body)
     assert "cycle_time_s" in text and "outcome" in text
     assert client.get("/api/v1/agent/jobs/next/?wait=soon").status_code == 400
+    # Not a number of seconds either: NaN compared false with every deadline, so the long poll never ended.
+    for wait in ("nan", "inf", "-nan"):
+        reply = client.get(f"/api/v1/agent/jobs/next/?wait={wait}")
+        assert reply.status_code == 400 and "wait" in reply.json()["errors"], wait
 
 
 def test_cancelled_trial_offers_no_more_jobs(trial: Any, robot: Robot) -> None:

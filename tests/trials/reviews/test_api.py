@@ -147,3 +147,12 @@ def test_a_reviewer_reads_the_trial_and_its_episodes(world: dict[str, Any]) -> N
     assert client.get(reverse("api-trial-detail", args=[trial.pk])).status_code == 200
     episodes = client.get(reverse("api-trial-episodes-list", kwargs={"trial_pk": trial.pk}))
     assert episodes.status_code == 200 and len(episodes.json()["results"]) == 10
+
+
+@pytest.mark.parametrize("bad", ["²", "١٢", "1²", "9" * 30])
+def test_a_path_number_not_in_ascii_digits_or_range_is_a_404(world: dict[str, Any], bad: str) -> None:
+    # str.isdigit() holds for superscripts, which int() refuses (it was a 500); other scripts' digits int()
+    # reads, but no id is written that way.
+    client, trial = _api(world["engineer"]), world["trial"]
+    assert client.get(f"/api/v1/trials/{bad}/review-queue/").status_code == 404
+    assert client.get(f"/api/v1/trials/{trial.pk}/episodes/{bad}/reviews/").status_code == 404
