@@ -15,19 +15,11 @@ from accounts.models import Role
 from core.paired import PairedTable, compare_success_paired
 from tests.e2e.browser_support import PASSWORD, log_in, watched_page
 from tests.factories import OrganizationFactory, TaskFactory, UserFactory
-from tests.trials.recording_support import RecordingCache, recorded_sweep_of
+from tests.trials.recording_support import GRID_SWEEP_OUTCOMES, RecordingCache, recorded_grid_sweep
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-# A 2 x 2 grid around nominal (light_intensity 1.0, action_noise 0.0), five seeds per condition, in the
-# page's order (nominal, then the grid's): the dim light costs three of nominal's five successes, the noise
-# one, both together four.
-OUTCOMES = {
-    "nominal": "sssss",
-    "light_intensity=0.4": "sffsf",
-    "light_intensity=0.4, action_noise=0.2": "fffsf",
-    "action_noise=0.2": "sssfs",
-}
+OUTCOMES = GRID_SWEEP_OUTCOMES
 WORST = "light_intensity=0.4, action_noise=0.2"
 
 
@@ -61,13 +53,7 @@ def test_engineer_reads_a_finished_sweep_and_opens_each_conditions_videos(
     settings.MEDIA_ROOT = tmp_path / "media"
     org = OrganizationFactory(name="Nordwerk Components")
     UserFactory(username="erika", organization=org, role=Role.ENGINEER, password=PASSWORD)
-    sweep = recorded_sweep_of(
-        task=TaskFactory(organization=org, name="Kitting brackets"),
-        run=recordings.run(),
-        design="grid",
-        factors={"light_intensity": [0.4, 1.0], "action_noise": [0.0, 0.2]},
-        outcomes=OUTCOMES,
-    )
+    sweep = recorded_grid_sweep(task=TaskFactory(organization=org, name="Kitting brackets"), run=recordings.run())
     page, problems = watched_page(browser)
     log_in(page, live_server.url, "erika", next_path=f"/sweeps/{sweep.pk}/")
     page.wait_for_selector("#sweep-heatmap .main-svg")

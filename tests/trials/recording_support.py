@@ -105,6 +105,29 @@ def recorded_sweep_of(
     return sweep
 
 
+# A 2 x 2 grid around nominal (light_intensity 1.0, action_noise 0.0), five seeds per condition, in the
+# sweep's order (nominal, then the grid's): the dim light costs three of nominal's five successes, the
+# noise one, both together four.
+GRID_SWEEP_OUTCOMES = {
+    "nominal": "sssss",
+    "light_intensity=0.4": "sffsf",
+    "light_intensity=0.4, action_noise=0.2": "fffsf",
+    "action_noise=0.2": "sssfs",
+}
+
+
+def recorded_grid_sweep(*, task: Task, run: RolloutResult) -> Sweep:
+    """A finished two-factor grid sweep of `task` (GRID_SWEEP_OUTCOMES), every episode recorded: its page
+    has every figure, the heat map included."""
+    return recorded_sweep_of(
+        task=task,
+        run=run,
+        design="grid",
+        factors={"light_intensity": [0.4, 1.0], "action_noise": [0.0, 0.2]},
+        outcomes=GRID_SWEEP_OUTCOMES,
+    )
+
+
 class RecordingCache:
     """One recorded rollout per (cell, seed), made on first use (encoding takes about a second);
     `remove()` deletes the folders and forgets them."""
