@@ -19,7 +19,6 @@ from tests.trials.recording_support import GRID_SWEEP_OUTCOMES, RecordingCache, 
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-OUTCOMES = GRID_SWEEP_OUTCOMES
 WORST = "light_intensity=0.4, action_noise=0.2"
 
 
@@ -61,14 +60,15 @@ def test_engineer_reads_a_finished_sweep_and_opens_each_conditions_videos(
 
     assert page.inner_text("[data-testid=sweep-worst]") == f"Worst condition: {WORST}, 1/5 successes (20%)."
     rows = _table(page, "sweep-conditions")
-    # Condition, status, successes, success, Wilson 95 % (worked by hand: 2/5 is 11.8 % to 76.9 %), change
-    # from nominal, its paired interval, pairs, McNemar's exact p (3 discordant pairs, all one way: 2 / 2^3).
+    # Condition, status, successes, success, Wilson 95 % (worked by hand: 2/5 is 11.8 % to 76.9 %).
     assert [r[:5] for r in rows] == [
         ["nominal", "Completed", "5 / 5", "100%", "57% to 100%"],
         ["light_intensity=0.4", "Completed", "2 / 5", "40%", "12% to 77%"],
         [WORST, "Completed", "1 / 5", "20%", "4% to 62%"],
         ["action_noise=0.2", "Completed", "4 / 5", "80%", "38% to 96%"],
     ]
+    # Change from nominal, its paired interval, pairs, McNemar's exact p (3 discordant pairs, all one way:
+    # 2 x 0.5^3 = 0.25).
     assert [r[5:] for r in rows] == [
         ["—", "—", "—", "—"],
         ["-60%", _paired_text(3, 5), "5 (3 lost, 0 gained)", "0.25"],
@@ -97,7 +97,7 @@ def test_engineer_reads_a_finished_sweep_and_opens_each_conditions_videos(
 
     # Each condition's link opens its trial: the five episodes' posters and the first success's or
     # failure's video, which loads from the permission-checked media view.
-    for label, letters in OUTCOMES.items():
+    for label, letters in GRID_SWEEP_OUTCOMES.items():
         page.click(f"[data-testid=sweep-conditions] a:text-is('{label}')")
         page.wait_for_selector("#episode-grid")
         page.wait_for_load_state("networkidle")  # the statistics panel's swap brings the videos back (out of band)
