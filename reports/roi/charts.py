@@ -287,7 +287,12 @@ def heatmap_figure(
 ) -> dict[str, Any] | None:
     """Payback months over utilisation x labour rate, the target as the colour scale's midpoint so green pays
     back in time and red does not; cells that do not pay back within the horizon grey and marked "never".
-    None when no cell pays back: the page says so in words instead of a blank grid."""
+    None when no cell pays back: the page says so in words instead of a blank grid.
+
+    Each cell is labelled with its months and the scale is an annotation, not plotly's colour bar: the bar's
+    fill rectangles get a style attribute, which the page's Content-Security-Policy (no 'unsafe-inline'
+    styles) refuses. The gaps between cells keep plotly off its "fast" pixelated-image path (category axes
+    without gaps), which sets a style attribute too."""
     z = [[v if v is not None and v == v and v != float("inf") else None for v in row] for row in heatmap.payback_months]
     finite = [v for row in z for v in row if v is not None]
     if not finite:
@@ -303,7 +308,9 @@ def heatmap_figure(
             zmin=0,
             zmax=top,
             colorscale=[[0, GREEN], [min(target_months / top, 1.0), "#fef0c7"], [1, RED]],
-            colorbar={"title": {"text": "months"}},
+            showscale=False,
+            xgap=1,
+            ygap=1,
             hovertemplate="utilisation %{y}, labour %{x}/h: payback %{z:.1f} months<extra></extra>",
             texttemplate="%{z:.0f}",
             name="payback",
@@ -318,6 +325,8 @@ def heatmap_figure(
                 y=y,
                 colorscale=[[0, NEVER_GREY], [1, NEVER_GREY]],
                 showscale=False,
+                xgap=1,
+                ygap=1,
                 text=[["never" if v is not None else "" for v in row] for row in never],
                 texttemplate="%{text}",
                 hovertemplate=f"utilisation %{{y}}, labour %{{x}}/h: no payback within {horizon_months} months"
@@ -331,6 +340,18 @@ def heatmap_figure(
             f"Payback (months) by utilisation and labour rate; grey: not within {horizon_months} months",
             xaxis={"title": {"text": _in("loaded labour rate per hour", currency)}, "type": "category"},
             yaxis={"title": {"text": "utilisation"}, "type": "category"},
+            annotations=[
+                {
+                    "text": f"Colour: green 0, amber {target_months:g} (the target), red {top:.0f}+ months",
+                    "xref": "paper",
+                    "yref": "paper",
+                    "x": 1,
+                    "y": 1,
+                    "xanchor": "right",
+                    "yanchor": "bottom",
+                    "showarrow": False,
+                }
+            ],
         )
     )
     return figure_dict(fig)

@@ -25,7 +25,7 @@ from tests.factories import (
     TrialFactory,
     UserFactory,
 )
-from tests.trials.recording_support import FAST_CELL, RecordingCache, recorded_episode
+from tests.trials.recording_support import FAST_CELL, RecordingCache, recorded_episode, recorded_grid_sweep
 from trials.models import EpisodeOutcome, EpisodeSource, EventCategory, EventKind, TrialStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -116,6 +116,7 @@ def _pages(w: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
         (f"/trials/{w['recorded'].pk}/", "#episode-grid img", ("cycle-chart",)),
         (f"/trials/{w['recorded'].pk}/episodes/0/", "#trajectory-plots[data-plots-drawn='1']", ()),
         (f"/trials/{w['recorded'].pk}/review/?show=unreviewed", "[data-review-card].is-current video", ()),
+        (f"/sweeps/{recorded_grid_sweep(task=w['task'], run=RECORDINGS.run()).pk}/", "#sweep-heatmap .main-svg", ()),
         (f"/reports/trials/compare/?a={a}&b={b}", "[data-testid=comparison]", ()),
         (f"/reports/tasks/{task}/stats/", "[data-testid=criteria-list]", (f"task{task}-simulation-cycle",)),
         (f"/reports/tasks/{task}/acceptance/new/", "form", ()),

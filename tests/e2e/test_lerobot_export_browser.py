@@ -16,6 +16,7 @@ from django.conf import settings as django_settings
 
 from accounts.models import Role
 from core.lerobot.dataset_read import dataset_open
+from tests.e2e.browser_support import PASSWORD, log_in, watched_page
 from tests.factories import UserFactory
 from tests.support import WorkerProcess
 from tests.trials.recording_support import RecordingCache
@@ -23,8 +24,6 @@ from tests.trials.test_lerobot_export import recorded_sweep, recorded_trial
 from trials.models import DatasetExport, ExportStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
-
-PASSWORD = "browser-test-pass-1"  # noqa: S105
 
 
 @pytest.fixture
@@ -45,14 +44,8 @@ def test_engineer_exports_a_trial_as_lerobot_dataset_watches_progress_and_downlo
     settings.MEDIA_ROOT = tmp_path / "media"
     trial = recorded_trial(recordings)  # episodes: success, failure (reviewed; a fault, an intervention), success
     UserFactory(username="erika", organization=trial.robot.organization, role=Role.ENGINEER, password=PASSWORD)
-    page = browser.new_page(accept_downloads=True)
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(f"{live_server.url}/login/?next=/trials/{trial.pk}/")
-    page.fill("#id_username", "erika")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    page, problems = watched_page(browser, accept_downloads=True)
+    log_in(page, live_server.url, "erika", next_path=f"/trials/{trial.pk}/")
     page.wait_for_selector('[data-testid="lerobot-export-form"]', state="attached")
     page.click('[data-testid="lerobot-export-form"] summary')
     page.wait_for_selector('[data-testid="lerobot-exports"]')
@@ -91,7 +84,7 @@ def test_engineer_exports_a_trial_as_lerobot_dataset_watches_progress_and_downlo
     episodes = list(dataset.episodes())
     assert [e.outcome for e in episodes] == ["success", "failure", "success"]
     assert [e.intervention_frames for e in episodes] == [0, 1, 0]
-    assert not problems, problems
+    assert problems() == []
 
 
 def test_engineer_exports_every_condition_of_a_sweep_from_its_page(
@@ -106,23 +99,8 @@ def test_engineer_exports_every_condition_of_a_sweep_from_its_page(
     sweep = recorded_sweep(recordings, episodes=1)  # nominal, light_intensity=0.4 (failed), light_colour=warm-3000k
     UserFactory(username="erika", organization=sweep.robot.organization, role=Role.ENGINEER, password=PASSWORD)
     worker = embedded_broker_worker(MEDIA_ROOT=str(settings.MEDIA_ROOT))
-    page = browser.new_page(accept_downloads=True)
-    problems: list[str] = []
-    # The sweep page's heat map: plotly's bundle applies an inline style there that the CSP refuses (seen
-    # before this form was on the page; not this test's subject). Any other console error fails it.
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(m.text)
-            if m.type == "error" and not str(m.location.get("url", "")).endswith("/plotly-cartesian.min.js")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(f"{live_server.url}/login/?next=/sweeps/{sweep.pk}/")
-    page.fill("#id_username", "erika")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    page, problems = watched_page(browser, accept_downloads=True)
+    log_in(page, live_server.url, "erika", next_path=f"/sweeps/{sweep.pk}/")
     page.click('[data-testid="lerobot-export-form"] summary')
     page.wait_for_selector('[data-testid="lerobot-exports"]')
     with page.expect_navigation():
@@ -141,4 +119,4 @@ def test_engineer_exports_every_condition_of_a_sweep_from_its_page(
     episodes = list(dataset_open(tmp_path / "sweep.zip", workdir=tmp_path / "open").episodes())
     assert [e.metadata["condition"] for e in episodes] == ["nominal", "light_intensity=0.4", "light_colour=warm-3000k"]
     assert [e.outcome for e in episodes] == ["success", "failure", "success"]
-    assert not problems, problems
+    assert problems() == []

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from accounts.models import Role
+from tests.e2e.browser_support import PASSWORD, log_in, watched_page
 from tests.factories import (
     CostModelFactory,
     EpisodeEventFactory,
@@ -26,7 +27,6 @@ from trials.models import EpisodeOutcome, EpisodeSource, EventKind, TrialStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-PASSWORD = "browser-test-pass-1"  # noqa: S105
 REPORT_CHARTS = ("cash-flow-chart", "payback-histogram", "npv-histogram", "tornado-chart", "heatmap-chart")
 
 
@@ -79,15 +79,10 @@ def test_manager_reads_the_dashboard_and_a_task_report_with_charts(live_server: 
     folder = Path(settings.VAR_DIR) / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
 
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+    page, problems = watched_page(browser)
     external: list[str] = []
     page.on("request", lambda r: external.append(r.url) if not r.url.startswith(live_server.url) else None)
-    page.goto(f"{live_server.url}/login/?next=/reports/")
-    page.fill("#id_username", "greta")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live_server.url, "greta", next_path="/reports/")
 
     page.wait_for_selector("h1:has-text('ROI dashboard')")
     rows = page.locator("#dashboard-table tbody tr")
@@ -102,6 +97,7 @@ def test_manager_reads_the_dashboard_and_a_task_report_with_charts(live_server: 
     assert f"/reports/tasks/{kitting.pk}/roi/" in page.url
     assert "Evidence: simulation, 100 episodes" in page.text_content("[data-testid=verdict]")
     _charts_drawn(page, REPORT_CHARTS)
+    assert problems() == []  # the payback heat map among them: no colour bar, which the CSP would refuse
     page.screenshot(path=str(folder / "reports-02-task-roi.png"), full_page=True)
 
     page.click("text=One-page report")
@@ -111,7 +107,8 @@ def test_manager_reads_the_dashboard_and_a_task_report_with_charts(live_server: 
     page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi, as the PDF prints it
     page.screenshot(path=str(folder / "reports-03-one-page.png"), full_page=True)
     assert external == []  # plotly.js and every asset are served locally
-    context.close()
+    assert problems() == []
+    page.context.close()
 
 
 def test_engineer_corrects_a_bad_range_in_the_cost_model_form(live_server: Any, browser: Any) -> None:
@@ -120,13 +117,8 @@ def test_engineer_corrects_a_bad_range_in_the_cost_model_form(live_server: Any, 
     task = _task(org, "Kitting brackets", successes=46, n=50, capex="38000", source="simulation", volume=260_000)
     folder = Path(settings.VAR_DIR) / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(f"{live_server.url}/login/?next=/reports/tasks/{task.pk}/roi/")
-    page.fill("#id_username", "erik")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    page, problems = watched_page(browser)
+    log_in(page, live_server.url, "erik", next_path=f"/reports/tasks/{task.pk}/roi/")
     page.click("text=Edit base costs")
     page.wait_for_selector("h1:has-text('Base cost model')")
     page.fill("#id_low_integration_cost", "25000")  # above the value 20,000: the range must contain it
@@ -141,4 +133,5 @@ def test_engineer_corrects_a_bad_range_in_the_cost_model_form(live_server: Any, 
     page.wait_for_selector("text=Base cost model saved.")
     assert "Integrator quote IQ-77" in page.text_content("#assumptions")
     _charts_drawn(page, REPORT_CHARTS)
-    context.close()
+    assert problems() == []
+    page.context.close()

@@ -201,6 +201,9 @@ def test_heat_map_marks_cells_beyond_the_horizon(world: dict[str, Any]) -> None:
     never = next(t for t in figure["data"] if t["name"] == "never")
     assert never["text"] == [["never", ""], ["never", ""]]
     assert "not within 60 months" in figure["layout"]["title"]["text"]
+    # Neither a colour bar nor gapless cells: plotly gives both a style attribute the CSP refuses.
+    assert all(t["showscale"] is False and t["xgap"] == t["ygap"] == 1 for t in figure["data"])
+    assert figure["layout"]["annotations"][0]["text"] == "Colour: green 0, amber 24 (the target), red 48+ months"
     blank = Heatmap(utilisation=(0.5,), labour_cost_per_hour=(30.0,), payback_months=((float("inf"),),), npv=((-1.0,),))
     assert heatmap_figure(heatmap=blank, target_months=24.0, horizon_months=60) is None
 

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from core.recording.recorder import EpisodeRecorder, EpisodeRecording, OverviewSettings
 from core.sim import cell_make
 from core.sim.episode import RolloutResult, episode_rollout
-from tests.factories import EpisodeEventFactory, EpisodeFactory
+from core.sim.variation import Level
+from tests.factories import EpisodeEventFactory, EpisodeFactory, PolicyVersionFactory, RobotFactory
 from trials.media import episode_recording_store
-from trials.models import Episode, EpisodeMedia, EpisodeOutcome, EventKind, Trial
+from trials.models import Episode, EpisodeMedia, EpisodeOutcome, EventKind, Sweep, Task, Trial, TrialStatus
+from trials.sweep_services import sweep_schedule
 
 FAST_CELL = "tabletop-reach-2d"
 
@@ -61,6 +64,68 @@ def recorded_episode(
             episode=episode, kind=EventKind.FAULT, category="drop", t_offset_s=t_s, message=f"fault at {t_s} s"
         )
     return episode, episode_recording_store(episode=episode, recording=recording)
+
+
+def recorded_sweep_of(
+    *,
+    task: Task,
+    run: RolloutResult,
+    design: str,
+    factors: Mapping[str, list[Level]],
+    outcomes: Mapping[str, str],
+    seed: int = 7,
+) -> Sweep:
+    """A finished sweep of `task` on a new simulated factory-kitting robot of the task's organization: each
+    condition trial completed, holding one episode per letter of `outcomes[its label]` ("s" a success, "f" a
+    failure; every condition as many), each with `run`'s recording stored for it."""
+    episodes = {len(letters) for letters in outcomes.values()}
+    if len(episodes) != 1:
+        raise ValueError("every condition needs as many outcomes")
+    sweep = sweep_schedule(
+        task=task,
+        policy_version=PolicyVersionFactory(),
+        robot=RobotFactory(organization=task.organization),
+        name="robustness",
+        design=design,
+        factors=dict(factors),
+        episodes_per_condition=episodes.pop(),
+        seed=seed,
+        created_by=None,
+        start_runner=False,
+    )
+    trials = list(sweep.conditions.all())
+    if {t.sweep_label for t in trials} != set(outcomes):
+        raise ValueError(f"the sweep's conditions are {sorted(t.sweep_label for t in trials)}")
+    for trial in trials:
+        for index, letter in enumerate(outcomes[trial.sweep_label]):
+            outcome = EpisodeOutcome.SUCCESS if letter == "s" else EpisodeOutcome.FAILURE
+            recorded_episode(trial=trial, index=index, run=run, outcome=outcome)
+        trial.status = TrialStatus.COMPLETED
+        trial.save(update_fields=["status"])
+    return sweep
+
+
+# A 2 x 2 grid around nominal (light_intensity 1.0, action_noise 0.0), five seeds per condition, in the
+# sweep's order (nominal, then the grid's): the dim light costs three of nominal's five successes, the
+# noise one, both together four.
+GRID_SWEEP_OUTCOMES = {
+    "nominal": "sssss",
+    "light_intensity=0.4": "sffsf",
+    "light_intensity=0.4, action_noise=0.2": "fffsf",
+    "action_noise=0.2": "sssfs",
+}
+
+
+def recorded_grid_sweep(*, task: Task, run: RolloutResult) -> Sweep:
+    """A finished two-factor grid sweep of `task` (GRID_SWEEP_OUTCOMES), every episode recorded: its page
+    has every figure, the heat map included."""
+    return recorded_sweep_of(
+        task=task,
+        run=run,
+        design="grid",
+        factors={"light_intensity": [0.4, 1.0], "action_noise": [0.0, 0.2]},
+        outcomes=GRID_SWEEP_OUTCOMES,
+    )
 
 
 class RecordingCache:

@@ -17,12 +17,11 @@ from core.lerobot.dataset_read import dataset_open
 from tests.factories import (
     EpisodeEventFactory,
     OrganizationFactory,
-    PolicyVersionFactory,
     RobotFactory,
     TaskFactory,
     TrialFactory,
 )
-from tests.trials.recording_support import RecordingCache, recorded_episode
+from tests.trials.recording_support import RecordingCache, recorded_episode, recorded_sweep_of
 from trials.lerobot_export import (
     ExportRequestError,
     dataset_export_run,
@@ -34,7 +33,6 @@ from trials.lerobot_export import (
 )
 from trials.models import DatasetExport, EpisodeOutcome, EventKind, ExportStatus, ReviewState, Sweep, Trial
 from trials.retention import orphan_media_sweep
-from trials.sweep_services import sweep_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -172,27 +170,17 @@ def test_lerobot_loads_the_trial_export_with_labels_and_the_recorded_frames(
 def recorded_sweep(recordings: RecordingCache, episodes: int = 2) -> Sweep:
     """A one-at-a-time sweep (nominal, light_intensity=0.4, light_colour=warm-3000k) on the factory cell
     whose condition trials each hold `episodes` recorded episodes; episode 0 of the dim condition failed."""
-    org = OrganizationFactory()
-    sweep = sweep_schedule(
-        task=TaskFactory(organization=org),
-        policy_version=PolicyVersionFactory(),
-        robot=RobotFactory(organization=org),
-        name="light",
+    return recorded_sweep_of(
+        task=TaskFactory(organization=OrganizationFactory()),
+        run=recordings.run(),
         design="one_at_a_time",
         factors={"light_intensity": [0.4], "light_colour": ["warm-3000k"]},
-        episodes_per_condition=episodes,
-        seed=7,
-        created_by=None,
-        start_runner=False,
+        outcomes={
+            "nominal": "s" * episodes,
+            "light_intensity=0.4": "f" + "s" * (episodes - 1),
+            "light_colour=warm-3000k": "s" * episodes,
+        },
     )
-    run = recordings.run()
-    for trial in sweep.conditions.all():
-        for index in range(episodes):
-            failed = trial.sweep_label == "light_intensity=0.4" and index == 0
-            recorded_episode(
-                trial=trial, index=index, run=run, outcome=EpisodeOutcome.FAILURE if failed else EpisodeOutcome.SUCCESS
-            )
-    return sweep
 
 
 def test_sweep_export_holds_every_condition_with_its_levels_in_the_episodes_metadata(

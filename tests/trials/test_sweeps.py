@@ -248,6 +248,9 @@ def test_pages_schedule_a_sweep_and_show_its_results(django_capture_on_commit_ca
     assert detail.status_code == 200
     assert "Worst condition: light_intensity=0.4, actuation_delay=2, 1/4 successes (25%)" in text
     assert 'id="sweep-charts"' in text and "heatmap" in text
+    # No colour bar (its fill gets a style attribute the CSP refuses): each cell labelled, the scale in words.
+    (heatmap,) = detail.context["charts"]["sweep-heatmap"]["data"]
+    assert heatmap["showscale"] is False and heatmap["texttemplate"] == "%{z:.0%}"
     assert f'href="/trials/{by_label["nominal"].pk}/"' in text
     assert client_for(UserFactory(role=Role.ENGINEER)).get(f"/sweeps/{sweep.pk}/").status_code == 404
     manager = client_for(UserFactory(role=Role.MANAGER, organization=user.organization))  # type: ignore[attr-defined]
