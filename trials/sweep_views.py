@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.permissions import engineer_required
 from accounts.requests import AuthenticatedHttpRequest
+from common.charts import corner_note
 from core.sim.variation import Factor
 from core.stats import Interval
 from core.sweep import ConditionFigures, FactorSensitivity
@@ -99,18 +100,7 @@ def _heatmap_figure(heatmap: Heatmap) -> dict[str, Any]:
             "title": {"text": "Success rate by condition"},
             "xaxis": {"title": {"text": heatmap.x_key}, "type": "category"},
             "yaxis": {"title": {"text": heatmap.y_key}, "type": "category"},
-            "annotations": [
-                {
-                    "text": HEATMAP_SCALE_NOTE,
-                    "xref": "paper",
-                    "yref": "paper",
-                    "x": 1,
-                    "y": 1,
-                    "xanchor": "right",
-                    "yanchor": "bottom",
-                    "showarrow": False,
-                }
-            ],
+            "annotations": [corner_note(HEATMAP_SCALE_NOTE)],
             "height": 360,
             "margin": {"t": 40, "r": 20, "b": 50, "l": 70},
         },

@@ -9,6 +9,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from common.charts import corner_note
 from core.montecarlo import Distribution
 from core.roi import Heatmap, RoiResult, Tornado
 from reports.charts import BLUE, GREEN, GREY, INK, RED, REPORT_STYLE, figure_dict, figure_layout
@@ -340,18 +341,7 @@ def heatmap_figure(
             f"Payback (months) by utilisation and labour rate; grey: not within {horizon_months} months",
             xaxis={"title": {"text": _in("loaded labour rate per hour", currency)}, "type": "category"},
             yaxis={"title": {"text": "utilisation"}, "type": "category"},
-            annotations=[
-                {
-                    "text": f"Colour: green 0, amber {target_months:g} (the target), red {top:.0f}+ months",
-                    "xref": "paper",
-                    "yref": "paper",
-                    "x": 1,
-                    "y": 1,
-                    "xanchor": "right",
-                    "yanchor": "bottom",
-                    "showarrow": False,
-                }
-            ],
+            annotations=[corner_note(f"Colour: green 0, amber {target_months:g} (the target), red {top:.0f}+ months")],
         )
     )
     return figure_dict(fig)
