@@ -56,9 +56,11 @@ def blind_order(*, pairs: int, seed: int) -> tuple[Version, ...]:
     # Reproducible from the seed by design (a string seed: stable across Python versions); the secret is the
     # seed itself, which the server draws with `secrets` and shows no one before unblinding.
     rng = random.Random(f"blind-order:{seed}")  # noqa: S311
-    firsts: list[Version] = ["A"] * (pairs // 2) + ["B"] * (pairs // 2)
+    a: Version = "A"
+    b: Version = "B"
+    firsts: list[Version] = [a] * (pairs // 2) + [b] * (pairs // 2)
     if pairs % 2:
-        firsts.append(rng.choice(("A", "B")))
+        firsts.append(rng.choice((a, b)))
     rng.shuffle(firsts)
     return tuple(firsts)
 

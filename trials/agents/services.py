@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.episode_rules import EVENT_END_TOLERANCE_S, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from robots.models import AgentJob, AgentJobStatus, Robot
 from robots.services import agent_job_lease_extend, agent_jobs_requeue_expired
+from trials.blind.services import blind_trial_finished
 from trials.models import Episode, EpisodeOutcome, EpisodeSource, EventCategory, Trial, TrialStatus
 from trials.services import (
     EpisodeInput,
@@ -82,10 +84,18 @@ def agent_job_next(*, robot: Robot) -> AgentJob | None:
     """The next job this robot should run (expired leases requeued first), or None."""
     agent_jobs_requeue_expired(robot=robot)
     return (
-        AgentJob.objects.select_related("trial", "trial__task", "trial__policy_version")
+        AgentJob.objects.select_related("trial", "trial__task", "trial__policy_version__policy", "trial__blind")
         .filter(robot=robot, status=AgentJobStatus.PENDING)
         .filter(trial__status__in=[TrialStatus.QUEUED, TrialStatus.RUNNING])
-        .order_by("trial__created_at", "trial_id", "index")
+        # A blind comparison's two trials are one batch, run in its sealed order (AgentJob.run_sequence);
+        # a lost episode goes back to pending with its place, so it is re-run before the next one.
+        .order_by(
+            Coalesce("trial__blind__created_at", "trial__created_at"),
+            Coalesce("trial__blind_id", "trial_id"),
+            "run_sequence",
+            "trial_id",
+            "index",
+        )
         .first()
     )
 
@@ -222,6 +232,7 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
     job.finished_at = timezone.now()
     job.lease_expires_at = None
     job.save(update_fields=["status", "episode", "finished_at", "lease_expires_at"])
+    blind_trial_finished(trial_id=job.trial_id)
     return episode, bool(recorded.created)
 
 
