@@ -28,6 +28,7 @@ from tests.factories import (
     client_for,
 )
 from tests.policies.onnx_models import linear_policy
+from trials import queue, runner
 from trials.blind.services import (
     BlindConflict,
     blind_comparison_schedule,
@@ -73,9 +74,12 @@ def setup() -> dict[str, Any]:
 
 
 def _schedule(s: dict[str, Any], pairs: int = 4) -> BlindComparison:
-    return blind_comparison_schedule(
+    """Schedule, then start one arm as the worker does (tests/e2e/test_agent_blind.py runs a real one)."""
+    comparison = blind_comparison_schedule(
         task=s["task"], version_a=s["a"], version_b=s["b"], robot=s["robot"], pairs=pairs, created_by=s["engineer"]
     )
+    runner.trial_start(trial_id=Trial.objects.filter(blind=comparison).order_by("-pk").values_list("pk", flat=True)[0])
+    return comparison
 
 
 def _agent(robot: Robot) -> APIClient:
@@ -468,3 +472,22 @@ def test_after_unblinding_the_pages_name_the_versions(setup: dict[str, Any]) -> 
         assert responses[f"/trials/{trial.pk}/"][0] == 200
         assert responses[f"/api/v1/trials/{trial.pk}/"][0] == 200
     assert Episode.objects.filter(trial__blind=comparison).count() == 2
+
+
+def test_schedule_enqueues_the_start_and_a_second_start_adds_nothing(
+    setup: dict[str, Any], django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[int] = []
+    monkeypatch.setattr(queue, "trial_start_enqueue", lambda *, trial_id: started.append(trial_id))
+    with django_capture_on_commit_callbacks(execute=True):
+        comparison = blind_comparison_schedule(
+            task=setup["task"], version_a=setup["a"], version_b=setup["b"], robot=setup["robot"], pairs=3,
+            created_by=setup["engineer"],
+        )  # fmt: skip
+    arms = sorted(Trial.objects.filter(blind=comparison).values_list("pk", flat=True))
+    assert sorted(started) == arms
+    assert not AgentJob.objects.exists()  # the worker makes them
+    runner.trial_start(trial_id=arms[0])
+    assert AgentJob.objects.filter(trial__blind=comparison).count() == 6  # both arms at once
+    runner.trial_start(trial_id=arms[1])
+    assert AgentJob.objects.filter(trial__blind=comparison).count() == 6

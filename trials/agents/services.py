@@ -13,11 +13,12 @@ from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core import blind
 from core.episode_rules import EVENT_END_TOLERANCE_S, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from robots.models import AgentJob, AgentJobStatus, Robot
 from robots.services import agent_job_lease_extend, agent_jobs_requeue_expired
 from trials.blind.services import blind_trial_finished
-from trials.models import Episode, EpisodeOutcome, EpisodeSource, EventCategory, Trial, TrialStatus
+from trials.models import BlindComparison, Episode, EpisodeOutcome, EpisodeSource, EventCategory, Trial, TrialStatus
 from trials.services import (
     EpisodeInput,
     EventInput,
@@ -68,14 +69,40 @@ class StageReport:
 
 
 def agent_jobs_create(*, trial: Trial) -> int:
-    """One job per planned episode of a physical-robot trial; existing jobs are kept (idempotent).
-    Returns how many jobs were created."""
+    """One job per planned episode of a physical-robot trial; existing jobs are kept (idempotent). An arm
+    of a blind comparison makes the jobs of both arms at once, in the comparison's sealed order, so the
+    agent never sees one arm's jobs without the other's. Returns how many jobs were created."""
+    if trial.blind_id is not None:
+        return _blind_jobs_create(comparison_id=trial.blind_id)
     existing = set(AgentJob.objects.filter(trial=trial).values_list("index", flat=True))
     jobs = [
         AgentJob(robot_id=trial.robot_id, trial=trial, index=i)
         for i in range(trial.episodes_planned)
         if i not in existing
     ]
+    AgentJob.objects.bulk_create(jobs, ignore_conflicts=True)
+    return len(jobs)
+
+
+@transaction.atomic
+def _blind_jobs_create(*, comparison_id: int) -> int:
+    """Every job of a blind comparison's two arms, each with its place in the sealed order
+    (core.blind.run_sequence); existing jobs are kept. Returns how many were created."""
+    comparison = BlindComparison.objects.select_for_update().get(pk=comparison_id)
+    existing = set(AgentJob.objects.filter(trial__blind=comparison).values_list("trial_id", "index"))
+    jobs = []
+    for arm in Trial.objects.filter(blind=comparison):
+        version = "A" if arm.policy_version_id == comparison.version_a_id else "B"
+        jobs += [
+            AgentJob(
+                robot_id=arm.robot_id,
+                trial=arm,
+                index=i,
+                run_sequence=blind.run_sequence(order=comparison.order, pair=i, version=version),
+            )
+            for i in range(arm.episodes_planned)
+            if (arm.pk, i) not in existing
+        ]
     AgentJob.objects.bulk_create(jobs, ignore_conflicts=True)
     return len(jobs)
 

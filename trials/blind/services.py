@@ -13,7 +13,7 @@ from accounts.models import User
 from accounts.permissions import acts_for_organization
 from core import blind
 from policies.models import PolicyVersion
-from robots.models import AgentJob, Robot, RobotKind
+from robots.models import Robot, RobotKind
 from trials.models import (
     MAX_EPISODES_PER_TRIAL,
     BlindComparison,
@@ -100,7 +100,7 @@ def blind_comparison_schedule(
         )
         for arm in blind.ARMS:
             name = "A" if arm_of["A"] == arm else "B"
-            trial = trial_schedule(
+            trial_schedule(
                 task=task,
                 policy_version=versions[name],
                 robot=robot,
@@ -109,27 +109,12 @@ def blind_comparison_schedule(
                 seed=seed,
                 instruction=instruction,
                 episode_timeout_s=episode_timeout_s,
-                start_runner=False,
+                # The worker's start (trials.runner) makes the agent jobs of both arms in the sealed order.
+                start_runner=True,
                 blind=comparison,
                 blind_arm=arm,
             )
-            AgentJob.objects.bulk_create(
-                AgentJob(
-                    robot=robot,
-                    trial=trial,
-                    index=i,
-                    run_sequence=blind.run_sequence(order=order, pair=i, version=name),
-                )
-                for i in range(pairs)
-            )
     return comparison
-
-
-def _arm_trials(comparison: BlindComparison) -> dict[str, Trial]:
-    """{"A": trial, "B": trial} of the comparison."""
-    trials = list(Trial.objects.filter(blind=comparison))
-    by_version = {t.policy_version_id: t for t in trials}
-    return {"A": by_version[comparison.version_a_id], "B": by_version[comparison.version_b_id]}
 
 
 @transaction.atomic
