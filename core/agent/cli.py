@@ -23,6 +23,7 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -305,8 +306,12 @@ class Agent:
         events_every_s: float = 1.0,
         record: bool = True,
         overview: OverviewSettings | None = None,
+        ask_preference: Callable[[Job], str | None] | None = None,
     ) -> None:
         self.client = client
+        # A blind comparison's pair ends with its second episode: the operator's preference over the two
+        # (first, second, tie) goes with that completion, before the comparison can unblind.
+        self.ask_preference = ask_preference
         self.robot = robot
         self.cache_dir = cache_dir
         # Only a robot that exposes its cell can be recorded here; a real arm uploads its own files.
@@ -544,6 +549,10 @@ class Agent:
                 try:
                     run = self.run_job_episode(job)
                     body = run.body
+                    if self.ask_preference and job.blind and job.blind.get("position") == "second":
+                        preference = self.ask_preference(job)
+                        if preference is not None:
+                            body = {**body, "preference": preference}
                     reply = self.client.complete(job, body)
                     if run.recording is not None:
                         self.upload_recording(job, run.recording)
@@ -562,6 +571,20 @@ class Agent:
         finally:
             self._stop.set()
         return done
+
+
+def preference_from_operator(job: Job) -> str | None:
+    """Ask the operator at the robot, on stdin, which episode of the pair just run they preferred.
+    Returns "first", "second", "tie", or None (skipped, or no terminal input left)."""
+    pair = (job.blind or {}).get("pair")
+    print(f"pair {pair} done: which episode did you prefer? [first/second/tie, empty: skip] ", end="", flush=True)
+    line = sys.stdin.readline()
+    answer = line.strip().lower()
+    if answer in ("first", "second", "tie"):
+        return answer
+    if answer:
+        log.warning("pair %s: %r is not first, second or tie; no preference sent", pair, answer)
+    return None
 
 
 def prefer_main(argv: list[str]) -> int:
@@ -615,6 +638,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-record", action="store_true", help="Do not record and upload episodes (videos, trajectory)"
     )
     parser.add_argument(
+        "--ask-preference",
+        action="store_true",
+        help="In a blind A/B, ask the operator (stdin) after each pair which episode they preferred",
+    )
+    parser.add_argument(
         "--overview-px", type=int, default=OverviewSettings.px, help="Overview size (px) when a job names none"
     )
     parser.add_argument(
@@ -638,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
         poll_wait_s=args.poll_wait,
         record=not args.no_record,
         overview=overview,
+        ask_preference=preference_from_operator if args.ask_preference else None,
     )
     try:
         done = agent.run(max_jobs=args.max_jobs, exit_when_idle=args.exit_when_idle)

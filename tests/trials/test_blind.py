@@ -491,3 +491,30 @@ def test_schedule_enqueues_the_start_and_a_second_start_adds_nothing(
     assert AgentJob.objects.filter(trial__blind=comparison).count() == 6  # both arms at once
     runner.trial_start(trial_id=arms[1])
     assert AgentJob.objects.filter(trial__blind=comparison).count() == 6
+
+
+def test_a_pairs_second_completion_carries_the_preference_before_unblinding(setup: dict[str, Any]) -> None:
+    comparison = _schedule(setup, pairs=1)
+    agent = _agent(setup["robot"])
+    _run_next(agent, "success")
+    job = agent.get("/api/v1/agent/jobs/next/").json()
+    claimed = agent.post(f"/api/v1/agent/jobs/{job['id']}/claim/").json()
+    body = {"lease_token": claimed["lease_token"], "outcome": "failure", "cycle_time_s": 5.0,
+            "started_at": "2026-12-01T08:00:00Z", "preference": "second"}  # fmt: skip
+    assert agent.post(f"/api/v1/agent/jobs/{job['id']}/complete/", body, format="json").status_code == 201
+    comparison.refresh_from_db()
+    assert comparison.unblinded_at is not None  # the last pair: unblinded by this very completion
+    expected = "B" if comparison.order[0] == "A" else "A"
+    assert BlindPreference.objects.get(comparison=comparison, pair=0).choice == expected
+
+
+def test_a_first_episode_refuses_a_preference_naming_the_field(setup: dict[str, Any]) -> None:
+    _schedule(setup, pairs=1)
+    agent = _agent(setup["robot"])
+    job = agent.get("/api/v1/agent/jobs/next/").json()
+    claimed = agent.post(f"/api/v1/agent/jobs/{job['id']}/claim/").json()
+    body = {"lease_token": claimed["lease_token"], "outcome": "success", "cycle_time_s": 5.0,
+            "started_at": "2026-12-01T08:00:00Z", "preference": "first"}  # fmt: skip
+    reply = agent.post(f"/api/v1/agent/jobs/{job['id']}/complete/", body, format="json")
+    assert reply.status_code == 400 and "preference" in reply.json()["errors"]
+    assert not Episode.objects.exists()

@@ -178,6 +178,7 @@ class CompleteView(AgentView):
             stage_reached=v["stage_reached"],
             stage_times_s=tuple(v["stage_times_s"]),
             progress=v["progress"],
+            preference=v["preference"],
         )
         try:
             episode, created = services.agent_job_complete(

@@ -209,6 +209,11 @@ class CompleteSerializer(LeaseSerializer):
         help_text="Progress in [0, 1]; default: stages reached / stages.",
     )  # fmt: skip
 
+    preference = serializers.ChoiceField(
+        choices=["first", "second", "tie"], required=False, allow_null=True, default=None,
+        help_text="A blind pair's second episode only: the episode of the pair the operator preferred, as they ran.",
+    )  # fmt: skip
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return episode_times_check(attrs)
 

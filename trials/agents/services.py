@@ -17,7 +17,7 @@ from core import blind
 from core.episode_rules import EVENT_END_TOLERANCE_S, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from robots.models import AgentJob, AgentJobStatus, Robot
 from robots.services import agent_job_lease_extend, agent_jobs_requeue_expired
-from trials.blind.services import blind_trial_finished
+from trials.blind.services import BlindConflict, blind_preference_record, blind_trial_finished
 from trials.models import BlindComparison, Episode, EpisodeOutcome, EpisodeSource, EventCategory, Trial, TrialStatus
 from trials.services import (
     EpisodeInput,
@@ -59,6 +59,8 @@ class AgentResult:
     stage_reached: int | None = None
     stage_times_s: Sequence[float] = ()
     progress: float | None = None
+    # A blind pair's second episode: the operator's preference over the pair ("first", "second", "tie").
+    preference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,8 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
         if lost is not None:
             return lost, False
     job = _leased_job(robot, job_id, lease_token)
+    if result.preference is not None and (job.run_sequence is None or job.run_sequence % 2 == 0):
+        raise AgentInputError({"preference": ["only the second episode of a blind comparison's pair carries one"]})
     events = _merged_events(job.streamed_events, result.events)
     duration = (result.ended_at - result.started_at).total_seconds()
     late = [e.t_offset_s for e in events if e.t_offset_s > duration + EVENT_END_TOLERANCE_S]
@@ -259,8 +263,20 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
     job.finished_at = timezone.now()
     job.lease_expires_at = None
     job.save(update_fields=["status", "episode", "finished_at", "lease_expires_at"])
+    if result.preference is not None:
+        _preference_record(job=job, robot=robot, preferred=result.preference)
     blind_trial_finished(trial_id=job.trial_id)
     return episode, bool(recorded.created)
+
+
+def _preference_record(*, job: AgentJob, robot: Robot, preferred: str) -> None:
+    """The preference a pair's second completion carries. A pair whose other episode was given up (lost
+    every attempt) takes none: the preference is dropped rather than the episode."""
+    comparison = BlindComparison.objects.get(arms__pk=job.trial_id)
+    try:
+        blind_preference_record(comparison=comparison, pair=job.index, preferred=preferred, robot=robot)
+    except BlindConflict:
+        return
 
 
 def _stage_report(*, trial_id: int, result: AgentResult, duration_s: float) -> StageReport:
