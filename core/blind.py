@@ -39,6 +39,7 @@ Version = Literal["A", "B"]
 ARMS: Final = ("arm-1", "arm-2")
 CHOICES: Final = ("A", "B", "tie")
 POSITIONS: Final = ("first", "second")
+PREFERRED: Final = (*POSITIONS, "tie")  # what the operator answers: the pair's episode as it ran, or a tie
 METHOD_PREFERENCE: Final = (
     "exact two-sided sign test of the non-tie preferences at 1/2 (scipy.stats.binomtest); "
     "Clopper-Pearson interval of the share preferring B"

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.api_support import StrictCharField, StrictModelSerializer
+from core.blind import PREFERRED
 from core.episode_rules import MAX_EPISODE_SECONDS, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from robots.models import AgentJob, RobotStatus
 from trials.models import EpisodeOutcome, EventCategory
@@ -210,7 +211,7 @@ class CompleteSerializer(LeaseSerializer):
     )  # fmt: skip
 
     preference = serializers.ChoiceField(
-        choices=["first", "second", "tie"], required=False, allow_null=True, default=None,
+        choices=PREFERRED, required=False, allow_null=True, default=None,
         help_text="A blind pair's second episode only: the episode of the pair the operator preferred, as they ran.",
     )  # fmt: skip
 
@@ -233,7 +234,7 @@ class EpisodeRefSerializer(serializers.Serializer[dict[str, Any]]):
 
 class PreferenceSerializer(serializers.Serializer[dict[str, Any]]):
     preferred = serializers.ChoiceField(
-        choices=["first", "second", "tie"],
+        choices=PREFERRED,
         help_text="The pair's episode the operator preferred, in the order they ran (or tie).",
     )
     operator = StrictCharField(max_length=100, required=False, allow_blank=True, default="")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -21,6 +20,28 @@ from trials.selectors import task_list_for_user
 from trials.serializers import StrictFloatField, _limit_choices, _user
 
 
+class BlindProgressSerializer(serializers.Serializer[dict[str, Any]]):
+    pairs = serializers.IntegerField()
+    pairs_done = serializers.IntegerField(help_text="Pairs whose two episodes are both counted.")
+    episodes_done = serializers.IntegerField(help_text="Counted episodes, both arms together.")
+    episodes_lost = serializers.IntegerField(help_text="Attempts lost to infrastructure (re-run), both arms.")
+    preferences = serializers.IntegerField(help_text="Pairs with an operator's preference.")
+    status = serializers.CharField(help_text="running, or how the arms ended (completed, cancelled, ...).")
+
+
+class UnblindedSerializer(serializers.Serializer[dict[str, Any]]):
+    arms = serializers.DictField(
+        child=serializers.DictField(), help_text="A and B: policy_version, label, the arm name the agent saw, trial."
+    )
+    order = serializers.ListField(child=serializers.CharField(), help_text="Per pair, the version run first.")
+    pairs = serializers.ListField(
+        child=serializers.DictField(), help_text="Per pair: seed, first, outcome_a, outcome_b, preference."
+    )
+    result = serializers.DictField(
+        help_text="core.blind.BlindResult: the table of pairs, McNemar and Newcombe, the preference tally."
+    )
+
+
 class BlindComparisonSerializer(StrictModelSerializer[BlindComparison]):
     created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
     progress = serializers.SerializerMethodField()
@@ -31,11 +52,11 @@ class BlindComparisonSerializer(StrictModelSerializer[BlindComparison]):
         fields = ["id", "task", "robot", "pairs", "created_by", "created_at", "unblinded_at", "progress", "unblinded"]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(BlindProgressSerializer)
     def get_progress(self, comparison: BlindComparison) -> dict[str, Any]:
         return dict(blind_comparison_progress(comparison=comparison).__dict__)
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(UnblindedSerializer(allow_null=True))
     def get_unblinded(self, comparison: BlindComparison) -> dict[str, Any] | None:
         view = blind_comparison_unblinded(comparison=comparison)
         if view is None:
