@@ -518,3 +518,13 @@ def test_a_first_episode_refuses_a_preference_naming_the_field(setup: dict[str, 
     reply = agent.post(f"/api/v1/agent/jobs/{job['id']}/complete/", body, format="json")
     assert reply.status_code == 400 and "preference" in reply.json()["errors"]
     assert not Episode.objects.exists()
+
+
+def test_list_does_not_grow_queries_with_comparisons(setup: dict[str, Any], django_assert_max_num_queries: Any) -> None:
+    for _ in range(5):
+        _schedule(setup, pairs=1)
+    api = APIClient()
+    api.force_authenticate(setup["engineer"])
+    with django_assert_max_num_queries(4):  # groups (role), count, page; fixed whatever the rows
+        reply = api.get("/api/v1/blind-comparisons/")
+    assert reply.status_code == 200 and len(reply.json()) == 5  # no pagination here, as the other lists

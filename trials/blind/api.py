@@ -17,7 +17,11 @@ from accounts.permissions import CanRunTrials, acts_for_organization
 from accounts.requests import AuthenticatedApiRequest
 from common.api_support import READ_ERRORS, ApiViewMixin, error_responses
 from trials.blind.selectors import blind_comparison_list_for_user
-from trials.blind.serializers import BlindComparisonCreateSerializer, BlindComparisonSerializer
+from trials.blind.serializers import (
+    BlindComparisonCreateSerializer,
+    BlindComparisonListSerializer,
+    BlindComparisonSerializer,
+)
 from trials.blind.services import blind_comparison_cancel, blind_comparison_schedule
 from trials.models import BlindComparison
 from trials.services import TrialRuleError
@@ -25,7 +29,8 @@ from trials.services import TrialRuleError
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List blind A/B comparisons visible to you", responses={200: BlindComparisonSerializer, **READ_ERRORS}
+        summary="List blind A/B comparisons visible to you",
+        responses={200: BlindComparisonListSerializer, **READ_ERRORS},
     ),
     retrieve=extend_schema(
         summary="Read a blind comparison: its progress while sealed, the arms and figures once unblinded",
@@ -40,11 +45,14 @@ class BlindComparisonViewSet(
     queryset = BlindComparison.objects.none()  # for the schema generator; requests use get_queryset()
     request: AuthenticatedApiRequest
 
-    serializer_class = BlindComparisonSerializer
+    serializer_class = BlindComparisonListSerializer
     permission_classes = [permissions.IsAuthenticated, CanRunTrials]
 
     def get_queryset(self) -> QuerySet[BlindComparison]:
         return blind_comparison_list_for_user(user=self.request.user)
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return Response(BlindComparisonSerializer(self.get_object()).data)
 
     @extend_schema(
         summary="Schedule a blind A/B of two ONNX versions on one of your organization's physical robots",

@@ -42,14 +42,23 @@ class UnblindedSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
 
-class BlindComparisonSerializer(StrictModelSerializer[BlindComparison]):
+class BlindComparisonListSerializer(StrictModelSerializer[BlindComparison]):
+    """A row of the list: read one comparison for its progress and, once unblinded, its figures."""
+
     created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
-    progress = serializers.SerializerMethodField()
-    unblinded = serializers.SerializerMethodField()
 
     class Meta:
         model = BlindComparison
-        fields = ["id", "task", "robot", "pairs", "created_by", "created_at", "unblinded_at", "progress", "unblinded"]
+        fields = ["id", "task", "robot", "pairs", "created_by", "created_at", "unblinded_at"]
+        read_only_fields = fields
+
+
+class BlindComparisonSerializer(BlindComparisonListSerializer):
+    progress = serializers.SerializerMethodField()
+    unblinded = serializers.SerializerMethodField()
+
+    class Meta(BlindComparisonListSerializer.Meta):
+        fields = [*BlindComparisonListSerializer.Meta.fields, "progress", "unblinded"]
         read_only_fields = fields
 
     @extend_schema_field(BlindProgressSerializer)
