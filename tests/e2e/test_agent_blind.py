@@ -21,6 +21,8 @@ from tests.factories import RobotFactory, TaskFactory, UserFactory
 from tests.no_django import python_without_django
 from tests.support import ROOT, wait_until
 from tests.trials.runner_support import FAST_CELL, reach_policy_version
+from trials import runner
+from trials.blind.services import blind_comparison_schedule
 from trials.models import BlindComparison, BlindPreference, Episode, Trial, TrialStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -114,3 +116,37 @@ def test_blind_ab_through_a_worker_and_the_agent_ends_unblinded_with_the_right_c
     choices = list(BlindPreference.objects.filter(comparison=comparison).values_list("choice", flat=True))
     assert (tally["prefer_a"], tally["prefer_b"], tally["ties"]) == (choices.count("A"), choices.count("B"), 1)
     assert body["progress"]["pairs_done"] == PAIRS
+
+
+def test_prefer_command_records_a_pairs_preference_over_http(live_server: Any, tmp_path: Path) -> None:
+    robot = RobotFactory(kind=RobotKind.PHYSICAL, sim_cell_key="")
+    task = TaskFactory(organization=robot.organization)
+    engineer = UserFactory(organization=robot.organization, role=Role.ENGINEER)
+    comparison = blind_comparison_schedule(
+        task=task, version_a=reach_policy_version(seed=1), version_b=reach_policy_version(seed=2), robot=robot,
+        pairs=2, created_by=engineer,
+    )  # fmt: skip
+    runner.trial_start(trial_id=Trial.objects.filter(blind=comparison).values_list("pk", flat=True)[0])
+    token = robot_agent_token_issue(robot=robot)
+    agent = APIClient()
+    agent.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    for _ in range(2):  # pair 0, both episodes
+        job = agent.get("/api/v1/agent/jobs/next/").json()
+        lease = agent.post(f"/api/v1/agent/jobs/{job['id']}/claim/").json()["lease_token"]
+        body = {"lease_token": lease, "outcome": "success", "cycle_time_s": 1.0, "started_at": "2026-12-01T08:00:00Z"}
+        assert agent.post(f"/api/v1/agent/jobs/{job['id']}/complete/", body, format="json").status_code == 201
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
+
+    def prefer(pair: int, preferred: str) -> subprocess.CompletedProcess[str]:
+        args = python_without_django(
+            "core.agent", "prefer", "--server", live_server.url, "--token", token,
+            "--comparison", str(comparison.pk), "--pair", str(pair), "--preferred", preferred, "--operator", "sam",
+        )  # fmt: skip
+        return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+
+    done = prefer(0, "second")
+    assert done.returncode == 0 and "preference recorded: pair 0, second" in done.stdout, done.stderr
+    recorded = BlindPreference.objects.get(comparison=comparison, pair=0)
+    assert recorded.choice == ("B" if comparison.order[0] == "A" else "A") and recorded.operator == "sam"
+    early = prefer(1, "first")  # pair 1 has not run: the server's 409, said in words
+    assert early.returncode == 1 and "not recorded" in early.stderr and "pair 1" in early.stderr
