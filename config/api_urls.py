@@ -9,6 +9,7 @@ from policies.api import PolicyVersionViewSet, PolicyViewSet
 from robots.api import RobotViewSet, SiteViewSet
 from trials import lerobot_api, media_api
 from trials.api import EpisodeViewSet, EventViewSet, TaskViewSet, TrialEpisodesViewSet, TrialViewSet
+from trials.blind.api import BlindComparisonViewSet
 from trials.sweep_api import SweepViewSet
 
 router = DefaultRouter()
@@ -19,6 +20,7 @@ router.register("policies", PolicyViewSet, basename="api-policy")
 router.register("policy-versions", PolicyVersionViewSet, basename="api-policy-version")
 router.register("trials", TrialViewSet, basename="api-trial")
 router.register("sweeps", SweepViewSet, basename="api-sweep")
+router.register("blind-comparisons", BlindComparisonViewSet, basename="api-blind-comparison")
 router.register("episodes", EpisodeViewSet, basename="api-episode")
 router.register("events", EventViewSet, basename="api-event")
 router.register("tokens", ApiTokenViewSet, basename="api-token")

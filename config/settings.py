@@ -259,6 +259,7 @@ SPECTACULAR_SETTINGS = {
         "EpisodeOutcomeEnum": "trials.models.EpisodeOutcome",
         "EventKindEnum": "trials.models.EventKind",
         "ErrorCodeEnum": "common.errors.ERROR_CODES",
+        "BlindPreferredEnum": "core.blind.PREFERRED",
     },
 }
 

@@ -7,7 +7,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -24,7 +24,12 @@ def policy_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     policies = policy_list_for_user(user=request.user).prefetch_related(
         Prefetch(
             "versions",
-            queryset=PolicyVersion.objects.annotate(trial_count=Count("trials")).order_by("-created_at"),
+            # A blind comparison's sealed arms are not counted: which versions it compares stays sealed too.
+            queryset=PolicyVersion.objects.annotate(
+                trial_count=Count(
+                    "trials", filter=Q(trials__blind__isnull=True) | Q(trials__blind__unblinded_at__isnull=False)
+                )
+            ).order_by("-created_at"),
         )
     )
     return render(

@@ -115,6 +115,8 @@ class AgentJob(models.Model):
     robot = models.ForeignKey(Robot, on_delete=models.CASCADE, related_name="jobs")
     trial = models.ForeignKey("trials.Trial", on_delete=models.CASCADE, related_name="agent_jobs")
     index = models.PositiveIntegerField()
+    # Where the job runs in a blind comparison's interleaved order (core.blind.run_sequence); null otherwise.
+    run_sequence = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=AgentJobStatus.choices, default=AgentJobStatus.PENDING)
     lease_token = models.CharField(max_length=64, blank=True)
     leased_at = models.DateTimeField(null=True, blank=True)

@@ -242,9 +242,93 @@ class Sweep(models.Model):
         return f"Sweep {self.pk}: {self.name}"
 
 
+# A trial that is an arm of a blind comparison not yet unblinded: which version its episodes ran is sealed.
+SEALED = Q(blind__isnull=False, blind__unblinded_at__isnull=True)
+
+
+class BlindComparisonQuerySet(models.QuerySet["BlindComparison"]):
+    def for_organization(self, organization: Organization | None) -> BlindComparisonQuerySet:
+        return self.filter(robot__organization=organization)
+
+
+class BlindComparison(models.Model):
+    """A blind A/B comparison of two policy versions on one physical robot (core.blind): each version is a
+    Trial (an arm, `Trial.blind`) of `pairs` episodes on the same seeds, and their agent jobs interleave in
+    the sealed `order` (per pair, which version runs first). Until `unblinded_at` no page or API response
+    says which arm, trial or episode ran which version; it is set when both trials have finished."""
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="blind_comparisons")
+    robot = models.ForeignKey(Robot, on_delete=models.PROTECT, related_name="blind_comparisons")
+    version_a = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    version_b = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    pairs = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_EPISODES_PER_TRIAL)])
+    # The secret seed of the order (drawn by the server; it recomputes the order, so it is sealed too).
+    order_seed = models.PositiveBigIntegerField()
+    order = models.JSONField(default=list, help_text="Per pair, the version run first: 'A' or 'B'.")
+    # Per arm name, the salt of the job-scoped artifact digest (sha256 of salt + file) and that digest.
+    arm_digests = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    unblinded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BlindComparisonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pairs__gte=1, pairs__lte=MAX_EPISODES_PER_TRIAL), name="blindcomparison_pairs_range"
+            ),
+            models.CheckConstraint(condition=~Q(version_a=models.F("version_b")), name="blindcomparison_two_versions"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Blind comparison {self.pk}"
+
+    @property
+    def is_sealed(self) -> bool:
+        return self.unblinded_at is None
+
+
+class PreferenceChoice(models.TextChoices):
+    A = "A", "Version A"
+    B = "B", "Version B"
+    TIE = "tie", "No preference"
+
+
+class BlindPreference(models.Model):
+    """The operator's preference over one pair of a blind comparison, mapped server-side from the
+    episode order the operator saw (first, second) to the version. One per pair; a later one replaces it."""
+
+    comparison = models.ForeignKey(BlindComparison, on_delete=models.CASCADE, related_name="preferences")
+    pair = models.PositiveIntegerField()
+    choice = models.CharField(max_length=3, choices=PreferenceChoice.choices)
+    operator = models.CharField(max_length=100, blank=True, help_text="Who, as the agent reports it.")
+    robot = models.ForeignKey(Robot, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["comparison_id", "pair"]
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "pair"], name="blindpreference_one_per_pair"),
+            models.CheckConstraint(
+                condition=Q(choice__in=PreferenceChoice.values), name="blindpreference_choice_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Preference {self.choice} on pair {self.pair} of blind comparison {self.comparison_id}"
+
+
 class TrialQuerySet(models.QuerySet["Trial"]):
     def for_organization(self, organization: Organization | None) -> TrialQuerySet:
         return self.filter(robot__organization=organization)
+
+    def unsealed(self) -> TrialQuerySet:
+        """All but the arms of blind comparisons still sealed (trials.blind)."""
+        return self.exclude(SEALED)
 
     def active(self) -> TrialQuerySet:
         return self.filter(status__in=[TrialStatus.QUEUED, TrialStatus.RUNNING])
@@ -293,6 +377,10 @@ class Trial(models.Model):
     variation = models.JSONField(default=dict, blank=True)
     sweep = models.ForeignKey(Sweep, on_delete=models.CASCADE, related_name="conditions", null=True, blank=True)
     sweep_label = models.CharField(max_length=200, blank=True, help_text="The condition's name in its sweep.")
+    # One arm of a blind A/B comparison (trials.blind): sealed, so absent from every page and API, until
+    # the comparison is unblinded. `blind_arm` is the neutral name its agent jobs carry ("arm-1", "arm-2").
+    blind = models.ForeignKey("BlindComparison", on_delete=models.CASCADE, related_name="arms", null=True, blank=True)
+    blind_arm = models.CharField(max_length=10, blank=True)
     # The task's ordered stages (the cell's, or what an agent or integrator reports); Episode.stage_reached
     # counts how many of them an episode reached.
     stages = models.JSONField(default=list, blank=True)
@@ -364,6 +452,10 @@ class EpisodeQuerySet(models.QuerySet["Episode"]):
 
     def lost(self) -> EpisodeQuerySet:
         return self.filter(outcome=EpisodeOutcome.LOST)
+
+    def unsealed(self) -> EpisodeQuerySet:
+        """All but the episodes of blind comparisons' arms still sealed (trials.blind)."""
+        return self.exclude(trial__blind__isnull=False, trial__blind__unblinded_at__isnull=True)
 
 
 class Episode(models.Model):

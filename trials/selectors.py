@@ -94,7 +94,8 @@ def _trial_visible(org: int | None, prefix: str = "") -> Q:
 
 def trial_list_for_user(*, user: User) -> QuerySet[Trial]:
     """Trials the user may read: of its tasks, of tasks it is engaged on as integrator, on its robots."""
-    trials = Trial.objects.select_related("task", "robot", "policy_version__policy")
+    # A blind comparison's sealed arms are nobody's to read (not even a superuser's) until unblinded.
+    trials = Trial.objects.unsealed().select_related("task", "robot", "policy_version__policy")
     if _sees_everything(user):
         return trials
     return trials.filter(_trial_visible(user.organization_id))
@@ -102,7 +103,7 @@ def trial_list_for_user(*, user: User) -> QuerySet[Trial]:
 
 def trial_list_writable_by_user(*, user: User) -> QuerySet[Trial]:
     """Trials the user may write to (push episodes, cancel): those on its organization's robots."""
-    trials = Trial.objects.select_related("task", "robot", "policy_version__policy")
+    trials = Trial.objects.unsealed().select_related("task", "robot", "policy_version__policy")
     if _sees_everything(user):
         return trials
     if user.organization_id is None:  # only superusers have none (a database constraint)
@@ -404,7 +405,7 @@ def episode_at_index(*, trial: Trial, index: int) -> Episode | None:
 
 def episode_list_for_user(*, user: User) -> QuerySet[Episode]:
     """Episodes of the trials the user may read, with their events prefetched."""
-    episodes = Episode.objects.prefetch_related("events")
+    episodes = Episode.objects.unsealed().prefetch_related("events")
     if _sees_everything(user):
         return episodes
     return episodes.filter(_trial_visible(user.organization_id, "trial__"))
@@ -412,7 +413,9 @@ def episode_list_for_user(*, user: User) -> QuerySet[Episode]:
 
 def event_list_for_user(*, user: User) -> QuerySet[EpisodeEvent]:
     """Events of the episodes the user may read."""
-    events = EpisodeEvent.objects.select_related("episode")
+    events = EpisodeEvent.objects.exclude(
+        episode__trial__blind__isnull=False, episode__trial__blind__unblinded_at__isnull=True
+    ).select_related("episode")
     if _sees_everything(user):
         return events
     return events.filter(_trial_visible(user.organization_id, "episode__trial__"))

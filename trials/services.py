@@ -28,6 +28,7 @@ from trials.models import (
     OVERVIEW_FPS_MAX,
     OVERVIEW_PX_MAX,
     OVERVIEW_PX_MIN,
+    BlindComparison,
     Episode,
     EpisodeEvent,
     EpisodeOutcome,
@@ -418,6 +419,8 @@ def trial_schedule(
     variation: Mapping[str, float | str] | None = None,
     sweep: Sweep | None = None,
     sweep_label: str = "",
+    blind: BlindComparison | None = None,
+    blind_arm: str = "",
 ) -> Trial:
     """Create a queued trial and, once committed, hand it to the runner. Returns the trial.
     `start_runner=False` is for trials whose episodes an integrator uploads (REST): nothing runs them.
@@ -458,6 +461,8 @@ def trial_schedule(
             variation=dict(variation or {}),
             sweep=sweep,
             sweep_label=sweep_label,
+            blind=blind,
+            blind_arm=blind_arm,
         )
         if task.status == TaskStatus.CANDIDATE:
             task.status = TaskStatus.TRIALLING

@@ -38,6 +38,7 @@ urlpatterns = [
         name="episode-media",
     ),
     path("", include("trials.reviews.urls")),
+    path("", include("trials.blind.urls")),
     path("trials/<int:pk>/lerobot-exports/", lerobot_views.lerobot_export_create, name="lerobot-export-create"),
     path("trials/<int:pk>/lerobot-exports/fragment/", lerobot_views.lerobot_exports_fragment, name="lerobot-exports"),
     path(

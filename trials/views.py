@@ -20,6 +20,7 @@ from accounts.permissions import acts_for_organization, can_review_episodes, can
 from accounts.requests import AuthenticatedHttpRequest
 from core.fit import FIT_FACTOR_KEYS, FitRatingError, fit_assess
 from core.recording.trajectory import TrajectoryRejected
+from trials.blind.selectors import blind_comparison_list_for_user
 from trials.forms import EpisodeFilterForm, TaskFilterForm, TaskForm, TrialScheduleForm
 from trials.media import trial_media_bytes
 from trials.models import Episode, Task, Trial, TrialStatus
@@ -114,6 +115,7 @@ def task_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "task": task,
             "fit": _fit_or_none(task),
             "trials": trials,
+            "blind_comparisons": blind_comparison_list_for_user(user=request.user).filter(task=task),
             "can_edit": can_scope_tasks(request.user),
             "commercial": task_commercial_visible(user=request.user, task=task),
         },

@@ -20,8 +20,10 @@ import logging
 import os
 import random
 import shutil
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +82,8 @@ class Job:
     # The trial's overview camera (None from a server that does not say: the agent's own setting).
     overview_px: int | None = None
     overview_fps: float | None = None
+    # A blind comparison's job: {"comparison", "pair", "position" ("first"/"second"), "arm"}; else None.
+    blind: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,13 @@ class AgentClient:
             )
         )
 
+    def prefer(self, *, comparison: int, pair: int, preferred: str, operator: str = "") -> dict[str, Any]:
+        """Record the operator's preference over a blind comparison's pair: the episode that ran "first" or
+        "second", or "tie" (the server maps it to the version; the reply does not say which)."""
+        body = {"preferred": preferred, "operator": operator}
+        path = f"/api/v1/agent/blind-comparisons/{comparison}/pairs/{pair}/preference/"
+        return _object(self._call("POST", path, json=body))
+
     def download(self, path: str, target: Path) -> None:
         response = self._call("GET", path, stream=True)
         tmp = target.with_suffix(".part")
@@ -175,6 +186,15 @@ class AgentClient:
             for block in response.iter_content(1 << 20):
                 handle.write(block)
         tmp.replace(target)
+
+
+class PolicyArtifactError(RuntimeError):
+    """A downloaded artifact does not match the digest its job gave."""
+
+
+def _digest(data: bytes, salt: bytes) -> str:
+    """sha256 of salt + data (a blind job's salted digest; no salt: the plain sha256)."""
+    return hashlib.sha256(salt + data).hexdigest()
 
 
 def _object(response: requests.Response) -> dict[str, Any]:
@@ -198,6 +218,7 @@ def _job(data: dict[str, Any]) -> Job:
         stages=tuple(str(s) for s in data.get("stages") or ()),
         overview_px=data.get("overview_px"),
         overview_fps=data.get("overview_fps"),
+        blind=data.get("blind"),
     )
 
 
@@ -285,8 +306,12 @@ class Agent:
         events_every_s: float = 1.0,
         record: bool = True,
         overview: OverviewSettings | None = None,
+        ask_preference: Callable[[Job], str | None] | None = None,
     ) -> None:
         self.client = client
+        # A blind comparison's pair ends with its second episode: the operator's preference over the two
+        # (first, second, tie) goes with that completion, before the comparison can unblind.
+        self.ask_preference = ask_preference
         self.robot = robot
         self.cache_dir = cache_dir
         # Only a robot that exposes its cell can be recorded here; a real arm uploads its own files.
@@ -319,10 +344,16 @@ class Agent:
             from core.policy.onnx_runtime import policy_load  # onnxruntime only when a local policy is used
 
             path = self.cache_dir / f"{version['sha256']}.onnx"
-            if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != version["sha256"]:
+            salt = bytes.fromhex(version.get("digest_salt") or "")
+            if not path.exists() or _digest(path.read_bytes(), salt) != version["sha256"]:
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
                 self.client.download(version["artifact_path"], path)
-            policy: Policy = policy_load(path=path, sha256=version["sha256"], io_spec=version["io_spec"])
+            data = path.read_bytes()
+            if salt and _digest(data, salt) != version["sha256"]:
+                raise PolicyArtifactError(f"the downloaded artifact of {version['name']} does not match its digest")
+            # A blind job's digest is salted (no page shows it): the file's own hash is computed here.
+            sha256 = hashlib.sha256(data).hexdigest() if salt else version["sha256"]
+            policy: Policy = policy_load(path=path, sha256=sha256, io_spec=version["io_spec"])
         else:
             policy = remote_policy(
                 kind=version["kind"], endpoint_url=version["endpoint_url"], remote_config=version["remote_config"]
@@ -357,6 +388,11 @@ class Agent:
     def run_job_episode(self, job: Job) -> EpisodeRun:
         """Run one job's episode, recorded when the robot allows it; returns the completion body and the
         recording (None when not recorded, or the recording failed: the episode is reported either way)."""
+        if job.blind:
+            log.info(
+                "job %s: blind comparison %s, pair %s, %s episode (%s)",
+                job.id, job.blind["comparison"], job.blind["pair"], job.blind["position"], job.blind["arm"],
+            )  # fmt: skip
         policy = self.policy_for(job.policy_version)
         self.robot.reset(job.seed, job.instruction)
         started_at = datetime.now(tz=UTC)
@@ -513,6 +549,10 @@ class Agent:
                 try:
                     run = self.run_job_episode(job)
                     body = run.body
+                    if self.ask_preference and job.blind and job.blind.get("position") == "second":
+                        preference = self.ask_preference(job)
+                        if preference is not None:
+                            body = {**body, "preference": preference}
                     reply = self.client.complete(job, body)
                     if run.recording is not None:
                         self.upload_recording(job, run.recording)
@@ -533,7 +573,52 @@ class Agent:
         return done
 
 
+def preference_from_operator(job: Job) -> str | None:
+    """Ask the operator at the robot, on stdin, which episode of the pair just run they preferred.
+    Returns "first", "second", "tie", or None (skipped, or no terminal input left)."""
+    pair = (job.blind or {}).get("pair")
+    print(f"pair {pair} done: which episode did you prefer? [first/second/tie, empty: skip] ", end="", flush=True)
+    line = sys.stdin.readline()
+    answer = line.strip().lower()
+    if answer in ("first", "second", "tie"):
+        return answer
+    if answer:
+        log.warning("pair %s: %r is not first, second or tie; no preference sent", pair, answer)
+    return None
+
+
+def prefer_main(argv: list[str]) -> int:
+    """`python -m core.agent prefer ...`: the operator's preference over one pair of a blind comparison."""
+    parser = argparse.ArgumentParser(
+        prog="python -m core.agent prefer", description="Record the operator's preference over a blind A/B pair."
+    )
+    parser.add_argument("--server", required=True, help="TrialBench base URL")
+    parser.add_argument("--token", default=os.environ.get("TRIALBENCH_AGENT_TOKEN", ""), help="The robot's agent token")
+    parser.add_argument("--comparison", type=int, required=True, help="The job's blind.comparison")
+    parser.add_argument("--pair", type=int, required=True, help="The job's blind.pair")
+    parser.add_argument(
+        "--preferred", required=True, choices=["first", "second", "tie"], help="The episode preferred, as they ran"
+    )
+    parser.add_argument("--operator", default="", help="Who is recording it")
+    args = parser.parse_args(argv)
+    if not args.token:
+        parser.error("--token (or TRIALBENCH_AGENT_TOKEN) is required")
+    client = AgentClient(args.server, args.token, retries=2)
+    try:
+        reply = client.prefer(
+            comparison=args.comparison, pair=args.pair, preferred=args.preferred, operator=args.operator
+        )
+    except (RuntimeError, JobConflict) as exc:
+        print(f"preference not recorded: {exc}", file=sys.stderr, flush=True)
+        return 1
+    print(f"preference recorded: pair {reply['pair']}, {reply['preferred']}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["prefer"]:
+        return prefer_main(argv[1:])
     parser = argparse.ArgumentParser(description="TrialBench robot agent: take episode jobs and run them.")
     parser.add_argument("--server", required=True, help="TrialBench base URL, e.g. http://127.0.0.1:8000")
     parser.add_argument(
@@ -551,6 +636,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "trialbench-agent")
     parser.add_argument(
         "--no-record", action="store_true", help="Do not record and upload episodes (videos, trajectory)"
+    )
+    parser.add_argument(
+        "--ask-preference",
+        action="store_true",
+        help="In a blind A/B, ask the operator (stdin) after each pair which episode they preferred",
     )
     parser.add_argument(
         "--overview-px", type=int, default=OverviewSettings.px, help="Overview size (px) when a job names none"
@@ -576,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
         poll_wait_s=args.poll_wait,
         record=not args.no_record,
         overview=overview,
+        ask_preference=preference_from_operator if args.ask_preference else None,
     )
     try:
         done = agent.run(max_jobs=args.max_jobs, exit_when_idle=args.exit_when_idle)

@@ -514,13 +514,16 @@ def task_statistics(*, task_id: int, source: str | None = None, user: User | Non
 
 def _task_statistics(*, task: Task, source: str | None) -> tuple[TaskStatistics, _Columns]:
     recovery_s, recovery_src = _recovery_time(task.pk)
-    episodes = Episode.objects.filter(trial__task_id=task.pk)
+    # The sealed arms of a blind comparison are left out: per-version figures would unblind it.
+    episodes = Episode.objects.unsealed().filter(trial__task_id=task.pk)
     blocks, columns, lost = _statistics_by_source(
         episodes=episodes,
         task=task,
         recovery_time_s=recovery_s,
         source=source,
-        summaries=TrialSourceSummary.objects.filter(trial__task_id=task.pk),
+        summaries=TrialSourceSummary.objects.filter(trial__task_id=task.pk).exclude(
+            trial__blind__isnull=False, trial__blind__unblinded_at__isnull=True
+        ),
     )
     versions = PolicyVersion.objects.filter(pk__in=np.unique(columns.version).tolist())
     labels = {pk: f"{name} {version}" for pk, version, name in versions.values_list("pk", "version", "policy__name")}

@@ -41,8 +41,10 @@ from tests.factories import (
     TrialFactory,
     UserFactory,
 )
+from tests.trials.runner_support import reach_policy_version
 from trials.agents.services import agent_jobs_create
-from trials.models import Task
+from trials.blind.services import blind_comparison_schedule
+from trials.models import Task, Trial
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,7 +91,7 @@ BUDGET_S = (
 
 
 @pytest.fixture
-def api_world(live_server: Any) -> dict[str, Any]:
+def api_world(live_server: Any, settings: Any, tmp_path: Any) -> dict[str, Any]:
     """An engineer's organization with a site, simulated and physical robots, a task, trials, episodes,
     events and agent jobs; a user token and the physical robot's agent token."""
     org = OrganizationFactory()
@@ -102,6 +104,14 @@ def api_world(live_server: Any) -> dict[str, Any]:
     arm = RobotFactory(organization=org, site=site, kind=RobotKind.PHYSICAL, sim_cell_key="")
     agent_trial = TrialFactory(task=task, robot=arm, policy_version=PolicyVersionFactory(), episodes_planned=3)
     agent_jobs_create(trial=agent_trial)
+    # A blind comparison on the physical robot whose pair 0 has run both episodes (its preference is open).
+    settings.MEDIA_ROOT = tmp_path / "media"
+    version_a, version_b = reach_policy_version(seed=1), reach_policy_version(seed=2)
+    comparison = blind_comparison_schedule(
+        task=task, version_a=version_a, version_b=version_b, robot=arm, pairs=2, created_by=user
+    )
+    for arm_trial in Trial.objects.filter(blind=comparison):
+        EpisodeFactory(trial=arm_trial, index=0, source="robot_agent")
     _, raw = api_token_create(user=user, name="schemathesis")
     references = {
         "POST /api/v1/tasks/": {"site": site.pk, "integrator": None},
@@ -114,6 +124,13 @@ def api_world(live_server: Any) -> dict[str, Any]:
             "start_runner": False,
         },
         "POST /api/v1/sweeps/": {"task": task.pk, "robot": trial.robot_id, "policy_version": trial.policy_version_id},
+        # Two ONNX versions with files (a remote one, or the same twice, is a 400 naming version_b).
+        "POST /api/v1/blind-comparisons/": {
+            "task": task.pk,
+            "robot": arm.pk,
+            "version_a": version_a.pk,
+            "version_b": version_b.pk,
+        },
     }
     return {
         "task_day": (task.shifts_per_day, task.hours_per_shift),
@@ -123,6 +140,7 @@ def api_world(live_server: Any) -> dict[str, Any]:
         "robot_token": robot_agent_token_issue(robot=arm),
         "trial": trial.pk,
         "episode_indexes": [0, 1, 2],
+        "comparison": comparison.pk,
         "job": AgentJob.objects.filter(trial=agent_trial).order_by("index").first().pk,  # type: ignore[union-attr]
         "url": live_server.url,
     }
@@ -136,6 +154,8 @@ def _fixed_path(path: str, world: dict[str, Any]) -> dict[str, Any] | None:
         return {"trial_pk": world["trial"]}
     if "{job_id}" in path:
         return {"job_id": world["job"]}
+    if "{comparison_id}" in path:
+        return {"comparison_id": world["comparison"], "pair": 0}
     return None
 
 
@@ -307,4 +327,4 @@ def test_every_operation_conforms_to_its_schema_and_never_errors(api_world: dict
     assert not failures, f"{len(failures)} failures\n\n" + "\n\n".join(failures)
     assert all(sent.values()), f"operations never called: {[label for label, n in sent.items() if not n]}"
     if not ONLY:
-        assert len([label for label in sent if " /api/v1/agent/" in label]) == 9, sorted(sent)
+        assert len([label for label in sent if " /api/v1/agent/" in label]) == 11, sorted(sent)

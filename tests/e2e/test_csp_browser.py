@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from accounts.models import Role
+from accounts.models import Role, User
 from core.fit import FIT_FACTOR_KEYS, fit_assess
 from reports.models import AcceptanceCriteria
 from robots.models import RobotKind
@@ -26,7 +26,9 @@ from tests.factories import (
     UserFactory,
 )
 from tests.trials.recording_support import FAST_CELL, RecordingCache, recorded_episode, recorded_grid_sweep
-from trials.models import EpisodeOutcome, EpisodeSource, EventCategory, EventKind, TrialStatus
+from tests.trials.runner_support import reach_policy_version
+from trials.blind.services import blind_comparison_cancel, blind_comparison_schedule
+from trials.models import EpisodeOutcome, EpisodeSource, EventCategory, EventKind, Trial, TrialStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -89,8 +91,20 @@ def _world() -> dict[str, Any]:
     run = RECORDINGS.run()
     recorded_episode(trial=recorded, index=0, run=run, faults_at_s=(1.0,))
     recorded_episode(trial=recorded, index=1, run=run, outcome=EpisodeOutcome.FAILURE)
+    # A blind A/B on the physical robot, cancelled after one pair: its unblinded page.
+    engineer = User.objects.get(username="erika")
+    blind = blind_comparison_schedule(
+        task=task, version_a=reach_policy_version(seed=1), version_b=reach_policy_version(seed=2), robot=physical,
+        pairs=3, created_by=engineer,
+    )  # fmt: skip
+    for arm, outcome in zip(
+        Trial.objects.filter(blind=blind), (EpisodeOutcome.SUCCESS, EpisodeOutcome.FAILURE), strict=True
+    ):
+        EpisodeFactory(trial=arm, index=0, outcome=outcome, source=EpisodeSource.ROBOT_AGENT)
+    blind_comparison_cancel(comparison=blind)
     return {
         "task": task,
+        "blind": blind,
         "a": a,
         "b": b,
         "physical": physical,
@@ -110,6 +124,8 @@ def _pages(w: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
         ("/tasks/new/", "form", ()),
         (f"/tasks/{task}/edit/", "form", ()),
         (f"/tasks/{task}/trials/new/", "[data-testid=plan-answer]", ()),
+        (f"/tasks/{task}/blind/new/", "[data-testid=blind-form]", ()),
+        (f"/blind/{w['blind'].pk}/", "[data-testid=blind-unblinded]", ()),
         ("/trials/", "select[name=status]", ()),
         (f"/trials/{a}/", "[data-testid=stats-panel]", ("cycle-chart", f"{sim}-cycle", f"{sim}-pareto", f"{sim}-oee")),
         (f"/trials/{a}/episodes/7/", "h1", ()),

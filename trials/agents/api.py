@@ -35,10 +35,13 @@ from trials.agents.serializers import (
     EventsPushSerializer,
     HeartbeatReplySerializer,
     HeartbeatSerializer,
+    PreferenceReplySerializer,
+    PreferenceSerializer,
 )
+from trials.blind import services as blind_services
 from trials.media_api import FILE_KINDS, MEDIA_UPLOAD_REQUEST, MEDIA_UPLOAD_RESPONSES, media_upload
-from trials.models import Episode, MediaKind
-from trials.services import EventInput
+from trials.models import BlindComparison, Episode, MediaKind, Trial
+from trials.services import EventInput, TrialRuleError
 
 LONG_POLL_STEP_S = 0.25
 LEASE_TOKEN = re.compile(r"^[0-9a-f]{1,64}$")  # as the claim issues it (LeaseSerializer)
@@ -179,6 +182,7 @@ class CompleteView(AgentView):
             stage_reached=v["stage_reached"],
             stage_times_s=tuple(v["stage_times_s"]),
             progress=v["progress"],
+            preference=v["preference"],
         )
         try:
             episode, created = services.agent_job_complete(
@@ -227,12 +231,72 @@ class ArtifactView(AgentView):
     )
     def get(self, request: Request, version_id: int) -> FileResponse:
         # Only versions this robot has (or had) a job for: a robot token is not a key to every model.
+        # A blind comparison's sealed arms are left out: their files come through the job's own URL, so
+        # the version's id and checksum never meet the arm's name.
         version = get_object_or_404(
-            PolicyVersion.objects.filter(trials__agent_jobs__robot=self.robot, kind="onnx").distinct(), pk=version_id
+            PolicyVersion.objects.filter(
+                trials__in=Trial.objects.unsealed().filter(agent_jobs__robot=self.robot), kind="onnx"
+            ).distinct(),
+            pk=version_id,
         )
         if not version.artifact:
             raise NotFound("This version has no artifact file.")
         return FileResponse(version.artifact.open("rb"), as_attachment=True, filename=f"{version.sha256}.onnx")
+
+
+class JobArtifactView(AgentView):
+    @extend_schema(
+        summary="The ONNX file of a job's policy, under the job's own URL (a blind job's file names no version)",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(description="The ONNX file."),
+            404: OpenApiResponse(description="No such job for this robot, or its policy has no file."),
+        },
+        tags=["agent"],
+    )
+    def get(self, request: Request, job_id: int) -> FileResponse:
+        job = get_object_or_404(AgentJob.objects.select_related("trial__policy_version"), pk=job_id, robot=self.robot)
+        version = job.trial.policy_version
+        if version.kind != "onnx" or not version.artifact:
+            raise NotFound("This job's policy has no artifact file.")
+        name = f"{job.trial.blind_arm}.onnx" if job.trial.blind_arm else f"{version.sha256}.onnx"
+        return FileResponse(version.artifact.open("rb"), as_attachment=True, filename=name)
+
+
+class PreferenceView(AgentView):
+    @extend_schema(
+        summary="The operator's preference over a pair of a blind comparison (first, second or tie; replaces an earlier one)",
+        request=PreferenceSerializer,
+        responses={
+            200: PreferenceReplySerializer,
+            400: OpenApiResponse(description="A field is wrong (named)."),
+            404: OpenApiResponse(description="No such comparison on this robot."),
+            409: OpenApiResponse(description="The pair has not run both episodes, or the comparison is unblinded."),
+        },
+        tags=["agent"],
+    )
+    def post(self, request: Request, comparison_id: int, pair: int) -> Response:
+        comparison = get_object_or_404(BlindComparison.objects.filter(robot=self.robot), pk=comparison_id)
+        data = PreferenceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            preference = blind_services.blind_preference_record(
+                comparison=comparison,
+                pair=pair,
+                preferred=data.validated_data["preferred"],
+                robot=self.robot,
+                operator=data.validated_data["operator"],
+            )
+        except TrialRuleError as exc:
+            raise ValidationError({exc.field or "non_field_errors": [str(exc)]}) from exc
+        except blind_services.BlindConflict as exc:
+            return _conflict(exc)
+        reply = {
+            "comparison": comparison.pk,
+            "pair": pair,
+            "preferred": data.validated_data["preferred"],
+            "recorded_at": preference.recorded_at,
+        }
+        return Response(PreferenceReplySerializer(reply).data)
 
 
 # --- Recording files of a completed job's episode -------------------------------------------------

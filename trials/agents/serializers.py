@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.api_support import StrictCharField, StrictModelSerializer
+from core.blind import PREFERRED
 from core.episode_rules import MAX_EPISODE_SECONDS, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from robots.models import AgentJob, RobotStatus
 from trials.models import EpisodeOutcome, EventCategory
@@ -40,11 +42,16 @@ class HeartbeatReplySerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class PolicyRefSerializer(serializers.Serializer[dict[str, Any]]):
-    id = serializers.IntegerField()
-    name = serializers.CharField(source="policy.name")
+    id = serializers.IntegerField(allow_null=True, help_text="null in a blind comparison's job.")
+    name = serializers.CharField(source="policy.name", help_text="The arm's neutral name in a blind job.")
     version = serializers.CharField()
     kind = serializers.CharField()
-    sha256 = serializers.CharField()
+    sha256 = serializers.CharField(
+        help_text="Of the file; in a blind job, of digest_salt's bytes followed by the file (no page shows it)."
+    )
+    digest_salt = serializers.CharField(
+        default="", help_text="Hex; non-empty in a blind job: sha256 is then sha256(salt bytes + file)."
+    )
     io_spec = serializers.JSONField()
     endpoint_url = serializers.CharField()
     remote_config = serializers.JSONField()
@@ -54,12 +61,52 @@ class PolicyRefSerializer(serializers.Serializer[dict[str, Any]]):
         return f"/api/v1/agent/policy-versions/{version.pk}/artifact/" if version.kind == "onnx" else None
 
 
+def blind_policy_ref(job: AgentJob) -> dict[str, Any]:
+    """What a blind comparison's job says of its policy: the arm's neutral name, the file through the
+    job's own URL and a salted digest; no version id, name, policy name or checksum a page shows."""
+    trial = job.trial
+    digest = trial.blind.arm_digests[trial.blind_arm]  # type: ignore[union-attr]  # a blind job's trial
+    return {
+        "id": None,
+        "name": trial.blind_arm,
+        "version": trial.blind_arm,
+        "kind": "onnx",
+        "sha256": digest["sha256"],
+        "digest_salt": digest["salt"],
+        "io_spec": trial.policy_version.io_spec,
+        "endpoint_url": "",
+        "remote_config": {},
+        "artifact_path": f"/api/v1/agent/jobs/{job.pk}/artifact/",
+    }
+
+
+class BlindJobSerializer(serializers.Serializer[dict[str, Any]]):
+    comparison = serializers.IntegerField()
+    pair = serializers.IntegerField(help_text="The pair this episode belongs to (both run seed + pair).")
+    position = serializers.ChoiceField(choices=["first", "second"], help_text="Its place in the pair's run order.")
+    arm = serializers.CharField(help_text="The neutral arm name (arm-1, arm-2): not which version.")
+
+
+def blind_job_ref(job: AgentJob) -> dict[str, Any] | None:
+    if job.trial.blind_id is None or job.run_sequence is None:
+        return None
+    return {
+        "comparison": job.trial.blind_id,
+        "pair": job.index,
+        "position": "first" if job.run_sequence % 2 == 0 else "second",
+        "arm": job.trial.blind_arm,
+    }
+
+
 class AgentJobSerializer(StrictModelSerializer[AgentJob]):
     task = serializers.CharField(source="trial.task.name")
     instruction = serializers.CharField(source="trial.instruction")
     seed = serializers.SerializerMethodField(help_text="Trial seed + episode index: reset the cell with it.")
     episode_timeout_s = serializers.FloatField(source="trial.episode_timeout_s")
-    policy_version = PolicyRefSerializer(source="trial.policy_version")
+    policy_version = serializers.SerializerMethodField()
+    blind = serializers.SerializerMethodField(
+        help_text="In a blind A/B comparison: the pair, the place in it and the neutral arm; else null."
+    )
     overview_px = serializers.IntegerField(
         source="trial.overview_px", help_text="Record the overview camera at this size (px x px)."
     )
@@ -87,6 +134,7 @@ class AgentJobSerializer(StrictModelSerializer[AgentJob]):
             "overview_px",
             "overview_fps",
             "stages",
+            "blind",
             "lease_token",
             "lease_expires_at",
             "attempts",
@@ -95,6 +143,16 @@ class AgentJobSerializer(StrictModelSerializer[AgentJob]):
 
     def get_seed(self, job: AgentJob) -> int:
         return int(job.trial.seed) + job.index
+
+    @extend_schema_field(PolicyRefSerializer)
+    def get_policy_version(self, job: AgentJob) -> dict[str, Any]:
+        if job.trial.blind_id is not None:
+            return blind_policy_ref(job)
+        return dict(PolicyRefSerializer(job.trial.policy_version).data)  # type: ignore[arg-type]  # reads a model
+
+    @extend_schema_field(BlindJobSerializer(allow_null=True))
+    def get_blind(self, job: AgentJob) -> dict[str, Any] | None:
+        return blind_job_ref(job)
 
 
 class LeaseSerializer(serializers.Serializer[dict[str, Any]]):
@@ -152,6 +210,11 @@ class CompleteSerializer(LeaseSerializer):
         help_text="Progress in [0, 1]; default: stages reached / stages.",
     )  # fmt: skip
 
+    preference = serializers.ChoiceField(
+        choices=PREFERRED, required=False, allow_null=True, default=None,
+        help_text="A blind pair's second episode only: the episode of the pair the operator preferred, as they ran.",
+    )  # fmt: skip
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return episode_times_check(attrs)
 
@@ -167,3 +230,18 @@ class EpisodeRefSerializer(serializers.Serializer[dict[str, Any]]):
     trial = serializers.IntegerField()
     index = serializers.IntegerField()
     created = serializers.BooleanField()
+
+
+class PreferenceSerializer(serializers.Serializer[dict[str, Any]]):
+    preferred = serializers.ChoiceField(
+        choices=PREFERRED,
+        help_text="The pair's episode the operator preferred, in the order they ran (or tie).",
+    )
+    operator = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class PreferenceReplySerializer(serializers.Serializer[dict[str, Any]]):
+    comparison = serializers.IntegerField()
+    pair = serializers.IntegerField()
+    preferred = serializers.CharField()
+    recorded_at = serializers.DateTimeField()

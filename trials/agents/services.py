@@ -10,12 +10,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core import blind
 from core.episode_rules import EVENT_END_TOLERANCE_S, MAX_EVENTS_PER_EPISODE, event_offset_problems
 from robots.models import AgentJob, AgentJobStatus, Robot
 from robots.services import agent_job_lease_extend, agent_jobs_requeue_expired
-from trials.models import Episode, EpisodeOutcome, EpisodeSource, EventCategory, Trial, TrialStatus
+from trials.blind.services import BlindConflict, blind_preference_record, blind_trial_finished
+from trials.models import BlindComparison, Episode, EpisodeOutcome, EpisodeSource, EventCategory, Trial, TrialStatus
 from trials.services import (
     EpisodeInput,
     EventInput,
@@ -56,6 +59,8 @@ class AgentResult:
     stage_reached: int | None = None
     stage_times_s: Sequence[float] = ()
     progress: float | None = None
+    # A blind pair's second episode: the operator's preference over the pair ("first", "second", "tie").
+    preference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,11 @@ class StageReport:
 
 
 def agent_jobs_create(*, trial: Trial) -> int:
-    """One job per planned episode of a physical-robot trial; existing jobs are kept (idempotent).
-    Returns how many jobs were created."""
+    """One job per planned episode of a physical-robot trial; existing jobs are kept (idempotent). An arm
+    of a blind comparison makes the jobs of both arms at once, in the comparison's sealed order, so the
+    agent never sees one arm's jobs without the other's. Returns how many jobs were created."""
+    if trial.blind_id is not None:
+        return _blind_jobs_create(comparison_id=trial.blind_id)
     existing = set(AgentJob.objects.filter(trial=trial).values_list("index", flat=True))
     jobs = [
         AgentJob(robot_id=trial.robot_id, trial=trial, index=i)
@@ -78,14 +86,45 @@ def agent_jobs_create(*, trial: Trial) -> int:
     return len(jobs)
 
 
+@transaction.atomic
+def _blind_jobs_create(*, comparison_id: int) -> int:
+    """Every job of a blind comparison's two arms, each with its place in the sealed order
+    (core.blind.run_sequence); existing jobs are kept. Returns how many were created."""
+    comparison = BlindComparison.objects.select_for_update().get(pk=comparison_id)
+    existing = set(AgentJob.objects.filter(trial__blind=comparison).values_list("trial_id", "index"))
+    jobs = []
+    for arm in Trial.objects.filter(blind=comparison):
+        version = "A" if arm.policy_version_id == comparison.version_a_id else "B"
+        jobs += [
+            AgentJob(
+                robot_id=arm.robot_id,
+                trial=arm,
+                index=i,
+                run_sequence=blind.run_sequence(order=comparison.order, pair=i, version=version),
+            )
+            for i in range(arm.episodes_planned)
+            if (arm.pk, i) not in existing
+        ]
+    AgentJob.objects.bulk_create(jobs, ignore_conflicts=True)
+    return len(jobs)
+
+
 def agent_job_next(*, robot: Robot) -> AgentJob | None:
     """The next job this robot should run (expired leases requeued first), or None."""
     agent_jobs_requeue_expired(robot=robot)
     return (
-        AgentJob.objects.select_related("trial", "trial__task", "trial__policy_version")
+        AgentJob.objects.select_related("trial", "trial__task", "trial__policy_version__policy", "trial__blind")
         .filter(robot=robot, status=AgentJobStatus.PENDING)
         .filter(trial__status__in=[TrialStatus.QUEUED, TrialStatus.RUNNING])
-        .order_by("trial__created_at", "trial_id", "index")
+        # A blind comparison's two trials are one batch, run in its sealed order (AgentJob.run_sequence);
+        # a lost episode goes back to pending with its place, so it is re-run before the next one.
+        .order_by(
+            Coalesce("trial__blind__created_at", "trial__created_at"),
+            Coalesce("trial__blind_id", "trial_id"),
+            "run_sequence",
+            "trial_id",
+            "index",
+        )
         .first()
     )
 
@@ -174,6 +213,8 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
         if lost is not None:
             return lost, False
     job = _leased_job(robot, job_id, lease_token)
+    if result.preference is not None and (job.run_sequence is None or job.run_sequence % 2 == 0):
+        raise AgentInputError({"preference": ["only the second episode of a blind comparison's pair carries one"]})
     events = _merged_events(job.streamed_events, result.events)
     duration = (result.ended_at - result.started_at).total_seconds()
     late = [e.t_offset_s for e in events if e.t_offset_s > duration + EVENT_END_TOLERANCE_S]
@@ -222,7 +263,20 @@ def agent_job_complete(*, robot: Robot, job_id: int, lease_token: str, result: A
     job.finished_at = timezone.now()
     job.lease_expires_at = None
     job.save(update_fields=["status", "episode", "finished_at", "lease_expires_at"])
+    if result.preference is not None:
+        _preference_record(job=job, robot=robot, preferred=result.preference)
+    blind_trial_finished(trial_id=job.trial_id)
     return episode, bool(recorded.created)
+
+
+def _preference_record(*, job: AgentJob, robot: Robot, preferred: str) -> None:
+    """The preference a pair's second completion carries. A pair whose other episode was given up (lost
+    every attempt) takes none: the preference is dropped rather than the episode."""
+    comparison = BlindComparison.objects.get(arms__pk=job.trial_id)
+    try:
+        blind_preference_record(comparison=comparison, pair=job.index, preferred=preferred, robot=robot)
+    except BlindConflict:
+        return
 
 
 def _stage_report(*, trial_id: int, result: AgentResult, duration_s: float) -> StageReport:

@@ -11,5 +11,11 @@ urlpatterns = [
     path("jobs/<int:job_id>/abort/", agent_api.AbortView.as_view(), name="agent-job-abort"),
     path("jobs/<int:job_id>/media/video/<str:name>/", agent_api.JobVideoView.as_view(), name="agent-job-media-video"),
     path("jobs/<int:job_id>/media/<str:kind>/", agent_api.JobFileView.as_view(), name="agent-job-media-file"),
+    path("jobs/<int:job_id>/artifact/", agent_api.JobArtifactView.as_view(), name="agent-job-artifact"),
+    path(
+        "blind-comparisons/<int:comparison_id>/pairs/<int:pair>/preference/",
+        agent_api.PreferenceView.as_view(),
+        name="agent-blind-preference",
+    ),
     path("policy-versions/<int:version_id>/artifact/", agent_api.ArtifactView.as_view(), name="agent-artifact"),
 ]
