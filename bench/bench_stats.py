@@ -17,7 +17,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -46,6 +46,31 @@ def _setup_django(tmp: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+EPISODE_COLUMNS = (
+    "id",
+    "trial_id",
+    "index",
+    "outcome",
+    "cycle_time_s",
+    "started_at",
+    "ended_at",
+    "source",
+    "created_at",
+)
+
+
+def _episode_insert(connection: Any) -> tuple[str, tuple[Any, ...]]:
+    """The episode INSERT for the generated columns above, every other column at its model default (as the
+    ORM would write it): a column the model gains later needs nothing here."""
+    from trials.models import Episode
+
+    rest = [f for f in Episode._meta.concrete_fields if f.column not in EPISODE_COLUMNS]
+    columns = ", ".join(connection.ops.quote_name(c) for c in (*EPISODE_COLUMNS, *(f.column for f in rest)))
+    marks = ", ".join("?" for _ in range(len(EPISODE_COLUMNS) + len(rest)))
+    defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in rest)
+    return f"INSERT INTO trials_episode ({columns}) VALUES ({marks})", defaults  # noqa: S608 - names from the model
 
 
 def _generate() -> tuple[int, int, int]:
@@ -80,10 +105,7 @@ def _generate() -> tuple[int, int, int]:
     raw.execute("PRAGMA foreign_keys=OFF")
     raw.execute("PRAGMA cache_size=-65536")
     stamp = "2026-11-01 08:00:00"
-    episode_sql = (
-        'INSERT INTO trials_episode (id, trial_id, "index", outcome, cycle_time_s, started_at, ended_at, source, '
-        "external_id, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, '{}', ?)"
-    )
+    episode_sql, episode_defaults = _episode_insert(connection)
     event_sql = (
         "INSERT INTO trials_episodeevent (episode_id, kind, category, severity, t_offset_s, message) "
         "VALUES (?, ?, ?, 'warning', ?, '')"
@@ -102,17 +124,20 @@ def _generate() -> tuple[int, int, int]:
             source = np.array([trial_source[p] for p in trial_pos])
             raw.executemany(
                 episode_sql,
-                zip(
-                    (ids + 1).tolist(),
-                    trial_ids.tolist(),
-                    index.tolist(),
-                    outcome.tolist(),
-                    cycle.tolist(),
-                    [stamp] * ids.size,
-                    ["2026-11-01 08:01:00"] * ids.size,
-                    source.tolist(),
-                    [stamp] * ids.size,
-                    strict=True,
+                (
+                    (*row, *episode_defaults)
+                    for row in zip(
+                        (ids + 1).tolist(),
+                        trial_ids.tolist(),
+                        index.tolist(),
+                        outcome.tolist(),
+                        cycle.tolist(),
+                        [stamp] * ids.size,
+                        ["2026-11-01 08:01:00"] * ids.size,
+                        source.tolist(),
+                        [stamp] * ids.size,
+                        strict=True,
+                    )
                 ),
             )
             per_episode = rng.poisson(EVENTS_PER_EPISODE, ids.size)
