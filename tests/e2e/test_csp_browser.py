@@ -15,6 +15,7 @@ from accounts.models import Role, User
 from core.fit import FIT_FACTOR_KEYS, fit_assess
 from reports.models import AcceptanceCriteria
 from robots.models import RobotKind
+from tests.e2e.browser_support import PASSWORD, log_in, watched_page
 from tests.factories import (
     CostModelFactory,
     EpisodeEventFactory,
@@ -32,15 +33,7 @@ from trials.models import EpisodeOutcome, EpisodeSource, EventCategory, EventKin
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-PASSWORD = "browser-test-pass-1"  # noqa: S105
 RECORDINGS = RecordingCache()  # one recorded rollout for every test of this module
-# Recorded before any page script runs (Playwright's init scripts are not subject to the page's policy).
-RECORD_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
-});
-"""
 
 
 def _record(trial: Any, n: int, *, fail_every: int, source: str) -> None:
@@ -164,18 +157,14 @@ def _media_root(settings: Any, tmp_path: Any, _recordings: RecordingCache) -> No
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-def _watch(page: Any) -> Callable[[], list[str]]:
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+def _watched(browser: Any) -> tuple[Any, Callable[[], list[str]]]:
+    page, recorded = watched_page(browser)
 
     def problems() -> list[str]:
         # A 404 page logs its own status as a console error: that one is the page, not a violation.
-        seen = [e for e in errors if "404 (Not Found)" not in e]
-        errors.clear()
-        return seen + page.evaluate("window.__cspViolations || []")
+        return [e for e in recorded() if "404 (Not Found)" not in e]
 
-    return problems
+    return page, problems
 
 
 # Every figure the server sent (the JSON the drawer reads, static/js/charts.js) that has its element on the
@@ -211,28 +200,16 @@ def _charts_drawn(page: Any, expected: tuple[str, ...]) -> None:
             raise AssertionError(f"{chart_id}: plotly's stylesheet not applied") from exc
 
 
-def _log_in(page: Any, base: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", "erika")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=current-user]")
-
-
 def test_every_page_renders_under_the_policy_without_a_violation(live_server: Any, browser: Any) -> None:
     world = _world()
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    context.add_init_script(RECORD_VIOLATIONS)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    problems = _watch(page)
+    page, problems = _watched(browser)
 
     response = page.goto(f"{live_server.url}/login/")
     policy = response.header_value("content-security-policy")
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
     page.wait_for_selector("#id_username")
     assert problems() == [], "/login/"
-    _log_in(page, live_server.url)
+    log_in(page, live_server.url, "erika")
 
     failures: dict[str, list[str]] = {}
     for path, ready, charts in _pages(world):
@@ -248,17 +225,13 @@ def test_every_page_renders_under_the_policy_without_a_violation(live_server: An
         if found:
             failures[path] = found
     assert failures == {}, "\n".join(f"{path}: {found}" for path, found in failures.items())
-    context.close()
+    page.context.close()
 
 
 def test_behaviour_moved_out_of_inline_handlers_still_works(live_server: Any, browser: Any) -> None:
     world = _world()
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    context.add_init_script(RECORD_VIOLATIONS)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    problems = _watch(page)
-    _log_in(page, live_server.url)
+    page, problems = _watched(browser)
+    log_in(page, live_server.url, "erika")
 
     # The status filter submits itself when changed (was onchange=).
     page.goto(f"{live_server.url}/trials/")
@@ -295,17 +268,13 @@ def test_behaviour_moved_out_of_inline_handlers_still_works(live_server: Any, br
     page.click("button[data-print]")
     assert page.get_attribute("body", "data-printed") == "1"
     assert problems() == []
-    context.close()
+    page.context.close()
 
 
 def test_admin_pages_render_under_the_policy(live_server: Any, browser: Any) -> None:
     world = _world()
     UserFactory(username="root", organization=None, is_superuser=True, is_staff=True, password=PASSWORD)
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    context.add_init_script(RECORD_VIOLATIONS)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    problems = _watch(page)
+    page, problems = _watched(browser)
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "root")
     page.fill("#id_password", PASSWORD)
@@ -324,4 +293,4 @@ def test_admin_pages_render_under_the_policy(live_server: Any, browser: Any) -> 
         if found:
             failures[path] = found
     assert failures == {}, "\n".join(f"{path}: {found}" for path, found in failures.items())
-    context.close()
+    page.context.close()
