@@ -11,7 +11,7 @@ import pytest
 
 from accounts.models import Role
 from core.recording.recorder import OverviewSettings
-from tests.e2e.test_csp_browser import PASSWORD, RECORD_VIOLATIONS, _log_in, _watch
+from tests.e2e.browser_support import PASSWORD, log_in, watched_page
 from tests.factories import OrganizationFactory, RobotFactory, TaskFactory, TrialFactory, UserFactory
 from tests.trials.recording_support import recorded_episode, recorded_rollout
 from trials.models import EpisodeOutcome, Trial, TrialStatus
@@ -46,18 +46,14 @@ def test_play_the_video_then_a_fault_marker_seeks_it_and_the_plot_cursor_follows
 ) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     trial, run = _recorded_trial(tmp_path)
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    context.add_init_script(RECORD_VIOLATIONS)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    problems = _watch(page)
+    page, problems = watched_page(browser)
     shots = Path(settings.VAR_DIR) / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
 
     def shoot(page: Any, name: str) -> None:
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
-    _log_in(page, live_server.url)
+    log_in(page, live_server.url, "erika")
 
     # The trial page: poster thumbnails load, the first success and failure are marked, a filter narrows
     # the grid in place.
@@ -113,4 +109,4 @@ def test_play_the_video_then_a_fault_marker_seeks_it_and_the_plot_cursor_follows
     page.wait_for_function(f"() => Math.abs(({CURSOR})() - {first_stage_s}) < 0.2")
     assert problems() == []
     shoot(page, "10-episode-recording")
-    context.close()
+    page.context.close()
