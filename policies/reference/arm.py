@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -54,10 +55,17 @@ from core.sim.variation import Levels  # noqa: E402
 from core.stats import wilson_interval  # noqa: E402
 from policies.reference.arm_model import DELTA_SCALE_M, ArmVLA  # noqa: E402
 from policies.reference.evaluate import ARTIFACTS, HELD_OUT_SEED_BASE, artifact_paths, rollout  # noqa: E402
-from policies.reference.train import IMAGE_MEAN, IMAGE_STD, _image_batch  # noqa: E402
+from policies.reference.train import (  # noqa: E402
+    IMAGE_MEAN,
+    IMAGE_STD,
+    _image_batch,
+    attention_loss,
+)
 
 KEY = "factory-kitting-arm"
 HOLD_AFTER_SUCCESS_S = 3.0
+ATTENTION_WEIGHT = 0.3  # train.py's attention loss on the localiser's first two keypoint maps
+LOCALISATION_SEED_BASE = 900_000  # expert episodes that only measure the localiser (never trained on)
 DAGGER_SEED_BASE = 200_000
 # One description list per part: each prototype is the mean embedding of the training phrasings with
 # each description filled in. Colours and materials are what the parts look like in the cell.
@@ -103,7 +111,7 @@ class ArmPlan:
     demos: int = 400
     randomised_share: float = 0.75  # demos under domain randomisation; the rest nominal
     noise: float = 0.1
-    bc_updates: int = 4000
+    bc_updates: int = 4500
     dagger_rounds: int = 1
     dagger_episodes: int = 120
     dagger_updates: int = 2000
@@ -115,7 +123,7 @@ class ArmPlan:
 
 
 def _variation(ranges: dict[str, tuple[Any, ...]], rng: np.random.Generator) -> Levels:
-    levels: Levels = {}
+    levels: dict[str, float | str] = {}
     for key, values in ranges.items():
         if isinstance(values[0], str):
             levels[key] = str(rng.choice(list(values)))
@@ -141,7 +149,10 @@ def prototypes() -> np.ndarray:
 
 
 def _labels(cell: Any) -> np.ndarray:
-    return np.asarray(cell.training_deltas(), dtype=np.float32).reshape(-1)
+    # 6 deltas (grasp point, pocket relative to the tool), then the two image keypoints (4).
+    return np.concatenate([cell.training_deltas().reshape(-1), cell.training_keypoints().reshape(-1)]).astype(
+        np.float32
+    )
 
 
 def _make_cell() -> FactoryKittingArm:
@@ -166,7 +177,12 @@ def _collect_job(kind: str, seeds: list[int], plan: ArmPlan, model: tuple[bytes,
     onnxruntime.set_default_logger_severity(3)
     cell = _make_cell()
     policy = policy_from_bytes(data=model[0], io_spec=model[1]) if model else None
-    images, states, actions, deltas, parts, switches = [], [], [], [], [], []
+    images: list[np.ndarray] = []
+    states: list[np.ndarray] = []
+    actions: list[np.ndarray] = []
+    deltas: list[np.ndarray] = []
+    parts: list[int] = []
+    switches: list[bool] = []
     successes = 0
     for seed in tqdm(seeds, desc=f"{kind} (job {row})", position=row, leave=False, unit="ep"):
         instruction, variation = _episode_spec(kind, seed, plan)
@@ -270,7 +286,10 @@ def _tensors(data: dict[str, Any], stats: dict[str, np.ndarray]) -> dict[str, to
         "images": torch.from_numpy(data["images"]),
         "states": torch.from_numpy((data["states"] - stats["state_mean"]) / stats["state_std"]).float(),
         "actions": torch.from_numpy(np.clip(data["actions"], -1.0, 1.0)).float(),
-        "deltas": torch.from_numpy(data["deltas"] / DELTA_SCALE_M).float(),
+        "deltas": torch.from_numpy(data["deltas"][:, :6] / DELTA_SCALE_M).float(),
+        "keypoints": torch.from_numpy(data["deltas"][:, 6:].reshape(-1, 2, 2)).float(),
+        # Before the grasp (fingers open, far from the pocket's rows) the grasp point is what matters.
+        "pre_grasp": torch.from_numpy((data["states"][:, 3] > 0.95).astype(np.float32)),
         "parts": torch.from_numpy(np.eye(len(PART_NAMES), dtype=np.float32)[data["parts"]]),
         "switches": torch.from_numpy(data["switches"]),
     }
@@ -292,19 +311,24 @@ def train(
     bar = tqdm(range(updates), desc=f"{desc} ({n} samples)", unit="step", position=_bar_row)
     for step in bar:
         idx = torch.randint(0, n, (plan.batch,), generator=generator)
-        predicted = model.locate(_image_batch(t["images"][idx]), t["parts"][idx], t["states"][idx])
-        loc_loss = ((predicted - t["deltas"][idx]) ** 2).sum(dim=1).mean()
+        predicted, logits = model.locate_with_attention(
+            _image_batch(t["images"][idx]), t["parts"][idx], t["states"][idx]
+        )
+        squared = (predicted - t["deltas"][idx]) ** 2
+        weight = 1.0 + 3.0 * t["pre_grasp"][idx]
+        loc_loss = (squared[:, :3].sum(dim=1) * weight + squared[:, 3:].sum(dim=1)).mean()
+        attention = attention_loss(logits, t["keypoints"][idx], model.grid)
         noisy = t["deltas"][idx] + noise * torch.randn(predicted.shape, generator=generator)
         action = model.head(noisy, t["parts"][idx], t["states"][idx])
         error = (action - t["actions"][idx]) ** 2
         grip_weight = 2.0 + 20.0 * t["switches"][idx]
         act_loss = (error[:, :-1].sum(dim=1) + grip_weight * error[:, -1]).mean() / 4
-        loss = 10.0 * loc_loss + act_loss
+        loss = 10.0 * loc_loss + act_loss + ATTENTION_WEIGHT * attention
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
-        recent = [*recent[-99:], (float(loc_loss), float(act_loss))]
+        recent = [*recent[-99:], (loc_loss.item(), act_loss.item())]
         if step % 50 == 0:
             rms_mm = float(np.sqrt(np.mean([r[0] for r in recent]) / 6)) * DELTA_SCALE_M * 1000
             bar.set_postfix(loc_rms_mm=f"{rms_mm:.1f}", act=f"{np.mean([r[1] for r in recent]):.4f}")
@@ -323,7 +347,7 @@ def localisation_error_mm(model: ArmVLA, data: dict[str, Any], stats: dict[str, 
                 for i in range(0, len(t["images"]), 256)
             ]
         ).numpy()
-    error = (predicted - t["deltas"].numpy()) * DELTA_SCALE_M * 1000
+    error = (predicted - t["deltas"].numpy()) * DELTA_SCALE_M * 1000  # mm
     grasp_xy = np.linalg.norm(error[:, :2], axis=1)
     pocket_xy = np.linalg.norm(error[:, 3:5], axis=1)
     before_grasp = data["states"][:, 3] > 0.95  # fingers open
@@ -367,14 +391,12 @@ def io_spec(stats: dict[str, np.ndarray], image_px: int) -> dict[str, Any]:
 
 def export_onnx(model: ArmVLA, image_px: int, state_dim: int) -> bytes:
     """The model as ONNX bytes (opset 17, dynamic batch, weights embedded)."""
-    import io
-
     example = (torch.zeros(1, 3, image_px, image_px), torch.zeros(1, INSTRUCTION_DIM), torch.zeros(1, state_dim))
     buffer = io.BytesIO()
     torch.onnx.export(
         model,
         example,
-        buffer,
+        buffer,  # type: ignore[arg-type]  # a file-like object is accepted (torch.onnx.export's docs)
         dynamo=False,
         input_names=["image", "instruction", "state"],
         output_names=["action"],
@@ -487,8 +509,16 @@ def build(plan: ArmPlan, out: Path = ARTIFACTS, cache: Path | None = None) -> di
     tqdm.write(f"{KEY}: expert {data['successes']}/{plan.demos} on demos, {len(data['actions'])} samples")
     stats = {"state_mean": data["states"].mean(axis=0), "state_std": np.maximum(data["states"].std(axis=0), 1e-3)}
     image_px = int(data["images"].shape[1])
-    model = ArmVLA(prototypes=torch.from_numpy(prototypes()), image_px=image_px, state_dim=data["states"].shape[1])
+    model = ArmVLA(
+        prototypes=torch.from_numpy(prototypes()),
+        image_px=image_px,
+        state_mean=torch.from_numpy(stats["state_mean"]).float(),
+        state_std=torch.from_numpy(stats["state_std"]).float(),
+    )
     history: dict[str, Any] = {"bc": train(model, data, stats, plan, plan.bc_updates, plan.lr, "BC")}
+    probe = collect("demos", list(range(LOCALISATION_SEED_BASE, LOCALISATION_SEED_BASE + 4 * plan.jobs)), plan)
+    history["bc_localisation_mm_held_out_expert_states"] = localisation_error_mm(model, probe, stats)
+    tqdm.write(f"{KEY}: held-out localisation after BC {history['bc_localisation_mm_held_out_expert_states']}")
     spec = io_spec(stats, image_px)
     dagger_rates = []
     for round_no in range(1, plan.dagger_rounds + 1):
