@@ -13,7 +13,7 @@ import pytest
 from core.policy import onnx_runtime
 from core.sim import Observation
 from core.sim.cells.factory_kitting_arm.task import PHRASINGS, instruction_part
-from policies.reference.arm import KEY, UNSEEN_INSTRUCTIONS, _eval_job, eval_episode
+from policies.reference.arm_eval import KEY, UNSEEN_INSTRUCTIONS, eval_episode, evaluate_seeds
 from policies.reference.evaluate import ARTIFACTS, HELD_OUT_SEED_BASE, artifact_paths, reference_load
 from policies.services import policy_artifact_check
 
@@ -74,6 +74,6 @@ def test_card_outcomes_are_reproduced_on_the_first_held_out_seeds(row: str) -> N
     card = _card()
     seeds = list(range(HELD_OUT_SEED_BASE, HELD_OUT_SEED_BASE + FIRST_SEEDS))
     model = (artifact_paths(KEY)[0].read_bytes(), card["io_spec"])
-    results = _eval_job(row, seeds, model, 0)
+    results = evaluate_seeds(row, seeds, model, 0)
     assert "".join("S" if r["success"] else "F" for r in results) == card["evaluation"][row]["outcomes"][:FIRST_SEEDS]
     assert all(eval_episode(row, s)[0] for s in seeds)
