@@ -127,8 +127,8 @@ class ArmPlan:
     demos: int = 400
     randomised_share: float = 0.75  # demos under domain randomisation; the rest nominal
     noise: float = 0.1
-    bc_updates: int = 4500
-    dagger_rounds: int = 1
+    bc_updates: int = 6000
+    dagger_rounds: int = 0  # one round (120 episodes, 2000 updates) gave 0/200: see ATTEMPTS
     dagger_episodes: int = 120
     dagger_updates: int = 2000
     batch: int = 64

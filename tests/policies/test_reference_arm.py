@@ -71,9 +71,14 @@ def test_unseen_phrasings_are_not_training_phrasings_and_name_their_part_by_syno
 
 @pytest.mark.parametrize("row", ["nominal", "unseen_phrasings", "perturbed"])
 def test_card_outcomes_are_reproduced_on_the_first_held_out_seeds(row: str) -> None:
+    # The first FIRST_SEEDS seeds, plus the first two the card reports as successes (so a policy that
+    # fails everywhere cannot pass by failing the same way).
     card = _card()
-    seeds = list(range(HELD_OUT_SEED_BASE, HELD_OUT_SEED_BASE + FIRST_SEEDS))
+    outcomes = card["evaluation"][row]["outcomes"]
+    indexes = sorted({*range(FIRST_SEEDS), *[i for i, o in enumerate(outcomes) if o == "S"][:2]})
+    seeds = [HELD_OUT_SEED_BASE + i for i in indexes]
     model = (artifact_paths(KEY)[0].read_bytes(), card["io_spec"])
     results = evaluate_seeds(row, seeds, model, 0)
-    assert "".join("S" if r["success"] else "F" for r in results) == card["evaluation"][row]["outcomes"][:FIRST_SEEDS]
+    assert "".join("S" if r["success"] else "F" for r in results) == "".join(outcomes[i] for i in indexes)
+    assert "S" in outcomes[: max(indexes) + 1]
     assert all(eval_episode(row, s)[0] for s in seeds)
