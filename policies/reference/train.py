@@ -301,7 +301,7 @@ def export_onnx(model: ReferenceVLA, cell: Cell) -> bytes:
     torch.onnx.export(
         model,
         example,
-        buffer,
+        buffer,  # type: ignore[arg-type]  # a file-like object is accepted (torch.onnx.export's docs)
         dynamo=False,
         input_names=["image", "instruction", "state"],
         output_names=["action"],

@@ -349,3 +349,11 @@ def test_close_frees_the_renderer_and_is_idempotent() -> None:
     extra.close()
     with pytest.raises(RuntimeError, match="closed"):
         extra.reset(0)
+
+
+def test_instruction_part_resolves_synonyms_longest_first() -> None:
+    assert instruction_part("put the orange cube into its pocket") == "box"
+    assert instruction_part("transfer the hex bolt over to the kit tray") == "bolt"
+    assert instruction_part("kit the L-shaped bracket") == "bracket"
+    assert instruction_part("could you stow the screw in the tray") == "bolt"
+    assert instruction_part("place the widget in the tray") is None

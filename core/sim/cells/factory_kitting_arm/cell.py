@@ -445,6 +445,14 @@ class FactoryKittingArm(episode.LoggedCell):
         pocket = np.array([*self._pocket_xy(), TRAY_FLOOR_Z_M])
         return np.stack([self._project(self._grasp_point()), self._project(pocket)]).astype(np.float32)
 
+    def training_deltas(self) -> npt.NDArray[np.float32]:
+        """The target's grasp point and its pocket's floor centre relative to the tool centre point, (2, 3)
+        in metres along the world axes (the hand keeps one orientation): privileged labels for training
+        a policy to localise them, never an input."""
+        tool = self._tool()
+        pocket = np.array([*self._pocket_xy(), TRAY_FLOOR_Z_M])
+        return np.stack([self._grasp_point() - tool, pocket - tool]).astype(np.float32)
+
     def stages(self) -> tuple[str, ...]:
         return STAGES
 

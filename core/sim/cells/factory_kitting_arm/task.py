@@ -41,7 +41,19 @@ PHRASINGS = (
     "kit the {part}",
 )
 INSTRUCTIONS = tuple(p.format(part=name) for name in PART_NAMES for p in PHRASINGS)
-_PART_WORD = re.compile(r"\b(" + "|".join(PART_NAMES) + r")s?\b", re.IGNORECASE)
+# Other names a person uses for each part: an instruction that says "the orange cube" means the box.
+# The cell resolves these (its target is what the instruction means); the reference policy never reads
+# this table, it hears the instruction through a sentence encoder.
+PART_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "bracket": ("angle bracket", "l-bracket", "l-shaped bracket", "mounting bracket", "angle plate"),
+    "bolt": ("screw", "hex bolt", "cap screw", "machine screw"),
+    "box": ("cube", "carton", "orange block", "crate"),
+}
+_NAMES = {name: name for name in PART_NAMES} | {word: part for part, words in PART_SYNONYMS.items() for word in words}
+# Longest first, so "hex bolt" wins over "bolt" and "orange block" over nothing.
+_PART_WORD = re.compile(
+    r"\b(" + "|".join(re.escape(w) for w in sorted(_NAMES, key=len, reverse=True)) + r")s?\b", re.IGNORECASE
+)
 
 # Factor keys, units and ranges follow the other cells' (core/sim/variation.py), so a sweep condition
 # means the same on this cell as on the floating-gripper one.
@@ -148,6 +160,7 @@ FACTORS: tuple[Factor, ...] = (
 
 
 def instruction_part(instruction: str) -> str | None:
-    """Returns the part type an instruction names ('bracket', 'bolt', 'box'), or None if it names none."""
+    """Returns the part type an instruction names ('bracket', 'bolt', 'box'), by name or by one of
+    PART_SYNONYMS, or None if it names none."""
     match = _PART_WORD.search(instruction)
-    return match.group(1).lower() if match else None
+    return _NAMES[match.group(1).lower()] if match else None
