@@ -301,7 +301,7 @@ def export_onnx(model: ReferenceVLA, cell: Cell) -> bytes:
     torch.onnx.export(
         model,
         example,
-        buffer,  # type: ignore[arg-type]  # a file-like object is accepted (torch.onnx.export's docs)
+        buffer,  # type: ignore[arg-type, unused-ignore]  # a file-like object is accepted (torch.onnx.export's docs); unused where torch is not installed
         dynamo=False,
         input_names=["image", "instruction", "state"],
         output_names=["action"],
