@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import multiprocessing
 import os
@@ -67,6 +66,7 @@ from policies.reference.train import (  # noqa: E402
     IMAGE_STD,
     _image_batch,
     attention_loss,
+    image_policy_onnx,
 )
 
 ATTENTION_WEIGHT = 0.3  # train.py's attention loss on the localiser's first two keypoint maps
@@ -353,19 +353,7 @@ def io_spec(stats: dict[str, np.ndarray], image_px: int) -> dict[str, Any]:
 
 def export_onnx(model: ArmVLA, image_px: int, state_dim: int) -> bytes:
     """The model as ONNX bytes (opset 17, dynamic batch, weights embedded)."""
-    example = (torch.zeros(1, 3, image_px, image_px), torch.zeros(1, INSTRUCTION_DIM), torch.zeros(1, state_dim))
-    buffer = io.BytesIO()
-    torch.onnx.export(
-        model,
-        example,
-        buffer,  # type: ignore[arg-type, unused-ignore]  # a file-like object is accepted (torch.onnx.export's docs); unused where torch is not installed
-        dynamo=False,
-        input_names=["image", "instruction", "state"],
-        output_names=["action"],
-        dynamic_axes={name: {0: "batch"} for name in ("image", "instruction", "state", "action")},
-        opset_version=17,
-    )
-    return buffer.getvalue()
+    return image_policy_onnx(model, image_hw=(image_px, image_px), instruction_dim=INSTRUCTION_DIM, state_dim=state_dim)
 
 
 def parity_fixture(model: ArmVLA, stats: dict[str, np.ndarray], path: Path) -> None:

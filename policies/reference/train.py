@@ -296,7 +296,16 @@ def io_spec(cell: Cell, stats: dict[str, np.ndarray]) -> dict[str, Any]:
 def export_onnx(model: ReferenceVLA, cell: Cell) -> bytes:
     """The model as ONNX bytes (opset 17, dynamic batch, weights embedded)."""
     h, w, _ = cell.info.image_shape
-    example = (torch.zeros(1, 3, h, w), torch.zeros(1, INSTRUCTION_DIM), torch.zeros(1, cell.info.state_dim))
+    return image_policy_onnx(model, image_hw=(h, w), instruction_dim=INSTRUCTION_DIM, state_dim=cell.info.state_dim)
+
+
+def image_policy_onnx(
+    model: torch.nn.Module, *, image_hw: tuple[int, int], instruction_dim: int, state_dim: int
+) -> bytes:
+    """An (image, instruction, state) -> action model as ONNX bytes: opset 17, dynamic batch, weights embedded,
+    the input and output names core.policy.onnx_runtime reads."""
+    h, w = image_hw
+    example = (torch.zeros(1, 3, h, w), torch.zeros(1, instruction_dim), torch.zeros(1, state_dim))
     buffer = io.BytesIO()
     torch.onnx.export(
         model,
