@@ -4,11 +4,11 @@ process's share of a row's episodes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import onnxruntime
-from tqdm import tqdm
 
 from core.policy.onnx_runtime import policy_from_bytes
 from core.sim import CellOutcome, cell_make
@@ -71,13 +71,23 @@ def arm_cell_make() -> FactoryKittingArm:
     return cell
 
 
+def _progress(seeds: list[int], *, desc: str, position: int) -> Iterable[int]:
+    """A progress bar where tqdm is installed (the build's requirements-train.txt); the suite and the
+    workers have no tqdm, and their evaluations need none."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return seeds
+    return tqdm(seeds, desc=desc, position=position, leave=False, unit="ep")
+
+
 def evaluate_seeds(row_name: str, seeds: list[int], model: tuple[bytes, dict], row: int) -> list[dict]:
     """One evaluation row's episodes on `seeds`; per seed: success, faults, the part, success time."""
     onnxruntime.set_default_logger_severity(3)
     cell = arm_cell_make()
     policy = policy_from_bytes(data=model[0], io_spec=model[1])
     out = []
-    for seed in tqdm(seeds, desc=f"eval {row_name} (job {row})", position=row, leave=False, unit="ep"):
+    for seed in _progress(seeds, desc=f"eval {row_name} (job {row})", position=row):
         instruction, variation = eval_episode(row_name, seed)
         controller = policy.episode(instruction=instruction)
         result = rollout(cell=cell, act=controller.act, seed=seed, instruction=instruction, variation=variation)
