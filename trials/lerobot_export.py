@@ -63,7 +63,7 @@ from trials.models import (
 )
 from trials.retention import ORPHAN_MIN_AGE, RemovedFile, storage_walk
 from trials.selectors import episode_list_for_trial
-from trials.sweep_selectors import sweep_condition_trials
+from trials.sweep_selectors import sweep_condition_trials, sweep_factor_keys
 from trials.sweep_services import cell_factors
 
 FILTER_FIELDS = ("outcome", "review_state", "stage_reached", "category")
@@ -252,8 +252,8 @@ def _sweep_conditions(sweep: Sweep, trials: list[Trial]) -> _Conditions:
         "trial_episode_index": "int64",
     }
     numeric: dict[str, bool] = {}
-    for key, levels in dict(sweep.factors).items():
-        factor = known.get(key)
+    for key in sweep_factor_keys(sweep=sweep, factors=tuple(known.values())):
+        levels, factor = sweep.factors[key], known.get(key)
         numeric[key] = (
             factor.kind is FactorKind.NUMBER
             if factor is not None

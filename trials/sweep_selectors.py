@@ -71,11 +71,20 @@ def _condition_episodes(trials: list[Trial]) -> list[ConditionEpisodes]:
     return out
 
 
+def sweep_factor_keys(*, sweep: Sweep, factors: tuple[Factor, ...] | None = None) -> list[str]:
+    """The swept factors in the cell's order (then any it no longer declares, by name). Not the order they
+    were written in: PostgreSQL's jsonb keeps an object's keys shorter-first, so that order cannot be read
+    back, and the tables and the heat map's axes would differ by database."""
+    swept = set(sweep.factors)
+    ordered = [f.key for f in factors or () if f.key in swept]
+    return ordered + sorted(swept - set(ordered))
+
+
 def sweep_results(*, sweep: Sweep, factors: tuple[Factor, ...] | None = None) -> SweepResults:
     """Success per condition with Wilson intervals, each factor's sensitivity (paired drop from nominal),
     the worst condition and, for a two-factor sweep whose cell's factors are given, the heat map."""
     trials = sweep_condition_trials(sweep=sweep)
-    keys = list(sweep.factors)
+    keys = sweep_factor_keys(sweep=sweep, factors=factors)
     figures = sweep_figures(conditions=_condition_episodes(trials), factor_keys=keys)
     heatmap = None
     if len(keys) == 2 and factors is not None:

@@ -9,7 +9,7 @@ from robots.models import RobotKind
 from tests.factories import EpisodeFactory, PolicyVersionFactory, RobotFactory, TaskFactory, UserFactory
 from trials.models import EpisodeOutcome, Sweep, Trial
 from trials.services import TrialRuleError
-from trials.sweep_selectors import sweep_results
+from trials.sweep_selectors import sweep_factor_keys, sweep_results
 from trials.sweep_services import cell_factors, sweep_schedule
 
 pytestmark = pytest.mark.django_db
@@ -154,6 +154,23 @@ def test_two_factor_grid_has_a_heatmap_of_the_rates() -> None:
     assert results.heatmap.x == ["0.4", "1"] and results.heatmap.y == ["0", "2"]
     assert results.heatmap.z == [[0.5, 1.0], [0.0, 0.25]]
     assert results.figures.worst == "light_intensity=0.4, actuation_delay=2"
+
+
+def test_factors_come_in_the_cell_s_order_whatever_order_the_database_keeps() -> None:
+    # Written action_noise first; PostgreSQL's jsonb reads keys back shorter-first, SQLite as written: the
+    # tables and the heat map's axes follow the cell's declaration order either way.
+    sweep = _schedule(design="grid", factors={"action_noise": [0.0, 0.2], "light_intensity": [1.0, 0.4]})
+    sweep.refresh_from_db()
+    factors = cell_factors("factory-kitting")
+    assert sweep_factor_keys(sweep=sweep, factors=factors) == ["light_intensity", "action_noise"]
+    results = sweep_results(sweep=sweep, factors=factors)
+    assert [s.factor for s in results.figures.sensitivities] == ["light_intensity", "action_noise"]
+    assert results.heatmap is not None and (results.heatmap.x_key, results.heatmap.y_key) == (
+        "light_intensity",
+        "action_noise",
+    )
+    sweep.factors = {**sweep.factors, "retired_factor": [1]}  # a key the cell no longer declares: last
+    assert sweep_factor_keys(sweep=sweep, factors=factors)[-1] == "retired_factor"
 
 
 # ---------------------------------------------------------------- pages and API
