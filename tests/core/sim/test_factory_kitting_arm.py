@@ -52,7 +52,7 @@ def test_cell_is_registered_and_implements_the_cell_protocol(cell: FactoryKittin
     assert KEY in cell_keys()
     assert isinstance(cell, Cell)
     assert cell.info.action_dim == 4 and cell.info.state_dim == 11
-    assert cell.info.cameras == ("front",) and cell.info.image_shape == (96, 96, 3)
+    assert cell.info.cameras == ("front", "wrist") and cell.info.image_shape == (96, 96, 3)
     assert cell.info.default_instruction in cell.info.instructions
     for part in PART_NAMES:
         assert sum(part in text for text in cell.info.instructions) == len(PHRASINGS)
@@ -73,8 +73,9 @@ def test_the_arm_comes_from_the_installed_robosuite_package(cell: FactoryKitting
 
 def test_observation_is_an_image_plus_joint_positions_and_gripper_opening(cell: FactoryKittingArm) -> None:
     obs = cell.reset(3)
-    image = obs.images["front"]
-    assert image.dtype == np.uint8 and image.shape == (96, 96, 3) and image.std() > 10
+    assert set(obs.images) == {"front", "wrist"}
+    for image in obs.images.values():
+        assert image.dtype == np.uint8 and image.shape == (96, 96, 3) and image.std() > 10
     assert obs.state.dtype == np.float32 and obs.state.shape == (11,)
     assert obs.state[3] == pytest.approx(1.0, abs=0.03)  # fingers start open
     np.testing.assert_allclose(obs.state[4:], cell._data.qpos[cell._qadr_arm], atol=1e-6)
@@ -276,9 +277,30 @@ def test_scene_factors_change_the_image_deterministically_and_nothing_else(
     assert (cell.target_part, cell._active) == (target, active)
     for p in PART_NAMES:
         np.testing.assert_allclose(cell._data.xpos[cell._part_body[p]], parts[p], atol=1e-4)
-    assert not np.array_equal(base.images["front"], varied.images["front"])
     again = cell.reset(22, variation=levels)
-    assert np.array_equal(varied.images["front"], again.images["front"])
+    for camera in ("front", "wrist"):
+        # Every factor here shows in both cameras: the light, each camera's own pose, the clutter (the
+        # wrist camera starts above the bench between the bin and the tray).
+        assert not np.array_equal(base.images[camera], varied.images[camera]), camera
+        assert np.array_equal(varied.images[camera], again.images[camera]), camera
+
+
+def test_the_wrist_camera_moves_with_the_hand_and_sees_the_part_between_the_fingers(cell: FactoryKittingArm) -> None:
+    obs = cell.reset(5, instruction="kit the box")
+    front, wrist = obs.images["front"], obs.images["wrist"]
+    moved = cell.step(np.array([0.0, 0.0, 0.6, -1.0], dtype=np.float32))
+    assert (
+        np.abs(moved.images["wrist"].astype(int) - wrist).mean()
+        > np.abs(moved.images["front"].astype(int) - front).mean()
+    )
+    while cell.stage_reached() < 3:  # lifted: the box is held between the fingers
+        obs = cell.step(cell.expert_action())
+    points = cell.training_keypoints("wrist")
+    assert np.all(np.abs(points[0]) < 1.0)
+    h, w, _ = obs.images["wrist"].shape
+    bx, by = ((points[0] + 1) / 2 * [w, h]).astype(int)
+    r, g, b = obs.images["wrist"][by, bx].astype(int)
+    assert r > g + 30 > b + 30, obs.images["wrist"][by, bx]  # the box's orange, seen between the fingers
 
 
 def test_distractor_levels_set_the_parts_in_the_bin_and_keep_their_poses(cell: FactoryKittingArm) -> None:

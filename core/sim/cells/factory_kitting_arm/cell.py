@@ -98,6 +98,8 @@ BIN_CENTRE = np.array([-0.2, 0.0])
 TRAY_NOMINAL = np.array([0.2, 0.0])
 TRAY_JITTER_M = np.array([0.03, 0.06])
 DEFAULT_IMAGE_PX = 96
+# The policy's cameras: the fixed one in front of the bench and the one on the hand (station.py).
+POLICY_CAMERAS = ("front", "wrist")
 STAGES = ("reached the part", "grasped", "lifted", "over its pocket", "placed", "released")
 STAGE_REACH_XY_M = 0.02  # the tool this near the grasp point, in x-y and in z: "reached the part"
 STAGE_REACH_Z_M = 0.015
@@ -158,7 +160,7 @@ class FactoryKittingArm(episode.LoggedCell):
             title="Factory kitting: bin to kit tray (MuJoCo, Franka Panda arm)",
             action_dim=4,
             state_dim=11,
-            cameras=("front",),
+            cameras=POLICY_CAMERAS,
             image_shape=(image_px, image_px, 3),
             control_dt_s=CONTROL_DT_S,
             default_instruction=INSTRUCTIONS[0],
@@ -231,13 +233,13 @@ class FactoryKittingArm(episode.LoggedCell):
         self._link_geom = self._robot_geom & np.array([m.geom_bodyid[i] not in finger_bodies for i in range(m.ngeom)])
         self._tray_body = m.body("tray").id
         self._light = m.light("main").id
-        self._camera = m.camera("front").id
+        self._cameras = np.array([m.camera(name).id for name in POLICY_CAMERAS])
         self._light_pos0 = m.light_pos[self._light].copy()
         self._light_dir0 = m.light_dir[self._light].copy()
         self._light_specular0 = m.light_specular[self._light].copy()
         self._head_diffuse0 = m.vis.headlight.diffuse.copy()
-        self._cam_pos0 = m.cam_pos[self._camera].copy()
-        self._cam_quat0 = m.cam_quat[self._camera].copy()
+        self._cam_pos0 = m.cam_pos[self._cameras].copy()
+        self._cam_quat0 = m.cam_quat[self._cameras].copy()
         # The policy camera draws the arm's coarse collision meshes (recoloured): the published visual
         # meshes have ~150k triangles and take ~14 ms a frame in software, the collision ones ~1 ms.
         # The overview, for people, draws the visual meshes.
@@ -439,11 +441,13 @@ class FactoryKittingArm(episode.LoggedCell):
             return self._cmd
         return np.asarray(self._cmd + np.sum(moves, axis=0) * MAX_SPEED_M_S * CONTROL_DT_S, dtype=np.float64)
 
-    def training_keypoints(self) -> npt.NDArray[np.float32]:
-        """The target's grasp point and its pocket's floor centre projected into the front camera's image,
-        (2, 2) in [-1, 1], x right, y down: labels for an attention loss when training policies."""
+    def training_keypoints(self, camera: str = "front") -> npt.NDArray[np.float32]:
+        """The target's grasp point and its pocket's floor centre projected into a policy camera's image,
+        (2, 2) in [-1, 1], x right, y down (beyond +-1: out of view; a point behind the camera reads
+        far out): labels for an attention loss when training policies."""
         pocket = np.array([*self._pocket_xy(), TRAY_FLOOR_Z_M])
-        return np.stack([self._project(self._grasp_point()), self._project(pocket)]).astype(np.float32)
+        cam = int(self._cameras[POLICY_CAMERAS.index(camera)])
+        return np.stack([self._project(self._grasp_point(), cam), self._project(pocket, cam)]).astype(np.float32)
 
     def training_deltas(self) -> npt.NDArray[np.float32]:
         """The target's grasp point and its pocket's floor centre relative to the tool centre point, (2, 3)
@@ -516,21 +520,28 @@ class FactoryKittingArm(episode.LoggedCell):
         head.ambient[:] = np.clip(ambient * gain, 0.0, 1.0)
         head.diffuse[:] = np.clip(self._head_diffuse0 * gain, 0.0, 1.0)
 
-        m.cam_pos[self._camera] = self._cam_pos0
-        m.cam_quat[self._camera] = self._cam_quat0
+        m.cam_pos[self._cameras] = self._cam_pos0
+        m.cam_quat[self._cameras] = self._cam_quat0
+        # Every policy camera moves and turns, each its own way (the front camera draws first, as it did
+        # when it was the only one, so a front-camera episode keeps its pose); the wrist camera's pose is in
+        # the hand's frame: its mount shifted and turned on the hand.
         shift = float(levels["camera_shift_m"])
         if shift > 0.0:
-            direction = factor_rng(seed, "camera_shift_m").normal(size=3)
-            m.cam_pos[self._camera] = self._cam_pos0 + shift * direction / np.linalg.norm(direction)
+            shift_rng = factor_rng(seed, "camera_shift_m")
+            for i, cam in enumerate(self._cameras):
+                direction = shift_rng.normal(size=3)
+                m.cam_pos[cam] = self._cam_pos0[i] + shift * direction / np.linalg.norm(direction)
         tilt = float(levels["camera_rotation_deg"])
         if tilt > 0.0:
-            # An axis in the image plane (camera x-y): the view swings up/down/sideways, it does not roll.
-            angle = factor_rng(seed, "camera_rotation_deg").uniform(0.0, 2 * np.pi)
-            local = np.zeros(4)
-            mujoco.mju_axisAngle2Quat(local, np.array([np.cos(angle), np.sin(angle), 0.0]), np.deg2rad(tilt))
-            turned = np.zeros(4)
-            mujoco.mju_mulQuat(turned, self._cam_quat0, local)
-            m.cam_quat[self._camera] = turned
+            tilt_rng = factor_rng(seed, "camera_rotation_deg")
+            for i, cam in enumerate(self._cameras):
+                # An axis in the image plane (camera x-y): the view swings up/down/sideways, it does not roll.
+                angle = tilt_rng.uniform(0.0, 2 * np.pi)
+                local = np.zeros(4)
+                mujoco.mju_axisAngle2Quat(local, np.array([np.cos(angle), np.sin(angle), 0.0]), np.deg2rad(tilt))
+                turned = np.zeros(4)
+                mujoco.mju_mulQuat(turned, self._cam_quat0[i], local)
+                m.cam_quat[cam] = turned
 
         count = int(float(levels["clutter"]))
         clutter_rng = factor_rng(seed, "clutter")
@@ -651,13 +662,13 @@ class FactoryKittingArm(episode.LoggedCell):
         offset: npt.NDArray[np.float64] = POCKET_OFFSETS[part or self._target.name]
         return self._tray_xy() + offset
 
-    def _project(self, point: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def _project(self, point: npt.NDArray[np.float64], cam: int) -> npt.NDArray[np.float64]:
         # Pinhole model of the MuJoCo camera: it looks down its own -z axis with y up; fovy is vertical.
         d = self._data
-        cam = self._camera
         local = d.cam_xmat[cam].reshape(3, 3).T @ (point - d.cam_xpos[cam])
         focal = 1.0 / np.tan(np.deg2rad(self._model.cam_fovy[cam]) / 2)  # in half-image units
-        return np.array([focal * local[0] / -local[2], -focal * local[1] / -local[2]])
+        depth = max(-local[2], 1e-3)
+        return np.array([focal * local[0] / depth, -focal * local[1] / depth])
 
     def _part_centre(self) -> npt.NDArray[np.float64]:
         # The centre of the part's bounding box, in the world (the bolt's body origin is off-centre).
@@ -793,12 +804,13 @@ class FactoryKittingArm(episode.LoggedCell):
         tool = self._tool()
         q = self._data.qpos[self._qadr_arm]
         state = np.array([*tool, self._finger_gap(), *q], dtype=np.float32)
-        return Observation(images={"front": self._render()}, state=state, instruction=self._instruction)
+        images = {name: self._render(name) for name in POLICY_CAMERAS}
+        return Observation(images=images, state=state, instruction=self._instruction)
 
-    def _render(self) -> npt.NDArray[np.uint8]:
+    def _render(self, camera: str) -> npt.NDArray[np.uint8]:
         if self._renderer is None:
             raise RuntimeError("factory-kitting-arm cell is closed")
-        return self._renderer.render(self._data, camera="front", width=self._image_px, height=self._image_px)
+        return self._renderer.render(self._data, camera=camera, width=self._image_px, height=self._image_px)
 
 
 @cell_register(KEY)

@@ -12,6 +12,7 @@ import importlib.util
 from pathlib import Path
 
 import mujoco
+import numpy as np
 
 SCENE_PATH = Path(__file__).resolve().parents[2] / "assets" / "factory_kitting_arm.xml"
 ARM_PREFIX = "arm_"
@@ -20,6 +21,12 @@ GRIPPER_PREFIX = "g_"
 # the collision limit. A light finger closing at up to ~0.4 m/s grasps without one.
 FINGER_ARMATURE = 0.01
 FINGER_DAMPING = 40.0
+# The wrist camera, as on a real cell's hand-mounted camera: on the hand, beside it across the fingers'
+# closing direction (so neither finger hides the view), 9.7 cm above the tool centre point, tilted to look
+# at the point just below it: the fingertips, a part between them and the bench around it are in view.
+WRIST_CAMERA_POS = (0.0, 0.07, -0.06)  # in the tool frame (grip_site: x along the fingers' travel, z down)
+WRIST_CAMERA_AIM = (0.0, 0.0, 0.06)
+WRIST_CAMERA_FOVY_DEG = 75.0
 
 
 def robosuite_assets() -> Path:
@@ -40,6 +47,17 @@ def _robot_spec(path: Path) -> mujoco.MjSpec:
     for actuator in list(spec.actuators):
         actuator.delete()
     return spec
+
+
+def _wrist_camera_quat() -> np.ndarray:
+    # A MuJoCo camera looks along its -z axis with y up in the image; its x axis stays the fingers' travel.
+    forward = np.subtract(WRIST_CAMERA_AIM, WRIST_CAMERA_POS)
+    z = -forward / np.linalg.norm(forward)
+    x = np.array([1.0, 0.0, 0.0])
+    y = np.cross(z, x)
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, np.column_stack([x, y, z]).reshape(-1))
+    return quat
 
 
 @functools.cache
@@ -69,6 +87,9 @@ def station_model() -> mujoco.MjModel:
             name=name, type=kind, fromto=fromto, size=[0.055, 0, 0], contype=0, conaffinity=0, group=0, mass=0
         )
     p = ARM_PREFIX + GRIPPER_PREFIX
+    scene.body(p + "eef").add_camera(
+        name="wrist", pos=list(WRIST_CAMERA_POS), quat=list(_wrist_camera_quat()), fovy=WRIST_CAMERA_FOVY_DEG
+    )
     # Touch-sensor volumes, a little larger than the geoms they watch (sensors in the station's XML).
     scene.body(p + "right_gripper").add_site(
         name="hand_touch", type=mujoco.mjtGeom.mjGEOM_BOX, pos=[0, 0, 0.03], size=[0.035, 0.11, 0.035]
