@@ -17,7 +17,7 @@ grasps because it never localised the part to the expert's ~6 mm. Here the netwo
 4. DAgger: the learned policy drives, the expert labels the states it visits, training resumes;
 5. export (ONNX + parity fixture) and the held-out evaluation, 200 seeds a row: nominal, unseen
    phrasings with synonyms, light and camera perturbed, per part, faults in the 3 s after success.
-Simulation runs in `--jobs` processes (one core each), training on one torch thread.
+Simulation runs in `--jobs` processes (one core each), training on `--jobs` torch threads.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ from policies.reference.arm_eval import (  # noqa: E402
 from policies.reference.arm_model import DELTA_SCALE_M, ArmVLA  # noqa: E402
 from policies.reference.evaluate import ARTIFACTS, HELD_OUT_SEED_BASE, artifact_paths, rollout  # noqa: E402
 from policies.reference.train import (  # noqa: E402
+    ATTENTION_LABEL_SIGMA,
     IMAGE_MEAN,
     IMAGE_STD,
     _image_batch,
@@ -69,6 +70,11 @@ from policies.reference.train import (  # noqa: E402
     image_policy_onnx,
 )
 
+CAMERAS = ("front", "wrist")
+IMAGE_INPUTS = ("image", "wrist_image")  # the ONNX inputs, one per camera, in the forward's order
+# The three localisation estimates' shares of the loss: the mix the action head reads, and each camera's
+# own (so the front estimate stays usable where the wrist camera sees nothing, and the gate can choose).
+LOCALISATION_SHARES = {"mixed": 1.0, "front": 0.5, "wrist": 0.5}
 ATTENTION_WEIGHT = 0.3  # train.py's attention loss on the localiser's first two keypoint maps
 LOCALISATION_SEED_BASE = 900_000  # expert episodes that only measure the localiser (never trained on)
 DAGGER_SEED_BASE = 200_000
@@ -150,10 +156,9 @@ def prototypes() -> np.ndarray:
 
 
 def _labels(cell: Any) -> np.ndarray:
-    # 6 deltas (grasp point, pocket relative to the tool), then the two image keypoints (4).
-    return np.concatenate([cell.training_deltas().reshape(-1), cell.training_keypoints().reshape(-1)]).astype(
-        np.float32
-    )
+    # 6 deltas (grasp point, pocket relative to the tool), then the two image keypoints in each camera (4 + 4).
+    parts = [cell.training_deltas(), *(cell.training_keypoints(camera) for camera in CAMERAS)]
+    return np.concatenate([p.reshape(-1) for p in parts]).astype(np.float32)
 
 
 # ---------------------------------------------------------------- simulation jobs (one process each)
@@ -173,6 +178,7 @@ def _collect_job(kind: str, seeds: list[int], plan: ArmPlan, model: tuple[bytes,
     cell = arm_cell_make()
     policy = policy_from_bytes(data=model[0], io_spec=model[1]) if model else None
     images: list[np.ndarray] = []
+    wrist_images: list[np.ndarray] = []
     states: list[np.ndarray] = []
     actions: list[np.ndarray] = []
     deltas: list[np.ndarray] = []
@@ -201,6 +207,7 @@ def _collect_job(kind: str, seeds: list[int], plan: ArmPlan, model: tuple[bytes,
         part = PART_NAMES.index(instruction_part(instruction) or "")
         for obs in result.observations:
             images.append(obs.images["front"])
+            wrist_images.append(obs.images["wrist"])
             states.append(np.asarray(obs.state, dtype=np.float32))
             parts.append(part)
         actions.extend(result.expert_actions)
@@ -208,6 +215,7 @@ def _collect_job(kind: str, seeds: list[int], plan: ArmPlan, model: tuple[bytes,
     cell.close()
     return {
         "images": np.stack(images),
+        "wrist_images": np.stack(wrist_images),
         "states": np.stack(states),
         "actions": np.stack(actions),
         "deltas": np.stack(deltas),
@@ -229,7 +237,7 @@ def _run_jobs(fn: Callable[..., Any], jobs: list[tuple[Any, ...]]) -> list[Any]:
 
 
 def _merge(chunks: list[dict]) -> dict[str, Any]:
-    keys = ("images", "states", "actions", "deltas", "parts", "switches")
+    keys = ("images", "wrist_images", "states", "actions", "deltas", "parts", "switches")
     merged: dict[str, Any] = {k: np.concatenate([c[k] for c in chunks]) for k in keys}
     merged["successes"] = sum(c["successes"] for c in chunks)
     return merged
@@ -246,10 +254,12 @@ def collect(kind: str, seeds: list[int], plan: ArmPlan, model: tuple[bytes, dict
 def _tensors(data: dict[str, Any], stats: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {
         "images": torch.from_numpy(data["images"]),
+        "wrist_images": torch.from_numpy(data["wrist_images"]),
         "states": torch.from_numpy((data["states"] - stats["state_mean"]) / stats["state_std"]).float(),
         "actions": torch.from_numpy(np.clip(data["actions"], -1.0, 1.0)).float(),
         "deltas": torch.from_numpy(data["deltas"][:, :6] / DELTA_SCALE_M).float(),
-        "keypoints": torch.from_numpy(data["deltas"][:, 6:].reshape(-1, 2, 2)).float(),
+        "keypoints": torch.from_numpy(data["deltas"][:, 6:10].reshape(-1, 2, 2)).float(),
+        "wrist_keypoints": torch.from_numpy(data["deltas"][:, 10:14].reshape(-1, 2, 2)).float(),
         # Before the grasp (fingers open, far from the pocket's rows) the grasp point is what matters.
         "pre_grasp": torch.from_numpy((data["states"][:, 3] > 0.95).astype(np.float32)),
         "parts": torch.from_numpy(np.eye(len(PART_NAMES), dtype=np.float32)[data["parts"]]),
@@ -273,53 +283,86 @@ def train(
     bar = tqdm(range(updates), desc=f"{desc} ({n} samples)", unit="step", position=_bar_row)
     for step in bar:
         idx = torch.randint(0, n, (plan.batch,), generator=generator)
-        predicted, logits = model.locate_with_attention(
-            _image_batch(t["images"][idx]), t["parts"][idx], t["states"][idx]
+        out = model.estimates(
+            _image_batch(t["images"][idx]), _image_batch(t["wrist_images"][idx]), t["parts"][idx], t["states"][idx]
         )
-        squared = (predicted - t["deltas"][idx]) ** 2
         weight = 1.0 + 3.0 * t["pre_grasp"][idx]
-        loc_loss = (squared[:, :3].sum(dim=1) * weight + squared[:, 3:].sum(dim=1)).mean()
-        attention = attention_loss(logits, t["keypoints"][idx], model.grid)
-        noisy = t["deltas"][idx] + noise * torch.randn(predicted.shape, generator=generator)
+        truth = t["deltas"][idx]
+        loc_loss = sum(
+            share * _localisation_loss(out[name], truth, weight) for name, share in LOCALISATION_SHARES.items()
+        )
+        attention = attention_loss(out["front_logits"], t["keypoints"][idx], model.grid) + masked_attention_loss(
+            out["wrist_logits"], t["wrist_keypoints"][idx], model.grid
+        )
+        noisy = truth + noise * torch.randn(truth.shape, generator=generator)
         action = model.head(noisy, t["parts"][idx], t["states"][idx])
         error = (action - t["actions"][idx]) ** 2
         grip_weight = 2.0 + 20.0 * t["switches"][idx]
         act_loss = (error[:, :-1].sum(dim=1) + grip_weight * error[:, -1]).mean() / 4
-        loss = 10.0 * loc_loss + act_loss + ATTENTION_WEIGHT * attention
+        loss = 10.0 * loc_loss + act_loss + ATTENTION_WEIGHT * attention  # type: ignore[operator]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
-        recent = [*recent[-99:], (loc_loss.item(), act_loss.item())]
+        recent = [*recent[-99:], (float(loc_loss), act_loss.item())]
         if step % 50 == 0:
-            rms_mm = float(np.sqrt(np.mean([r[0] for r in recent]) / 6)) * DELTA_SCALE_M * 1000
+            share = sum(LOCALISATION_SHARES.values())
+            rms_mm = float(np.sqrt(np.mean([r[0] for r in recent]) / (6 * share))) * DELTA_SCALE_M * 1000
             bar.set_postfix(loc_rms_mm=f"{rms_mm:.1f}", act=f"{np.mean([r[1] for r in recent]):.4f}")
     model.eval()
     return {"localisation": float(np.mean([r[0] for r in recent])), "action": float(np.mean([r[1] for r in recent]))}
 
 
-def localisation_error_mm(model: ArmVLA, data: dict[str, Any], stats: dict[str, np.ndarray]) -> dict[str, float]:
-    """Held-out localisation error: median and 90th percentile of the grasp point's x-y error (mm) on
-    states before the grasp, and of the pocket's x-y error on all states."""
+def _localisation_loss(predicted: torch.Tensor, truth: torch.Tensor, grasp_weight: torch.Tensor) -> torch.Tensor:
+    squared = (predicted - truth) ** 2
+    return (squared[:, :3].sum(dim=1) * grasp_weight + squared[:, 3:].sum(dim=1)).mean()
+
+
+def masked_attention_loss(logits: torch.Tensor, keypoints: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """attention_loss on the keypoints in view (within the image, a little margin), zero for the rest: the
+    wrist camera sees the part only near it and the pocket only over the tray."""
+    in_view = (keypoints.abs() < 0.95).all(dim=-1).float()  # [B, K]
+    k = keypoints.shape[1]
+    cell = float(grid[1, 0] - grid[0, 0])
+    distance2 = ((grid[None, None] - keypoints.clamp(-1, 1)[:, :, None, :]) ** 2).sum(dim=-1) / cell**2
+    labels = torch.softmax(-distance2 / (2 * ATTENTION_LABEL_SIGMA**2), dim=-1)
+    per_map = -(labels * torch.log_softmax(logits[:, :k], dim=-1)).sum(dim=-1)  # [B, K]
+    return (per_map * in_view).sum() / in_view.sum().clamp(min=1.0)
+
+
+def localisation_error_mm(model: ArmVLA, data: dict[str, Any], stats: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Held-out localisation error of each estimate (front camera, wrist camera, the mix the head gets):
+    median and 90th percentile of the grasp point's x-y error (mm) on states before the grasp (all of
+    them, and those within 5 cm of the grasp point in x-y: the last approach), and of the pocket's x-y error
+    on the states holding the part (fingers closed)."""
     t = _tensors(data, stats)
+    chunks: dict[str, list[torch.Tensor]] = {"front": [], "wrist": [], "mixed": []}
     with torch.no_grad():
-        predicted = torch.cat(
-            [
-                model.locate(_image_batch(t["images"][i : i + 256]), t["parts"][i : i + 256], t["states"][i : i + 256])
-                for i in range(0, len(t["images"]), 256)
-            ]
-        ).numpy()
-    error = (predicted - t["deltas"].numpy()) * DELTA_SCALE_M * 1000  # mm
-    grasp_xy = np.linalg.norm(error[:, :2], axis=1)
-    pocket_xy = np.linalg.norm(error[:, 3:5], axis=1)
+        for i in range(0, len(t["images"]), 256):
+            s = slice(i, i + 256)
+            out = model.estimates(
+                _image_batch(t["images"][s]), _image_batch(t["wrist_images"][s]), t["parts"][s], t["states"][s]
+            )
+            for name, chunk in chunks.items():
+                chunk.append(out[name])
+    truth = t["deltas"].numpy()
     before_grasp = data["states"][:, 3] > 0.95  # fingers open
-    return {
-        "grasp_xy_median_mm": round(float(np.median(grasp_xy[before_grasp])), 2),
-        "grasp_xy_p90_mm": round(float(np.percentile(grasp_xy[before_grasp], 90)), 2),
-        "pocket_xy_median_mm": round(float(np.median(pocket_xy)), 2),
-        "pocket_xy_p90_mm": round(float(np.percentile(pocket_xy, 90)), 2),
-        "states": len(grasp_xy),
-    }
+    near = before_grasp & (np.linalg.norm(truth[:, :2], axis=1) * DELTA_SCALE_M < 0.05)
+    holding = data["states"][:, 3] < 0.9
+    report: dict[str, Any] = {"states": len(truth), "near_states": int(near.sum())}
+    for name, chunk in chunks.items():
+        error = (torch.cat(chunk).numpy() - truth) * DELTA_SCALE_M * 1000  # mm
+        grasp_xy = np.linalg.norm(error[:, :2], axis=1)
+        pocket_xy = np.linalg.norm(error[:, 3:5], axis=1)
+        report[name] = {
+            "grasp_xy_median_mm": round(float(np.median(grasp_xy[before_grasp])), 2),
+            "grasp_xy_p90_mm": round(float(np.percentile(grasp_xy[before_grasp], 90)), 2),
+            "grasp_xy_near_median_mm": round(float(np.median(grasp_xy[near])), 2),
+            "grasp_xy_near_p90_mm": round(float(np.percentile(grasp_xy[near], 90)), 2),
+            "pocket_xy_holding_median_mm": round(float(np.median(pocket_xy[holding])), 2),
+            "pocket_xy_holding_p90_mm": round(float(np.percentile(pocket_xy[holding], 90)), 2),
+        }
+    return report
 
 
 # ---------------------------------------------------------------- export, evaluation, card
@@ -331,14 +374,15 @@ def io_spec(stats: dict[str, np.ndarray], image_px: int) -> dict[str, Any]:
         "format": 1,
         "images": [
             {
-                "input": "image",
-                "camera": "front",
+                "input": name,
+                "camera": camera,
                 "height": image_px,
                 "width": image_px,
                 "layout": "NCHW",
                 "mean": [IMAGE_MEAN] * 3,
                 "std": [IMAGE_STD] * 3,
             }
+            for name, camera in zip(IMAGE_INPUTS, CAMERAS, strict=True)
         ],
         "instruction": {"input": "instruction", "encoding": MINILM_ENCODING, "dim": INSTRUCTION_DIM},
         "state": {
@@ -353,7 +397,13 @@ def io_spec(stats: dict[str, np.ndarray], image_px: int) -> dict[str, Any]:
 
 def export_onnx(model: ArmVLA, image_px: int, state_dim: int) -> bytes:
     """The model as ONNX bytes (opset 17, dynamic batch, weights embedded)."""
-    return image_policy_onnx(model, image_hw=(image_px, image_px), instruction_dim=INSTRUCTION_DIM, state_dim=state_dim)
+    return image_policy_onnx(
+        model,
+        image_hw=(image_px, image_px),
+        instruction_dim=INSTRUCTION_DIM,
+        state_dim=state_dim,
+        image_inputs=IMAGE_INPUTS,
+    )
 
 
 def parity_fixture(model: ArmVLA, stats: dict[str, np.ndarray], path: Path) -> None:
@@ -361,22 +411,29 @@ def parity_fixture(model: ArmVLA, stats: dict[str, np.ndarray], path: Path) -> N
     model's actions; the test runs the ONNX artifact through core.policy.onnx_runtime against them."""
     cell = arm_cell_make()
     rng = np.random.default_rng(7)
-    images, states, texts = [], [], []
+    images, wrist_images, states, texts = [], [], [], []
     for seed in range(HELD_OUT_SEED_BASE - 8, HELD_OUT_SEED_BASE):
         instruction, variation = _episode_spec("demos", seed, ArmPlan())
         obs = cell.reset(seed=seed, instruction=instruction, variation=variation)
         for _ in range(int(rng.integers(0, 25))):
             obs = cell.step(cell.expert_action())
         images.append(obs.images["front"])
+        wrist_images.append(obs.images["wrist"])
         states.append(np.asarray(obs.state, dtype=np.float32))
         texts.append(instruction)
     cell.close()
     embed = torch.from_numpy(sentence_encoder().encode(texts))
     state_t = torch.from_numpy((np.stack(states) - stats["state_mean"]) / stats["state_std"]).float()
     with torch.no_grad():
-        actions = model(_image_batch(torch.from_numpy(np.stack(images))), embed, state_t).numpy()
+        front_t = _image_batch(torch.from_numpy(np.stack(images)))
+        actions = model(front_t, _image_batch(torch.from_numpy(np.stack(wrist_images))), embed, state_t).numpy()
     np.savez_compressed(
-        path, images=np.stack(images), states=np.stack(states), instructions=np.array(texts), torch_actions=actions
+        path,
+        images=np.stack(images),
+        wrist_images=np.stack(wrist_images),
+        states=np.stack(states),
+        instructions=np.array(texts),
+        torch_actions=actions,
     )
 
 
@@ -441,6 +498,23 @@ def held_out_evaluation(model: tuple[bytes, dict], plan: ArmPlan) -> dict[str, A
     }
 
 
+def _bc_train(
+    model: ArmVLA, data: dict[str, Any], stats: dict[str, np.ndarray], plan: ArmPlan, cache: Path | None
+) -> dict[str, float]:
+    """Behaviour cloning on the demos; with a cache folder, the weights after it are kept there (keyed by
+    the demos and updates), so trying DAgger settings does not repeat it. Returns the last losses."""
+    saved = cache / f"{KEY}-bc-{plan.demos}-{plan.bc_updates}.pt" if cache else None
+    if saved is not None and saved.exists():
+        kept = torch.load(saved, weights_only=True)  # written by this function, never from elsewhere
+        model.load_state_dict(kept["weights"])
+        model.eval()
+        return {k: float(v) for k, v in kept["losses"].items()}
+    losses = train(model, data, stats, plan, plan.bc_updates, plan.lr, "BC")
+    if saved is not None:
+        torch.save({"weights": model.state_dict(), "losses": losses}, saved)
+    return losses
+
+
 def build(plan: ArmPlan, out: Path = ARTIFACTS, cache: Path | None = None) -> dict[str, Any]:
     """Train, export and evaluate; writes the artifact, parity fixture and card. Returns the card."""
     started = time.perf_counter()
@@ -465,7 +539,7 @@ def build(plan: ArmPlan, out: Path = ARTIFACTS, cache: Path | None = None) -> di
         state_mean=torch.from_numpy(stats["state_mean"]).float(),
         state_std=torch.from_numpy(stats["state_std"]).float(),
     )
-    history: dict[str, Any] = {"bc": train(model, data, stats, plan, plan.bc_updates, plan.lr, "BC")}
+    history: dict[str, Any] = {"bc": _bc_train(model, data, stats, plan, cache)}
     probe = collect("demos", list(range(LOCALISATION_SEED_BASE, LOCALISATION_SEED_BASE + 4 * plan.jobs)), plan)
     history["bc_localisation_mm_held_out_expert_states"] = localisation_error_mm(model, probe, stats)
     tqdm.write(f"{KEY}: held-out localisation after BC {history['bc_localisation_mm_held_out_expert_states']}")
@@ -536,7 +610,9 @@ def _versions() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ARTIFACTS, help="artifact folder (default: the committed one)")
-    parser.add_argument("--demo-cache", type=Path, help="folder to keep expert demos in between runs")
+    parser.add_argument(
+        "--demo-cache", type=Path, help="folder to keep expert demos and the weights after BC in between runs"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="simulation processes (one core each)")
     parser.add_argument("--demos", type=int, default=ArmPlan.demos)
     parser.add_argument("--bc-updates", type=int, default=ArmPlan.bc_updates)
@@ -545,7 +621,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dagger-updates", type=int, default=ArmPlan.dagger_updates)
     parser.add_argument("--eval-episodes", type=int, default=ArmPlan.eval_episodes)
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    # Training runs while no simulation does: it takes both cores (a fixed count, so a rebuild on the same
+    # kind of machine gives the same weights).
+    torch.set_num_threads(args.jobs)
     torch.set_num_interop_threads(1)
     plan = ArmPlan(
         demos=args.demos,

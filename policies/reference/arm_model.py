@@ -3,15 +3,21 @@
 instruction embedding (MiniLM, 384) -> cosine similarity to one prototype embedding per part -> a sharp
 softmax: which part (the only way the instruction reaches the rest, so a phrasing never seen in training
 works when the encoder puts it nearest the right part).
-image -> three small convolutions (to a 24x24 grid at 96 px) -> FiLM with the part -> spatial softmax:
-the image coordinates of 32 keypoints; with the part -> MLP -> where the target's grasp point and its
-pocket are; minus the tool position (from the state): the localiser's output, relative to the tool
-(6 numbers, in DELTA_SCALE_M).
+Each camera image -> three small convolutions (to a 24x24 grid at 96 px) -> FiLM with the part -> spatial
+softmax: the image coordinates of 32 keypoints per camera.
+- front camera keypoints + part -> MLP -> where the target's grasp point and its pocket are in the world;
+  minus the tool position (from the state): an estimate relative to the tool. Coarse (~8 mm a pixel over
+  the whole bench) but always in view.
+- wrist camera keypoints + part + tool height -> MLP -> the same two points relative to the tool directly
+  (the camera rides on the hand, so where a point is in its image is where it is relative to the tool, at
+  a scale set by the height). Fine near the part or the tray, out of view elsewhere.
+- a gate per point (MLP of both cameras' keypoints, part, height -> sigmoid) mixes the two estimates.
 deltas, part, state -> MLP -> tanh action in [-1, 1] (the action head).
-In training, the localiser regresses the cell's privileged labels, its first two attention maps are
-pulled to where the grasp point and the pocket are in the image (so the keypoints look at the part and
-the world position is a smooth function of them, rather than a layout recalled from the whole picture), and the head learns from noisy true
-deltas; at run time the head gets the localiser's estimate.
+In training, the three estimates regress the cell's privileged labels (6 numbers, in DELTA_SCALE_M), the
+first two attention maps of each camera are pulled to where the grasp point and the pocket are in its
+image (when in view), and the head learns from noisy true deltas; at run time the head gets the mix.
+Neither localiser sees the tool's x-y or the joints: a network that sees the trajectory recalls a
+training layout from it instead of looking.
 """
 
 from __future__ import annotations
@@ -23,6 +29,39 @@ from policies.reference.model import SpatialSoftmax
 
 DELTA_SCALE_M = 0.1  # the deltas in decimetres: order-one targets
 PART_TEMPERATURE = 50.0  # cosine similarities differ by ~0.05-0.3 between parts: sharpen to a choice
+TOOL_Z_INDEX = 2  # the tool height in the state vector
+
+
+class CameraKeypoints(nn.Module):
+    """image [B, 3, H, W] + part [B, parts] -> (keypoints [B, 2 * width], attention logits [B, width, HW])."""
+
+    def __init__(self, *, parts: int, image_px: int, width: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, kernel_size=4, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(16, width, kernel_size=3, stride=2, padding=1)
+        self.conv3 = nn.Conv2d(width, width, kernel_size=3, padding=1)
+        self.film = nn.Linear(parts, 2 * width)
+        self.conv4 = nn.Conv2d(width, width, kernel_size=1)
+        self.log_temperature = nn.Parameter(torch.full((width,), 2.3))
+        grid = image_px // 4
+        self.keypoints = SpatialSoftmax(grid, grid)
+
+    def forward(self, image: torch.Tensor, part: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.relu(self.conv1(image))
+        x = torch.relu(self.conv2(x))
+        x = torch.relu(self.conv3(x))
+        gamma, beta = self.film(part).chunk(2, dim=1)
+        x = torch.relu(x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None])
+        x = self.conv4(x)
+        b, c, h, w = x.shape
+        logits = x.reshape(b, c, h * w) * self.log_temperature.exp()[None, :, None]
+        return self.keypoints(logits).reshape(b, -1), logits
+
+
+def _mlp(inputs: int, outputs: int, hidden: int = 256) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, outputs)
+    )
 
 
 class ArmVLA(nn.Module):
@@ -46,25 +85,12 @@ class ArmVLA(nn.Module):
         # The tool position back in metres from the normalised state: the deltas subtract it exactly.
         self.register_buffer("tool_mean", state_mean[:3].repeat(2))
         self.register_buffer("tool_std", state_std[:3].repeat(2))
-        self.conv1 = nn.Conv2d(3, 16, kernel_size=4, stride=2, padding=1)
-        self.conv2 = nn.Conv2d(16, width, kernel_size=3, stride=2, padding=1)
-        self.conv3 = nn.Conv2d(width, width, kernel_size=3, padding=1)
-        self.film = nn.Linear(parts, 2 * width)
-        self.conv4 = nn.Conv2d(width, width, kernel_size=1)
-        self.log_temperature = nn.Parameter(torch.full((width,), 2.3))
-        grid = image_px // 4
-        self.keypoints = SpatialSoftmax(grid, grid)
-        self.localiser = nn.Sequential(
-            nn.Linear(2 * width + parts, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 6)
-        )
-        self.policy = nn.Sequential(
-            nn.Linear(6 + parts + state_dim, 256),
-            nn.ReLU(),
-            nn.Linear(256, 256),
-            nn.ReLU(),
-            nn.Linear(256, 4),
-            nn.Tanh(),
-        )
+        self.front = CameraKeypoints(parts=parts, image_px=image_px, width=width)
+        self.wrist = CameraKeypoints(parts=parts, image_px=image_px, width=width)
+        self.front_localiser = _mlp(2 * width + parts, 6)
+        self.wrist_localiser = _mlp(2 * width + parts + 1, 6)
+        self.gate = _mlp(4 * width + parts + 1, 2, hidden=128)
+        self.policy = nn.Sequential(_mlp(6 + parts + state_dim, 4), nn.Tanh())
 
     def part(self, instruction: torch.Tensor) -> torch.Tensor:
         """[B, parts] soft choice of the part the instruction names."""
@@ -72,35 +98,42 @@ class ArmVLA(nn.Module):
 
     @property
     def grid(self) -> torch.Tensor:
-        """Image coordinates [HW, 2] of the attention cells."""
-        return self.keypoints.grid
+        """Image coordinates [HW, 2] of the attention cells (the same for both cameras)."""
+        return self.front.keypoints.grid
 
-    def locate(self, image: torch.Tensor, part: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        return self.locate_with_attention(image, part, state)[0]
+    def locate(self, front: torch.Tensor, wrist: torch.Tensor, part: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return self.estimates(front, wrist, part, state)["mixed"]
 
-    def locate_with_attention(
-        self, image: torch.Tensor, part: torch.Tensor, state: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """[B, 6]: grasp point and pocket minus the tool position, in DELTA_SCALE_M. The image alone gives
-        where they are (the state would let the network recognise a training episode by its trajectory
-        and recall its layout instead of looking); the tool position comes from the state."""
-        x = torch.relu(self.conv1(image))
-        x = torch.relu(self.conv2(x))
-        x = torch.relu(self.conv3(x))
-        gamma, beta = self.film(part).chunk(2, dim=1)
-        x = torch.relu(x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None])
-        x = self.conv4(x)
-        b, c, h, w = x.shape
-        logits = x.reshape(b, c, h * w) * self.log_temperature.exp()[None, :, None]
-        points = self.keypoints(logits).reshape(b, -1)
-        world = self.localiser(torch.cat([points, part], dim=1))
+    def estimates(
+        self, front: torch.Tensor, wrist: torch.Tensor, part: torch.Tensor, state: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The grasp point and the pocket minus the tool position ([B, 6], in DELTA_SCALE_M) as each camera
+        sees them ("front", "wrist") and mixed by the gate ("mixed", with "gate" [B, 2]), and both
+        cameras' attention logits ("front_logits", "wrist_logits")."""
+        front_points, front_logits = self.front(front, part)
+        wrist_points, wrist_logits = self.wrist(wrist, part)
+        height = state[:, TOOL_Z_INDEX : TOOL_Z_INDEX + 1]
         tool = (state[:, :3].repeat(1, 2) * self.tool_std + self.tool_mean) / DELTA_SCALE_M
-        return world - tool, logits
+        from_front = self.front_localiser(torch.cat([front_points, part], dim=1)) - tool
+        from_wrist = self.wrist_localiser(torch.cat([wrist_points, part, height], dim=1))
+        gate = torch.sigmoid(self.gate(torch.cat([front_points, wrist_points, part, height], dim=1)))
+        weight = gate.repeat_interleave(3, dim=1)
+        mixed = weight * from_wrist + (1 - weight) * from_front
+        return {
+            "front": from_front,
+            "wrist": from_wrist,
+            "mixed": mixed,
+            "gate": gate,
+            "front_logits": front_logits,
+            "wrist_logits": wrist_logits,
+        }
 
     def head(self, deltas: torch.Tensor, part: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """[B, 4] action from the deltas, the part and the normalised state."""
         return self.policy(torch.cat([deltas, part, state], dim=1))
 
-    def forward(self, image: torch.Tensor, instruction: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, image: torch.Tensor, wrist_image: torch.Tensor, instruction: torch.Tensor, state: torch.Tensor
+    ) -> torch.Tensor:
         part = self.part(instruction)
-        return self.head(self.locate(image, part, state), part, state)
+        return self.head(self.locate(image, wrist_image, part, state), part, state)

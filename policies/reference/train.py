@@ -300,21 +300,29 @@ def export_onnx(model: ReferenceVLA, cell: Cell) -> bytes:
 
 
 def image_policy_onnx(
-    model: torch.nn.Module, *, image_hw: tuple[int, int], instruction_dim: int, state_dim: int
+    model: torch.nn.Module,
+    *,
+    image_hw: tuple[int, int],
+    instruction_dim: int,
+    state_dim: int,
+    image_inputs: tuple[str, ...] = ("image",),
 ) -> bytes:
-    """An (image, instruction, state) -> action model as ONNX bytes: opset 17, dynamic batch, weights embedded,
-    the input and output names core.policy.onnx_runtime reads."""
+    """An (image..., instruction, state) -> action model as ONNX bytes: opset 17, dynamic batch, weights
+    embedded, the input and output names core.policy.onnx_runtime reads (one image input per camera, in
+    the order the model's forward takes them)."""
     h, w = image_hw
-    example = (torch.zeros(1, 3, h, w), torch.zeros(1, instruction_dim), torch.zeros(1, state_dim))
+    images = tuple(torch.zeros(1, 3, h, w) for _ in image_inputs)
+    example = (*images, torch.zeros(1, instruction_dim), torch.zeros(1, state_dim))
+    names = [*image_inputs, "instruction", "state"]
     buffer = io.BytesIO()
     torch.onnx.export(
         model,
         example,
         buffer,  # type: ignore[arg-type, unused-ignore]  # a file-like object is accepted (torch.onnx.export's docs); unused where torch is not installed
         dynamo=False,
-        input_names=["image", "instruction", "state"],
+        input_names=names,
         output_names=["action"],
-        dynamic_axes={name: {0: "batch"} for name in ("image", "instruction", "state", "action")},
+        dynamic_axes={name: {0: "batch"} for name in (*names, "action")},
         opset_version=17,
     )
     return buffer.getvalue()

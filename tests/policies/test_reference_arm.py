@@ -41,10 +41,17 @@ def test_committed_artifact_passes_the_upload_checks_and_matches_its_card() -> N
 def test_onnx_export_matches_torch_model_outputs() -> None:
     policy, _ = reference_load(KEY)
     fixture = np.load(ARTIFACTS / f"{KEY}-parity.npz")
-    for image, state, instruction, expected in zip(
-        fixture["images"], fixture["states"], fixture["instructions"], fixture["torch_actions"], strict=True
+    cameras = [image["camera"] for image in _card()["io_spec"]["images"]]
+    assert cameras == ["front", "wrist"]
+    for front, wrist, state, instruction, expected in zip(
+        fixture["images"],
+        fixture["wrist_images"],
+        fixture["states"],
+        fixture["instructions"],
+        fixture["torch_actions"],
+        strict=True,
     ):
-        obs = Observation(images={"front": image}, state=state, instruction=str(instruction))
+        obs = Observation(images={"front": front, "wrist": wrist}, state=state, instruction=str(instruction))
         action = policy.episode(instruction=str(instruction)).act(obs)
         np.testing.assert_allclose(action, expected, atol=1e-4)
 
