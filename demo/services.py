@@ -135,6 +135,10 @@ DEMO_FIT_RATINGS = {
     "Box packing: finished housings into cartons": dict(zip(_FIT_KEYS, (3, 2, 4, 2, 1, 2, 3), strict=True)),
 }
 
+# The cell of the demo's first trial: the arm cell, whose reference policy meets issue 19's targets (card:
+# policies/reference/artifacts/factory-kitting-arm.json).
+DEMO_CELL = "factory-kitting-arm"
+
 BASE_COSTS = {
     "robot_capex": Decimal("35000"),
     "tooling_capex": Decimal("6000"),
@@ -161,14 +165,25 @@ def demo_load() -> list[DemoLogin]:
         name="Plant Augsburg",
         defaults={"city": "Augsburg", "country": "Germany", "timezone": "Europe/Berlin"},
     )
-    sim_robot, _ = Robot.objects.update_or_create(
+    Robot.objects.update_or_create(
         organization=orgs["nordwerk"],
         name="Sim cell: factory kitting",
         defaults={
             "site": site,
             "kind": RobotKind.SIMULATED,
             "sim_cell_key": "factory-kitting",
-            "model": "MuJoCo arm + parallel gripper",
+            "model": "MuJoCo floating parallel gripper",
+            "status": RobotStatus.IDLE,
+        },
+    )
+    arm_robot, _ = Robot.objects.update_or_create(
+        organization=orgs["nordwerk"],
+        name="Sim cell: factory kitting, Panda arm",
+        defaults={
+            "site": site,
+            "kind": RobotKind.SIMULATED,
+            "sim_cell_key": DEMO_CELL,
+            "model": "Franka Panda + Panda gripper (robosuite 1.5.2 model), front and wrist cameras",
             "status": RobotStatus.IDLE,
         },
     )
@@ -214,7 +229,7 @@ def demo_load() -> list[DemoLogin]:
         logins.append(DemoLogin(username, DEMO_PASSWORD, str(role), orgs[org_slug].name))
     # Demo databases loaded before issue 14 made the engineers staff; staff is no tenant right.
     User.objects.filter(username__in=[u[0] for u in USERS], is_superuser=False).update(is_staff=False)
-    _demo_trial_ensure(robot=sim_robot, engineer=User.objects.get(username="engineer"))
+    _demo_trial_ensure(robot=arm_robot, engineer=User.objects.get(username="engineer"))
     return logins
 
 
@@ -222,7 +237,7 @@ DEMO_TRIAL_EPISODES = 20
 
 
 def _demo_trial_ensure(*, robot: Robot, engineer: User) -> Trial | None:
-    """A first trial of the reference VLA on the factory cell, so the first pages a new user opens show
+    """A first trial of the reference VLA on the demo's arm cell, so the first pages a new user opens show
     real results (the worker started by `make demo` runs it). Scheduled once; None without an artifact."""
     try:
         version = reference_policy_version_ensure(cell_key=robot.sim_cell_key)

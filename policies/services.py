@@ -196,7 +196,8 @@ def reference_policy_version_ensure(*, cell_key: str = "factory-kitting") -> Pol
     if existing is not None:
         return existing
     evaluation = card.get("evaluation", {})
-    seen = evaluation.get("seen_phrasings", {})
+    # The floating cells' cards call their first row "seen_phrasings", the arm cell's "nominal".
+    seen = evaluation.get("seen_phrasings") or evaluation.get("nominal") or {}
     notes = (
         f"Reference policy for the {cell_key} cell. Held-out success rate "
         f"{seen.get('successes', '?')}/{seen.get('episodes', '?')} (seeds {evaluation.get('held_out_seeds')})."

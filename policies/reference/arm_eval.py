@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime
 
 from core.policy.onnx_runtime import policy_from_bytes
+from core.policy.text_encoder import sentence_encoder
 from core.sim import CellOutcome, cell_make
 from core.sim.cells.factory_kitting_arm import PHRASINGS
 from core.sim.cells.factory_kitting_arm.cell import FactoryKittingArm
@@ -45,6 +46,34 @@ PERTURBED = {
     "camera_shift_m": (0.01, 0.02),
     "camera_rotation_deg": (0.0, 2.0),
 }
+
+
+# One description list per part: each prototype is the mean embedding of the training phrasings with
+# each description filled in. Colours and materials are what the parts look like in the cell.
+PART_DESCRIPTIONS = {
+    "bracket": ("bracket", "green bracket", "steel bracket", "bent metal plate"),
+    "bolt": ("bolt", "grey bolt", "steel bolt", "threaded fastener"),
+    "box": ("box", "orange box", "small box", "small container"),
+}
+
+
+def prototypes() -> tuple[np.ndarray, np.ndarray]:
+    """(parts, 384) unit prototype directions in PART_NAMES order, and the (384,) centre they are measured
+    from. Each part's prototype is the mean embedding of the training phrasings with each of its
+    descriptions filled in; all three share the phrasing, so their mean (the centre) is mostly "put X in
+    the tray": subtracting it leaves what tells the parts apart (with raw cosines, "could you stow the
+    screw in the tray" read 0.57 bracket, 0.43 bolt)."""
+    encoder = sentence_encoder()
+    rows = []
+    for part in PART_NAMES:
+        texts = [p.format(part=d) for p in PHRASINGS for d in PART_DESCRIPTIONS[part]]
+        mean = encoder.encode(texts).mean(axis=0)
+        rows.append(mean / np.linalg.norm(mean))
+    means = np.stack(rows)
+    centre = means.mean(axis=0)
+    directions = means - centre
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    return directions.astype(np.float32), centre.astype(np.float32)
 
 
 def factor_levels_draw(ranges: dict[str, tuple[Any, ...]], rng: np.random.Generator) -> Levels:

@@ -1,7 +1,7 @@
 """The arm cell's reference network (torch; training and export only, never imported by workers or web).
 
-instruction embedding (MiniLM, 384) -> cosine similarity to one prototype embedding per part -> a sharp
-softmax: which part (the only way the instruction reaches the rest, so a phrasing never seen in training
+instruction embedding (MiniLM, 384) minus the prototypes' centre -> cosine similarity to one prototype
+direction per part -> a sharp softmax: which part (the only way the instruction reaches the rest, so a phrasing never seen in training
 works when the encoder puts it nearest the right part).
 Each camera image -> three small convolutions (to a 24x24 grid at 96 px) -> FiLM with the part -> spatial
 softmax: the image coordinates of 32 keypoints per camera.
@@ -28,7 +28,7 @@ from torch import nn
 from policies.reference.model import SpatialSoftmax
 
 DELTA_SCALE_M = 0.1  # the deltas in decimetres: order-one targets
-PART_TEMPERATURE = 50.0  # cosine similarities differ by ~0.05-0.3 between parts: sharpen to a choice
+PART_TEMPERATURE = 50.0  # centred cosines differ by ~0.02-0.5 between parts: sharpen to a choice
 TOOL_Z_INDEX = 2  # the tool height in the state vector
 
 
@@ -66,6 +66,7 @@ def _mlp(inputs: int, outputs: int, hidden: int = 256) -> nn.Sequential:
 
 class ArmVLA(nn.Module):
     prototypes: torch.Tensor
+    prototype_centre: torch.Tensor
     tool_mean: torch.Tensor
     tool_std: torch.Tensor
 
@@ -73,6 +74,7 @@ class ArmVLA(nn.Module):
         self,
         *,
         prototypes: torch.Tensor,
+        prototype_centre: torch.Tensor,
         image_px: int,
         state_mean: torch.Tensor,
         state_std: torch.Tensor,
@@ -82,6 +84,7 @@ class ArmVLA(nn.Module):
         parts = prototypes.shape[0]
         state_dim = state_mean.shape[0]
         self.register_buffer("prototypes", prototypes)
+        self.register_buffer("prototype_centre", prototype_centre)
         # The tool position back in metres from the normalised state: the deltas subtract it exactly.
         self.register_buffer("tool_mean", state_mean[:3].repeat(2))
         self.register_buffer("tool_std", state_std[:3].repeat(2))
@@ -94,7 +97,9 @@ class ArmVLA(nn.Module):
 
     def part(self, instruction: torch.Tensor) -> torch.Tensor:
         """[B, parts] soft choice of the part the instruction names."""
-        return torch.softmax(PART_TEMPERATURE * instruction @ self.prototypes.T, dim=-1)
+        centred = instruction - self.prototype_centre
+        centred = centred / centred.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+        return torch.softmax(PART_TEMPERATURE * centred @ self.prototypes.T, dim=-1)
 
     @property
     def grid(self) -> torch.Tensor:

@@ -42,15 +42,18 @@ def test_demo_loader_is_idempotent() -> None:
     assert first["trials.Task"] == 5 and first["accounts.Organization"] == 2
 
 
-def test_demo_schedules_one_reference_policy_trial_on_the_factory_cell() -> None:
+def test_demo_schedules_one_reference_policy_trial_on_the_arm_cell() -> None:
     from trials.models import Trial
 
     demo_load()
     demo_load()
     (trial,) = Trial.objects.all()
-    assert (
-        trial.robot.sim_cell_key == "factory-kitting" and trial.policy_version.policy.name == "TrialBench reference VLA"
-    )
+    assert trial.robot.sim_cell_key == "factory-kitting-arm"
+    assert trial.policy_version.policy.name == "TrialBench reference VLA"
+    assert trial.policy_version.version.startswith("factory-kitting-arm-")
+    assert [image["camera"] for image in trial.policy_version.io_spec["images"]] == ["front", "wrist"]
+    # The version's notes quote the card's nominal row.
+    assert "Held-out success rate" in trial.policy_version.notes and "?" not in trial.policy_version.notes
     assert trial.policy_version.sha256 and trial.task.integrator is not None
 
 

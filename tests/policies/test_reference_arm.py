@@ -11,9 +11,17 @@ import numpy as np
 import pytest
 
 from core.policy import onnx_runtime
+from core.policy.text_encoder import sentence_encoder
 from core.sim import Observation
-from core.sim.cells.factory_kitting_arm.task import PHRASINGS, instruction_part
-from policies.reference.arm_eval import KEY, UNSEEN_INSTRUCTIONS, eval_episode, evaluate_seeds
+from core.sim.cells.factory_kitting_arm.task import PART_NAMES, PART_SYNONYMS, PHRASINGS, instruction_part
+from policies.reference.arm_eval import (
+    KEY,
+    PART_DESCRIPTIONS,
+    UNSEEN_INSTRUCTIONS,
+    eval_episode,
+    evaluate_seeds,
+    prototypes,
+)
 from policies.reference.evaluate import ARTIFACTS, HELD_OUT_SEED_BASE, artifact_paths, reference_load
 from policies.services import policy_artifact_check
 
@@ -74,6 +82,15 @@ def test_unseen_phrasings_are_not_training_phrasings_and_name_their_part_by_syno
     assert not training & set(UNSEEN_INSTRUCTIONS)
     assert all(instruction_part(t) is not None for t in UNSEEN_INSTRUCTIONS)
     assert instruction_part("put the orange cube into its pocket") == "box"
+
+
+def test_part_prototypes_pick_the_part_of_every_unseen_instruction_without_its_synonyms() -> None:
+    synonyms = {word for words in PART_SYNONYMS.values() for word in words}
+    assert not any(word in text for texts in PART_DESCRIPTIONS.values() for text in texts for word in synonyms)
+    directions, centre = prototypes()
+    centred = sentence_encoder().encode(list(UNSEEN_INSTRUCTIONS)) - centre
+    chosen = [PART_NAMES[i] for i in (centred @ directions.T).argmax(axis=1)]
+    assert chosen == [instruction_part(text) for text in UNSEEN_INSTRUCTIONS]
 
 
 @pytest.mark.parametrize("row", ["nominal", "unseen_phrasings", "perturbed"])
