@@ -78,6 +78,7 @@ IMAGE_INPUTS = ("image", "wrist_image")  # the ONNX inputs, one per camera, in t
 # The three localisation estimates' shares of the loss: the mix the action head reads, and each camera's
 # own (so the front estimate stays usable where the wrist camera sees nothing, and the gate can choose).
 LOCALISATION_SHARES = {"mixed": 1.0, "front": 0.5, "wrist": 0.5}
+DRIFT_STEPS = 6
 APPROACH_M = 0.03  # fingers open and within this of the grasp point in x-y: the last approach
 APPROACH_WEIGHT = 6.0  # the grasp point's loss weight there, on top of the pre-grasp states' 1 + 3
 ATTENTION_WEIGHT = 0.3  # train.py's attention loss on the localiser's first two keypoint maps
@@ -149,6 +150,7 @@ class ArmPlan:
     demos: int = 600
     randomised_share: float = 0.75  # demos under domain randomisation; the rest nominal
     noise: float = 0.1
+    drift: float = 0.2  # std of the x-y drift on half the noisy demos (fraction of the action range / 2)
     bc_updates: int = 8000
     dagger_rounds: int = 0  # one round (120 episodes, 2000 updates) gave 0/200: see ATTEMPTS
     dagger_episodes: int = 120
@@ -176,6 +178,31 @@ def _episode_spec(kind: str, seed: int, plan: ArmPlan) -> tuple[str, Levels | No
     return instruction, factor_levels_draw(TRAINING_RANDOMISATION, rng) if randomise else None
 
 
+def _noisy_expert(cell: Any, seed: int, plan: ArmPlan) -> Callable[[Any], np.ndarray]:
+    """The expert as the demos execute it: a quarter of the episodes clean, the rest with DART noise
+    (plan.noise, white) on the executed motion, and half of those also with a drift (plan.drift, x-y,
+    re-drawn every DRIFT_STEPS steps) that the expert keeps correcting. White noise averages out within a
+    step or two, so without the drift nearly every state near the grasp point is aligned with it, and the
+    localiser learnt "near means aligned": 7-10 mm misalignments at the bolt read as 1-2 mm, and the
+    fingers closed beside its head. The recorded labels are the expert's own actions either way."""
+    rng = np.random.default_rng([seed, 3])
+    noise = plan.noise if seed % 4 else 0.0
+    drift_std = plan.drift if seed % 4 >= 2 else 0.0
+    drift = np.zeros(3, dtype=np.float32)
+    steps = 0
+
+    def act(obs: Any) -> np.ndarray:
+        nonlocal drift, steps
+        if drift_std and steps % DRIFT_STEPS == 0:
+            drift = np.array([*rng.normal(0.0, drift_std, size=2), 0.0], dtype=np.float32)
+        steps += 1
+        expert = cell.expert_action()
+        expert[:3] += rng.normal(0.0, noise, size=3).astype(np.float32) + drift
+        return np.clip(expert, -1.0, 1.0)
+
+    return act
+
+
 def _collect_job(kind: str, seeds: list[int], plan: ArmPlan, model: tuple[bytes, dict] | None, row: int) -> dict:
     """Episodes on `seeds`, the expert's (kind "demos", with DART noise) or the policy's (kind "dagger"),
     with the expert's labels of every state. Returns arrays and the success count."""
@@ -192,16 +219,10 @@ def _collect_job(kind: str, seeds: list[int], plan: ArmPlan, model: tuple[bytes,
     successes = 0
     for seed in tqdm(seeds, desc=f"{kind} (job {row})", position=row, leave=False, unit="ep"):
         instruction, variation = _episode_spec(kind, seed, plan)
-        noise_rng = np.random.default_rng([seed, 3])
-        noise = plan.noise if seed % 4 else 0.0
         if policy is not None:
             act = policy.episode(instruction=instruction).act
         else:
-
-            def act(obs: Any, _noise: float = noise, _rng: np.random.Generator = noise_rng) -> np.ndarray:
-                expert = cell.expert_action()
-                expert[:3] += _rng.normal(0.0, _noise, size=3).astype(np.float32)
-                return np.clip(expert, -1.0, 1.0)
+            act = _noisy_expert(cell, seed, plan)
 
         result = rollout(
             cell=cell, act=act, seed=seed, instruction=instruction, record=True, variation=variation, labels=_labels

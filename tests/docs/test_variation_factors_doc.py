@@ -13,7 +13,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "variation-factors.md"
 
 
 @pytest.mark.parametrize(
-    "cell_key", ["factory-kitting", "tabletop-reach-2d", "fetch-pick-and-place", "metaworld-pick-place-v3"]
+    "cell_key",
+    ["factory-kitting", "factory-kitting-arm", "tabletop-reach-2d", "fetch-pick-and-place", "metaworld-pick-place-v3"],
 )
 def test_every_factor_is_in_the_doc_with_its_unit_and_range(cell_key: str) -> None:
     text = DOC.read_text()

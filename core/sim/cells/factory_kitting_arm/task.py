@@ -100,7 +100,10 @@ FACTORS: tuple[Factor, ...] = (
         0.0,
         low=0.0,
         high=0.05,
-        description="The policy camera moved by this distance in a direction drawn from the episode seed.",
+        description=(
+            "The front (scene) camera moved by this distance in a direction drawn from the episode seed; the "
+            "wrist camera stays on its mount."
+        ),
     ),
     Factor(
         "camera_rotation_deg",
@@ -109,7 +112,10 @@ FACTORS: tuple[Factor, ...] = (
         0.0,
         low=0.0,
         high=10.0,
-        description="The policy camera turned in place by this angle about an axis across its view, drawn per episode.",
+        description=(
+            "The front (scene) camera turned in place by this angle about an axis across its view, drawn per "
+            "episode; the wrist camera stays on its mount."
+        ),
     ),
     Factor(
         "distractors",
