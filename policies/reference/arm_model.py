@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from policies.reference.model import SpatialSoftmax
+from policies.reference.model import SpatialSoftmax, film, tempered_logits
 
 DELTA_SCALE_M = 0.1  # the deltas in decimetres: order-one targets
 PART_TEMPERATURE = 50.0  # centred cosines differ by ~0.02-0.5 between parts: sharpen to a choice
@@ -50,12 +50,8 @@ class CameraKeypoints(nn.Module):
         x = torch.relu(self.conv1(image))
         x = torch.relu(self.conv2(x))
         x = torch.relu(self.conv3(x))
-        gamma, beta = self.film(part).chunk(2, dim=1)
-        x = torch.relu(x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None])
-        x = self.conv4(x)
-        b, c, h, w = x.shape
-        logits = x.reshape(b, c, h * w) * self.log_temperature.exp()[None, :, None]
-        return self.keypoints(logits).reshape(b, -1), logits
+        logits = tempered_logits(self.conv4(film(x, self.film(part))), self.log_temperature)
+        return self.keypoints(logits).reshape(len(image), -1), logits
 
 
 def _mlp(inputs: int, outputs: int, hidden: int = 256) -> nn.Sequential:

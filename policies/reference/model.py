@@ -35,6 +35,18 @@ class SpatialSoftmax(nn.Module):
         return torch.softmax(logits, dim=-1) @ self.grid
 
 
+def film(x: torch.Tensor, gamma_beta: torch.Tensor) -> torch.Tensor:
+    """FiLM: features [B, C, H, W] scaled by (1 + gamma) and shifted by beta ([B, 2C], gamma first), then ReLU."""
+    gamma, beta = gamma_beta.chunk(2, dim=1)
+    return torch.relu(x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None])
+
+
+def tempered_logits(x: torch.Tensor, log_temperature: torch.Tensor) -> torch.Tensor:
+    """Features [B, C, H, W] -> attention logits [B, C, HW], each channel times its learned temperature."""
+    b, c, h, w = x.shape
+    return x.reshape(b, c, h * w) * log_temperature.exp()[None, :, None]
+
+
 class ReferenceVLA(nn.Module):
     def __init__(
         self, *, image_hw: tuple[int, int], state_dim: int, action_dim: int, instruction_dim: int, width: int = 32
@@ -71,11 +83,8 @@ class ReferenceVLA(nn.Module):
         """[B, C, HW] attention logits (after the temperature)."""
         x = torch.relu(self.conv1(image))
         x = torch.relu(self.context(x))
-        gamma, beta = self.film(instruction).chunk(2, dim=1)
-        x = torch.relu(x * (1 + gamma[:, :, None, None]) + beta[:, :, None, None])
-        x = self.conv2(x)
-        b, c, fh, fw = x.shape
-        return x.reshape(b, c, fh * fw) * self.log_temperature.exp()[None, :, None]
+        x = self.conv2(film(x, self.film(instruction)))
+        return tempered_logits(x, self.log_temperature)
 
     def act(
         self, image: torch.Tensor, instruction: torch.Tensor, state: torch.Tensor
