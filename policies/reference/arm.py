@@ -4,16 +4,18 @@
 Why not train.py's end-to-end image -> action network: on this cell it reached 7/200 held-out, missing
 grasps because it never localised the part to the expert's ~6 mm. Here the network is told what to see:
 1. demos: the scripted expert on training seeds, a training phrasing per episode, domain randomisation
-   over the cell's light and camera factors, DART noise on executed actions, and every episode kept
-   running 3 s after success, so the demos show the retract after release;
-2. the network (policies.reference.arm_model.ArmVLA) regresses, from the image, proprio state and the
-   part the instruction names, the target's grasp point and its pocket relative to the gripper
-   (cell.training_deltas(), privileged sim labels, training only); an action head maps those deltas,
-   the proprio state and the part to the action. The head trains on noisy true deltas, so it tolerates
-   the localiser's error;
-3. the instruction reaches the network only as its similarity to one prototype sentence embedding per
-   part (MiniLM, encoding `minilm-l6-v2`), so a phrasing or a synonym never seen in training works if
-   the sentence encoder puts it nearest the right part;
+   over the cell's light and camera factors, DART noise and (on half the noisy episodes) an x-y drift on
+   executed actions that the expert keeps correcting, and every episode kept running 3 s after success,
+   so the demos show the retract after release;
+2. the network (policies.reference.arm_model.ArmVLA) regresses, from the front and wrist camera images
+   (one keypoint encoder each, gated together), the tool height and position and the part the
+   instruction names, the target's grasp point and its pocket relative to the gripper
+   (cell.training_deltas(), privileged sim labels, training only; weighted up in the last approach and
+   while placing); an action head maps those deltas, the proprio state and the part to the action. The
+   head trains on noisy true deltas, so it tolerates the localiser's error;
+3. the instruction reaches the network only as its similarity to one prototype direction per part
+   (MiniLM, encoding `minilm-l6-v2`, measured from the prototypes' common centre), so a phrasing or a
+   synonym never seen in training works if the sentence encoder puts it nearest the right part;
 4. DAgger (off in the committed plan: one round made it worse, see ATTEMPTS): the learned policy drives,
    the expert labels the states it visits, training resumes;
 5. export (ONNX + parity fixture) and the held-out evaluation, 200 seeds a row: nominal, unseen
